@@ -1,0 +1,41 @@
+"""runstore: a local-first experiment tracker with wandb's Python API.
+
+    import runstore as wandb
+    run = wandb.init(project="p", config={"lr": 0.01})
+    wandb.log({"loss": 0.5})
+    wandb.finish()
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+from .errors import CommError, ConfigError, Error, UsageError  # noqa: E402
+from .sdk import preinit as _preinit  # noqa: E402
+from .sdk.init import finish, init  # noqa: E402
+from .sdk.settings import Settings  # noqa: E402
+
+run: Any = None
+config: Any = _preinit.config
+summary: Any = _preinit.summary
+log = _preinit.log
+define_metric = _preinit.define_metric
+mark_preempting = _preinit.mark_preempting
+alert = _preinit.alert
+
+
+def __getattr__(name: str) -> Any:
+    # The read API pulls in more code; load it only when asked for.
+    if name == "Api":
+        from .api import Api
+
+        return Api
+    raise AttributeError(f"module 'runstore' has no attribute {name!r}")
+
+
+__all__ = [
+    "__version__", "init", "finish", "log", "config", "summary", "run", "define_metric", "mark_preempting",
+    "alert", "Api", "Settings", "Error", "UsageError", "CommError", "ConfigError",
+]

@@ -1,0 +1,104 @@
+"""Turning user values into what the store keeps (contract §3.1 for config, §4.5 for log)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import enum
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from . import term
+
+
+class Unconvertible(Exception):
+    pass
+
+
+def _tensor_like(v: Any) -> Any:
+    """numpy/torch/jax/tf values: a 1-element value becomes its scalar, others a (nested) list."""
+    size = getattr(v, "size", None)
+    if callable(size):  # torch: .size() is a method, .numel() the count
+        size = v.numel() if hasattr(v, "numel") else None
+    if size == 1 and hasattr(v, "item"):
+        return v.item()
+    for attr in ("detach", "cpu"):
+        f = getattr(v, attr, None)
+        if callable(f):
+            v = f()
+    if hasattr(v, "numpy") and callable(v.numpy):
+        v = v.numpy()
+    if hasattr(v, "tolist"):
+        return v.tolist()
+    raise Unconvertible
+
+
+def value(v: Any, *, for_config: bool = False) -> Any:
+    """A JSON-friendly copy of `v`; raises Unconvertible for values with no faithful form."""
+    c = v.__class__
+    if c in (int, str, bool) or v is None:
+        return v
+    if c is float:
+        if for_config and v != v:
+            return None  # wandb stores a NaN config value as null
+        return v
+    if isinstance(v, Mapping):
+        if hasattr(v, "_json_ref"):
+            raise Unconvertible
+        return {str(k): value(x, for_config=for_config) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [value(x, for_config=for_config) for x in v]
+    if isinstance(v, bool):
+        return bool(v)
+    if isinstance(v, int):
+        return int(v)
+    if isinstance(v, float):
+        f = float(v)
+        return None if for_config and math.isnan(f) else f
+    if isinstance(v, str):
+        return str(v)
+    if isinstance(v, (set, frozenset)):
+        return [value(x, for_config=for_config) for x in sorted(v, key=repr)]
+    if isinstance(v, enum.Enum):
+        return v.name
+    if isinstance(v, (_dt.datetime, _dt.date, _dt.time)):
+        return v.isoformat()
+    if isinstance(v, _dt.timedelta):
+        return v.total_seconds()
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    if isinstance(v, slice):
+        return {"slice_start": v.start, "slice_step": v.step, "slice_stop": v.stop}
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return value(dataclasses.asdict(v), for_config=for_config)
+    if hasattr(v, "item") or hasattr(v, "tolist"):
+        try:
+            return value(_tensor_like(v), for_config=for_config)
+        except Unconvertible:
+            pass
+        except Exception as e:  # a tensor on a device we cannot read, etc.
+            raise Unconvertible from e
+    if for_config and callable(v):
+        return f"{getattr(v, '__module__', '')}.{getattr(v, '__qualname__', repr(v))}"
+    raise Unconvertible
+
+
+def config_value(key: str, v: Any) -> Any:
+    if hasattr(v, "_json_ref") or type(v).__name__ in ("Image", "Table", "Histogram", "Audio", "Video"):
+        raise TypeError(f"config[{key!r}]: media objects cannot be config values; log them with run.log()")
+    try:
+        return value(v, for_config=True)
+    except Unconvertible:
+        term.warn(f"config value for {key!r} of type {type(v).__name__} is not serializable; stored as str()",
+                  once_key=f"config-unserializable:{key}")
+        return str(v)
+
+
+def log_value(key: str, v: Any) -> Any:
+    try:
+        return value(v)
+    except Unconvertible:
+        term.warn(f"logged value for {key!r} of type {type(v).__name__} is not serializable; stored as str()",
+                  once_key=f"log-unserializable:{key}:{type(v).__name__}")
+        return str(v)

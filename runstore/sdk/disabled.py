@@ -1,0 +1,77 @@
+"""`mode="disabled"`: a run with the full API that writes nothing (contract §1.9)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+from . import names
+from .config import Config
+from .settings import Settings
+from .summary import SummaryView
+
+
+class DisabledRun:
+    """Every call works and nothing touches the disk."""
+
+    disabled = True
+    offline = False
+    resumed = False
+    url = project_url = sweep_url = sweep_id = None
+
+    def __init__(self, settings: Settings, config: dict[str, Any]) -> None:
+        self._settings = settings
+        self.id = settings.run_id or names.new_id()
+        self.name = f"dummy-{self.id}"
+        self.project = settings.project or "dummy"
+        self.entity = "dummy"
+        self.notes = settings.run_notes
+        self.tags = tuple(settings.run_tags or ())
+        self.group = settings.run_group
+        self.job_type = settings.run_job_type
+        self.dir = os.path.join(tempfile.gettempdir(), "runstore-disabled", self.id, "files")
+        self.config = Config(allow_val_change=True)
+        self.config.update(config)
+        self.summary = SummaryView({}, None)
+        self.step = 0
+        self._finished = False
+
+    @property
+    def path(self) -> str:
+        return f"{self.entity}/{self.project}/{self.id}"
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    def get_url(self) -> None:
+        return None
+
+    def log(self, data: Any, step: int | None = None, commit: bool | None = None, sync: bool | None = None) -> None:
+        return None
+
+    def define_metric(self, name: str, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def mark_preempting(self) -> None:
+        return None
+
+    def alert(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        from . import init as _init
+
+        if _init._global is self:
+            _init._unset_globals()
+
+    def __enter__(self) -> DisabledRun:
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        self.finish()
+        return False

@@ -1,0 +1,430 @@
+"""The live `Run`: what `init()` returns. Owns the run's open files and the `log()` hot path."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..store import jsonl
+from ..store.layout import FILES_DIR, RunRef, Store
+from ..store.summary import SUMMARY_OPS, MetricDefs, SummaryState, leaves, metric_name
+from . import term
+from .config import Config
+from .convert import log_value
+from .settings import Settings
+from .summary import MissingKey, SummaryView
+
+_time = time.time
+_dumps = orjson.dumps
+_write = os.write
+# The fast path encodes without OPT_NON_STR_KEYS so that a non-str key makes orjson raise and the
+# slow path can report it properly.
+_FAST_OPTS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY
+_BASE_SCALARS = frozenset((float, int, str, bool, type(None)))
+
+
+def _scalar_types() -> frozenset[type]:
+    """Types the fast path may pass straight to orjson; numpy's only when numpy is already loaded."""
+    np = sys.modules.get("numpy")
+    if np is None:
+        return _BASE_SCALARS
+    return _BASE_SCALARS | {np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8,
+                            np.uint64, np.uint32, np.uint16, np.uint8, np.bool_}
+
+
+class Metric:
+    """What `define_metric` returns; can be passed as another metric's `step_metric`."""
+
+    def __init__(self, definition: dict[str, Any]) -> None:
+        self._d = definition
+
+    @property
+    def name(self) -> str:
+        return self._d["name"]
+
+    @property
+    def step_metric(self) -> str | None:
+        return self._d.get("step_metric")
+
+    @property
+    def summary(self) -> tuple[str, ...]:
+        return tuple(self._d.get("summary") or ())
+
+    @property
+    def hidden(self) -> bool:
+        return bool(self._d.get("hidden"))
+
+    @property
+    def goal(self) -> str | None:
+        return self._d.get("goal")
+
+    def __repr__(self) -> str:
+        return f"Metric({self._d})"
+
+
+class _RunSummary(SummaryView):
+    def __init__(self, run: Run, values: dict[str, Any]) -> None:
+        super().__init__(values, run._summary_event)
+        object.__setattr__(self, "_run", run)
+
+    def _computed(self, key: str) -> Any:
+        if key == "_runtime" and "_timestamp" in self._values:
+            r = self._run
+            return r._runtime_offset + self._values["_timestamp"] - r._segment_start
+        raise MissingKey(key)
+
+
+class Run:
+    """A run being written by this process. Create it with `runstore.init()`."""
+
+    def __init__(self, *, store: Store, ref: RunRef, settings: Settings, info: dict[str, Any],
+                 resumed: bool, step: int, runtime_offset: float, config: dict[str, Any],
+                 summary: SummaryState, allow_val_change: bool) -> None:
+        self._store = store
+        self._ref = ref
+        self._settings = settings
+        self._info = info
+        self.resumed = resumed
+        self._step = step
+        self._runtime_offset = runtime_offset
+        self._segment_start = _time()
+        self._finished = False
+        self._pending: dict[str, Any] = {}
+        self._defs: MetricDefs = summary.defs
+        self._step_values: dict[str, Any] = {}
+        self._write_errors = 0
+        self._rfd = -1
+        self._hfd = -1
+        self._sstate = summary
+        self._svalues = summary.values
+        self.config = Config(persist=self._config_event, allow_val_change=allow_val_change)
+        self.config._items.update(config)
+        self.summary = _RunSummary(self, summary.values)
+        self._scalars = _scalar_types()
+        self._fast = not self._defs
+
+    # -- files ----------------------------------------------------------------------------------
+    def _open(self, first_event: dict[str, Any]) -> None:
+        d = self._ref.path
+        (d / FILES_DIR).mkdir(parents=True, exist_ok=True)
+        self._rfd = jsonl.open_append(d / "run.jsonl")
+        self._hfd = jsonl.open_append(d / "history.jsonl")
+        self._event(first_event)
+
+    def _event(self, obj: dict[str, Any]) -> None:
+        if self._rfd < 0:
+            return
+        try:
+            jsonl.write_all(self._rfd, jsonl.encode(obj))
+        except Exception as e:
+            self._write_failed(e, "run record")
+
+    def _write_failed(self, e: BaseException, what: str) -> None:
+        self._write_errors += 1
+        term.warn(f"could not write a {what} for run {self.id} ({e}); training continues, "
+                  "but this data is lost", once_key=f"write-failed:{self.id}:{type(e).__name__}")
+
+    def _config_event(self, changed: dict[str, Any]) -> None:
+        self._event({"t": "config", "set": changed})
+
+    def _summary_event(self, ev: dict[str, Any]) -> None:
+        self._event({"t": "summary", "step": self._step, **ev})
+
+    # -- identity -------------------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self._ref.id
+
+    @property
+    def project(self) -> str:
+        return self._ref.project
+
+    @property
+    def entity(self) -> str:
+        return self._info.get("entity") or ""
+
+    @property
+    def path(self) -> str:
+        return f"{self.entity}/{self.project}/{self.id}" if self.entity else f"{self.project}/{self.id}"
+
+    @property
+    def dir(self) -> str:
+        return str(self._ref.path / FILES_DIR)
+
+    @property
+    def sync_dir(self) -> str:
+        return str(self._ref.path)
+
+    @property
+    def url(self) -> None:
+        return None
+
+    @property
+    def project_url(self) -> None:
+        return None
+
+    @property
+    def sweep_url(self) -> None:
+        return None
+
+    def get_url(self) -> None:
+        """Runs live in local files; there is no web URL."""
+        return None
+
+    get_project_url = get_sweep_url = get_url
+
+    @property
+    def step(self) -> int:
+        return self._step
+
+    @property
+    def start_time(self) -> float:
+        return float(self._info.get("created", self._segment_start))
+
+    @property
+    def mode(self) -> str:
+        return self._settings.mode
+
+    @property
+    def offline(self) -> bool:
+        return self._settings.mode == "offline"
+
+    @property
+    def disabled(self) -> bool:
+        return False
+
+    @property
+    def sweep_id(self) -> str | None:
+        return self._info.get("sweep_id")
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    def _edit(self, key: str, value: Any) -> None:
+        self._info[key] = value
+        self._event({"t": "edit", "set": {key: value}})
+
+    def _str_prop(key: str) -> property:  # type: ignore[misc]
+        def get(self: Run) -> Any:
+            return self._info.get(key)
+
+        def set_(self: Run, value: Any) -> None:
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"run.{key} must be a str, got {type(value).__name__}")
+            self._edit(key, value)
+
+        return property(get, set_)
+
+    name = _str_prop("name")
+    notes = _str_prop("notes")
+    group = _str_prop("group")
+    job_type = _str_prop("job_type")
+    del _str_prop
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return tuple(self._info.get("tags") or ())
+
+    @tags.setter
+    def tags(self, value: Any) -> None:
+        if isinstance(value, str) or not all(isinstance(t, str) for t in value):
+            raise TypeError("run.tags must be a sequence of str, e.g. run.tags += ('new',)")
+        self._edit("tags", list(value))
+
+    @property
+    def display_name(self) -> str | None:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"<Run {self.path} ({self.name})>"
+
+    # -- logging --------------------------------------------------------------------------------
+    def log(self, data: dict[str, Any], step: int | None = None, commit: bool | None = None,
+            sync: bool | None = None) -> None:
+        """Log a dict of metrics for one step (contract §4: auto step, commit=False, explicit step)."""
+        if step is None and commit is None and self._fast and data.__class__ is dict:
+            scalars = self._scalars
+            for v in data.values():
+                if v.__class__ not in scalars:
+                    break
+            else:
+                row = {**data, "_step": self._step, "_timestamp": _time()}
+                try:
+                    line = _dumps(row, option=_FAST_OPTS)
+                except TypeError:  # a non-str key: the slow path names the problem
+                    return self._log_slow(data, step, commit)
+                if b"null" in line:
+                    line = jsonl.encode(row)  # keeps NaN/Infinity exact
+                try:
+                    if _write(self._hfd, line) != len(line):
+                        raise OSError("short write (disk full?)")
+                except OSError as e:
+                    self._write_failed(e, "history row")
+                self._step += 1
+                self._svalues.update(row)
+                return None
+        return self._log_slow(data, step, commit)
+
+    def _log_slow(self, data: Any, step: Any, commit: Any) -> None:
+        if not isinstance(data, Mapping):
+            raise TypeError(f"run.log() takes a dict of metric names to values, e.g. "
+                            f"run.log({{'loss': 0.5}}); got {type(data).__name__}")
+        for k in data:
+            if not isinstance(k, str):
+                raise TypeError(f"run.log() keys must be str; got {k!r} ({type(k).__name__})")
+        if step is not None and (isinstance(step, bool) or not hasattr(step, "__index__")):
+            raise TypeError(f"run.log(step=...) must be an int, got {type(step).__name__}")
+        if self._finished:
+            term.warn(f"run {self.id} is finished; the call to log() is ignored",
+                      once_key=f"log-after-finish:{self.id}")
+            return
+        row = {k: log_value(k, v) for k, v in data.items()}
+        if step is not None:
+            step = int(step)
+            if step < self._step:
+                term.warn(f"Tried to log to step {step} that is less than the current step {self._step}. "
+                          "Steps must be monotonically increasing, so this row is not in the history; "
+                          "it is kept in run.jsonl as a 'dropped' record.",
+                          once_key=f"dropped:{self.id}")
+                self._event({"t": "dropped", "step": step, "current": self._step, "row": row})
+                return
+            if step > self._step:
+                if self._pending:
+                    self._flush()
+                self._step = step
+        self._pending.update(row)
+        if (bool(commit) if commit is not None else step is None):
+            self._flush()
+        self._fast = not self._pending and not self._defs
+
+    def _flush(self) -> None:
+        row, self._pending = self._pending, {}
+        if self._defs:
+            self._sync_step_metrics(row)
+        row["_step"] = self._step
+        row["_timestamp"] = _time()
+        try:
+            jsonl.write_all(self._hfd, jsonl.encode(row))
+        except Exception as e:
+            self._write_failed(e, "history row")
+        self._step += 1
+        self._sstate.apply_row(row)
+
+    def _sync_step_metrics(self, row: dict[str, Any]) -> None:
+        """define_metric(step_metric=..., step_sync): fill in the last value of the step metric."""
+        flat = {metric_name(p): (p, v) for p, v in leaves(row)}
+        for name, (_path, v) in flat.items():
+            if name in self._step_values or any(d.get("step_metric") == name for d in self._defs.to_list()):
+                self._step_values[name] = v
+        for name in list(flat):
+            d = self._defs.lookup(name)
+            sm = d.get("step_metric") if d else None
+            if sm and d.get("step_sync", True) and sm not in flat and sm in self._step_values:
+                from ..store.summary import set_path
+
+                set_path(row, sm.split("."), self._step_values[sm])
+                flat[sm] = ((sm,), self._step_values[sm])
+
+    def define_metric(self, name: str, step_metric: str | Metric | None = None, step_sync: bool | None = None,
+                      hidden: bool | None = None, summary: str | None = None, goal: str | None = None,
+                      overwrite: bool | None = None, **kwargs: Any) -> Metric:
+        """Customize how a metric is summarized and which metric is its x-axis (contract §5)."""
+        if kwargs:
+            term.warn(f"define_metric() ignores unknown arguments: {', '.join(sorted(kwargs))}",
+                      once_key=f"define_metric-kwargs:{sorted(kwargs)}")
+        if not isinstance(name, str) or not name:
+            raise TypeError("define_metric() name must be a non-empty str, e.g. define_metric('val/*')")
+        if "*" in name[:-1]:
+            raise ValueError(f"define_metric({name!r}): only a trailing '*' glob is supported")
+        if isinstance(step_metric, Metric):
+            step_metric = step_metric.name
+        ops: list[str] = []
+        if summary is not None:
+            if not isinstance(summary, str):
+                raise TypeError("define_metric(summary=...) is a comma-separated str, e.g. 'min,max'")
+            ops = [s.strip().lower() for s in summary.split(",") if s.strip()]
+            bad = [s for s in ops if s not in SUMMARY_OPS]
+            if bad:
+                raise ValueError(f"Unhandled define_metric() arg: summary op: {bad[0]} "
+                                 f"(use any of {', '.join(SUMMARY_OPS)})")
+        if goal is not None:
+            g = {"min": "minimize", "max": "maximize"}.get(goal, goal)
+            if g not in ("minimize", "maximize"):
+                raise ValueError(f"define_metric(goal={goal!r}): use 'minimize' or 'maximize'")
+            goal = g
+        d: dict[str, Any] = {"name": name}
+        for k, v in (("step_metric", step_metric), ("step_sync", step_sync), ("hidden", hidden),
+                     ("summary", ops or None), ("goal", goal), ("overwrite", overwrite)):
+            if v is not None:
+                d[k] = v
+        if step_metric and step_sync is None:
+            d["step_sync"] = True
+        self._defs.add(d)
+        self._event({"t": "metric", "step": self._step, **d})
+        self._fast = False
+        return Metric(d)
+
+    # -- finishing ------------------------------------------------------------------------------
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
+        """Flush the pending row and write the exit record. Idempotent; never blocks on uploads."""
+        if self._finished:
+            return
+        if self._pending:
+            self._flush()
+        self._finished = True
+        self._fast = False
+        code = int(exit_code) if exit_code is not None else 0
+        now = _time()
+        runtime = self._runtime_offset + now - self._segment_start
+        values = self._sstate.values
+        if "_timestamp" in values:
+            values["_runtime"] = self._runtime_offset + values["_timestamp"] - self._segment_start
+        try:
+            hbytes = os.fstat(self._hfd).st_size
+        except OSError:
+            hbytes = 0
+        self._event({"t": "exit", "code": code, "time": now, "runtime": runtime, "step": self._step,
+                     "history_bytes": hbytes, **self._sstate.snapshot()})
+        for fd in (self._hfd, self._rfd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._hfd = self._rfd = -1
+        from . import init as _init
+
+        _init._on_finish(self, code)
+        if not quiet:
+            state = "finished" if code == 0 else f"failed (exit code {code})"
+            term.info(f"run {self.name} ({self.id}) {state} after {self._step} steps, {runtime:.1f}s: "
+                      f"{self._ref.path}")
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if exc_type is None:
+            self.finish(exit_code=0)
+        else:
+            code = 255 if issubclass(exc_type, KeyboardInterrupt) else 1
+            if issubclass(exc_type, SystemExit):
+                c = exc.code if exc is not None else None
+                code = 0 if c is None else c if isinstance(c, int) else 1
+            self.finish(exit_code=code)
+        return False
+
+    def mark_preempting(self) -> None:
+        self._event({"t": "edit", "set": {"preempting": True}})
+
+    def alert(self, title: str, text: str, level: str | None = None, wait_duration: Any = None) -> None:
+        """Record an alert in the run (there is no notification service to send it to)."""
+        self._event({"t": "alert", "time": _time(), "title": str(title), "text": str(text),
+                     "level": str(level or "INFO")})
+        term.info(f"alert [{level or 'INFO'}] {title}: {text}")

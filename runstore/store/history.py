@@ -1,0 +1,220 @@
+"""Reading history rows: streaming for `scan_history`, columnar (and cached) for DataFrames.
+
+`history.jsonl` is the source of truth. For large runs a derived column cache
+(`<run>/cache/history.npz`) makes repeated DataFrame reads fast; it records how many bytes of the
+history it covers, so rows appended later are parsed from that offset and the cache is extended. Deleting
+the cache is always safe.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from . import jsonl
+from .summary import is_leaf_dict
+
+CHUNK = 1 << 22
+CACHE_DIR = "cache"
+CACHE_FILE = "history.npz"
+CACHE_MIN_ROWS = 20_000  # below this, parsing is fast enough that a cache only costs disk
+_HEAD = 256  # bytes of the file's start kept in the cache to notice a replaced history
+
+
+def iter_rows(path: str | os.PathLike[str], offset: int = 0) -> Iterator[dict[str, Any]]:
+    """Rows of a history file from byte `offset`, read in chunks, skipping a torn tail."""
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        return
+    with f:
+        if offset:
+            f.seek(offset)
+        rest = b""
+        while True:
+            chunk = f.read(CHUNK)
+            if not chunk:
+                return  # whatever is left in `rest` has no newline: a torn tail
+            data = rest + chunk
+            end = data.rfind(b"\n")
+            if end < 0:
+                rest = data
+                continue
+            rest = data[end + 1 :]
+            for row in jsonl.iter_lines(data[: end + 1]):
+                if isinstance(row, dict):
+                    yield row
+
+
+def flatten(row: dict[str, Any], prefix: str = "", out: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Nested dicts -> dotted column names (media references stay whole)."""
+    out = {} if out is None else out
+    for k, v in row.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict) and v and not is_leaf_dict(v):
+            flatten(v, name + ".", out)
+        else:
+            out[name] = v
+    return out
+
+
+def _parse_block(data: bytes) -> tuple[list[dict[str, Any]], int]:
+    """Parse complete lines of `data` into flat rows; returns rows and the byte length consumed."""
+    end = data.rfind(b"\n") + 1
+    rows: list[dict[str, Any]] = []
+    loads = orjson.loads
+    enabled = gc.isenabled()
+    gc.disable()  # a million small dicts otherwise trigger a collection every few hundred rows
+    try:
+        for line in data[:end].split(b"\n"):
+            if not line:
+                continue
+            try:
+                row = loads(line)
+            except orjson.JSONDecodeError:
+                try:
+                    row = jsonl.decode(line)
+                except ValueError:
+                    continue
+            if not isinstance(row, dict):
+                continue
+            if line.find(b"{", 1) >= 0:
+                row = flatten(row)
+            rows.append(row)
+    finally:
+        if enabled:
+            gc.enable()
+    return rows, end
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    cols: dict[str, list[Any]] = {}
+    n = 0
+    for row in rows:
+        for k, v in row.items():
+            col = cols.get(k)
+            if col is None:
+                col = cols[k] = [None] * n
+            col.append(v)
+        n += 1
+        if len(row) != len(cols):
+            for col in cols.values():
+                if len(col) < n:
+                    col.append(None)
+    return cols
+
+
+def _to_array(values: list[Any]) -> Any:
+    import numpy as np
+
+    types = set(map(type, values))
+    if types <= {int}:
+        try:
+            return np.array(values, dtype=np.int64)
+        except OverflowError:
+            pass
+    elif types <= {int, float, type(None)} and types & {int, float}:
+        return np.array(values, dtype=np.float64)
+    elif types == {bool}:
+        return np.array(values, dtype=bool)
+    arr = np.empty(len(values), dtype=object)
+    arr[:] = values
+    return arr
+
+
+def _pad(like: Any, n: int) -> Any:
+    """n missing cells in the representation of `like` (None for object columns, else NaN)."""
+    import numpy as np
+
+    return np.empty(n, dtype=object) if like.dtype == object else np.full(n, np.nan)
+
+
+def _concat(a: dict[str, Any], na: int, b: dict[str, Any], nb: int) -> dict[str, Any]:
+    import numpy as np
+
+    out: dict[str, Any] = {}
+    for name in list(a) + [k for k in b if k not in a]:
+        x = a.get(name)
+        y = b.get(name)
+        x = _pad(y, na) if x is None else x
+        y = _pad(x, nb) if y is None else y
+        if x.dtype == object or y.dtype == object:
+            x, y = x.astype(object), y.astype(object)
+        out[name] = np.concatenate([x, y])
+    return out
+
+
+def _load_cache(path: Path, head: bytes, size: int, ino: int) -> tuple[dict[str, Any], int, int]:
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = orjson.loads(bytes(z["__meta__"]))
+            if (meta.get("head") != head.hex() or meta["bytes"] > size or meta.get("version") != 1
+                    or meta.get("ino") != ino):
+                return {}, 0, 0
+            cols: dict[str, Any] = {}
+            for i, (name, kind) in enumerate(meta["columns"]):
+                arr = z[f"c{i}"]
+                if kind == "json":
+                    vals = jsonl.decode(bytes(arr)) if len(arr) else []
+                    arr = np.empty(len(vals), dtype=object)
+                    arr[:] = vals
+                cols[name] = arr
+            return cols, int(meta["rows"]), int(meta["bytes"])
+    except Exception:
+        return {}, 0, 0  # unreadable or foreign cache: rebuild from the source of truth
+
+
+def _save_cache(path: Path, cols: dict[str, Any], rows: int, nbytes: int, head: bytes, ino: int) -> None:
+    import numpy as np
+
+    arrays: dict[str, Any] = {}
+    columns = []
+    for i, (name, arr) in enumerate(cols.items()):
+        if arr.dtype == object:
+            columns.append((name, "json"))
+            arrays[f"c{i}"] = np.frombuffer(jsonl.encode(arr.tolist()), dtype=np.uint8)
+        else:
+            columns.append((name, "array"))
+            arrays[f"c{i}"] = arr
+    # `ino` notices a history replaced by a rewind (resume_from), which keeps the same first rows.
+    meta = {"version": 1, "bytes": nbytes, "rows": rows, "head": head.hex(), "ino": ino, "columns": columns}
+    arrays["__meta__"] = np.frombuffer(orjson.dumps(meta), dtype=np.uint8)
+    try:
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}.npz")
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only store still reads, just without a cache
+
+
+def read_columns(path: str | os.PathLike[str], use_cache: bool = True) -> tuple[dict[str, Any], int]:
+    """All rows of a history file as flat numpy columns (missing cells NaN/None) and the row count."""
+    path = Path(path)
+    try:
+        stat = path.stat()
+        size, ino = stat.st_size, stat.st_ino
+        with open(path, "rb") as f:
+            head = f.read(_HEAD)
+    except FileNotFoundError:
+        return {}, 0
+    cache = path.parent / CACHE_DIR / CACHE_FILE
+    cols, nrows, offset = _load_cache(cache, head, size, ino) if use_cache else ({}, 0, 0)
+    with open(path, "rb") as f:
+        f.seek(offset)
+        data = f.read()
+    rows, used = _parse_block(data)
+    if rows:
+        tail = {k: _to_array(v) for k, v in _columns(rows).items()}
+        cols = _concat(cols, nrows, tail, len(rows)) if cols else tail
+        nrows += len(rows)
+        if use_cache and nrows >= CACHE_MIN_ROWS and len(rows) >= max(1000, nrows // 100):
+            _save_cache(cache, cols, nrows, offset + used, head, ino)
+    return cols, nrows

@@ -1,0 +1,146 @@
+"""JSON-lines encoding shared by every writer and reader of the store.
+
+Encoding: orjson, except that non-finite floats are written as the JSON extensions `NaN`, `Infinity`
+and `-Infinity` (what Python's `json` and wandb write), because orjson would silently turn them into
+`null`. Decoding tries orjson first and falls back to the standard library only for lines that carry
+those tokens.
+
+Reading: a line counts only once its terminating newline is on disk. Anything after the last newline is
+a torn write (a crash mid-`write`, or a writer still writing) and is skipped, never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+OPTS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+_dumps = orjson.dumps
+_loads = orjson.loads
+_JSONDecodeError = orjson.JSONDecodeError
+
+
+def _has_nonfinite(obj: Any) -> bool:
+    if obj.__class__ is float:
+        return obj != obj or obj in (math.inf, -math.inf)
+    if isinstance(obj, dict):
+        return any(_has_nonfinite(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return any(_has_nonfinite(v) for v in obj)
+    if isinstance(obj, numbers.Real) and not isinstance(obj, numbers.Integral):  # numpy floats
+        return not math.isfinite(float(obj))
+    return False
+
+
+def _plain(obj: Any) -> Any:
+    """Make `obj` acceptable to the stdlib encoder (numpy scalars -> Python, keys -> str)."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, bool) or obj is None or obj.__class__ in (int, str, float):
+        return obj
+    if isinstance(obj, float):
+        return float(obj)
+    if isinstance(obj, int):
+        return int(obj)
+    item = getattr(obj, "item", None)
+    if item is not None:
+        return _plain(item())
+    tolist = getattr(obj, "tolist", None)
+    if tolist is not None:
+        return _plain(tolist())
+    return json.loads(orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS))
+
+
+def encode(obj: Any) -> bytes:
+    """One JSON line (with its newline) for `obj`, keeping NaN/Infinity exact."""
+    line = _dumps(obj, option=OPTS)
+    if b"null" in line and _has_nonfinite(obj):
+        line = (json.dumps(_plain(obj), separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+    return line
+
+
+def decode(line: bytes | str) -> Any:
+    try:
+        return _loads(line)
+    except _JSONDecodeError:
+        # NaN/Infinity tokens (and nothing else) are what orjson refuses but json accepts.
+        return json.loads(line)
+
+
+def iter_lines(data: bytes) -> Iterator[Any]:
+    """Decoded records of `data`, skipping the torn tail and any undecodable line."""
+    end = data.rfind(b"\n")
+    if end < 0:
+        return
+    for line in data[: end + 1].split(b"\n"):
+        if not line:
+            continue
+        try:
+            yield decode(line)
+        except ValueError:
+            continue
+
+
+def read(path: str | os.PathLike[str], offset: int = 0) -> tuple[list[Any], int]:
+    """All complete records of `path` from byte `offset`, and the offset just past the last one."""
+    try:
+        with open(path, "rb") as f:
+            if offset:
+                f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n") + 1
+    return list(iter_lines(data[:end])), offset + end
+
+
+def open_append(path: str | os.PathLike[str]) -> int:
+    """An O_APPEND descriptor on `path`; a torn tail left by a crashed writer is sealed first.
+
+    Sealing matters: without it the next record would be glued to the fragment and both lost.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size:
+            with open(path, "rb") as f:
+                f.seek(size - 1)
+                if f.read(1) != b"\n":
+                    os.write(fd, b"\n")
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def write_all(fd: int, data: bytes) -> None:
+    n = os.write(fd, data)
+    while n < len(data):  # short writes only happen on a full disk or a signal
+        data = data[n:]
+        n = os.write(fd, data)
+
+
+def append(path: str | os.PathLike[str], obj: Any) -> None:
+    """Append one record to `path` with a single write (for infrequent records)."""
+    fd = open_append(path)
+    try:
+        write_all(fd, encode(obj))
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write a whole file so that readers see either the old or the new content, never a mix."""
+    path = os.fspath(path)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
