@@ -1,2 +1,58 @@
-def main() -> None:
-    raise SystemExit("cli not built yet")
+"""The `runstore` command line. One module per command group; this file is the table of contents."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+app = typer.Typer(
+    name="runstore",
+    help="runstore: local-first experiment tracking with wandb's API. Runs live in plain files under .wandb/.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,  # tracebacks with locals could print secrets
+    rich_markup_mode=None,
+)
+
+from . import diff, listing, settings_cmds  # noqa: E402
+
+settings_cmds.register(app)
+listing.register(app)
+diff.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI: errors become one line on stderr and exit code 1 (2 for usage), no traceback."""
+    try:  # recent typer ships its own copy of click
+        from typer._click.exceptions import ClickException  # type: ignore[import-not-found]
+    except ImportError:
+        from click import ClickException
+
+    from ..errors import Error
+    from ._common import debug_enabled, err_console
+
+    cmd = typer.main.get_command(app)
+    try:
+        rv = cmd.main(args=argv, prog_name="runstore", standalone_mode=False)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        err_console.print("Aborted.")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as e:
+        if debug_enabled():
+            raise
+        from rich.text import Text
+
+        known = isinstance(e, (Error, OSError, ValueError, TypeError))
+        msg = str(e) if known else f"internal error ({type(e).__name__}: {e}); set RUNSTORE_DEBUG=1 for details"
+        err_console.print(Text.assemble(("error: ", "bold red"), msg.splitlines()[0] if msg else type(e).__name__),
+                          soft_wrap=True)
+        sys.exit(1)
+    sys.exit(rv if isinstance(rv, int) else 0)

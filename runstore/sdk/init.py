@@ -19,7 +19,7 @@ from ..errors import StoreError, UsageError
 from ..store import jsonl
 from ..store.layout import RUN_LOG, RunRef, Store, check_name, find_root
 from ..store.liveness import hostname, start_token
-from ..store.runs import last_step, load_run, fold_summary
+from ..store.runs import fold_summary, last_step, load_run
 from ..store.summary import SummaryState
 from . import names, term
 from .config import Config, as_mapping, load_yaml
@@ -346,6 +346,7 @@ def _create(store: Store, s: Settings, ref: RunRef, config: Any, include: Any, e
         step = n + 1
     run = Run(store=store, ref=ref, settings=s, info=info, resumed=False, step=step, runtime_offset=0.0,
               config=items, summary=SummaryState(), allow_val_change=bool(s.allow_val_change))
+    run._segment_start = now  # readers derive _runtime from the init record's `created`
     run._open({"t": "init", **info})
     for line in fork_rows:
         jsonl.write_all(run._hfd, line)

@@ -5,20 +5,8 @@ from __future__ import annotations
 import secrets
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
-ADJECTIVES = (
-    "amber autumn bold brisk calm clever cosmic crimson curious daring dashing deep dry eager "
-    "electric fancy fearless fine floral fluent fresh gentle giddy glad golden graceful happy hardy "
-    "honest icy jolly keen kind laced lively lucky lunar misty noble northern olive polar proud "
-    "quiet rapid rare restful rosy royal rustic sandy serene sharp shiny silver smooth snowy solar "
-    "spring stellar still stoic summer sunny swift tender twilight vivid warm wild winter wise young"
-).split()
-NOUNS = (
-    "aurora bird breeze brook bush butterfly cherry cloud dawn dew dream dust elm feather field fire "
-    "firefly flower fog forest frog frost glade glitter grass haze hill lake leaf meadow moon morning "
-    "mountain night oak ocean paper pine planet pond rain resonance river sea shadow shape silence "
-    "sky smoke snow snowflake sound star stone sun sunset surf thunder tree violet voice water "
-    "waterfall wave wildflower wind wood"
-).split()
+ADJECTIVES = ["amber", "autumn", "bold", "brisk", "calm", "clever", "cosmic", "crimson", "curious", "daring", "dashing", "deep", "dry", "eager", "electric", "fancy", "fearless", "fine", "floral", "fluent", "fresh", "gentle", "giddy", "glad", "golden", "graceful", "happy", "hardy", "honest", "icy", "jolly", "keen", "kind", "laced", "lively", "lucky", "lunar", "misty", "noble", "northern", "olive", "polar", "proud", "quiet", "rapid", "rare", "restful", "rosy", "royal", "rustic", "sandy", "serene", "sharp", "shiny", "silver", "smooth", "snowy", "solar", "spring", "stellar", "still", "stoic", "summer", "sunny", "swift", "tender", "twilight", "vivid", "warm", "wild", "winter", "wise", "young"]
+NOUNS = ["aurora", "bird", "breeze", "brook", "bush", "butterfly", "cherry", "cloud", "dawn", "dew", "dream", "dust", "elm", "feather", "field", "fire", "firefly", "flower", "fog", "forest", "frog", "frost", "glade", "glitter", "grass", "haze", "hill", "lake", "leaf", "meadow", "moon", "morning", "mountain", "night", "oak", "ocean", "paper", "pine", "planet", "pond", "rain", "resonance", "river", "sea", "shadow", "shape", "silence", "sky", "smoke", "snow", "snowflake", "sound", "star", "stone", "sun", "sunset", "surf", "thunder", "tree", "violet", "voice", "water", "waterfall", "wave", "wildflower", "wind", "wood"]
 
 
 def new_id(length: int = 8) -> str:

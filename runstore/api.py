@@ -1,0 +1,539 @@
+"""The public read API, call-compatible with `wandb.Api` (contract §12), over the local store."""
+
+from __future__ import annotations
+
+import copy
+import mimetypes
+import os
+import shutil
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import Error, RunNotFound, UsageError
+from .sdk.summary import SummaryView
+from .store import jsonl
+from .store.history import flatten, iter_rows, read_columns
+from .store.layout import FILES_DIR, HISTORY, RUN_LOG, SYSTEM, RunRef, Store, check_name
+from .store.query import MISSING, iso, lookup, matches, order_value, sort_key
+from .store.runs import RunState, last_step, load_run, with_runtime
+
+
+def _split(path: str | None) -> list[str]:
+    if path is None:
+        return []
+    if not isinstance(path, str):
+        raise TypeError(f"a run/project path must be a str like 'project/run_id', got {type(path).__name__}")
+    parts = [p for p in path.strip().strip("/").split("/") if p]
+    if len(parts) == 4 and parts[2] == "runs":  # the URL form entity/project/runs/id
+        parts = [parts[0], parts[1], parts[3]]
+    return parts
+
+
+class Api:
+    """Read (and edit) runs in a local store: `Api().runs("project")`, `Api().run("project/id")`.
+
+    `overrides` may hold `project` and `entity` defaults; `store` picks a store directory (default: the
+    one `init()` would use from the current directory).
+    """
+
+    def __init__(self, overrides: Mapping[str, Any] | None = None, timeout: int | None = None,
+                 api_key: str | None = None, *, store: str | os.PathLike[str] | Store | None = None) -> None:
+        self._store = store if isinstance(store, Store) else Store(store) if store else Store.discover()
+        self._overrides = dict(overrides or {})
+        self.settings = {**self._store.read_settings(), **self._overrides}
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def default_entity(self) -> str | None:
+        return self.settings.get("entity")
+
+    def flush(self) -> None:
+        """Nothing is cached between calls; kept for wandb compatibility."""
+
+    def projects(self, entity: str | None = None) -> list[str]:
+        return self._store.projects()
+
+    def _project_of(self, parts: list[str]) -> str | None:
+        if len(parts) >= 2:
+            return parts[-1] if len(parts) == 2 else parts[1]
+        if len(parts) == 1:
+            return parts[0]
+        return self.settings.get("project")
+
+    def runs(self, path: str | None = None, filters: dict[str, Any] | None = None,
+             order: str = "+created_at", per_page: int = 50, include_sweeps: bool = True,
+             lazy: bool = True) -> Runs:
+        """Runs of a project (`"project"` or `"entity/project"`; all projects when none is set)."""
+        parts = _split(path)
+        if len(parts) > 2:
+            raise UsageError(f"runs() takes 'entity/project' or 'project', got {path!r}; use run() for one run")
+        project = self._project_of(parts)
+        if project is not None:
+            check_name("project", project)
+        states = [load_run(ref) for ref in self._store.iter_runs(project)]
+        states = [s for s in states if s.info]
+        if filters:
+            states = [s for s in states if matches(_doc(s), filters)]
+        field, desc = sort_key(order)
+        keyed = [(order_value(lookup(_doc(s), field)), s) for s in states]
+        present = [k for k in keyed if k[0][0] != 3]
+        missing = [k for k in keyed if k[0][0] == 3]
+        present.sort(key=lambda k: k[0], reverse=desc)
+        return Runs(self, [Run(self, s) for _, s in present + missing])
+
+    def run(self, path: str) -> Run:
+        """One run: `"project/id"`, `"entity/project/id"`, `"entity/project/runs/id"` or just `"id"`."""
+        parts = _split(path)
+        if not parts or len(parts) > 3:
+            raise UsageError(f"run() takes 'project/run_id' or 'entity/project/run_id', got {path!r}")
+        run_id = parts[-1]
+        project = parts[-2] if len(parts) >= 2 else None
+        ref = self._store.find_run_by_id(run_id, project)
+        if ref is None:
+            where = f"project {project!r}" if project else "any project"
+            raise RunNotFound(f"run {run_id!r} not found in {where} of the store at {self._store.root}")
+        return Run(self, load_run(ref))
+
+    def sweep(self, path: str) -> Any:
+        from .sweeps.api import load_sweep  # type: ignore[import-not-found]
+
+        return load_sweep(self, path)
+
+
+def _doc(st: RunState) -> Any:
+    def get(field: str) -> Any:
+        info = st.info
+        if field == "id":
+            return st.id
+        if field == "name":
+            return [st.id, info.get("name")]
+        if field == "display_name":
+            return info.get("name")
+        if field == "state":
+            return st.state
+        if field == "created_at":
+            return iso(st.created)
+        if field == "config":
+            return st.config
+        if field == "summary_metrics":
+            return st.summary
+        if field == "duration":
+            return st.runtime
+        if field == "sweep":
+            return info.get("sweep_id")
+        if field == "tags":
+            return list(info.get("tags") or [])
+        if field == "project":
+            return st.ref.project
+        return info.get(field, MISSING)
+
+    return get
+
+
+class Runs:
+    """A list of runs (len, indexing, iteration), as `wandb.Api().runs()` returns."""
+
+    def __init__(self, api: Api, runs: list[Run]) -> None:
+        self._api = api
+        self._runs = runs
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def __iter__(self) -> Iterator[Run]:
+        return iter(self._runs)
+
+    def __getitem__(self, i: Any) -> Any:
+        return self._runs[i]
+
+    def __repr__(self) -> str:
+        return f"<Runs {len(self._runs)}>"
+
+    @property
+    def length(self) -> int:
+        return len(self._runs)
+
+    def histories(self, samples: int | None = 500, keys: list[str] | None = None, x_axis: str = "_step",
+                  format: str = "default") -> Any:
+        frames = []
+        for r in self._runs:
+            rows = r.history(samples=samples, keys=keys, x_axis=x_axis, pandas=False)
+            frames.extend({**row, "run_id": r.id} for row in rows)
+        if format == "pandas":
+            import pandas as pd
+
+            return pd.DataFrame(frames)
+        return frames
+
+
+class _ApiSummary(SummaryView):
+    """Edits are kept until `summary.update()` or `run.update()` writes them."""
+
+    def __init__(self, run: Run, values: dict[str, Any]) -> None:
+        super().__init__(values, None)
+        object.__setattr__(self, "_run", run)
+        object.__setattr__(self, "_edits", [])
+        object.__setattr__(self, "_persist", self._edits.append)
+
+    def update(self, d: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        super().update(d, **kwargs)
+        self._run._write_summary_edits()
+
+
+class File:
+    """A file of a run (`run.files()` / `run.file(name)`)."""
+
+    def __init__(self, root: Path, name: str) -> None:
+        self._root = root
+        self.name = name
+
+    @property
+    def path(self) -> Path:
+        return self._root / self.name
+
+    @property
+    def size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
+
+    @property
+    def mimetype(self) -> str:
+        return mimetypes.guess_type(self.name)[0] or "application/octet-stream"
+
+    @property
+    def url(self) -> str:
+        return self.path.as_uri()
+
+    direct_url = url
+
+    @property
+    def updated_at(self) -> str | None:
+        try:
+            return iso(self.path.stat().st_mtime)
+        except OSError:
+            return None
+
+    def download(self, root: str | os.PathLike[str] = ".", replace: bool = False, exist_ok: bool = False) -> Any:
+        """Copy the file to `root/name` and return it opened for reading, as wandb does."""
+        dest = Path(root) / self.name
+        if dest.exists() and not replace:
+            if not exist_ok:
+                raise ValueError(f"{dest} already exists; pass replace=True to overwrite or exist_ok=True to keep it")
+            return open(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.path, dest)
+        return open(dest)
+
+    def __repr__(self) -> str:
+        return f"<File {self.name} ({self.size} bytes)>"
+
+
+class Run:
+    """One run read from the store. Edit `name`, `tags`, `notes`, `config`, `summary`, then `update()`."""
+
+    def __init__(self, api: Api, state: RunState) -> None:
+        self._api = api
+        self._st = state
+        self._info = dict(state.info)
+        self._orig_info = copy.deepcopy(self._info)
+        self.config = {k: v for k, v in state.config.items() if k != "_wandb"}
+        self._orig_config = copy.deepcopy(self.config)
+        self._summary: _ApiSummary | None = None
+
+    # -- identity ------------------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self._st.id
+
+    storage_id = id
+
+    @property
+    def project(self) -> str:
+        return self._st.ref.project
+
+    @property
+    def entity(self) -> str:
+        return self._info.get("entity") or ""
+
+    @property
+    def path(self) -> list[str]:
+        return [self.entity, self.project, self.id]
+
+    @property
+    def url(self) -> None:
+        return None
+
+    @property
+    def dir(self) -> str:
+        return str(self._st.path)
+
+    def _info_prop(key: str, kind: type = str) -> property:  # type: ignore[misc]
+        def get(self: Run) -> Any:
+            return self._info.get(key)
+
+        def set_(self: Run, value: Any) -> None:
+            if value is not None and not isinstance(value, kind):
+                raise TypeError(f"run.{key} must be a {kind.__name__}")
+            self._info[key] = value
+
+        return property(get, set_)
+
+    name = display_name = _info_prop("name")
+    notes = description = _info_prop("notes")
+    group = _info_prop("group")
+    job_type = _info_prop("job_type")
+    del _info_prop
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self._info.get("tags") or [])
+
+    @tags.setter
+    def tags(self, value: Any) -> None:
+        if isinstance(value, str) or not all(isinstance(t, str) for t in value):
+            raise TypeError("run.tags must be a list of str")
+        self._info["tags"] = list(value)
+
+    @property
+    def state(self) -> str:
+        return self._st.state
+
+    @property
+    def exit_code(self) -> int | None:
+        return self._st.exit_code
+
+    @property
+    def created_at(self) -> str:
+        return iso(self._st.created)
+
+    @property
+    def heartbeat_at(self) -> str:
+        return iso(max(self._st.last_activity(), self._st.created))
+
+    @property
+    def runtime(self) -> float:
+        return self._st.runtime
+
+    @property
+    def sweep(self) -> Any:
+        sid = self._info.get("sweep_id")
+        if not sid:
+            return None
+        try:
+            return self._api.sweep(f"{self.project}/{sid}")
+        except Exception:
+            return sid
+
+    @property
+    def sweep_name(self) -> str | None:
+        return self._info.get("sweep_id")
+
+    @property
+    def user(self) -> str | None:
+        return self._st.metadata.get("username") or self._info.get("username")
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """wandb-metadata.json's content: what was recorded about the process and machine."""
+        keys = ("host", "pid", "program", "args", "cwd", "python", "executable", "mode")
+        base = {k: self._info[k] for k in keys if k in self._info}
+        if "created" in self._info:
+            base["startedAt"] = iso(self._info["created"])
+        return {**base, **self._st.metadata}
+
+    @property
+    def rawconfig(self) -> dict[str, Any]:
+        return {k: {"value": v} for k, v in self._st.config.items()}
+
+    json_config = rawconfig
+
+    @property
+    def summary(self) -> _ApiSummary:
+        if self._summary is None:
+            self._summary = _ApiSummary(self, copy.deepcopy(self._st.summary))
+        return self._summary
+
+    @property
+    def summary_metrics(self) -> dict[str, Any]:
+        return self.summary.as_dict()
+
+    @property
+    def lastHistoryStep(self) -> int:  # noqa: N802 - wandb's name
+        s = last_step(self._st.path / HISTORY)
+        return -1 if s is None else s
+
+    @property
+    def system_metrics(self) -> dict[str, Any]:
+        rows, _ = jsonl.read(self._st.path / SYSTEM)
+        return rows[-1] if rows and isinstance(rows[-1], dict) else {}
+
+    def __repr__(self) -> str:
+        return f"<Run {self.project}/{self.id} ({self.state})>"
+
+    # -- history -------------------------------------------------------------------------------
+    def _stream_path(self, stream: str) -> Path:
+        if stream in ("default", "history"):
+            return self._st.path / HISTORY
+        if stream in ("events", "system"):
+            return self._st.path / SYSTEM
+        raise ValueError(f"stream must be 'default' or 'events', got {stream!r}")
+
+    def scan_history(self, keys: list[str] | None = None, page_size: int = 1000, min_step: int = 0,
+                     max_step: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every row (no sampling) with `min_step <= _step < max_step`; with `keys`, only rows having
+        all of them, reduced to those keys."""
+        if keys is not None and (isinstance(keys, str) or not all(isinstance(k, str) for k in keys)):
+            raise TypeError("scan_history(keys=...) takes a list of str")
+        segments = self._st.segments
+        for row in iter_rows(self._st.path / HISTORY):
+            step = row.get("_step", 0)
+            if step < min_step or (max_step is not None and step >= max_step):
+                continue
+            row = with_runtime(row, segments)
+            if keys is None:
+                yield row
+                continue
+            flat = flatten(row) if any(isinstance(v, dict) for v in row.values()) else row
+            if all(k in flat for k in keys):
+                yield {k: flat[k] for k in keys}
+
+    def history(self, samples: int | None = 500, keys: list[str] | None = None, x_axis: str = "_step",
+                pandas: bool = True, stream: str = "default") -> Any:
+        """Rows of the run's history, evenly sampled down to `samples` (None: every row).
+
+        With `keys`, only rows having all of them, with those columns and `x_axis`. `stream="events"`
+        reads the system metrics sampled by the daemon.
+        """
+        if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 1):
+            raise ValueError(f"history(samples=...) must be a positive int or None, got {samples!r}")
+        path = self._stream_path(stream)
+        if keys is not None:
+            if isinstance(keys, str) or not all(isinstance(k, str) for k in keys):
+                raise TypeError("history(keys=...) takes a list of str")
+            rows = []
+            for row in (iter_rows(path) if stream not in ("default", "history") else
+                        (with_runtime(r, self._st.segments) for r in iter_rows(path))):
+                flat = flatten(row)
+                if all(k in flat for k in keys):
+                    rows.append({c: flat[c] for c in (x_axis, *keys) if c in flat})
+            rows = _sample(rows, samples)
+            if pandas:
+                import pandas as pd
+
+                return pd.DataFrame(rows)
+            return rows
+        if pandas:
+            return self._frame(path, samples, stream in ("default", "history"))
+        rows = [with_runtime(r, self._st.segments) if stream in ("default", "history") else r
+                for r in iter_rows(path)]
+        return _sample(rows, samples)
+
+    def _frame(self, path: Path, samples: int | None, runtime: bool) -> Any:
+        import numpy as np
+        import pandas as pd
+
+        cols, n = read_columns(path)
+        if samples is not None and n > samples:
+            idx = _sample_index(n, samples)
+            cols = {k: v[idx] for k, v in cols.items()}
+        df = pd.DataFrame(cols, copy=False)
+        if runtime and "_timestamp" in df.columns and "_runtime" not in df.columns and self._st.segments:
+            segs = self._st.segments
+            ts = df["_timestamp"].to_numpy(dtype=float)
+            if len(segs) == 1:
+                df["_runtime"] = ts - segs[0].start + segs[0].runtime_offset
+            else:
+                steps = df["_step"].to_numpy()
+                which = np.searchsorted(np.array([s.step for s in segs]), steps, side="right") - 1
+                which = np.clip(which, 0, len(segs) - 1)
+                starts = np.array([s.start for s in segs])[which]
+                offs = np.array([s.runtime_offset for s in segs])[which]
+                df["_runtime"] = ts - starts + offs
+        return df
+
+    # -- files ---------------------------------------------------------------------------------
+    def files(self, names: list[str] | None = None, pattern: str | None = None, per_page: int = 50) -> list[File]:
+        import fnmatch
+
+        root = self._st.path / FILES_DIR
+        out = []
+        for dirpath, _dirs, filenames in os.walk(root):
+            for fn in filenames:
+                rel = os.path.relpath(os.path.join(dirpath, fn), root).replace(os.sep, "/")
+                if names is not None and rel not in names:
+                    continue
+                if pattern is not None and not fnmatch.fnmatch(rel, pattern):
+                    continue
+                out.append(File(root, rel))
+        return sorted(out, key=lambda f: f.name)
+
+    def file(self, name: str) -> File:
+        root = (self._st.path / FILES_DIR).resolve()
+        target = (root / name).resolve()
+        if root not in target.parents or not target.is_file():
+            raise Error(f"file {name!r} not found in run {self.id}; list them with run.files()")
+        return File(self._st.path / FILES_DIR, os.path.relpath(target, root).replace(os.sep, "/"))
+
+    # -- edits ---------------------------------------------------------------------------------
+    def _append(self, ev: dict[str, Any]) -> None:
+        jsonl.append(self._st.path / RUN_LOG, ev)
+
+    def _write_summary_edits(self) -> None:
+        s = self._summary
+        if s is None or not s._edits:
+            return
+        step = self.lastHistoryStep + 1
+        sets = [e["set"][0] for e in s._edits if "set" in e]
+        dels = [e["del"][0] for e in s._edits if "del" in e]
+        ev: dict[str, Any] = {"t": "summary", "step": step, "source": "api"}
+        if sets:
+            ev["set"] = sets
+        if dels:
+            ev["del"] = dels
+        self._append(ev)
+        s._edits.clear()
+
+    def update(self) -> None:
+        """Persist edits to name, notes, tags, group, job_type, config and summary."""
+        changed = {k: v for k, v in self._info.items() if self._orig_info.get(k) != v}
+        if changed:
+            self._append({"t": "edit", "set": changed, "source": "api"})
+            self._orig_info = copy.deepcopy(self._info)
+        cfg_set = {k: v for k, v in self.config.items() if self._orig_config.get(k, MISSING) != v}
+        cfg_del = [k for k in self._orig_config if k not in self.config]
+        if cfg_set or cfg_del:
+            ev: dict[str, Any] = {"t": "config", "source": "api"}
+            if cfg_set:
+                ev["set"] = cfg_set
+            if cfg_del:
+                ev["del"] = cfg_del
+            self._append(ev)
+            self._orig_config = copy.deepcopy(self.config)
+        self._write_summary_edits()
+
+    save = update
+
+
+def _sample_index(n: int, samples: int) -> Any:
+    import numpy as np
+
+    return np.unique(np.linspace(0, n - 1, samples).round().astype(np.int64))
+
+
+def _sample(rows: list[dict[str, Any]], samples: int | None) -> list[dict[str, Any]]:
+    if samples is None or len(rows) <= samples:
+        return rows
+    n = len(rows)
+    if samples == 1:
+        return [rows[-1]]
+    idx = sorted({round(i * (n - 1) / (samples - 1)) for i in range(samples)})
+    return [rows[i] for i in idx]
+
+
+__all__ = ["Api", "Run", "Runs", "File", "RunRef"]

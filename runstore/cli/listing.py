@@ -1,0 +1,154 @@
+"""`runstore ls`: a table of runs with the config and summary columns that differ between them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import orjson
+import typer
+from rich.table import Table
+
+from ..errors import UsageError
+from ..store.query import MISSING, iso, lookup, matches, order_value, sort_key
+from ..store.runs import RunState, load_run
+from ._common import console, fmt_duration, fmt_time, fmt_value, require_store, store_at
+
+_EXPR = re.compile(r"^\s*([A-Za-z_][\w.\-/]*)\s*(>=|<=|!=|==|=|>|<|~)\s*(.*?)\s*$")
+_OPS = {">=": "$gte", "<=": "$lte", "!=": "$ne", "==": "$eq", "=": "$eq", ">": "$gt", "<": "$lt", "~": "$regex"}
+MAX_VARYING = 8
+
+
+def parse_filter(text: str) -> dict[str, Any]:
+    """`--filter`: a JSON filter (`{"config.lr": {"$gt": 0.01}}`) or `FIELD OP VALUE` with
+    OP one of = != > >= < <= ~ (regex), e.g. `config.lr>0.01`, `state=finished`, `name~^exp`."""
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            flt = orjson.loads(text)
+        except orjson.JSONDecodeError as e:
+            raise UsageError(f"--filter {text!r} is not valid JSON: {e}") from None
+        if not isinstance(flt, dict):
+            raise UsageError("--filter JSON must be an object")
+        return flt
+    m = _EXPR.match(text)
+    if not m:
+        raise UsageError(f"--filter {text!r}: use FIELD OP VALUE (e.g. config.lr>0.01, state=finished) or JSON")
+    field, op, raw = m.groups()
+    value: Any = raw
+    if op != "~":
+        import yaml
+
+        try:
+            value = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError:
+            value = raw
+        if isinstance(value, (dict, list)):
+            value = raw
+    return {field: {_OPS[op]: value}}
+
+
+def _doc(st: RunState) -> Any:
+    from ..api import _doc as api_doc
+
+    return api_doc(st)
+
+
+def _varying(states: list[RunState], kind: str) -> list[str]:
+    """Leaf keys of config/summary whose values are not the same in every listed run."""
+    from ..store.history import flatten
+
+    flat = [flatten(s.config if kind == "config" else s.summary) for s in states]
+    keys: dict[str, None] = {}
+    for f in flat:
+        for k in f:
+            if not k.startswith("_"):
+                keys.setdefault(k, None)
+    out = []
+    for k in keys:
+        vals = [orjson.dumps(f.get(k), option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_SORT_KEYS) for f in flat]
+        if len(states) == 1 or len(set(vals)) > 1:
+            out.append(k)
+    return sorted(out)[:MAX_VARYING]
+
+
+def collect(store_dir: Path | None, project: str | None, filters: list[str], sort: str | None,
+            limit: int, sweep: str | None = None) -> tuple[list[RunState], int]:
+    store = require_store(store_at(store_dir))
+    if project is None:
+        project = store.read_settings().get("project") or None
+        if project and not store.project_dir(project).is_dir():
+            project = None
+    states = [load_run(ref) for ref in store.iter_runs(project)]
+    states = [s for s in states if s.info]
+    flt: dict[str, Any] = {"$and": [parse_filter(f) for f in filters]} if filters else {}
+    if sweep:
+        flt = {"$and": [flt, {"sweep": sweep}]} if flt else {"sweep": sweep}
+    if flt:
+        states = [s for s in states if matches(_doc(s), flt)]
+    field, desc = sort_key(sort or "-created_at")
+    keyed = [(order_value(lookup(_doc(s), field)), s) for s in states]
+    present = sorted((k for k in keyed if k[0][0] != 3), key=lambda k: k[0], reverse=desc)
+    ordered = [s for _, s in present] + [s for k, s in keyed if k[0] == 3]
+    total = len(ordered)
+    return (ordered[:limit] if limit > 0 else ordered), total
+
+
+def ls(
+    project: str = typer.Option(None, "--project", "-p", help="Only this project (default: the store's)."),
+    filter: list[str] = typer.Option(None, "--filter", "-f",
+                                     help="FIELD OP VALUE (config.lr>0.01, state=finished, tags=best, "
+                                          "name~^exp) or a JSON filter; repeat to AND."),
+    sort: str = typer.Option("-created_at", "--sort", "-s",
+                             help="Field to sort by, +/- prefix (e.g. -summary_metrics.acc)."),
+    limit: int = typer.Option(50, "--limit", "-n", help="Show at most N runs (0 = all)."),
+    dir: Path = typer.Option(None, "--dir", help="Store directory (or its parent)."),
+    sweep: str = typer.Option(None, "--sweep", help="Only runs of this sweep id."),
+    json: bool = typer.Option(False, "--json", help="Print JSON: one object per run."),
+) -> None:
+    """List runs: name, id, state, created, runtime, and the config/summary values that vary."""
+    if limit < 0:
+        raise UsageError("--limit must be >= 0")
+    states, total = collect(dir, project, filter or [], sort, limit, sweep)
+    if json:
+        out = [{
+            "id": s.id, "name": s.info.get("name"), "project": s.ref.project, "state": s.state,
+            "created_at": iso(s.created), "runtime": round(s.runtime, 3), "tags": s.info.get("tags") or [],
+            "group": s.info.get("group"), "job_type": s.info.get("job_type"), "path": str(s.path),
+            "config": {k: v for k, v in s.config.items() if k != "_wandb"}, "summary": s.summary,
+        } for s in states]
+        console.print_json(orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY).decode())
+        return
+    if not states:
+        console.print("no runs" + (" match" if filter else ""))
+        return
+    multi = len({s.ref.project for s in states}) > 1
+    cfg_keys = _varying(states, "config")
+    sum_keys = _varying(states, "summary")
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in (["project"] if multi else []) + ["name", "id", "state", "created", "runtime"]:
+        table.add_column(col, no_wrap=True)
+    for k in cfg_keys:
+        table.add_column(k, justify="right", style="cyan", no_wrap=True)
+    for k in sum_keys:
+        table.add_column(k, justify="right", style="green", no_wrap=True)
+    from ..store.history import flatten
+
+    colors = {"running": "yellow", "finished": "green", "failed": "red", "crashed": "red", "killed": "red"}
+    for s in states:
+        cfg, summ = flatten(s.config), flatten(s.summary)
+        state = s.state
+        row = ([s.ref.project] if multi else []) + [
+            fmt_value(s.info.get("name"), 32), s.id, f"[{colors.get(state, 'white')}]{state}[/]",
+            fmt_time(s.created), fmt_duration(s.runtime)]
+        row += [fmt_value(cfg.get(k, MISSING) if k in cfg else None) for k in cfg_keys]
+        row += [fmt_value(summ.get(k) if k in summ else None) for k in sum_keys]
+        table.add_row(*row)
+    console.print(table)
+    if total > len(states):
+        console.print(f"… {total - len(states)} more run(s); use --limit 0 to show all")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ls")(ls)

@@ -1,0 +1,126 @@
+"""`runstore init`, `off`/`offline`, `on`/`online`, `status`: the store and its settings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+import typer
+
+from ..errors import UsageError
+from ..sdk.settings import from_env, norm_mode, resolve
+from ..store.layout import Store
+from ._common import console, store_at
+
+DirOpt = typer.Option(None, "--dir", help="Directory of the store (or its parent); default: found like .git.")
+
+
+def init(
+    project: str = typer.Option(None, "--project", "-p", help="Default project for runs in this store."),
+    entity: str = typer.Option(None, "--entity", "-e", help="Default entity (user or team)."),
+    mode: str = typer.Option(None, "--mode", "-m", help="online or offline."),
+    remote: str = typer.Option(None, "--remote", help="Where `runstore sync` and the daemon push runs."),
+    reset: bool = typer.Option(False, "--reset", help="Clear existing settings first."),
+    dir: Path = typer.Option(None, "--dir", help="Create the store in this directory (default: cwd)."),
+) -> None:
+    """Create a .wandb/ store here (like `git init`) and write its settings."""
+    if os.environ.get("RUNSTORE_DIR") and dir is None:
+        store = Store(Path(os.environ["RUNSTORE_DIR"]).expanduser().absolute())
+    else:
+        base = Path(dir).expanduser().absolute() if dir else Path.cwd()
+        store = Store(base if base.name == ".wandb" else base / ".wandb")
+    from ..store.layout import check_name
+
+    if project is not None:
+        check_name("project", project)
+    current = {} if reset else store.read_settings()
+    if mode is not None:
+        m = norm_mode(mode, "--mode")
+        current["mode"] = m
+    for key, val in (("project", project), ("entity", entity), ("remote", remote)):
+        if val is not None:
+            current[key] = val
+    existed = store.root.is_dir()
+    store.ensure()
+    store.write_settings(current)
+    verb = "Reinitialized" if existed else "Initialized"
+    console.print(f"{verb} runstore store in {store.root}")
+    for k in sorted(current):
+        console.print(f"  {k}: {current[k]}")
+
+
+def _set_mode(mode: str | None, dir: Path | None) -> Store:
+    store = store_at(dir)
+    settings = store.read_settings()
+    if mode is None:
+        settings.pop("mode", None)
+    else:
+        settings["mode"] = mode
+    settings.pop("disabled", None)
+    store.ensure()
+    store.write_settings(settings)
+    return store
+
+
+def off(dir: Path = DirOpt) -> None:
+    """Switch this store to offline mode: runs are kept locally and never synced."""
+    store = _set_mode("offline", dir)
+    console.print(f"runstore is now offline for {store.root}; runs stay local. `runstore on` to sync again.")
+    if os.environ.get("WANDB_MODE") or os.environ.get("RUNSTORE_MODE"):
+        console.print("note: WANDB_MODE/RUNSTORE_MODE in your environment overrides this setting")
+
+
+def on(dir: Path = DirOpt) -> None:
+    """Switch this store back to online mode (the default): runs sync to the configured remote."""
+    store = _set_mode(None, dir)
+    console.print(f"runstore is now online for {store.root}.")
+    if os.environ.get("WANDB_MODE") or os.environ.get("RUNSTORE_MODE"):
+        console.print("note: WANDB_MODE/RUNSTORE_MODE in your environment overrides this setting")
+
+
+def status(dir: Path = DirOpt, json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Show the store in use, its settings, the effective settings and what it holds."""
+    store = store_at(dir)
+    file_settings = store.read_settings()
+    env = from_env(os.environ)
+    eff = resolve({}, None, file_settings)
+    projects = store.projects()
+    nruns = sum(store.count_runs(p) for p in projects)
+    latest = store.latest()
+    report: dict[str, Any] = {
+        "store": str(store.root),
+        "exists": store.root.is_dir(),
+        "settings_file": file_settings,
+        "environment": {k: v for k, v in env.items()},
+        "effective": {"mode": eff.mode, "project": eff.project, "entity": eff.entity, "remote": eff.remote},
+        "projects": projects,
+        "runs": nruns,
+        "latest_run": f"{latest.project}/{latest.id}" if latest else None,
+    }
+    if json:
+        console.print_json(orjson.dumps(report, option=orjson.OPT_SORT_KEYS).decode())
+        return
+    if not report["exists"]:
+        console.print(f"store: {store.root} (not created yet; `runstore init` or runstore.init() creates it)")
+    else:
+        console.print(f"store: {store.root}")
+    e = report["effective"]
+    console.print(f"mode: {e['mode']}    project: {e['project'] or '-'}    entity: {e['entity'] or '-'}"
+                  f"    remote: {e['remote'] or '-'}")
+    if env:
+        console.print("from environment: " + ", ".join(f"{k}={v}" for k, v in sorted(env.items())))
+    console.print(f"{len(projects)} project(s), {nruns} run(s); latest: {report['latest_run'] or '-'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("off")(off)
+    app.command("offline", hidden=True)(off)
+    app.command("on")(on)
+    app.command("online", hidden=True)(on)
+    app.command("status")(status)
+
+
+__all__ = ["register", "UsageError"]
