@@ -123,29 +123,56 @@ def ls(
     if not states:
         console.print("no runs" + (" match" if filter else ""))
         return
-    multi = len({s.ref.project for s in states}) > 1
-    cfg_keys = _varying(states, "config")
-    sum_keys = _varying(states, "summary")
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in (["project"] if multi else []) + ["name", "id", "state", "created", "runtime"]:
-        table.add_column(col, no_wrap=True)
-    for k in cfg_keys:
-        table.add_column(k, justify="right", style="cyan", no_wrap=True)
-    for k in sum_keys:
-        table.add_column(k, justify="right", style="green", no_wrap=True)
+    render(states, total)
+
+
+def render(states: list[RunState], total: int) -> None:
     from ..store.history import flatten
 
+    multi = len({s.ref.project for s in states}) > 1
     colors = {"running": "yellow", "finished": "green", "failed": "red", "crashed": "red", "killed": "red"}
-    for s in states:
-        cfg, summ = flatten(s.config), flatten(s.summary)
-        state = s.state
-        row = ([s.ref.project] if multi else []) + [
-            fmt_value(s.info.get("name"), 32), s.id, f"[{colors.get(state, 'white')}]{state}[/]",
-            fmt_time(s.created), fmt_duration(s.runtime)]
-        row += [fmt_value(cfg.get(k, MISSING) if k in cfg else None) for k in cfg_keys]
-        row += [fmt_value(summ.get(k) if k in summ else None) for k in sum_keys]
+    fixed: list[tuple[str, list[str]]] = []
+    if multi:
+        fixed.append(("project", [s.ref.project for s in states]))
+    fixed += [
+        ("name", [fmt_value(s.info.get("name"), 32) for s in states]),
+        ("id", [s.id for s in states]),
+        ("state", [s.state for s in states]),
+        ("created", [fmt_time(s.created) for s in states]),
+        ("runtime", [fmt_duration(s.runtime) for s in states]),
+    ]
+    flat_cfg = [flatten(s.config) for s in states]
+    flat_sum = [flatten(s.summary) for s in states]
+    extra: list[tuple[str, str, list[str]]] = []
+    for kind, flats in (("config", flat_cfg), ("summary", flat_sum)):
+        for k in _varying(states, kind):
+            extra.append((kind, k, [fmt_value(f[k]) if k in f else "-" for f in flats]))
+
+    def width(header: str, cells: list[str]) -> int:
+        return max([len(header), *map(len, cells)]) + 2
+
+    budget = console.width - sum(width(h, c) for h, c in fixed)
+    shown, hidden = [], []
+    for kind, k, cells in extra:
+        w = width(k, cells)
+        if w <= budget:
+            shown.append((kind, k, cells))
+            budget -= w
+        else:
+            hidden.append(k)
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for h, _ in fixed:
+        table.add_column(h, no_wrap=True)
+    for kind, k, _ in shown:
+        table.add_column(k, justify="right", style="cyan" if kind == "config" else "green", no_wrap=True)
+    for i, s in enumerate(states):
+        row = [c[i] for _, c in fixed] + [c[i] for _, _, c in shown]
+        st = row[len(fixed) - 3]
+        row[len(fixed) - 3] = f"[{colors.get(st, 'white')}]{st}[/]"
         table.add_row(*row)
     console.print(table)
+    if hidden:
+        console.print(f"(not shown for width: {', '.join(hidden)}; see --json)")
     if total > len(states):
         console.print(f"… {total - len(states)} more run(s); use --limit 0 to show all")
 

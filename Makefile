@@ -1,0 +1,40 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Everything installs into .venv.
+PY ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+DEMO := $(CURDIR)/.demo
+
+.PHONY: install demo test bench lint docs clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -U pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: install
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	cd $(DEMO) && $(BIN)/python $(CURDIR)/examples/quickstart.py --learning_rate 0.01 --momentum 0.2
+	cd $(DEMO) && $(BIN)/python $(CURDIR)/examples/quickstart.py --learning_rate 0.05 --momentum 0.9
+	cd $(DEMO) && $(BIN)/python $(CURDIR)/examples/quickstart.py --learning_rate 0.001 --momentum 0.5 --architecture ResNet
+	cd $(DEMO) && COLUMNS=160 $(BIN)/runstore ls
+	cd $(DEMO) && COLUMNS=120 $(BIN)/runstore diff latest $$($(BIN)/runstore ls --json --sort +created_at --limit 1 | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python bench/run.py
+
+lint: install
+	$(BIN)/ruff check runstore tests bench examples scripts
+
+docs: install
+	$(BIN)/python scripts/gen_cli_docs.py > docs/CLI.md
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache

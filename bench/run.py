@@ -1,0 +1,465 @@
+"""runstore vs wandb (offline) on the project's published performance targets.
+
+    python bench/run.py            # full sizes, a few minutes
+    python bench/run.py --quick    # small sizes, < 1 minute, for smoke-testing the suite
+    python bench/run.py --write-results   # also rewrite bench/RESULTS.md
+
+Each measurement runs in its own interpreter (see bench/workloads.py). Generated data that is slow to
+make (the 1M-step run, the 10k-run project) is cached under bench/out/, which git ignores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+BENCH = Path(__file__).resolve().parent
+OUT = BENCH / "out"
+WORKLOADS = BENCH / "workloads.py"
+RESULTS_MD = BENCH / "RESULTS.md"
+PY = sys.executable
+MARK = "BENCH_RESULT "
+CHILD_TIMEOUT_S = 1800  # generous: generating the 1M-step run takes well under a minute on 2 cores
+
+# A pipe or a log file would otherwise get rich's 80-column default, which wraps every row of the table.
+console = Console(width=None if sys.stdout.isatty() else 170)
+err = Console(stderr=True)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    log_calls_runstore: int
+    log_calls_wandb: int
+    log_rounds: int
+    startup_runstore: int
+    startup_wandb: int
+    bytes_steps: int
+    read_steps: int
+    ls_runs: int
+    ls_repeats: int
+
+
+FULL = Sizes(200_000, 5_000, 5, 10, 3, 20_000, 1_000_000, 10_000, 5)
+QUICK = Sizes(20_000, 1_000, 5, 3, 1, 2_000, 100_000, 500, 3)
+
+
+@dataclass
+class Row:
+    """One workload: a figure per library, and the targets that apply to runstore's figure."""
+
+    name: str
+    unit: str
+    runstore: float | None
+    wandb: float | None
+    max_value: float | None = None  # target: runstore's figure must not exceed this
+    min_ratio: float | None = None  # target: wandb/runstore must reach this
+    fmt: str = "{:.2f}"
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        if self.runstore is None or self.wandb is None or self.runstore <= 0:
+            return None
+        return self.wandb / self.runstore
+
+    def target_text(self) -> str:
+        parts = []
+        if self.max_value is not None:
+            parts.append(f"≤ {self.fmt.format(self.max_value)} {self.unit}")
+        if self.min_ratio is not None:
+            parts.append(f"≥ {self.min_ratio:g}x wandb")
+        return ", ".join(parts) or "—"
+
+    def checks(self) -> list[tuple[str, bool | None]]:
+        """(target, met) pairs; met is None when the figure needed to judge it is missing."""
+        out: list[tuple[str, bool | None]] = []
+        if self.max_value is not None:
+            ok = None if self.runstore is None else self.runstore <= self.max_value
+            out.append((f"{self.name}: ≤ {self.fmt.format(self.max_value)} {self.unit}", ok))
+        if self.min_ratio is not None:
+            r = self.ratio
+            out.append((f"{self.name}: ≥ {self.min_ratio:g}x faster than wandb", None if r is None else r >= self.min_ratio))
+        return out
+
+    def verdict(self) -> str:
+        checks = self.checks()
+        if not checks:
+            return "—"
+        if any(ok is False for _, ok in checks):
+            return "FAIL"
+        if any(ok is None for _, ok in checks):
+            return "n/a"
+        return "pass"
+
+    def cell(self, v: float | None) -> str:
+        return "n/a" if v is None else f"{self.fmt.format(v)} {self.unit}"
+
+
+# -- running children -----------------------------------------------------------------------------------
+def base_env(tmp: Path, lib: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
+    env["WANDB_MODE"] = "offline"
+    env["WANDB_SILENT"] = "true"
+    if lib == "wandb":
+        # Keep wandb's run dirs, caches and settings inside the temp dir, not under $HOME.
+        for var, sub in (("WANDB_DIR", ""), ("WANDB_CACHE_DIR", "cache"), ("WANDB_CONFIG_DIR", "config"),
+                         ("WANDB_DATA_DIR", "data"), ("WANDB_ARTIFACT_DIR", "artifacts")):
+            env[var] = str(tmp / sub)
+    else:
+        env["RUNSTORE_DIR"] = str(tmp / ".wandb")
+    return env
+
+
+def child(workload: str, args: dict[str, Any], lib: str, tmp: Path) -> dict[str, Any]:
+    """Run one workload in a fresh interpreter (cwd = tmp) and return its result dict."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([PY, str(WORKLOADS), workload, json.dumps(args)], cwd=tmp, env=base_env(tmp, lib),
+                          capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith(MARK):
+            return json.loads(line[len(MARK):])
+    tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+    raise RuntimeError(f"{workload}({lib}) exited {proc.returncode} without a result:\n{tail}")
+
+
+def wandb_version() -> str | None:
+    proc = subprocess.run([PY, "-c", "import wandb; print(wandb.__version__)"], capture_output=True, text=True,
+                          timeout=120)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def step(msg: str) -> None:
+    err.print(f"[dim]· {msg}[/dim]")
+
+
+# -- workloads ------------------------------------------------------------------------------------------
+def bench_log(sz: Sizes, tmp: Path, have_wandb: bool, details: dict[str, Any]) -> Row:
+    row = Row("log() 10 floats, cost above empty loop", "µs/call", None, None, max_value=5.0, min_ratio=40.0)
+    step(f"log(): runstore, {sz.log_calls_runstore:,} calls")
+    rs = child("log_cost", {"lib_name": "runstore", "n": sz.log_calls_runstore, "rounds": sz.log_rounds},
+               "runstore", tmp / "log-runstore")
+    row.runstore = rs["overhead_us"]
+    details["log_runstore"] = rs
+    row.notes.append(f"runstore: {rs['log_us']:.2f} µs/call incl. dict building, empty loop {rs['empty_us']:.2f} µs, "
+                     f"{rs['calls']:,} calls")
+    if have_wandb:
+        step(f"log(): wandb, {sz.log_calls_wandb:,} calls")
+        wb = child("log_cost", {"lib_name": "wandb", "n": sz.log_calls_wandb, "rounds": sz.log_rounds}, "wandb",
+                   tmp / "log-wandb")
+        row.wandb = wb["overhead_us"]
+        details["log_wandb"] = wb
+        row.notes.append(f"wandb: {wb['log_us']:.2f} µs/call incl. dict building, empty loop {wb['empty_us']:.2f} µs, "
+                         f"{wb['calls']:,} calls; its finish() then took {wb['finish_s']:.2f} s (not counted)")
+    return row
+
+
+STARTUP_SCRIPT = """\
+import {lib} as wandb
+wandb.init(project="bench-startup")
+wandb.finish()
+"""
+
+
+def time_startup(lib: str, n: int, tmp: Path) -> list[float]:
+    tmp.mkdir(parents=True, exist_ok=True)
+    script = tmp / "startup.py"
+    script.write_text(STARTUP_SCRIPT.format(lib=lib))
+    env = base_env(tmp, lib)
+    times: list[float] = []
+    for _ in range(n):
+        t = time.perf_counter()
+        subprocess.run([PY, str(script)], cwd=tmp, env=env, check=True, capture_output=True, timeout=300)
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def bench_startup(sz: Sizes, tmp: Path, have_wandb: bool, details: dict[str, Any]) -> Row:
+    row = Row("process: import + init + finish (median wall)", "s", None, None, max_value=0.25, fmt="{:.3f}")
+    step(f"startup: runstore x{sz.startup_runstore}")
+    rs = time_startup("runstore", sz.startup_runstore, tmp / "startup-runstore")
+    row.runstore = statistics.median(rs)
+    details["startup_runstore_s"] = rs
+    row.notes.append(f"runstore: {len(rs)} runs, min {min(rs):.3f} s, max {max(rs):.3f} s")
+    if have_wandb:
+        step(f"startup: wandb x{sz.startup_wandb}")
+        wb = time_startup("wandb", sz.startup_wandb, tmp / "startup-wandb")
+        row.wandb = statistics.median(wb)
+        details["startup_wandb_s"] = wb
+        row.notes.append(f"wandb: {len(wb)} runs, min {min(wb):.3f} s, max {max(wb):.3f} s")
+    return row
+
+
+def bench_bytes(sz: Sizes, tmp: Path, have_wandb: bool, details: dict[str, Any]) -> Row:
+    row = Row(f"bytes on disk per step ({sz.bytes_steps:,} steps)", "B/step", None, None, max_value=400.0,
+              fmt="{:.0f}")
+    step(f"bytes/step: runstore, {sz.bytes_steps:,} steps")
+    rs = child("disk_bytes", {"lib_name": "runstore", "n": sz.bytes_steps}, "runstore", tmp / "bytes-runstore")
+    row.runstore = rs["bytes_per_step"]
+    details["bytes_runstore"] = rs
+    row.notes.append(f"runstore: {rs['files']} (whole run dir {rs['run_dir_bytes']:,} B)")
+    if have_wandb:
+        step(f"bytes/step: wandb, {sz.bytes_steps:,} steps")
+        wb = child("disk_bytes", {"lib_name": "wandb", "n": sz.bytes_steps}, "wandb", tmp / "bytes-wandb")
+        row.wandb = wb["bytes_per_step"]
+        details["bytes_wandb"] = wb
+        row.notes.append(f"wandb: {wb['files']} (whole run dir incl. logs {wb['run_dir_bytes']:,} B)")
+    return row
+
+
+def cached_dataset(name: str, meta_expected: dict[str, Any], make: Any) -> tuple[Path, dict[str, Any]]:
+    """bench/out/<name>/ built once by `make(store)`; rebuilt when its meta.json does not match."""
+    base = OUT / name
+    meta_path = base / "meta.json"
+    store = base / "store"
+    try:
+        meta = json.loads(meta_path.read_text())
+        if all(meta.get(k) == v for k, v in meta_expected.items()) and store.is_dir():
+            return store, meta
+    except (OSError, ValueError):
+        pass
+    shutil.rmtree(base, ignore_errors=True)
+    store.mkdir(parents=True)
+    info = make(store)
+    meta = {**meta_expected, **info, "created": dt.datetime.now().isoformat(timespec="seconds")}
+    meta_path.write_text(json.dumps(meta, indent=1))  # written last: a killed build is not reused
+    return store, meta
+
+
+def bench_read(sz: Sizes, tmp: Path, details: dict[str, Any]) -> list[Row]:
+    project, run_id = "bench-read", f"h{sz.read_steps}"
+
+    def make(store: Path) -> dict[str, Any]:
+        step(f"read: generating a {sz.read_steps:,}-step run (cached in {store.parent})")
+        return child("gen_history", {"store": str(store), "project": project, "run_id": run_id, "n": sz.read_steps},
+                     "runstore", tmp / "gen-history")
+
+    store, meta = cached_dataset(f"read-{sz.read_steps}", {"steps": sz.read_steps, "keys": 10, "v": 1}, make)
+    details["read_dataset"] = meta
+    args = {"store": str(store), "project": project, "run_id": run_id}
+    step("read: cold (derived cache deleted)")
+    cold = child("read_history", {**args, "cold": True}, "runstore", tmp / "read")
+    # Warm reads in fresh processes: the figure must come from the on-disk cache, not a memo in memory.
+    warm_runs = []
+    for _ in range(3):
+        step("read: warm")
+        warm_runs.append(child("read_history", {**args, "cold": False}, "runstore", tmp / "read"))
+    warm_s = statistics.median(r["seconds"] for r in warm_runs)
+    details["read_cold"] = cold
+    details["read_warm"] = warm_runs
+    label = f"{sz.read_steps:,}-step history -> DataFrame"
+    mark = "" if cold["method"].startswith("Api") else " [fallback: read_columns]"
+    rows = [
+        Row(f"{label}, cold{mark}", "s", cold["seconds"], None, fmt="{:.3f}"),
+        Row(f"{label}, warm{mark}", "s", warm_s, None, max_value=1.5, fmt="{:.3f}"),
+    ]
+    note = (f"read via {cold['method']}; {cold['rows']:,} rows x {cold['columns']} columns; peak RSS cold "
+            f"{cold['maxrss_mb']:.0f} MB, warm {warm_runs[0]['maxrss_mb']:.0f} MB; warm = median of "
+            f"{len(warm_runs)} fresh processes; wandb: n/a (its read Api needs a server, offline runs cannot be read)")
+    if cold["rows"] != sz.read_steps:
+        note += f"; WARNING: expected {sz.read_steps:,} rows"
+    if cold.get("api_error"):
+        note += f"; Api unavailable: {cold['api_error']}"
+    rows[0].notes.append(note)
+    return rows
+
+
+def runstore_cli() -> Path:
+    return Path(PY).parent / "runstore"
+
+
+def bench_ls(sz: Sizes, tmp: Path, details: dict[str, Any]) -> list[Row]:
+    project = "bench-ls"
+
+    def make(store: Path) -> dict[str, Any]:
+        step(f"ls: creating {sz.ls_runs:,} runs (cached in {store.parent})")
+        return child("gen_runs", {"store": str(store), "project": project, "n": sz.ls_runs}, "runstore",
+                     tmp / "gen-runs")
+
+    store, meta = cached_dataset(f"ls-{sz.ls_runs}", {"runs": sz.ls_runs, "v": 1}, make)
+    details["ls_dataset"] = meta
+    env = base_env(tmp, "runstore")
+    env["RUNSTORE_DIR"] = str(store)
+    cli = [str(runstore_cli()), "ls", "--project", project]
+    # The first call doubles as a probe for the CLI and warms the page cache for the timed calls.
+    probe = subprocess.run(cli, cwd=tmp, env=env, capture_output=True, text=True, timeout=300)
+    if probe.returncode == 0:
+        cmd, label = cli, f"`runstore ls` over {sz.ls_runs:,} runs"
+        method = "runstore ls --project bench-ls"
+    else:
+        cmd = [PY, str(WORKLOADS), "load_all_runs", json.dumps({"store": str(store), "project": project})]
+        label = f"ls over {sz.ls_runs:,} runs [fallback: load_run]"
+        method = "python bench/workloads.py load_all_runs (load_run + state per run; `runstore ls` not available)"
+        subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, timeout=300)
+    times, last = time_cmd(cmd, env, tmp, sz.ls_repeats, method)
+    row = Row(label, "s", statistics.median(times), None, max_value=1.0, fmt="{:.3f}")
+    rows = [row]
+    details["ls"] = {"method": method, "times_s": times, "probe_rc": probe.returncode,
+                     "probe_stderr": probe.stderr.strip()[-300:]}
+    row.notes.append(f"ls: {method}; median wall of {len(times)} processes (min {min(times):.3f} s), "
+                     f"{len(last.stdout.splitlines())} lines of output; creating the runs took "
+                     f"{meta.get('seconds', 0):.1f} s (s per 1000 runs as the project grew: "
+                     f"{', '.join(f'{x:.2f}' for x in meta.get('laps_per_1000_s', [])) or 'n/a'}); "
+                     f"wandb: n/a (no local listing of offline runs)")
+    if probe.returncode == 0:
+        # The default prints only the newest 50; printing every run shows the cost of rendering them all.
+        all_times, all_out = time_cmd([*cli, "--limit", "0"], env, tmp, sz.ls_repeats, "runstore ls --limit 0")
+        details["ls_all"] = {"times_s": all_times}
+        rows.append(Row(f"`runstore ls --limit 0` (prints all {sz.ls_runs:,})", "s", statistics.median(all_times),
+                        None, fmt="{:.3f}"))
+        rows[-1].notes.append(f"ls --limit 0: median of {len(all_times)}, {len(all_out.stdout.splitlines())} "
+                              f"lines of output; no target (the target is for the default listing)")
+    return rows
+
+
+def time_cmd(cmd: list[str], env: dict[str, str], cwd: Path, repeats: int,
+             what: str) -> tuple[list[float], subprocess.CompletedProcess[str]]:
+    """Wall seconds of `repeats` runs of cmd, and the last run's output."""
+    times: list[float] = []
+    last: subprocess.CompletedProcess[str] | None = None
+    for _ in range(repeats):
+        step(what)
+        t = time.perf_counter()
+        last = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+        times.append(time.perf_counter() - t)
+        if last.returncode != 0:
+            raise RuntimeError(f"{what} exited {last.returncode}: {last.stderr[-2000:]}")
+    assert last is not None
+    return times, last
+
+
+# -- reporting ------------------------------------------------------------------------------------------
+def render(rows: list[Row]) -> Table:
+    table = Table(title="runstore vs wandb (offline)")
+    for col, justify in (("workload", "left"), ("runstore", "right"), ("wandb", "right"), ("ratio", "right"),
+                         ("target", "left"), ("pass/fail", "center")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for r in rows:
+        ratio = "n/a" if r.ratio is None else f"{r.ratio:.1f}x"
+        v = r.verdict()
+        style = {"pass": "green", "FAIL": "bold red"}.get(v, "")
+        table.add_row(r.name, r.cell(r.runstore), r.cell(r.wandb), ratio, r.target_text(),
+                      f"[{style}]{v}[/{style}]" if style else v)
+    return table
+
+
+def markdown(rows: list[Row], meta: dict[str, Any]) -> str:
+    lines = [
+        "# Benchmark results",
+        "",
+        f"- date: {meta['date']}",
+        f"- machine: {meta['machine']}",
+        f"- Python: {meta['python']}",
+        f"- runstore: {meta['runstore']}; wandb: {meta['wandb'] or 'not installed'} (offline mode, `WANDB_SILENT=true`)",
+        f"- command: `{meta['command']}` (full sizes; total {meta['total_s']:.0f} s)",
+        "",
+        "| workload | runstore | wandb | ratio (wandb/runstore) | target | pass/fail |",
+        "| --- | ---: | ---: | ---: | --- | :---: |",
+    ]
+    for r in rows:
+        ratio = "n/a" if r.ratio is None else f"{r.ratio:.1f}x"
+        lines.append(f"| {r.name} | {r.cell(r.runstore)} | {r.cell(r.wandb)} | {ratio} | {r.target_text()} | "
+                     f"{r.verdict()} |")
+    lines += ["", "## Targets", ""]
+    for r in rows:
+        for text, ok in r.checks():
+            fig = r.cell(r.runstore) if "wandb" not in text else ("n/a" if r.ratio is None else f"{r.ratio:.1f}x")
+            state = "met" if ok else "not met" if ok is False else "not measured"
+            lines.append(f"- {text}: **{state}** ({fig})")
+    lines += ["", "## Details", ""]
+    for r in rows:
+        lines += [f"- {n}" for n in r.notes]
+        if r.error:
+            lines.append(f"- {r.name}: ERROR {r.error}")
+    return "\n".join(lines) + "\n"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small sizes (< 1 minute), for smoke-testing")
+    ap.add_argument("--write-results", action="store_true", help=f"rewrite {RESULTS_MD.relative_to(BENCH.parent)}")
+    ap.add_argument("--no-wandb", action="store_true", help="skip wandb even if it is installed")
+    a = ap.parse_args()
+    sz = QUICK if a.quick else FULL
+    t0 = time.perf_counter()
+    wb_version = None if a.no_wandb else wandb_version()
+    if wb_version is None and not a.no_wandb:
+        err.print("[yellow]wandb is not importable: its column will read n/a "
+                  "(pip install -e .[bench] installs the pinned version)[/yellow]")
+    import runstore
+
+    OUT.mkdir(exist_ok=True)
+    details: dict[str, Any] = {}
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="runstore-bench-") as td:
+        tmp = Path(td)
+        have_wb = wb_version is not None
+        for name, fn in (("log", lambda: [bench_log(sz, tmp, have_wb, details)]),
+                         ("startup", lambda: [bench_startup(sz, tmp, have_wb, details)]),
+                         ("bytes", lambda: [bench_bytes(sz, tmp, have_wb, details)]),
+                         ("read", lambda: bench_read(sz, tmp, details)),
+                         ("ls", lambda: bench_ls(sz, tmp, details))):
+            try:
+                rows.extend(fn())
+            except Exception as e:  # one broken workload should not hide the others' figures
+                err.print(f"[red]{name}: {e}[/red]")
+                rows.append(Row(name, "", None, None, error=str(e).splitlines()[0]))
+    total = time.perf_counter() - t0
+    meta = {
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": machine(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "runstore": runstore.__version__,
+        "wandb": wb_version,
+        "command": "python bench/run.py" + (" --quick" if a.quick else ""),
+        "total_s": total,
+        "mode": "quick" if a.quick else "full",
+    }
+    console.print(render(rows))
+    for r in rows:
+        for n in r.notes:
+            console.print(f"  [dim]{n}[/dim]", highlight=False)
+        if r.error:
+            console.print(f"  [red]{r.name}: {r.error}[/red]")
+    console.print(f"[dim]{meta['machine']}; {meta['python']}; wandb {wb_version or 'n/a'}; {total:.0f} s[/dim]")
+    (OUT / f"results-{meta['mode']}.json").write_text(json.dumps(
+        {"meta": meta, "rows": [{**r.__dict__, "ratio": r.ratio, "verdict": r.verdict()} for r in rows],
+         "details": details}, indent=1, default=str))
+    if a.write_results:
+        if a.quick:
+            err.print("[yellow]--write-results ignored with --quick: RESULTS.md holds full-size figures[/yellow]")
+        else:
+            RESULTS_MD.write_text(markdown(rows, meta))
+            err.print(f"wrote {RESULTS_MD}")
+    return 1 if any(r.error for r in rows) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,217 @@
+"""Child-side workloads for bench/run.py.
+
+Every measurement runs in a fresh interpreter (`python bench/workloads.py NAME JSON-ARGS`) so that one
+library's imports, threads and helper processes (wandb starts `wandb-core`) cannot slow down the other,
+and so that caches kept in memory by one read do not flatter the next. The child prints exactly one
+`BENCH_RESULT {json}` line; everything else it prints is ignored by the parent.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import random
+import resource
+import shutil
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+MARK = "BENCH_RESULT "
+
+# Ten keys shaped like a real training loop's metrics; the names matter because both libraries treat
+# '/' specially in their UIs, and the value widths (random doubles print as ~18 digits) drive bytes/step.
+KEYS = (
+    "train/loss", "train/acc", "val/loss", "val/acc", "train/lr",
+    "train/grad_norm", "train/throughput", "val/f1", "val/precision", "val/recall",
+)
+
+Result = dict[str, Any]
+
+
+def _emit(result: Result) -> None:
+    sys.stdout.write(MARK + json.dumps(result) + "\n")
+    sys.stdout.flush()
+
+
+def _maxrss_mb() -> float:
+    # ru_maxrss is KiB on Linux; the figure is a sanity check on memory, not a benchmark.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _init(lib: Any, project: str, **kw: Any) -> Any:
+    return lib.init(project=project, **kw)
+
+
+def _run_dir_files(lib_name: str, run: Any) -> dict[str, int]:
+    """Sizes of the files that hold the logged data, after finish()."""
+    if lib_name == "runstore":
+        d = Path(run.sync_dir)
+        return {name: (d / name).stat().st_size for name in ("history.jsonl", "run.jsonl")}
+    # wandb keeps everything it would upload in one protobuf log, `run-<id>.wandb`, beside files/.
+    d = Path(run.dir).parent
+    return {p.name: p.stat().st_size for p in d.glob("*.wandb")}
+
+
+def _dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+# -- log() hot path -------------------------------------------------------------------------------------
+def log_cost(lib_name: str, n: int, rounds: int) -> Result:
+    """µs per log() call and µs per iteration of the same loop without the call.
+
+    Rounds alternate between the empty loop and the log loop so that drift (CPU frequency, the page
+    cache filling, wandb's background process waking up) hits both; the median round is reported.
+    """
+    lib = importlib.import_module(lib_name)
+    run = _init(lib, "bench-log")
+    rnd = random.Random(0).random
+    keys = KEYS
+    log: Callable[[dict[str, float]], Any] = run.log
+    per = max(1, n // rounds)
+
+    def empty_loop() -> float:
+        t = time.perf_counter()
+        for _ in range(per):
+            d = {k: rnd() for k in keys}  # noqa: F841 - building the dict is the work being subtracted
+        return time.perf_counter() - t
+
+    def log_loop() -> float:
+        t = time.perf_counter()
+        for _ in range(per):
+            log({k: rnd() for k in keys})
+        return time.perf_counter() - t
+
+    for _ in range(min(per, 1000)):  # first calls pay for lazy imports and file opens
+        log({k: rnd() for k in keys})
+    empties: list[float] = []
+    logs: list[float] = []
+    for _ in range(rounds):
+        empties.append(empty_loop())
+        logs.append(log_loop())
+    t = time.perf_counter()
+    run.finish()
+    finish_s = time.perf_counter() - t
+    empty_us = statistics.median(empties) / per * 1e6
+    log_us = statistics.median(logs) / per * 1e6
+    return {"calls": per * rounds, "empty_us": empty_us, "log_us": log_us, "overhead_us": log_us - empty_us,
+            "finish_s": finish_s, "maxrss_mb": _maxrss_mb()}
+
+
+# -- bytes on disk per step ------------------------------------------------------------------------------
+def disk_bytes(lib_name: str, n: int) -> Result:
+    lib = importlib.import_module(lib_name)
+    run = _init(lib, "bench-bytes")
+    rnd = random.Random(1).random
+    for _ in range(n):
+        run.log({k: rnd() for k in KEYS})
+    run.finish()
+    files = _run_dir_files(lib_name, run)
+    total = sum(files.values())
+    run_dir = Path(run.sync_dir) if lib_name == "runstore" else Path(run.dir).parent
+    return {"steps": n, "files": files, "bytes_per_step": total / n, "run_dir_bytes": _dir_size(run_dir)}
+
+
+# -- reading a big history -------------------------------------------------------------------------------
+def gen_history(store: str, project: str, run_id: str, n: int) -> Result:
+    """Write the big run the read benchmark reads (once; bench/run.py caches it under bench/out/)."""
+    import runstore
+
+    os.environ["RUNSTORE_DIR"] = store
+    t = time.perf_counter()
+    run = runstore.init(project=project, id=run_id)
+    rnd = random.Random(2).random
+    log = run.log
+    for _ in range(n):
+        log({k: rnd() for k in KEYS})
+    run.finish()
+    return {"seconds": time.perf_counter() - t, "path": run.sync_dir}
+
+
+def read_history(store: str, project: str, run_id: str, cold: bool) -> Result:
+    """Seconds to get the whole history as a DataFrame; imports are paid before the clock starts."""
+    import pandas as pd
+
+    import runstore
+    from runstore.store.history import read_columns
+    from runstore.store.layout import Store
+
+    os.environ["RUNSTORE_DIR"] = store
+    run_path = Store(store).run_dir(project, run_id)
+    if cold:
+        shutil.rmtree(run_path / "cache", ignore_errors=True)
+    try:
+        api_cls = runstore.Api  # lazily imports runstore.api, which may not exist yet
+        method = "Api().run().history()"
+        api_error = None
+    except (ImportError, AttributeError) as e:
+        api_cls = None
+        method = "read_columns()+DataFrame (runstore.Api not available)"
+        api_error = f"{type(e).__name__}: {e}"
+    t = time.perf_counter()
+    if api_cls is not None:
+        df = api_cls().run(f"{project}/{run_id}").history(samples=None, pandas=True)
+    else:
+        cols, _ = read_columns(run_path / "history.jsonl")
+        df = pd.DataFrame(cols)
+    seconds = time.perf_counter() - t
+    return {"seconds": seconds, "rows": int(len(df)), "columns": int(len(df.columns)), "method": method,
+            "api_error": api_error, "cache_exists": (run_path / "cache").exists(), "maxrss_mb": _maxrss_mb()}
+
+
+# -- many runs -------------------------------------------------------------------------------------------
+def gen_runs(store: str, project: str, n: int) -> Result:
+    """n small finished runs in one process, the way a sweep driver or a notebook would make them."""
+    import runstore
+
+    os.environ["RUNSTORE_DIR"] = store
+    rng = random.Random(3)
+    t = time.perf_counter()
+    lap = t
+    laps: list[float] = []
+    for i in range(n):
+        run = runstore.init(project=project, config={"lr": 10 ** rng.uniform(-5, -1), "bs": rng.choice((32, 64, 128))},
+                            reinit="finish_previous")
+        for step in range(3):
+            run.log({"loss": rng.random() / (step + 1), "acc": rng.random()})
+        run.finish()
+        if (i + 1) % 1000 == 0:  # per-thousand laps show whether creating a run slows as the project grows
+            now = time.perf_counter()
+            laps.append(now - lap)
+            lap = now
+    return {"seconds": time.perf_counter() - t, "runs": n, "laps_per_1000_s": laps}
+
+
+def load_all_runs(store: str, project: str) -> Result:
+    """Stand-in for `runstore ls` while the CLI is not built: fold run.jsonl of every run."""
+    from runstore.store.layout import Store
+    from runstore.store.runs import load_run
+
+    t = time.perf_counter()
+    states = [load_run(ref) for ref in Store(store).iter_runs(project)]
+    finished = sum(1 for s in states if s.state == "finished")
+    return {"seconds": time.perf_counter() - t, "runs": len(states), "finished": finished}
+
+
+WORKLOADS: dict[str, Callable[..., Result]] = {
+    "log_cost": log_cost,
+    "disk_bytes": disk_bytes,
+    "gen_history": gen_history,
+    "read_history": read_history,
+    "gen_runs": gen_runs,
+    "load_all_runs": load_all_runs,
+}
+
+
+def main(argv: list[str]) -> None:
+    name, args = argv[0], json.loads(argv[1]) if len(argv) > 1 else {}
+    _emit(WORKLOADS[name](**args))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

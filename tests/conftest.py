@@ -1,0 +1,127 @@
+"""Shared fixtures: every test runs in its own tmp dir with its own store and a clean environment."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import runstore
+from runstore.sdk import init as sdk_init
+from runstore.sdk import term
+from runstore.store.history import iter_rows
+from runstore.store.layout import Store
+from runstore.store.runs import load_run
+
+PY = sys.executable
+
+
+def _finish_everything() -> None:
+    for run in list(sdk_init._active):
+        try:
+            run.finish(quiet=True)
+        except Exception:
+            pass
+    cur = sdk_init.current_run()
+    if cur is not None:
+        try:
+            cur.finish(quiet=True)
+        except Exception:
+            pass
+    sdk_init._active.clear()
+    if sdk_init.current_run() is not None:
+        sdk_init._unset_globals()
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """chdir to tmp_path, RUNSTORE_DIR=tmp_path/.wandb, no WANDB_*/RUNSTORE_* from the outside."""
+    for k in list(os.environ):
+        if k.startswith(("WANDB_", "RUNSTORE_")):
+            monkeypatch.delenv(k, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RUNSTORE_DIR", str(tmp_path / ".wandb"))
+    # once-only warnings are remembered per process; each test starts with none seen
+    term._seen.clear()
+    _finish_everything()
+    yield tmp_path
+    _finish_everything()
+    term._seen.clear()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / ".wandb")
+
+
+def run_state(run_or_id: Any, project: str | None = None, root: Path | None = None):
+    """load_run() for a live run object or an id, read from disk."""
+    if isinstance(run_or_id, str):
+        s = Store(root) if root else Store.discover()
+        ref = s.find_run_by_id(run_or_id, project)
+        assert ref is not None, f"run {run_or_id} not found in {s.root}"
+        return load_run(ref)
+    return load_run(run_or_id._ref)
+
+
+def history(run_or_path: Any) -> list[dict[str, Any]]:
+    if hasattr(run_or_path, "_ref"):
+        return list(iter_rows(run_or_path._ref.path / "history.jsonl"))
+    p = Path(run_or_path)
+    if p.is_dir():
+        p = p / "history.jsonl"
+    return list(iter_rows(p))
+
+
+def events(run: Any, kind: str | None = None) -> list[dict[str, Any]]:
+    st = run_state(run)
+    return [e for e in st.events if kind is None or e.get("t") == kind]
+
+
+def user_keys(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if not k.startswith("_")}
+
+
+def warnings_in(text: str) -> list[str]:
+    return [line for line in text.splitlines() if "WARNING" in line]
+
+
+def nan_eq(a: Any, b: Any) -> bool:
+    """Equality where NaN == NaN, ints and floats are not conflated, and containers compare deeply."""
+    if isinstance(a, float) and isinstance(b, float):
+        if math.isnan(a) and math.isnan(b):
+            return True
+        return a == b
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(nan_eq(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(nan_eq(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def all_run_dirs(root: Path) -> list[Path]:
+    return sorted(root.glob("projects/*/runs/*"))
+
+
+def run_script(code: str, tmp_path: Path, env: dict[str, str] | None = None,
+               timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh interpreter with RUNSTORE_DIR pointing at this test's store."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
+    e["RUNSTORE_DIR"] = str(tmp_path / ".wandb")
+    e.update(env or {})
+    script = tmp_path / f"script_{abs(hash(code))}.py"
+    script.write_text(textwrap.dedent(code))
+    return subprocess.run([PY, str(script)], cwd=tmp_path, env=e, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+__all__ = ["runstore", "run_state", "history", "events", "user_keys", "warnings_in", "nan_eq",
+           "all_run_dirs", "run_script", "PY"]
