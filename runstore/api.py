@@ -117,6 +117,8 @@ def _doc(st: RunState) -> Any:
             return st.state
         if field == "created_at":
             return iso(st.created)
+        if field == "created":
+            return st.created
         if field == "config":
             return st.config
         if field == "summary_metrics":

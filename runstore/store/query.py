@@ -144,6 +144,8 @@ def sort_key(order: str | None) -> tuple[str, bool]:
     field = order.lstrip("+-")
     if field.endswith(".value") and field.startswith("config."):
         field = field[: -len(".value")]
+    if field in ("created_at", "createdAt"):
+        field = "created"  # the float, not the second-resolution ISO string used in filters
     return field, desc
 
 
