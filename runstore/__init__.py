@@ -14,8 +14,9 @@ __version__ = "0.1.0"
 
 from .errors import CommError, ConfigError, Error, UsageError  # noqa: E402
 from .sdk import preinit as _preinit  # noqa: E402
-from .sdk.init import finish, init  # noqa: E402
-from .sdk.settings import Settings  # noqa: E402
+from .sdk.init import finish, init, login, setup  # noqa: E402
+from .sdk.settings import UserSettings as Settings  # noqa: E402
+from .sdk.term import termerror, termlog, termwarn  # noqa: E402
 
 run: Any = None
 config: Any = _preinit.config
@@ -36,6 +37,6 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "__version__", "init", "finish", "log", "config", "summary", "run", "define_metric", "mark_preempting",
+    "__version__", "init", "finish", "login", "setup", "termlog", "termwarn", "termerror", "log", "config", "summary", "run", "define_metric", "mark_preempting",
     "alert", "Api", "Settings", "Error", "UsageError", "CommError", "ConfigError",
 ]

@@ -14,6 +14,7 @@ from .errors import Error, RunNotFound, UsageError
 from .sdk.summary import SummaryView
 from .store import jsonl
 from .store.history import flatten, iter_rows, read_columns
+from .store.index import load_states
 from .store.layout import FILES_DIR, HISTORY, RUN_LOG, SYSTEM, RunRef, Store, check_name
 from .store.query import MISSING, iso, lookup, matches, order_value, sort_key
 from .store.runs import RunState, last_step, load_run, with_runtime
@@ -74,8 +75,7 @@ class Api:
         project = self._project_of(parts)
         if project is not None:
             check_name("project", project)
-        states = [load_run(ref) for ref in self._store.iter_runs(project)]
-        states = [s for s in states if s.info]
+        states = load_states(self._store, project)
         if filters:
             states = [s for s in states if matches(_doc(s), filters)]
         field, desc = sort_key(order)

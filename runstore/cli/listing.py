@@ -11,8 +11,9 @@ import typer
 from rich.table import Table
 
 from ..errors import UsageError
-from ..store.query import MISSING, iso, lookup, matches, order_value, sort_key
-from ..store.runs import RunState, load_run
+from ..store.index import load_states
+from ..store.query import iso, lookup, matches, order_value, sort_key
+from ..store.runs import RunState
 from ._common import console, fmt_duration, fmt_time, fmt_value, require_store, store_at
 
 _EXPR = re.compile(r"^\s*([A-Za-z_][\w.\-/]*)\s*(>=|<=|!=|==|=|>|<|~)\s*(.*?)\s*$")
@@ -80,8 +81,7 @@ def collect(store_dir: Path | None, project: str | None, filters: list[str], sor
         project = store.read_settings().get("project") or None
         if project and not store.project_dir(project).is_dir():
             project = None
-    states = [load_run(ref) for ref in store.iter_runs(project)]
-    states = [s for s in states if s.info]
+    states = load_states(store, project)
     flt: dict[str, Any] = {"$and": [parse_filter(f) for f in filters]} if filters else {}
     if sweep:
         flt = {"$and": [flt, {"sweep": sweep}]} if flt else {"sweep": sweep}
@@ -165,7 +165,7 @@ def render(states: list[RunState], total: int) -> None:
         table.add_column(h, no_wrap=True)
     for kind, k, _ in shown:
         table.add_column(k, justify="right", style="cyan" if kind == "config" else "green", no_wrap=True)
-    for i, s in enumerate(states):
+    for i in range(len(states)):
         row = [c[i] for _, c in fixed] + [c[i] for _, _, c in shown]
         st = row[len(fixed) - 3]
         row[len(fixed) - 3] = f"[{colors.get(st, 'white')}]{st}[/]"

@@ -103,6 +103,8 @@ def current_run() -> Any:
 def _on_finish(run: Any, code: int) -> None:
     if run in _active:
         _active.remove(run)
+    if not _active:  # the next init() decides again; until then only the environment counts
+        term.forced["silent"] = term.forced["quiet"] = False
     if run is _global:
         _unset_globals()
     if code == 0:
@@ -208,9 +210,6 @@ def init(
     **kwargs: Any,
 ) -> Any:
     """Start (or resume) a run and return it. Every wandb.init() parameter is accepted."""
-    if kwargs:
-        term.warn(f"init() ignores unknown or legacy arguments: {', '.join(sorted(kwargs))}",
-                  once_key=f"init-kwargs:{sorted(kwargs)}")
     for k, v in (("entity", entity), ("project", project), ("id", id), ("name", name), ("notes", notes),
                  ("group", group), ("job_type", job_type)):
         _check_str(k, v)
@@ -241,6 +240,10 @@ def init(
     s = resolve(explicit, settings, file_settings, os.environ, read_wandb_ini(root))
     s.resume = s.resume or None
     s.root_dir = str(root.parent)
+    term.forced["silent"], term.forced["quiet"] = bool(s.silent), bool(s.quiet)
+    if kwargs:
+        term.warn(f"init() ignores unknown or legacy arguments: {', '.join(sorted(kwargs))}",
+                  once_key=f"init-kwargs:{sorted(kwargs)}")
 
     if s.mode == "disabled":
         from .disabled import DisabledRun
@@ -427,6 +430,20 @@ def _started(store: Store, s: Settings, ref: RunRef, run: Any, resume_mode: str 
     verb = "resumed" if run.resumed else "tracking"
     term.info(f"{verb} run {run.name} ({ref.id}) in {ref.path}")
     return run
+
+
+def login(key: str | None = None, relogin: bool | None = None, host: str | None = None,
+          anonymous: str | None = None, timeout: int | None = None, verify: bool = False, **kwargs: Any) -> bool:
+    """wandb.login(): runstore has no accounts, so there is nothing to log in to; always True.
+
+    Kept so scripts that call it first run unchanged. Remotes are configured with `runstore init --remote`.
+    """
+    return True
+
+
+def setup(settings: Any = None) -> None:
+    """wandb.setup(): nothing to start (there is no service process); settings are read at init()."""
+    return None
 
 
 def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:

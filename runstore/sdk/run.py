@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -17,24 +16,17 @@ from . import term
 from .config import Config
 from .convert import log_value
 from .settings import Settings
-from .summary import MissingKey, SummaryView
+from .summary import SummaryView
 
 _time = time.time
 _dumps = orjson.dumps
 _write = os.write
 # The fast path encodes without OPT_NON_STR_KEYS so that a non-str key makes orjson raise and the
 # slow path can report it properly.
-_FAST_OPTS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY
-_BASE_SCALARS = frozenset((float, int, str, bool, type(None)))
-
-
-def _scalar_types() -> frozenset[type]:
-    """Types the fast path may pass straight to orjson; numpy's only when numpy is already loaded."""
-    np = sys.modules.get("numpy")
-    if np is None:
-        return _BASE_SCALARS
-    return _BASE_SCALARS | {np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8,
-                            np.uint64, np.uint32, np.uint16, np.uint8, np.bool_}
+_FAST_OPTS = orjson.OPT_APPEND_NEWLINE
+# Only builtin scalars take the fast path: numpy and torch scalars go through the slow path's
+# conversion, so a value is stored (and kept in the live summary) the same way whichever path it took.
+_SCALARS = frozenset((float, int, str, bool, type(None)))
 
 
 class Metric:
@@ -72,11 +64,15 @@ class _RunSummary(SummaryView):
         super().__init__(values, run._summary_event)
         object.__setattr__(self, "_run", run)
 
-    def _computed(self, key: str) -> Any:
-        if key == "_runtime" and "_timestamp" in self._values:
+    def __getitem__(self, key: str) -> Any:
+        if key == "_runtime":
+            # Derived, not stored per row: valid for a row of this process's segment; a value restored
+            # on resume stands until this segment logs its first row.
             r = self._run
-            return r._runtime_offset + self._values["_timestamp"] - r._segment_start
-        raise MissingKey(key)
+            ts = self._values.get("_timestamp")
+            if ts is not None and ts >= r._segment_start:
+                return r._runtime_offset + ts - r._segment_start
+        return super().__getitem__(key)
 
 
 class Run:
@@ -105,7 +101,6 @@ class Run:
         self.config = Config(persist=self._config_event, allow_val_change=allow_val_change)
         self.config._items.update(config)
         self.summary = _RunSummary(self, summary.values)
-        self._scalars = _scalar_types()
         self._fast = not self._defs
 
     # -- files ----------------------------------------------------------------------------------
@@ -249,9 +244,8 @@ class Run:
             sync: bool | None = None) -> None:
         """Log a dict of metrics for one step (contract §4: auto step, commit=False, explicit step)."""
         if step is None and commit is None and self._fast and data.__class__ is dict:
-            scalars = self._scalars
             for v in data.values():
-                if v.__class__ not in scalars:
+                if v.__class__ not in _SCALARS:
                     break
             else:
                 row = {**data, "_step": self._step, "_timestamp": _time()}
@@ -383,7 +377,7 @@ class Run:
         now = _time()
         runtime = self._runtime_offset + now - self._segment_start
         values = self._sstate.values
-        if "_timestamp" in values:
+        if values.get("_timestamp", -1.0) >= self._segment_start:
             values["_runtime"] = self._runtime_offset + values["_timestamp"] - self._segment_start
         try:
             hbytes = os.fstat(self._hfd).st_size
@@ -397,13 +391,13 @@ class Run:
             except OSError:
                 pass
         self._hfd = self._rfd = -1
-        from . import init as _init
-
-        _init._on_finish(self, code)
         if not quiet:
             state = "finished" if code == 0 else f"failed (exit code {code})"
             term.info(f"run {self.name} ({self.id}) {state} after {self._step} steps, {runtime:.1f}s: "
                       f"{self._ref.path}")
+        from . import init as _init
+
+        _init._on_finish(self, code)
 
     def __enter__(self) -> Run:
         return self

@@ -154,6 +154,26 @@ def read_wandb_ini(root: Path) -> dict[str, Any]:
     return dict(cp["default"]) if cp.has_section("default") else {}
 
 
+class UserSettings(dict):  # type: ignore[type-arg]
+    """`runstore.Settings(...)` (wandb.Settings): any keyword is accepted here; init() uses the ones it
+    knows and warns once about the rest, so scripts written for any wandb version keep running."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self[key] = value
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        super().update(*args, **kwargs)
+
+
 def from_user(settings: Any) -> dict[str, Any]:
     """`init(settings=...)`: a dict, a `Settings`, or any object with such attributes."""
     if settings is None:
@@ -170,12 +190,16 @@ def from_user(settings: Any) -> dict[str, Any]:
         raise TypeError(f"settings must be a dict or runstore.Settings, got {type(settings).__name__}")
     known = {f.name for f in fields(Settings)}
     out: dict[str, Any] = {}
+    unknown = []
     for k, v in d.items():
         k = ALIASES.get(k, k)
         if k in known and k != "extra":
             out[k] = v
         else:
-            term.warn(f"ignoring unknown setting {k!r}", once_key=f"setting:{k}")
+            unknown.append(k)
+    if unknown:
+        term.warn(f"ignoring settings runstore does not use: {', '.join(sorted(unknown))}",
+                  once_key=f"settings:{sorted(unknown)}")
     if "mode" in out:
         out["mode"] = norm_mode(out["mode"], "settings")
     if "resume" in out:

@@ -6,9 +6,13 @@ import os
 import sys
 
 _seen: set[str] = set()
+# Set by init() from its resolved settings (settings={"silent": True} etc.), on top of the env vars.
+forced = {"silent": False, "quiet": False}
 
 
 def silent() -> bool:
+    if forced["silent"]:
+        return True
     v = os.environ.get("RUNSTORE_SILENT") or os.environ.get("WANDB_SILENT") or ""
     return v.lower() in ("1", "true", "yes")
 
@@ -31,9 +35,25 @@ def info(msg: str) -> None:
     if silent():
         return
     v = os.environ.get("RUNSTORE_QUIET") or os.environ.get("WANDB_QUIET") or ""
-    if v.lower() in ("1", "true", "yes"):
+    if forced["quiet"] or v.lower() in ("1", "true", "yes"):
         return
     try:
         sys.stderr.write(f"runstore: {msg}\n")
     except Exception:
         pass
+
+
+def termlog(string: str = "", newline: bool = True, repeat: bool = True, prefix: bool = True) -> None:
+    """wandb.termlog: a message on stderr with the tool's prefix."""
+    if silent():
+        return
+    sys.stderr.write(f"{'runstore: ' if prefix else ''}{string}{chr(10) if newline else ''}")
+
+
+def termwarn(string: str, repeat: bool = True, prefix: bool = True) -> None:
+    warn(string, once_key=None if repeat else f"termwarn:{string}")
+
+
+def termerror(string: str, repeat: bool = True, prefix: bool = True) -> None:
+    if not silent():
+        sys.stderr.write(f"runstore: ERROR {string}\n")

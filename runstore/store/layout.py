@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,13 +55,35 @@ def find_root(start: str | os.PathLike[str] | None = None, env: Mapping[str, str
     return here / STORE_DIRNAME
 
 
-@dataclass(frozen=True)
 class RunRef:
-    """Where one run lives: enough to open it, nothing read yet."""
+    """Where one run lives: enough to open it, nothing read yet.
 
-    project: str
-    id: str
-    path: Path
+    The directory is kept as given (a str from `os.scandir` is cheap) and turned into a Path on first
+    use, because listing 10,000 runs should not build 10,000 Paths it never needs.
+    """
+
+    __slots__ = ("project", "id", "dir", "_path")
+
+    def __init__(self, project: str, id: str, path: str | os.PathLike[str]) -> None:
+        self.project = project
+        self.id = id
+        self.dir = os.fspath(path)
+        self._path: Path | None = path if isinstance(path, Path) else None
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            self._path = Path(self.dir)
+        return self._path
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RunRef) and (self.project, self.id, self.dir) == (other.project, other.id, other.dir)
+
+    def __hash__(self) -> int:
+        return hash((self.project, self.id, self.dir))
+
+    def __repr__(self) -> str:
+        return f"RunRef({self.project!r}, {self.id!r}, {self.dir!r})"
 
 
 class Store:
@@ -141,7 +162,7 @@ class Store:
                 continue
             for e in entries:
                 if e.is_dir():
-                    yield RunRef(p, e.name, Path(e.path))
+                    yield RunRef(p, e.name, e.path)
 
     def count_runs(self, project: str) -> int:
         try:

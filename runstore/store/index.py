@@ -1,0 +1,104 @@
+"""A derived per-project index of folded run states, so listing 10,000 runs reads one file.
+
+`<store>/cache/runs-<project>.json` maps run id -> the folded fields of its run.jsonl plus the size and
+mtime of the files they came from. An entry is reused only while those signatures match (one `stat`
+per run, two for runs without an exit record, whose summary depends on history.jsonl). The index may
+be deleted at any time; a read-only store simply goes without it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import orjson
+
+from . import jsonl
+from .layout import HISTORY, RUN_LOG, RunRef, Store
+from .runs import RunState, Segment, load_run
+from .summary import MetricDefs
+
+VERSION = 1
+
+
+def _sig(path: str) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _to_entry(st: RunState, sig: list[int], hsig: list[int] | None) -> dict[str, Any]:
+    return {
+        "sig": sig, "hsig": hsig, "info": st.info, "config": st.config, "metadata": st.metadata,
+        "segments": [[s.start, s.step, s.runtime_offset] for s in st.segments], "exit": st.exit,
+        "live": st.live, "dropped": st.dropped, "defs": st.defs.to_list(), "summary": st.summary,
+    }
+
+
+def _from_entry(ref: RunRef, e: dict[str, Any]) -> RunState:
+    defs = MetricDefs()
+    for d in e.get("defs") or ():
+        defs.add(d)
+    return RunState(ref=ref, info=e["info"], config=e["config"], metadata=e.get("metadata") or {},
+                    defs=defs, segments=[Segment(*s) for s in e["segments"]], exit=e["exit"], live=e["live"],
+                    events=[], dropped=e.get("dropped", 0), _summary=e["summary"])
+
+
+def load_states(store: Store, project: str | None = None) -> list[RunState]:
+    """Every run of `project` (or of all projects) as a RunState, using and refreshing the index."""
+    out: list[RunState] = []
+    for p in [project] if project else store.projects():
+        out.extend(_project_states(store, p))
+    return out
+
+
+def _project_states(store: Store, project: str) -> list[RunState]:
+    path = store.root / "cache" / f"runs-{project}.json"
+    try:
+        cached = orjson.loads(path.read_bytes())
+        entries = cached["runs"] if cached.get("version") == VERSION else {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        entries = {}
+    fresh: dict[str, Any] = {}
+    states: list[RunState] = []
+    dirty = False
+    for ref in store.iter_runs(project):
+        sig = _sig(f"{ref.dir}/{RUN_LOG}")
+        if sig is None:
+            continue
+        e = entries.get(ref.id)
+        hsig = None
+        if e is not None and e.get("sig") == sig:
+            if e.get("exit") is None:  # a summary folded from history is only as fresh as the history
+                hsig = _sig(f"{ref.dir}/{HISTORY}")
+            if e.get("exit") is not None or e.get("hsig") == hsig:
+                try:
+                    states.append(_from_entry(ref, e))
+                    fresh[ref.id] = e
+                    continue
+                except (KeyError, TypeError, ValueError):
+                    pass
+        st = load_run(ref)
+        if not st.info:
+            continue  # a run directory whose first record is not on disk yet
+        hsig = None if st.exit is not None else _sig(f"{ref.dir}/{HISTORY}")
+        try:
+            entry = _to_entry(st, sig, hsig)
+            orjson.dumps(entry, option=orjson.OPT_SERIALIZE_NUMPY)
+        except (TypeError, ValueError):
+            states.append(st)
+            continue
+        fresh[ref.id] = entry
+        states.append(st)
+        dirty = True
+    if dirty or len(fresh) != len(entries):
+        try:
+            path.parent.mkdir(exist_ok=True)
+            payload = {"version": VERSION, "runs": fresh}
+            data = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+            jsonl.write_atomic(path, data)
+        except (OSError, TypeError, ValueError):
+            pass
+    return states
