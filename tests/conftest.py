@@ -48,11 +48,19 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RUNSTORE_DIR", str(tmp_path / ".wandb"))
     # once-only warnings are remembered per process; each test starts with none seen
-    term._seen.clear()
+    _reset_term()
     _finish_everything()
     yield tmp_path
     _finish_everything()
+    _reset_term()
+
+
+def _reset_term() -> None:
     term._seen.clear()
+    forced = getattr(term, "forced", None)  # process-wide silent/quiet set by the last init()
+    if isinstance(forced, dict):
+        for k in forced:
+            forced[k] = False
 
 
 @pytest.fixture
@@ -103,7 +111,7 @@ def nan_eq(a: Any, b: Any) -> bool:
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(nan_eq(a[k], b[k]) for k in a)
     if isinstance(a, list):
-        return len(a) == len(b) and all(nan_eq(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(nan_eq(x, y) for x, y in zip(a, b, strict=True))
     return a == b
 
 

@@ -21,7 +21,7 @@ def test_attribute_and_item_access():
     assert "lr" in run.config and "missing" not in run.config
     assert run.config.layers == [64, 32]
     with pytest.raises(AttributeError):
-        run.config.missing
+        _ = run.config.missing
     with pytest.raises(KeyError):
         run.config["missing"]
     run.config.bs = 16

@@ -13,11 +13,7 @@ from conftest import all_run_dirs, history, run_script, run_state, warnings_in
 import runstore
 from runstore.sdk.settings import Settings
 
-WANDB_PARAMS = (
-    "entity project dir id name notes tags config config_exclude_keys config_include_keys allow_val_change "
-    "group job_type mode force reinit resume resume_from fork_from save_code tensorboard sync_tensorboard "
-    "monitor_gym settings anonymous"
-).split()
+WANDB_PARAMS = ["entity", "project", "dir", "id", "name", "notes", "tags", "config", "config_exclude_keys", "config_include_keys", "allow_val_change", "group", "job_type", "mode", "force", "reinit", "resume", "resume_from", "fork_from", "save_code", "tensorboard", "sync_tensorboard", "monitor_gym", "settings", "anonymous"]
 
 
 def test_signature_has_every_wandb_parameter():
@@ -454,7 +450,7 @@ def test_globals_before_during_after():
     with pytest.raises(runstore.Error):
         runstore.log({"a": 1})
     with pytest.raises(runstore.Error):
-        runstore.config.lr
+        _ = runstore.config.lr
     with pytest.raises(runstore.Error):
         runstore.config.lr = 1
     with pytest.raises(runstore.Error):
