@@ -28,7 +28,7 @@ test: install
 
 bench: install
 	$(BIN)/python -m pip install -q -e '.[bench]'
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --write-results
 
 lint: install
 	$(BIN)/ruff check runstore tests bench examples scripts

@@ -100,7 +100,8 @@ def log_cost(lib_name: str, n: int, rounds: int) -> Result:
     empty_us = statistics.median(empties) / per * 1e6
     log_us = statistics.median(logs) / per * 1e6
     return {"calls": per * rounds, "empty_us": empty_us, "log_us": log_us, "overhead_us": log_us - empty_us,
-            "finish_s": finish_s, "maxrss_mb": _maxrss_mb()}
+            "finish_s": finish_s, "maxrss_mb": _maxrss_mb(),
+            "rounds_log_us": [x / per * 1e6 for x in logs], "rounds_empty_us": [x / per * 1e6 for x in empties]}
 
 
 # -- bytes on disk per step ------------------------------------------------------------------------------
