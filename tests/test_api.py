@@ -224,3 +224,32 @@ def test_state_running_then_finished_and_metadata() -> None:
     run.finish(quiet=True)
     assert runstore.Api().run(f"p/{run.id}").state == "finished"
     assert runstore.Api().run(f"p/{run.id}").exit_code == 0
+
+
+def test_read_columns_across_parse_chunks_matches_rows(monkeypatch) -> None:
+    import numpy as np
+
+    from runstore.store import history as h
+
+    run = runstore.init(project="p")
+    for i in range(300):
+        row = {"x": i}
+        if i >= 150:
+            row["late"] = f"s{i}"       # a column that only exists in later chunks
+        if i < 100:
+            row["early"] = i / 2        # … and one that stops
+        if i == 42:
+            row["nan"] = float("nan")
+        runstore.log(row)
+    run.finish(quiet=True)
+    path = Path(run.sync_dir) / "history.jsonl"
+    (Path(run.sync_dir) / "history.jsonl").open("ab").write(b'{"x": 999, "_st')  # torn tail
+    monkeypatch.setattr(h, "PARSE_CHUNK", 997)  # many chunks, boundaries mid-line
+    cols, n = h.read_columns(path, use_cache=False)
+    rows = list(h.iter_rows(path))
+    assert n == len(rows) == 300
+    assert list(cols["x"]) == [r["x"] for r in rows]
+    assert list(cols["late"][150:]) == [f"s{i}" for i in range(150, 300)] and cols["late"][0] is None
+    assert cols["early"][99] == 49.5 and np.isnan(cols["early"][100])
+    assert np.isnan(cols["nan"][42]) and np.isnan(cols["nan"][0])
+    assert cols["_step"].dtype == np.int64

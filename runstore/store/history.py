@@ -20,6 +20,7 @@ from . import jsonl
 from .summary import is_leaf_dict
 
 CHUNK = 1 << 22
+PARSE_CHUNK = 1 << 25
 CACHE_DIR = "cache"
 CACHE_FILE = "history.npz"
 CACHE_MIN_ROWS = 20_000  # below this, parsing is fast enough that a cache only costs disk
@@ -134,18 +135,22 @@ def _pad(like: Any, n: int) -> Any:
     return np.empty(n, dtype=object) if like.dtype == object else np.full(n, np.nan)
 
 
-def _concat(a: dict[str, Any], na: int, b: dict[str, Any], nb: int) -> dict[str, Any]:
+def _concat(parts: list[tuple[dict[str, Any], int]]) -> dict[str, Any]:
+    """Join column chunks end to end; a column missing from a chunk is NaN/None there."""
     import numpy as np
 
+    if len(parts) == 1:
+        return parts[0][0]
+    names: dict[str, Any] = {}
+    for cols, _ in parts:
+        for name, arr in cols.items():
+            names.setdefault(name, arr)
     out: dict[str, Any] = {}
-    for name in list(a) + [k for k in b if k not in a]:
-        x = a.get(name)
-        y = b.get(name)
-        x = _pad(y, na) if x is None else x
-        y = _pad(x, nb) if y is None else y
-        if x.dtype == object or y.dtype == object:
-            x, y = x.astype(object), y.astype(object)
-        out[name] = np.concatenate([x, y])
+    for name, like in names.items():
+        pieces = [cols.get(name) for cols, _ in parts]
+        obj = any(p is not None and p.dtype == object for p in pieces)
+        filled = [(_pad(like, n) if p is None else p) for p, (_, n) in zip(pieces, parts, strict=True)]
+        out[name] = np.concatenate([p.astype(object) if obj else p for p in filled])
     return out
 
 
@@ -207,14 +212,29 @@ def read_columns(path: str | os.PathLike[str], use_cache: bool = True) -> tuple[
         return {}, 0
     cache = path.parent / CACHE_DIR / CACHE_FILE
     cols, nrows, offset = _load_cache(cache, head, size, ino) if use_cache else ({}, 0, 0)
+    # Parse in chunks so that only one chunk's row dicts are alive at a time (a 1M-row history would
+    # otherwise hold a million dicts, ~2 GB, before the first column is built).
+    parts: list[tuple[dict[str, Any], int]] = [(cols, nrows)] if nrows else []
+    used_total, new_rows = 0, 0
     with open(path, "rb") as f:
         f.seek(offset)
-        data = f.read()
-    rows, used = _parse_block(data)
-    if rows:
-        tail = {k: _to_array(v) for k, v in _columns(rows).items()}
-        cols = _concat(cols, nrows, tail, len(rows)) if cols else tail
-        nrows += len(rows)
-        if use_cache and nrows >= CACHE_MIN_ROWS and len(rows) >= max(1000, nrows // 100):
-            _save_cache(cache, cols, nrows, offset + used, head, ino)
+        rest = b""
+        while True:
+            chunk = f.read(PARSE_CHUNK)
+            data = rest + chunk
+            rows, used = _parse_block(data)
+            rest = data[used:]
+            used_total += used
+            if rows:
+                parts.append(({k: _to_array(v) for k, v in _columns(rows).items()}, len(rows)))
+                new_rows += len(rows)
+            del rows
+            if not chunk:
+                break
+    if not parts:
+        return {}, 0
+    cols = _concat(parts)
+    nrows += new_rows
+    if use_cache and nrows >= CACHE_MIN_ROWS and new_rows >= max(1000, nrows // 100):
+        _save_cache(cache, cols, nrows, offset + used_total, head, ino)
     return cols, nrows
