@@ -16,7 +16,7 @@ from .store import jsonl
 from .store.history import flatten, iter_rows, read_columns
 from .store.index import load_states
 from .store.layout import FILES_DIR, HISTORY, RUN_LOG, SYSTEM, RunRef, Store, check_name
-from .store.query import MISSING, iso, lookup, matches, order_value, sort_key
+from .store.query import MISSING, iso, select
 from .store.runs import RunState, last_step, load_run, with_runtime
 
 
@@ -75,15 +75,8 @@ class Api:
         project = self._project_of(parts)
         if project is not None:
             check_name("project", project)
-        states = load_states(self._store, project)
-        if filters:
-            states = [s for s in states if matches(_doc(s), filters)]
-        field, desc = sort_key(order)
-        keyed = [(order_value(lookup(_doc(s), field)), s) for s in states]
-        present = [k for k in keyed if k[0][0] != 3]
-        missing = [k for k in keyed if k[0][0] == 3]
-        present.sort(key=lambda k: k[0], reverse=desc)
-        return Runs(self, [Run(self, s) for _, s in present + missing])
+        states = select(load_states(self._store, project), filters, order)
+        return Runs(self, [Run(self, s) for s in states])
 
     def run(self, path: str) -> Run:
         """One run: `"project/id"`, `"entity/project/id"`, `"entity/project/runs/id"` or just `"id"`."""
@@ -102,38 +95,6 @@ class Api:
         from .sweeps.api import load_sweep  # type: ignore[import-not-found]
 
         return load_sweep(self, path)
-
-
-def _doc(st: RunState) -> Any:
-    def get(field: str) -> Any:
-        info = st.info
-        if field == "id":
-            return st.id
-        if field == "name":
-            return [st.id, info.get("name")]
-        if field == "display_name":
-            return info.get("name")
-        if field == "state":
-            return st.state
-        if field == "created_at":
-            return iso(st.created)
-        if field == "created":
-            return st.created
-        if field == "config":
-            return st.config
-        if field == "summary_metrics":
-            return st.summary
-        if field == "duration":
-            return st.runtime
-        if field == "sweep":
-            return info.get("sweep_id")
-        if field == "tags":
-            return list(info.get("tags") or [])
-        if field == "project":
-            return st.ref.project
-        return info.get(field, MISSING)
-
-    return get
 
 
 class Runs:

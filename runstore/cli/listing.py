@@ -11,7 +11,7 @@ import typer
 
 from ..errors import UsageError
 from ..store.index import load_states
-from ..store.query import iso, lookup, matches, order_value, sort_key
+from ..store.query import iso, select
 from ..store.runs import RunState
 from ._common import console, fmt_duration, fmt_time, fmt_value, require_store, store_at
 
@@ -50,12 +50,6 @@ def parse_filter(text: str) -> dict[str, Any]:
     return {field: {_OPS[op]: value}}
 
 
-def _doc(st: RunState) -> Any:
-    from ..api import _doc as api_doc
-
-    return api_doc(st)
-
-
 def _varying(states: list[RunState], kind: str) -> list[str]:
     """Leaf keys of config/summary whose values are not the same in every listed run."""
     from ..store.history import flatten
@@ -85,12 +79,7 @@ def collect(store_dir: Path | None, project: str | None, filters: list[str], sor
     flt: dict[str, Any] = {"$and": [parse_filter(f) for f in filters]} if filters else {}
     if sweep:
         flt = {"$and": [flt, {"sweep": sweep}]} if flt else {"sweep": sweep}
-    if flt:
-        states = [s for s in states if matches(_doc(s), flt)]
-    field, desc = sort_key(sort or "-created_at")
-    keyed = [(order_value(lookup(_doc(s), field)), s) for s in states]
-    present = sorted((k for k in keyed if k[0][0] != 3), key=lambda k: k[0], reverse=desc)
-    ordered = [s for _, s in present] + [s for k, s in keyed if k[0] == 3]
+    ordered = select(states, flt, sort or "-created_at")
     total = len(ordered)
     return (ordered[:limit] if limit > 0 else ordered), total
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import UsageError
+from .runs import RunState
 
 OPS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex", "$exists", "$and", "$or", "$nor")
 _MISSING = object()
@@ -163,3 +164,47 @@ def order_value(v: Any) -> tuple[int, Any]:
 
 
 MISSING = _MISSING
+
+
+def document(st: RunState) -> Callable[[str], Any]:
+    """A run seen as a filter document: `document(st)(field)` gives one top-level field lazily."""
+
+    def get(field: str) -> Any:
+        info = st.info
+        if field == "id":
+            return st.id
+        if field == "name":
+            return [st.id, info.get("name")]
+        if field == "display_name":
+            return info.get("name")
+        if field == "state":
+            return st.state
+        if field == "created_at":
+            return iso(st.created)
+        if field == "created":
+            return st.created
+        if field == "config":
+            return st.config
+        if field == "summary_metrics":
+            return st.summary
+        if field == "duration":
+            return st.runtime
+        if field == "sweep":
+            return info.get("sweep_id")
+        if field == "tags":
+            return list(info.get("tags") or [])
+        if field == "project":
+            return st.ref.project
+        return info.get(field, _MISSING)
+
+    return get
+
+
+def select(states: list[RunState], filters: Any, order: str | None) -> list[RunState]:
+    """The runs matching `filters`, sorted by `order`; runs lacking the sort field come last."""
+    if filters:
+        states = [s for s in states if matches(document(s), filters)]
+    field, desc = sort_key(order)
+    keyed = [(order_value(lookup(document(s), field)), s) for s in states]
+    present = sorted((k for k in keyed if k[0][0] != 3), key=lambda k: k[0], reverse=desc)
+    return [s for _, s in present] + [s for k, s in keyed if k[0] == 3]
