@@ -408,7 +408,7 @@ class Run:
         df = pd.DataFrame(cols, copy=False)
         if runtime and "_timestamp" in df.columns and "_runtime" not in df.columns and self._st.segments:
             segs = self._st.segments
-            ts = df["_timestamp"].to_numpy(dtype=float)
+            ts = pd.to_numeric(df["_timestamp"], errors="coerce").to_numpy(dtype=float)  # junk -> NaN
             if len(segs) == 1:
                 df["_runtime"] = ts - segs[0].start + segs[0].runtime_offset
             else:

@@ -48,7 +48,7 @@ def iter_rows(path: str | os.PathLike[str], offset: int = 0) -> Iterator[dict[st
                 continue
             rest = data[end + 1 :]
             for row in jsonl.iter_lines(data[: end + 1]):
-                if isinstance(row, dict):
+                if isinstance(row, dict) and type(row.get("_step")) is int:
                     yield row
 
 
@@ -82,8 +82,8 @@ def _parse_block(data: bytes) -> tuple[list[dict[str, Any]], int]:
                     row = jsonl.decode(line)
                 except ValueError:
                     continue
-            if not isinstance(row, dict):
-                continue
+            if not isinstance(row, dict) or type(row.get("_step")) is not int:
+                continue  # a history row is an object with an integer _step; anything else is junk
             if line.find(b"{", 1) >= 0:
                 row = flatten(row)
             rows.append(row)

@@ -37,6 +37,11 @@ def check_name(kind: str, value: str, max_len: int = 128) -> str:
     return value
 
 
+def _valid(name: object) -> bool:
+    return isinstance(name, str) and bool(name) and name not in (".", "..") and len(name) <= 128 \
+        and not _BAD_NAME.search(name)
+
+
 def find_root(start: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Path:
     """The store directory to use, found the way git finds `.git`.
 
@@ -178,6 +183,8 @@ class Store:
         return sum(1 for e in os.scandir(path) if e.is_dir())  # btrfs and others report 1
 
     def find_run_by_id(self, run_id: str, project: str | None = None) -> RunRef | None:
+        if not _valid(run_id) or (project is not None and not _valid(project)):
+            return None  # e.g. "..": never a run, and never a path outside the store
         for p in [project] if project else self.projects():
             d = self.run_dir(p, run_id)
             if (d / RUN_LOG).exists():

@@ -130,36 +130,49 @@ def last_step(path: Path) -> int | None:
 
 def load_run(ref: RunRef) -> RunState:
     events, _ = jsonl.read(ref.path / RUN_LOG)
+    events = [ev for ev in events if isinstance(ev, dict)]
     st = RunState(ref=ref, events=events)
     for ev in events:
-        if not isinstance(ev, dict):
-            continue
-        t = ev.get("t")
-        if t == "init":
-            st.info = {k: v for k, v in ev.items() if k != "t"}
-            st.config = {}
-            st.segments = [Segment(float(ev.get("created", 0.0)), 0, 0.0)]
-            st.live, st.exit = ev, None
-        elif t == "resume":
-            st.segments.append(Segment(float(ev.get("time", 0.0)), int(ev.get("step", 0)),
-                                       float(ev.get("runtime", 0.0))))
-            st.live, st.exit = ev, None
-        elif t == "config":
-            st.config.update(ev.get("set") or {})
-            for k in ev.get("del") or ():
-                st.config.pop(k, None)
-        elif t == "edit":
-            st.info.update(ev.get("set") or {})
-        elif t == "meta":
-            st.metadata.update(ev.get("set") or {})
-        elif t == "metric":
-            if "name" in ev:
-                st.defs.add({k: v for k, v in ev.items() if k != "t"})
-        elif t == "dropped":
-            st.dropped += 1
-        elif t == "exit":
-            st.exit, st.live = ev, None
+        try:
+            _apply_event(st, ev)
+        except (TypeError, ValueError, AttributeError, KeyError):
+            continue  # a malformed record (hand-edited, foreign writer) is skipped like a torn line
     return st
+
+
+def _apply_event(st: RunState, ev: dict[str, Any]) -> None:
+    t = ev.get("t")
+    if t == "init":
+        st.info = {k: v for k, v in ev.items() if k != "t"}
+        st.config = {}
+        st.segments = [Segment(float(ev.get("created", 0.0)), 0, 0.0)]
+        st.live, st.exit = ev, None
+    elif t == "resume":
+        st.segments.append(Segment(float(ev.get("time", 0.0)), int(ev.get("step", 0)),
+                                   float(ev.get("runtime", 0.0))))
+        st.live, st.exit = ev, None
+    elif t == "config":
+        st.config.update(ev.get("set") or {})
+        for k in ev.get("del") or ():
+            st.config.pop(k, None)
+    elif t == "edit":
+        st.info.update(ev.get("set") or {})
+    elif t == "meta":
+        st.metadata.update(ev.get("set") or {})
+    elif t == "metric":
+        if "name" in ev:
+            st.defs.add({k: v for k, v in ev.items() if k != "t"})
+    elif t == "dropped":
+        st.dropped += 1
+    elif t == "exit":
+        ev = dict(ev)
+        if type(ev.get("code", 0)) is not int:
+            ev["code"] = 1
+        if not isinstance(ev.get("runtime", 0.0), (int, float)):
+            ev.pop("runtime")
+        if not isinstance(ev.get("summary", {}), dict):
+            ev.pop("summary")
+        st.exit, st.live = ev, None
 
 
 def fold_summary(st: RunState) -> SummaryState:
@@ -172,9 +185,11 @@ def fold_summary(st: RunState) -> SummaryState:
         ev = st.events[i]
         if isinstance(ev, dict) and ev.get("t") == "rewind":
             break  # snapshots before a rewind describe rows that are no longer in the history
-        if isinstance(ev, dict) and ev.get("t") == "exit" and "summary" in ev:
-            state = SummaryState(values=ev["summary"], aggs=ev.get("aggs") or {}, defs=MetricDefs())
-            start_idx, offset = i + 1, int(ev.get("history_bytes", 0))
+        if isinstance(ev, dict) and ev.get("t") == "exit" and isinstance(ev.get("summary"), dict):
+            aggs = ev.get("aggs") if isinstance(ev.get("aggs"), dict) else {}
+            hb = ev.get("history_bytes", 0)
+            state = SummaryState(values=ev["summary"], aggs=aggs, defs=MetricDefs())
+            start_idx, offset = i + 1, hb if type(hb) is int and hb >= 0 else 0
             for prev in st.events[:i]:
                 if isinstance(prev, dict) and prev.get("t") == "metric" and "name" in prev:
                     state.defs.add({k: v for k, v in prev.items() if k != "t"})
@@ -182,9 +197,12 @@ def fold_summary(st: RunState) -> SummaryState:
     # Summary edits are ordered against history rows by step: an edit made while the next step was C
     # comes after every row with _step < C and before the rest (docs/FORMAT.md).
     pending = [e for e in st.events[start_idx:] if isinstance(e, dict) and e.get("t") in ("summary", "metric")]
+    pending = [e for e in pending if type(e.get("step", 0)) is int]
     j = 0
     for row in iter_rows(st.path / HISTORY, offset):
-        s = row.get("_step", 0)
+        s = row.get("_step")
+        if type(s) is not int:
+            continue  # not a row this format writes
         while j < len(pending) and pending[j].get("step", 0) <= s:
             _apply(state, pending[j])
             j += 1
@@ -195,21 +213,24 @@ def fold_summary(st: RunState) -> SummaryState:
 
 
 def _apply(state: SummaryState, ev: dict[str, Any]) -> None:
-    if ev.get("t") == "metric":
-        if "name" in ev:
-            state.defs.add({k: v for k, v in ev.items() if k != "t"})
-    else:
-        state.apply_edit(ev)
+    try:
+        if ev.get("t") == "metric":
+            if isinstance(ev.get("name"), str):
+                state.defs.add({k: v for k, v in ev.items() if k != "t"})
+        else:
+            state.apply_edit(ev)
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError):
+        pass  # a malformed edit record is skipped, like an undecodable line
 
 
 def with_runtime(row: dict[str, Any], segments: list[Segment]) -> dict[str, Any]:
     """Add the derived `_runtime` to a history row (it is not stored: see docs/FORMAT.md)."""
     ts = row.get("_timestamp")
-    if ts is None or not segments or "_runtime" in row:
+    if not isinstance(ts, (int, float)) or not segments or "_runtime" in row:
         return row
     seg = segments[0]
-    if len(segments) > 1:
-        step = row.get("_step", 0)
+    step = row.get("_step")
+    if len(segments) > 1 and type(step) is int:
         for s in segments:
             if s.step <= step:
                 seg = s

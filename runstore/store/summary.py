@@ -77,7 +77,12 @@ class MetricDefs:
         return bool(self.exact or self.globs)
 
     def add(self, d: dict[str, Any]) -> None:
-        name = d["name"]
+        name = d.get("name")
+        if not isinstance(name, str) or not name:
+            return  # a malformed definition on disk is ignored
+        ops = d.get("summary")
+        if ops is not None and not (isinstance(ops, list) and all(isinstance(o, str) for o in ops)):
+            d = {**d, "summary": None}
         if name.endswith("*"):
             prefix = name[:-1]
             for i, (p, old) in enumerate(self.globs):
