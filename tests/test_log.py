@@ -331,3 +331,23 @@ def test_many_rows_in_order(run):
     h = history(run)
     assert [r["_step"] for r in h] == list(range(2000))
     assert all(r["i"] == r["_step"] and r["x"] == r["_step"] * 0.5 for r in h)
+
+
+def test_edge_values_take_either_path_and_are_stored_exactly(run):
+    import enum
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    big = 2**70
+    run.log({"big": big, "b": True, "lvl": Level.HIGH, "neg0": -0.0, "i": 7})  # passes sum(): numbers
+    run.log({"big": -big, "s": "text", "none": None})                          # does not
+    run.log({"x": 1.5, "y": float("inf")})                                     # non-finite
+    run.finish()
+    rows = history(run)
+    assert rows[0]["big"] == big and rows[0]["b"] is True and rows[0]["lvl"] == 3 and rows[0]["i"] == 7
+    assert str(rows[0]["neg0"]) == "-0.0"
+    assert rows[1]["big"] == -big and rows[1]["s"] == "text" and rows[1]["none"] is None
+    assert rows[2]["y"] == math.inf
+    st = run_state(run)
+    assert st.summary["big"] == -big and st.summary["b"] is True and st.summary["y"] == math.inf

@@ -24,11 +24,6 @@ _write = os.write
 # The fast path encodes without OPT_NON_STR_KEYS so that a non-str key makes orjson raise and the
 # slow path can report it properly.
 _FAST_OPTS = orjson.OPT_APPEND_NEWLINE
-# Only builtin scalars take the fast path: numpy and torch scalars go through the slow path's
-# conversion, so a value is stored (and kept in the live summary) the same way whichever path it took.
-_SCALARS = frozenset((float, int, str, bool, type(None)))
-
-
 class Metric:
     """What `define_metric` returns; can be passed as another metric's `step_metric`."""
 
@@ -244,17 +239,22 @@ class Run:
             sync: bool | None = None) -> None:
         """Log a dict of metrics for one step (contract §4: auto step, commit=False, explicit step)."""
         if step is None and commit is None and self._fast and data.__class__ is dict:
-            for v in data.values():
-                if v.__class__ not in _SCALARS:
-                    break
-            else:
+            # One C-level pass decides the fast path: sum() raises for anything that is not a number
+            # (str, None, dicts, lists, datetimes, enums), and a NaN or ±Inf makes `s - s` NaN. orjson
+            # then refuses numpy scalars, float subclasses and ints beyond 64 bits. What is left is plain
+            # finite int/float/bool, stored exactly as the slow path would store it.
+            try:
+                s = sum(data.values())
+                # numpy sums stop here too (before `s - s`, which would print numpy's RuntimeWarning)
+                plain = (s.__class__ is float or s.__class__ is int) and s - s == 0
+            except Exception:
+                plain = False
+            if plain:
                 row = {**data, "_step": self._step, "_timestamp": _time()}
                 try:
                     line = _dumps(row, option=_FAST_OPTS)
-                except TypeError:  # a non-str key: the slow path names the problem
+                except TypeError:  # numpy scalars, huge ints, non-str keys: the slow path handles them
                     return self._log_slow(data, step, commit)
-                if b"null" in line:
-                    line = jsonl.encode(row)  # keeps NaN/Infinity exact
                 try:
                     if _write(self._hfd, line) != len(line):
                         raise OSError("short write (disk full?)")

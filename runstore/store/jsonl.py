@@ -59,11 +59,18 @@ def _plain(obj: Any) -> Any:
     return json.loads(orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS))
 
 
+def _stdlib(obj: Any) -> bytes:
+    return (json.dumps(_plain(obj), separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+
+
 def encode(obj: Any) -> bytes:
-    """One JSON line (with its newline) for `obj`, keeping NaN/Infinity exact."""
-    line = _dumps(obj, option=OPTS)
+    """One JSON line (with its newline) for `obj`, keeping NaN/Infinity and big ints exact."""
+    try:
+        line = _dumps(obj, option=OPTS)
+    except orjson.JSONEncodeError:
+        return _stdlib(obj)  # e.g. an int beyond 64 bits, which Python's json writes exactly
     if b"null" in line and _has_nonfinite(obj):
-        line = (json.dumps(_plain(obj), separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+        return _stdlib(obj)
     return line
 
 
