@@ -15,7 +15,7 @@ from .sdk.summary import SummaryView
 from .store import jsonl
 from .store.history import flatten, iter_rows, read_columns
 from .store.index import load_states
-from .store.layout import FILES_DIR, HISTORY, RUN_LOG, SYSTEM, RunRef, Store, check_name
+from .store.layout import FILES_DIR, HISTORY, RUN_LOG, SYSTEM, Store, check_name
 from .store.query import MISSING, iso, select
 from .store.runs import RunState, last_step, load_run, with_runtime
 
@@ -90,11 +90,6 @@ class Api:
             where = f"project {project!r}" if project else "any project"
             raise RunNotFound(f"run {run_id!r} not found in {where} of the store at {self._store.root}")
         return Run(self, load_run(ref))
-
-    def sweep(self, path: str) -> Any:
-        from .sweeps.api import load_sweep  # type: ignore[import-not-found]
-
-        return load_sweep(self, path)
 
 
 class Runs:
@@ -284,17 +279,8 @@ class Run:
         return self._st.runtime
 
     @property
-    def sweep(self) -> Any:
-        sid = self._info.get("sweep_id")
-        if not sid:
-            return None
-        try:
-            return self._api.sweep(f"{self.project}/{sid}")
-        except Exception:
-            return sid
-
-    @property
     def sweep_name(self) -> str | None:
+        """The id of the sweep this run belongs to (from WANDB_SWEEP_ID at init), or None."""
         return self._info.get("sweep_id")
 
     @property
@@ -499,4 +485,4 @@ def _sample(rows: list[dict[str, Any]], samples: int | None) -> list[dict[str, A
     return [rows[i] for i in idx]
 
 
-__all__ = ["Api", "Run", "Runs", "File", "RunRef"]
+__all__ = ["Api", "Run", "Runs", "File"]

@@ -121,4 +121,4 @@ def register(app: typer.Typer) -> None:
     app.command("diff")(diff)
 
 
-__all__ = ["compare", "markdown", "register", "load_run"]
+__all__ = ["compare", "markdown", "register"]

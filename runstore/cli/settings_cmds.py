@@ -9,7 +9,6 @@ from typing import Any
 import orjson
 import typer
 
-from ..errors import UsageError
 from ..sdk.settings import from_env, norm_mode, resolve
 from ..store.layout import Store
 from ._common import console, store_at
@@ -123,4 +122,4 @@ def register(app: typer.Typer) -> None:
     app.command("status")(status)
 
 
-__all__ = ["register", "UsageError"]
+__all__ = ["register"]

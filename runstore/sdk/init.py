@@ -452,4 +452,4 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
         _global.finish(exit_code=exit_code, quiet=quiet)
 
 
-__all__ = ["init", "finish", "current_run", "Config"]
+__all__ = ["init", "finish", "login", "setup", "current_run"]
