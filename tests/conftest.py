@@ -47,6 +47,10 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
             monkeypatch.delenv(k, raising=False)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RUNSTORE_DIR", str(tmp_path / ".wandb"))
+    # In-process runs must not tee pytest's own fds 1/2 nor leave daemons behind; the tests of those
+    # features turn them on explicitly, in subprocesses.
+    monkeypatch.setenv("RUNSTORE_CONSOLE", "off")
+    monkeypatch.setenv("RUNSTORE_DAEMON", "0")
     # once-only warnings are remembered per process; each test starts with none seen
     _reset_term()
     _finish_everything()
@@ -124,6 +128,7 @@ def run_script(code: str, tmp_path: Path, env: dict[str, str] | None = None,
     """Run `code` in a fresh interpreter with RUNSTORE_DIR pointing at this test's store."""
     e = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
     e["RUNSTORE_DIR"] = str(tmp_path / ".wandb")
+    e["RUNSTORE_DAEMON"] = "0"  # no daemons outliving the test unless a test asks for one
     e.update(env or {})
     script = tmp_path / f"script_{abs(hash(code))}.py"
     script.write_text(textwrap.dedent(code))

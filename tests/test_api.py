@@ -170,7 +170,8 @@ def test_files_and_download(tmp_path: Path) -> None:
     Path(run.dir, "sub", "notes.txt").write_text("hello")
     run.finish(quiet=True)
     r = runstore.Api().run(f"p/{run.id}")
-    assert [f.name for f in r.files()] == ["sub/notes.txt"]
+    assert [f.name for f in r.files()] == ["requirements.txt", "sub/notes.txt"]  # captured + saved
+    assert [f.name for f in r.files(pattern="sub/*")] == ["sub/notes.txt"]
     f = r.file("sub/notes.txt")
     assert f.size == 5 and f.mimetype == "text/plain"
     with f.download(root=tmp_path / "dl") as fh:

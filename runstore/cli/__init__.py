@@ -15,11 +15,12 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-from . import diff, listing, settings_cmds  # noqa: E402
+from . import diff, listing, restore, settings_cmds  # noqa: E402
 
 settings_cmds.register(app)
 listing.register(app)
 diff.register(app)
+restore.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -356,7 +356,23 @@ def _create(store: Store, s: Settings, ref: RunRef, config: Any, include: Any, e
         run._sstate.apply_row(jsonl.decode(line))
     if items:
         run._config_event(items)
+    _start_recorder(run, s, info)
     return run
+
+
+def _start_recorder(run: Any, s: Settings, info: dict[str, Any]) -> None:
+    """Git state, diff.patch, requirements and machine facts of a new run, on a background thread.
+
+    diff.patch is kept by default (restore needs it), unlike wandb; `save_code=False` or
+    `WANDB_DISABLE_CODE` turn it off, `save_code=True` also copies the main script into files/code/.
+    """
+    from ..capture.recorder import Recorder
+
+    run._recorder = Recorder(
+        run._ref.path / "files", run._event, program=info["program"], cwd=info["cwd"],
+        capture_git=not s.disable_git, capture_diff=not s.disable_code and s.save_code is not False,
+        save_code=bool(s.save_code) and not s.disable_code, ignore_globs=tuple(s.ignore_globs))
+    run._recorder.start()
 
 
 def _resume(store: Store, s: Settings, ref: RunRef, config: Any, include: Any, exclude: Any) -> Any:

@@ -91,6 +91,7 @@ class Run:
         self._write_errors = 0
         self._rfd = -1
         self._hfd = -1
+        self._recorder: Any = None
         self._sstate = summary
         self._svalues = summary.values
         self.config = Config(persist=self._config_event, allow_val_change=allow_val_change)
@@ -373,6 +374,8 @@ class Run:
             self._flush()
         self._finished = True
         self._fast = False
+        if self._recorder is not None:
+            self._recorder.join(timeout=10.0)  # its metadata belongs before the exit record
         code = int(exit_code) if exit_code is not None else 0
         now = _time()
         runtime = self._runtime_offset + now - self._segment_start

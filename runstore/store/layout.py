@@ -140,7 +140,12 @@ class Store:
 
     def ensure(self) -> Path:
         try:
-            (self.root / "projects").mkdir(parents=True, exist_ok=True)
+            if not self.root.is_dir():
+                self.root.mkdir(parents=True, exist_ok=True)
+                # Like a venv: git ignores the store by itself, so runs never show up as untracked
+                # files in the repository they describe (nor in the diff.patch of the next run).
+                (self.root / ".gitignore").write_text("# created by runstore\n*\n")
+            (self.root / "projects").mkdir(exist_ok=True)
         except OSError as e:
             raise StoreError(f"cannot create the store at {self.root}: {e.strerror}") from None
         return self.root

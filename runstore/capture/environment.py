@@ -1,0 +1,73 @@
+"""Metadata about the machine and process (contract §13.4) and the installed distributions."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import platform
+import sys
+from typing import Any
+
+
+def requirements() -> str:
+    """`name==version` of every installed distribution, sorted (pip freeze without a subprocess)."""
+    from importlib import metadata
+
+    seen: dict[str, str] = {}
+    for dist in metadata.distributions():
+        try:
+            name = dist.metadata["Name"]
+        except Exception:
+            name = None
+        if name and name.lower() not in seen:
+            seen[name.lower()] = f"{name}=={dist.version}"
+    return "".join(line + "\n" for _, line in sorted(seen.items()))
+
+
+def _cpu_model() -> str | None:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def machine() -> dict[str, Any]:
+    """Hardware and OS facts; every probe is guarded so a strange machine yields fewer keys, not errors."""
+    meta: dict[str, Any] = {"os": platform.platform(), "cpu_count_logical": os.cpu_count()}
+    try:
+        meta["username"] = getpass.getuser()
+    except Exception:
+        pass
+    model = _cpu_model()
+    if model:
+        meta["cpu"] = {"model": model}
+    try:
+        import psutil
+
+        meta["cpu_count"] = psutil.cpu_count(logical=False)
+        meta["memory"] = {"total": psutil.virtual_memory().total}
+        du = psutil.disk_usage("/")
+        meta["disk"] = {"/": {"total": du.total, "used": du.used}}
+    except Exception:
+        pass
+    try:
+        from ..daemon.gpu import gpu_inventory
+
+        gpus = gpu_inventory()
+    except Exception:
+        gpus = []
+    if gpus:
+        meta["gpu"] = gpus[0].get("name")
+        meta["gpu_count"] = len(gpus)
+        meta["gpu_nvidia"] = gpus
+    slurm = {k[6:].lower(): v for k, v in os.environ.items() if k.startswith("SLURM_")}
+    if slurm:
+        meta["slurm"] = slurm
+    if os.environ.get("WANDB_DOCKER"):
+        meta["docker"] = os.environ["WANDB_DOCKER"]
+    meta["executable"] = sys.executable
+    return meta

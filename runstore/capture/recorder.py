@@ -1,0 +1,93 @@
+"""The slow part of capture (git, requirements, machine facts), done on a thread so init() returns at once.
+
+`init()` starts a Recorder for a new run; `finish()` joins it (bounded) before writing the exit record,
+so a finished run always has its metadata. If the process dies first, the run simply has less of it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..store import jsonl
+
+
+def ignored(relpath: str, globs: tuple[str, ...] | list[str]) -> bool:
+    """`WANDB_IGNORE_GLOBS`: files (relative to the run's files dir) never written or shipped."""
+    return any(fnmatch.fnmatch(relpath, g) or fnmatch.fnmatch(os.path.basename(relpath), g) for g in globs)
+
+
+class Recorder:
+    def __init__(self, files_dir: Path, write_event: Callable[[dict[str, Any]], None], *, program: str,
+                 cwd: str, capture_git: bool, capture_diff: bool, save_code: bool,
+                 ignore_globs: tuple[str, ...] = ()) -> None:
+        self._files = files_dir
+        self._write_event = write_event
+        self._program = program
+        self._cwd = cwd
+        self._git = capture_git
+        self._diff = capture_diff
+        self._save_code = save_code
+        self._ignore = ignore_globs
+        self._thread = threading.Thread(target=self._run, name="runstore-capture", daemon=True)
+        self.error: str | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float = 10.0) -> None:
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _write(self, relpath: str, data: bytes) -> None:
+        if ignored(relpath, self._ignore):
+            return
+        dest = self._files / relpath
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        jsonl.write_atomic(dest, data)
+
+    def _run(self) -> None:
+        try:
+            self._record()
+        except Exception as e:  # capture is best effort; the run goes on without it
+            self.error = f"{type(e).__name__}: {e}"
+
+    def _record(self) -> None:
+        from . import environment, git
+
+        t0 = time.perf_counter()
+        meta: dict[str, Any] = environment.machine()
+        program = self._program
+        script = Path(program) if os.path.isabs(program) else None
+        root = Path(self._cwd)
+        if self._git:
+            info, diff = git.capture(script.parent if script else self._cwd, want_diff=self._diff)
+            if info:
+                meta["git"] = info
+                if info.get("root"):
+                    root = Path(info["root"])
+                    meta["root"] = info["root"]
+            if diff:
+                self._write("diff.patch", diff)
+        meta.setdefault("root", str(root))
+        if script is not None and script.is_file():
+            try:
+                meta["codePath"] = str(script.relative_to(root))
+            except ValueError:
+                meta["codePath"] = script.name
+            meta["codePathLocal"] = os.path.relpath(script, self._cwd)
+            if self._save_code:
+                rel = f"code/{meta['codePath']}"
+                if not ignored(rel, self._ignore):
+                    dest = self._files / rel
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(script, dest)
+        self._write("requirements.txt", environment.requirements().encode())
+        meta["capture_seconds"] = round(time.perf_counter() - t0, 4)
+        self._write_event({"t": "meta", "set": meta})

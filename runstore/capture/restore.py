@@ -1,0 +1,114 @@
+"""`runstore restore`: put a run's exact code back (its commit plus its diff.patch) and its config."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import UsageError
+from ..store.layout import FILES_DIR, Store
+from ..store.runs import RunState
+from . import git as gitcap
+
+# Files of a run that are records of the run, not inputs to re-run it.
+_NOT_RESTORED = ("media", "output.log", "diff.patch", "requirements.txt")
+
+
+@dataclass
+class Restored:
+    run_id: str
+    branch: str | None = None
+    commit: str | None = None
+    patched: bool = False
+    stash: str | None = None
+    restore_dir: Path | None = None
+    files: list[str] = field(default_factory=list)
+    command: str = ""
+
+
+def config_yaml(config: dict[str, Any]) -> str:
+    """wandb's config.yaml format: `wandb_version: 1` then `key: {value: v}` per top-level key."""
+    body = {k: {"value": v} for k, v in config.items() if k != "_wandb"}
+    return "wandb_version: 1\n\n" + yaml.safe_dump(body, sort_keys=True, allow_unicode=True)
+
+
+def rerun_command(st: RunState) -> str:
+    meta, info = st.metadata, st.info
+    program = meta.get("codePath") or info.get("program") or ""
+    if not program or program.startswith("<"):
+        return ""
+    return shlex.join(["python", program, *[str(a) for a in info.get("args") or []]])
+
+
+def restore(store: Store, st: RunState, cwd: Path, *, use_git: bool = True, branch: bool = True,
+            force: bool = False) -> Restored:
+    out = Restored(run_id=st.id, command=rerun_command(st))
+    if use_git:
+        _restore_git(st, cwd, out, branch=branch, force=force)
+    out.restore_dir = store.root / "restore" / st.id
+    out.restore_dir.mkdir(parents=True, exist_ok=True)
+    (out.restore_dir / "config.yaml").write_text(config_yaml(st.config))
+    files = st.path / FILES_DIR
+    if (files / "requirements.txt").is_file():
+        shutil.copyfile(files / "requirements.txt", out.restore_dir / "requirements.txt")
+    if not use_git and files.is_dir():
+        for src in sorted(files.rglob("*")):
+            rel = src.relative_to(files)
+            if src.is_file() and rel.parts[0] not in _NOT_RESTORED:
+                dest = out.restore_dir / "files" / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, dest)
+                out.files.append(str(rel))
+    return out
+
+
+def _restore_git(st: RunState, cwd: Path, out: Restored, *, branch: bool, force: bool) -> None:
+    import git
+
+    info = st.metadata.get("git") or {}
+    commit = info.get("commit")
+    if not commit:
+        raise UsageError(f"run {st.id} was not captured inside a git repository (no commit recorded); "
+                         "use --no-git to restore its config and files")
+    root = gitcap.find_root(cwd)
+    if root is None:
+        hint = f"git clone {info['remote']}" if info.get("remote") else "clone the repository"
+        raise UsageError(f"{cwd} is not inside a git repository; {hint} and run restore there, or use --no-git")
+    repo = git.Repo(root)
+    try:
+        repo.commit(commit)
+    except (ValueError, git.BadName, git.GitCommandError):
+        raise UsageError(f"commit {commit[:12]} of run {st.id} is not in {root}; `git fetch` it first "
+                         "(or restore in a clone of the run's repository)") from None
+    if repo.is_dirty(untracked_files=False):
+        if not force:
+            raise UsageError(f"{root} has uncommitted changes; commit or stash them, or pass --force "
+                             "to stash them automatically")
+        out.stash = f"runstore restore {st.id}"
+        repo.git.stash("push", "-m", out.stash)
+    out.commit = commit
+    if branch:
+        name = f"runstore/{st.id}"
+        if name in [h.name for h in repo.heads]:
+            if repo.heads[name].commit.hexsha != commit:
+                raise UsageError(f"branch {name} exists at another commit; delete it or pass --no-branch")
+            repo.git.checkout(name)
+        else:
+            repo.git.checkout("-b", name, commit)
+        out.branch = name
+    else:
+        repo.git.checkout("--detach", commit)
+    patch = st.path / FILES_DIR / "diff.patch"
+    if patch.is_file() and patch.stat().st_size:
+        try:
+            repo.git.apply("--binary", "--whitespace=nowarn", str(patch))
+        except git.GitCommandError as e:
+            detail = (e.stderr or "").strip().splitlines()
+            raise UsageError(f"checked out {out.branch or commit[:12]}, but its diff.patch did not apply "
+                             f"({detail[0] if detail else 'git apply failed'}); the patch is at {patch}") from None
+        out.patched = True
