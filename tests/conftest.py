@@ -51,6 +51,9 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     # features turn them on explicitly, in subprocesses.
     monkeypatch.setenv("RUNSTORE_CONSOLE", "off")
     monkeypatch.setenv("RUNSTORE_DAEMON", "0")
+    # pytest's __main__ lives in .venv inside this repository: capturing that repo's git state would
+    # make every in-process run depend on the developer's working tree (test_capture.py covers git).
+    monkeypatch.setenv("RUNSTORE_DISABLE_GIT", "true")
     # once-only warnings are remembered per process; each test starts with none seen
     _reset_term()
     _finish_everything()
