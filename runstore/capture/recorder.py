@@ -67,7 +67,9 @@ class Recorder:
         script = Path(program) if os.path.isabs(program) else None
         root = Path(self._cwd)
         if self._git:
-            info, diff = git.capture(script.parent if script else self._cwd, want_diff=self._diff)
+            # The script's repository if it lives in one (cwd may be elsewhere); else the cwd's.
+            start = script.parent if script is not None and git.find_root(script.parent) else self._cwd
+            info, diff = git.capture(start, want_diff=self._diff)
             if info:
                 meta["git"] = info
                 if info.get("root"):

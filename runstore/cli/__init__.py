@@ -15,12 +15,13 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-from . import diff, listing, restore, settings_cmds  # noqa: E402
+from . import diff, listing, restore, run_cmd, settings_cmds  # noqa: E402
 
 settings_cmds.register(app)
 listing.register(app)
 diff.register(app)
 restore.register(app)
+run_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -55,5 +56,5 @@ def main(argv: list[str] | None = None) -> None:
         msg = str(e) if known else f"internal error ({type(e).__name__}: {e}); set RUNSTORE_DEBUG=1 for details"
         err_console.print(Text.assemble(("error: ", "bold red"), msg.splitlines()[0] if msg else type(e).__name__),
                           soft_wrap=True)
-        sys.exit(1)
+        sys.exit(getattr(e, "exit_code", 1))
     sys.exit(rv if isinstance(rv, int) else 0)

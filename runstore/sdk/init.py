@@ -309,6 +309,8 @@ def init(
 
 def _base_info(s: Settings, ref: RunRef, now: float) -> dict[str, Any]:
     program, args = _program()
+    if s.program:
+        program, args = s.program, list(s.program_args or ())
     pid = os.getpid()
     return {
         "id": ref.id, "project": ref.project, "entity": s.entity or "", "name": s.run_name,

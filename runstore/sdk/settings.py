@@ -63,6 +63,8 @@ class Settings:
     reinit: str | bool | None = None
     allow_val_change: bool | None = None
     remote: str | None = None
+    program: str | None = None  # what ran, when it is not this interpreter's __main__ (runstore run)
+    program_args: tuple[str, ...] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,0 +1,170 @@
+"""`runstore run -- CMD`: track an un-instrumented command as a run.
+
+The wrapper creates the run, exports its id to the child (`WANDB_RUN_ID`, `WANDB_RESUME=allow`,
+`WANDB_PROJECT`, `RUNSTORE_DIR`) so a child that calls `init()` joins the same run, tees the child's
+stdout/stderr to the terminal and `files/output.log`, optionally turns `key=value` output into history
+rows, and finishes the run with the child's exit code (a signal N reads as 128+N), which it also returns.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import shutil
+import signal
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+
+_METRIC = re.compile(
+    r"(?<![\w./-])(?P<key>[A-Za-z_][\w./-]*)\s*[:=]\s*"
+    r"(?P<val>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf|infinity))(?![\w.])",
+    re.IGNORECASE)
+
+
+class CommandNotFound(UsageError):
+    exit_code = 127
+
+
+def parse_metrics(line: str) -> dict[str, float | int]:
+    """`loss=0.25 acc: 0.9 step=3` -> {"loss": 0.25, "acc": 0.9, "step": 3}; text without pairs -> {}."""
+    out: dict[str, float | int] = {}
+    for m in _METRIC.finditer(line):
+        raw = m.group("val")
+        try:
+            out[m.group("key")] = int(raw) if re.fullmatch(r"[-+]?\d+", raw) else float(raw)
+        except ValueError:
+            continue
+    return out
+
+
+def _resolve(cmd: Sequence[str]) -> str:
+    exe = cmd[0]
+    found = shutil.which(exe) if os.sep not in exe else (exe if os.access(exe, os.X_OK) and Path(exe).is_file() else None)
+    if not found:
+        raise CommandNotFound(f"command not found: {exe}")
+    return found
+
+
+def _program(cmd: Sequence[str], exe: str) -> tuple[str, list[str]]:
+    """What the run records as its program: the script for `python script.py ...`, else the executable."""
+    if len(cmd) > 1 and re.match(r"python[\d.]*$", Path(exe).name) and cmd[1].endswith(".py"):
+        return os.path.abspath(cmd[1]), list(cmd[2:])
+    return exe, list(cmd[1:])
+
+
+def run_command(cmd: Sequence[str], *, project: str | None = None, name: str | None = None,
+                tags: Sequence[str] | None = None, group: str | None = None, job_type: str | None = None,
+                notes: str | None = None, parse: bool = False, store_dir: Path | None = None) -> int:
+    import runstore
+
+    from .store.runs import fold_summary, last_step, load_run
+
+    if not cmd:
+        raise UsageError("nothing to run: give a command after --, e.g. runstore run -- python train.py")
+    exe = _resolve(cmd)
+    program, args = _program(cmd, exe)
+    settings = {"console": "off", "program": program, "program_args": tuple(args)}
+    run = runstore.init(project=project, name=name, tags=list(tags) if tags else None, group=group,
+                        job_type=job_type, notes=notes, settings=settings, reinit="create_new",
+                        dir=store_dir.parent if store_dir else None)
+    env = {**os.environ, "WANDB_RUN_ID": run.id, "WANDB_RESUME": "allow", "WANDB_PROJECT": run.project,
+           "RUNSTORE_RUN_ID": run.id, "RUNSTORE_RESUME": "allow", "RUNSTORE_PROJECT": run.project,
+           "RUNSTORE_DIR": str(run._store.root),
+           # the wrapper already tees the child's output; a child init() must not capture it twice
+           "RUNSTORE_CONSOLE": "off"}
+    try:
+        child = subprocess.Popen(list(cmd), executable=exe, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 env=env)
+    except OSError as e:
+        run.finish(exit_code=127, quiet=True)
+        raise CommandNotFound(f"cannot start {cmd[0]}: {e.strerror or e}") from None
+
+    forwarded: dict[int, Any] = {}
+
+    def forward(signum: int, _frame: Any) -> None:
+        try:
+            child.send_signal(signum)
+        except OSError:
+            pass
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        try:
+            forwarded[sig] = signal.signal(sig, forward)
+        except (ValueError, OSError):
+            pass  # not the main thread: signals go to the process group anyway
+    try:
+        _pump(child, run, parse, last_step)
+        code = child.wait()
+    finally:
+        for sig, old in forwarded.items():
+            signal.signal(sig, old)
+    exit_code = 128 - code if code < 0 else code
+    # A child that called init() wrote rows and summary edits of its own: finish from what is on disk.
+    st = load_run(run._ref)
+    run._sstate = fold_summary(st)
+    run._step = max(run._step, (last_step(run._ref.path / "history.jsonl") or -1) + 1)
+    run.finish(exit_code=exit_code, quiet=True)
+    return exit_code
+
+
+def _pump(child: subprocess.Popen[bytes], run: Any, parse: bool, last_step: Any) -> None:
+    from .capture.console import OutputLog
+
+    log = OutputLog(Path(run.dir) / "output.log")
+    sel = selectors.DefaultSelector()
+    assert child.stdout is not None and child.stderr is not None
+    streams = {child.stdout.fileno(): 1, child.stderr.fileno(): 2}
+    for fd in streams:
+        os.set_blocking(fd, False)
+        sel.register(fd, selectors.EVENT_READ)
+    partial = {1: b"", 2: b""}
+    hist = run._ref.path / "history.jsonl"
+    try:
+        while sel.get_map():
+            for key, _ in sel.select():
+                fd = key.fd
+                try:
+                    data = os.read(fd, 1 << 16)
+                except BlockingIOError:
+                    continue
+                stream = streams[fd]
+                if not data:
+                    sel.unregister(fd)
+                    continue
+                _write_all(stream, data)
+                log.write(data, stream)
+                if parse:
+                    buf = partial[stream] + data
+                    lines = buf.split(b"\n")
+                    partial[stream] = lines.pop()[-65536:]
+                    for line in lines:
+                        metrics = parse_metrics(line.decode("utf-8", "replace"))
+                        if metrics:
+                            run._step = max(run._step, (last_step(hist) or -1) + 1)
+                            run.log(metrics)
+    finally:
+        sel.close()
+        log.close()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """The child's bytes to our own stdout/stderr unchanged; a closed terminal must not stop the run."""
+    try:
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(fd, view)
+            except BlockingIOError:
+                selectors.DefaultSelector().select(0.01)
+                continue
+            view = view[n:]
+    except OSError:
+        pass
+
+
+__all__ = ["run_command", "parse_metrics", "CommandNotFound"]

@@ -1,0 +1,122 @@
+"""`runstore run -- CMD`: exit codes, signals, console tee, metrics parsing, a child that joins the run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import runstore
+from runstore.wrap import parse_metrics
+
+PY = sys.executable
+
+
+def rs_run(tmp_path: Path, *args: str, stdout=subprocess.PIPE, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
+    env.update({"RUNSTORE_DIR": str(tmp_path / ".wandb"), "RUNSTORE_DAEMON": "0",
+                "PATH": f"{Path(PY).parent}{os.pathsep}{env.get('PATH', '')}"})
+    return subprocess.run([PY, "-m", "runstore", "run", *args], cwd=tmp_path, env=env, stdout=stdout,
+                          stderr=subprocess.PIPE, timeout=timeout)
+
+
+def only_run(tmp_path: Path, project: str = "w"):
+    runs = list(runstore.Api(store=tmp_path / ".wandb").runs(project))
+    assert len(runs) == 1
+    return runs[0]
+
+
+def test_exit_code_output_and_metadata(tmp_path: Path) -> None:
+    p = rs_run(tmp_path, "-p", "w", "--name", "wrapped", "--tags", "a,b", "--tags", "c", "--",
+               "sh", "-c", "echo to-out; echo to-err >&2; printf '\\rbar 1%%\\rbar 100%%\\n'; exit 3")
+    assert p.returncode == 3
+    assert b"to-out" in p.stdout and b"to-err" in p.stderr and b"\rbar 1%\rbar 100%" in p.stdout
+    r = only_run(tmp_path)
+    assert (r.state, r.exit_code, r.name, r.tags) == ("failed", 3, "wrapped", ["a", "b", "c"])
+    assert r.metadata["program"].endswith("sh") and r.metadata["args"][0] == "-c"
+    log = (Path(r.dir) / "files" / "output.log").read_text().splitlines()
+    assert "to-out" in log and "to-err" in log and "bar 100%" in log and "bar 1%" not in "".join(log)
+
+
+def test_missing_command_is_a_clear_error(tmp_path: Path) -> None:
+    p = rs_run(tmp_path, "-p", "w", "--", "definitely-not-a-command-xyz")
+    assert p.returncode == 127
+    assert p.stderr.decode().strip() == "error: command not found: definitely-not-a-command-xyz"
+    assert not (tmp_path / ".wandb" / "projects" / "w").exists()  # no run for a command that never ran
+    p = rs_run(tmp_path, "-p", "w")
+    assert p.returncode == 1 and b"nothing to run" in p.stderr
+
+
+def test_child_killed_by_a_signal(tmp_path: Path) -> None:
+    p = rs_run(tmp_path, "-p", "w", "--", PY, "-c", "import os; print('before', flush=True); os.kill(os.getpid(), 9)")
+    assert p.returncode == 128 + 9 and b"before" in p.stdout
+    r = only_run(tmp_path)
+    assert r.state == "failed" and r.exit_code == 137
+    assert "before" in (Path(r.dir) / "files" / "output.log").read_text()
+
+
+def test_flood_of_100_mb(tmp_path: Path) -> None:
+    # 100 MB in 1.6M lines; the terminal side goes to /dev/null, the log must hold every line.
+    code = "import sys\nline = 'x' * 63 + '\\n'\nw = sys.stdout.write\nfor i in range(1_600_000): w(line)\n"
+    p = rs_run(tmp_path, "-p", "w", "--", PY, "-c", code, stdout=subprocess.DEVNULL, timeout=300)
+    assert p.returncode == 0
+    log = Path(only_run(tmp_path).dir) / "files" / "output.log"
+    assert log.stat().st_size == 1_600_000 * 64
+    with log.open("rb") as f:
+        assert sum(1 for _ in f) == 1_600_000
+
+
+def test_parse_metrics_rows(tmp_path: Path) -> None:
+    script = "for i in range(3):\n    print(f'epoch {i}: loss={1/(i+1):.3f} acc: {i*0.3:.1f} lr=1e-3 url=http://x:80')\n"
+    p = rs_run(tmp_path, "-p", "w", "--parse-metrics", "--", PY, "-c", script)
+    assert p.returncode == 0
+    rows = list(only_run(tmp_path).scan_history())
+    assert [r["loss"] for r in rows] == [1.0, 0.5, 0.333]
+    assert [r["acc"] for r in rows] == [0.0, 0.3, 0.6] and rows[0]["lr"] == 0.001
+    assert "epoch" not in rows[0] and "url" not in rows[0]
+
+
+def test_parse_metrics_unit() -> None:
+    assert parse_metrics("loss=0.5 acc: 1 n=-3 big=1e10 x=nan") == {"loss": 0.5, "acc": 1, "n": -3, "big": 1e10,
+                                                                     "x": pytest.approx(float("nan"), nan_ok=True)}
+    assert parse_metrics("12:30:01 started at http://host:8080/a=b") == {}
+    assert parse_metrics("train/loss=0.1, val.acc: 0.2") == {"train/loss": 0.1, "val.acc": 0.2}
+
+
+def test_instrumented_child_joins_the_run(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(
+        "import os, runstore as wandb\n"
+        "run = wandb.init(config={'lr': 0.1})\n"
+        "assert run.id == os.environ['WANDB_RUN_ID']\n"
+        "for i in range(3):\n    wandb.log({'loss': 1 / (i + 1)})\n"
+        "wandb.run.summary['best'] = 1\n"
+        "print('done')\n")
+    p = rs_run(tmp_path, "-p", "w", "--", "python", "train.py")
+    assert p.returncode == 0, p.stderr
+    r = only_run(tmp_path)  # one run, not two
+    assert r.state == "finished" and r.config == {"lr": 0.1}
+    assert [x["loss"] for x in r.scan_history()] == [1.0, 0.5, 1 / 3]
+    assert r.summary["best"] == 1 and r.summary["loss"] == 1 / 3
+    assert r.metadata["program"] == str(tmp_path / "train.py")
+
+
+def test_sigterm_is_forwarded_to_the_child(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
+    env.update({"RUNSTORE_DIR": str(tmp_path / ".wandb"), "RUNSTORE_DAEMON": "0"})
+    code = ("import signal, sys, time\n"
+            "signal.signal(signal.SIGTERM, lambda *a: (print('got term', flush=True), sys.exit(5)))\n"
+            "print('ready', flush=True)\ntime.sleep(60)\n")
+    proc = subprocess.Popen([PY, "-m", "runstore", "run", "-p", "w", "--", PY, "-c", code], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == b"ready\n"
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 5
+    assert b"got term" in proc.stdout.read()
+    assert only_run(tmp_path).exit_code == 5
