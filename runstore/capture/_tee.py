@@ -18,7 +18,8 @@ import sys
 import time
 from collections.abc import Hashable
 
-MAX_LINE = 1 << 20  # chars; a longer unterminated line is written out rather than held in memory
+MAX_LINE = 1 << 16  # chars; longer unterminated lines are written out in pieces: bounded memory and
+# bounded work per `\r` rewrite (a rewrite copies the line)
 READ_SIZE = 1 << 16
 _MAX_ESCAPE = 4096  # an unterminated escape sequence longer than this is garbage, not a split sequence
 
@@ -259,7 +260,10 @@ def main(argv: list[str]) -> int:
         log = None
     # Tell start() we run; then keep the fd open without touching it: its EOF tells the training
     # process that the tee is gone, however it ends.
-    os.write(life_fd, b"r")
+    try:
+        os.write(life_fd, b"r")
+    except OSError:
+        return 0  # start() gave up waiting for us: nothing is or will be captured
     log = pump({out_fd: 1, err_fd: 2}, log)
     if log is not None:
         log.close()
@@ -267,4 +271,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    code = main(sys.argv)
+    # stop() waits for this exit: skip the interpreter's teardown, there is nothing left to flush.
+    os._exit(code)

@@ -31,7 +31,7 @@ from ._tee import OutputLog, pump
 __all__ = ["ConsoleCapture", "OutputLog", "enabled", "start"]
 
 TEE = Path(__file__).with_name("_tee.py")
-READY_TIMEOUT = 10.0  # seconds for the tee to start; a machine under heavy load can take this long
+READY_TIMEOUT = 3.0  # seconds for the tee to start, at worst (it takes ~20 ms); then: no capture
 PIPE_SIZE = 1 << 20  # Linux's default limit for unprivileged processes (/proc/sys/fs/pipe-max-size)
 
 _lock = threading.Lock()
@@ -58,13 +58,18 @@ def _flush_python() -> None:
             pass
 
 
+_fflush: list[Any] = []
+
+
 def _flush_c() -> None:
     # C extensions print through stdio, which buffers per process; fflush(NULL) puts what they printed
     # so far on the fd it was meant for, before the fd changes.
     try:
-        import ctypes
+        if not _fflush:
+            import ctypes
 
-        ctypes.CDLL(None).fflush(None)
+            _fflush.append(ctypes.CDLL(None).fflush)
+        _fflush[0](None)
     except Exception:
         pass
 
@@ -128,16 +133,11 @@ def _start(log_path: Path) -> ConsoleCapture | None:
         return None
     fds: list[int] = []
     try:
-        log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o666)
-        fds.append(log_fd)
-        saved = (os.dup(1), os.dup(2))
-        fds += saved
-        r_out, w_out = os.pipe()
-        fds += (r_out, w_out)
-        r_err, w_err = os.pipe()
-        fds += (r_err, w_err)
-        life_r, life_w = os.pipe()
-        fds += (life_r, life_w)
+        log_fd = _high(fds, os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o666))
+        saved = (_high(fds, os.dup(1)), _high(fds, os.dup(2)))
+        r_out, w_out = (_high(fds, fd) for fd in os.pipe())
+        r_err, w_err = (_high(fds, fd) for fd in os.pipe())
+        life_r, life_w = (_high(fds, fd) for fd in os.pipe())
         _grow_pipe(w_out)
         _grow_pipe(w_err)
         _flush_python()
@@ -162,6 +162,7 @@ def _start(log_path: Path) -> ConsoleCapture | None:
         except Exception:
             pass
         return None
+    _flush_python()  # what was printed while the tee started is not part of the run
     try:
         os.dup2(w_out, 1)
         try:
@@ -178,6 +179,21 @@ def _start(log_path: Path) -> ConsoleCapture | None:
         cap.stop()  # without a guard a dead tee could hang training: do not capture at all
         return None
     return cap
+
+
+def _high(opened: list[int], fd: int) -> int:
+    # With stdin closed (daemons, some schedulers) a new fd can be 0, which the tee's stdin=DEVNULL would
+    # overwrite in the child; and 1 or 2 would be clobbered by our own dup2. Move such fds above 2.
+    opened.append(fd)
+    if fd > 2:
+        return fd
+    import fcntl
+
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    opened.append(high)
+    os.close(fd)
+    opened.remove(fd)
+    return high
 
 
 def _wait_ready(life_r: int, timeout: float) -> bool:
@@ -206,11 +222,10 @@ class ConsoleCapture:
         self._owner = os.getpid()
         self._lock = threading.Lock()
         self._restored = False
-        self._stopped = False
         self._closed = False
         self.failed = False  # the tee died while capturing
         self._guard: threading.Thread | None = None
-        self._buffered = [s for s in (sys.stdout, sys.stderr) if False]
+        self._buffered = [s for s in (sys.stdout, sys.stderr) if _line_buffer(s)]
 
     @property
     def pid(self) -> int:
@@ -289,7 +304,6 @@ class ConsoleCapture:
         _flush_python()
         _flush_c()
         self._restore()
-        self._stopped = True
         for s in self._buffered:
             try:
                 s.reconfigure(line_buffering=False)
