@@ -53,10 +53,11 @@ class Sizes:
     read_steps: int
     ls_runs: int
     ls_repeats: int
+    daemon_s: float = 30.0
 
 
-FULL = Sizes(200_000, 10_000, 10, 10, 3, 20_000, 1_000_000, 10_000, 5)
-QUICK = Sizes(20_000, 1_000, 5, 3, 1, 2_000, 100_000, 500, 3)
+FULL = Sizes(200_000, 10_000, 10, 10, 3, 20_000, 1_000_000, 10_000, 5, 30.0)
+QUICK = Sizes(20_000, 1_000, 5, 3, 1, 2_000, 100_000, 500, 3, 10.0)
 
 
 @dataclass
@@ -365,6 +366,22 @@ def time_cmd(cmd: list[str], env: dict[str, str], cwd: Path, repeats: int, what:
     return times, last
 
 
+def bench_daemon(sz: Sizes, tmp: Path, details: dict[str, Any]) -> Row:
+    runs, interval = 3, 2.0
+    row = Row(f"daemon CPU, sampling {runs} live runs every {interval:g} s", "% of a core", None, None,
+              max_value=1.0, fmt="{:.2f}")
+    step(f"daemon: {runs} live runs, measuring the daemon's CPU over {sz.daemon_s:g} s")
+    rs = child("daemon_cpu", {"seconds": sz.daemon_s, "runs": runs, "interval": interval}, "runstore",
+               tmp / "daemon")
+    row.runstore = rs["cpu_percent"]
+    details["daemon"] = rs
+    row.notes.append(f"daemon: {rs['cpu_s']:.2f} CPU s over {rs['wall_s']:.1f} s (start-up excluded), "
+                     f"{rs['samples']} system rows written (expected ~{rs['expected_samples']:.0f}), RSS "
+                     f"{rs['daemon_rss_mb']:.0f} MB; wandb: n/a (its system monitor runs inside wandb-core, "
+                     "not measured separately)")
+    return row
+
+
 # -- reporting ------------------------------------------------------------------------------------------
 def render(rows: list[Row]) -> Table:
     table = Table(title="runstore vs wandb (offline)")
@@ -452,7 +469,8 @@ def main() -> int:
                          ("startup", lambda: [bench_startup(sz, tmp, have_wb, details)]),
                          ("bytes", lambda: [bench_bytes(sz, tmp, have_wb, details)]),
                          ("read", lambda: bench_read(sz, tmp, details)),
-                         ("ls", lambda: bench_ls(sz, tmp, details))):
+                         ("ls", lambda: bench_ls(sz, tmp, details)),
+                         ("daemon", lambda: [bench_daemon(sz, tmp, details)])):
             try:
                 rows.extend(fn())
             except Exception as e:  # one broken workload should not hide the others' figures

@@ -199,6 +199,74 @@ def load_all_runs(store: str, project: str) -> Result:
     return {"seconds": time.perf_counter() - t, "runs": len(states), "finished": finished}
 
 
+# -- the store daemon ------------------------------------------------------------------------------------
+SLEEPER = """\
+import os, sys
+import runstore
+from runstore.daemon.client import register_live
+from runstore.store.liveness import hostname, start_token
+
+run = runstore.init(project="bench-daemon", config={"i": int(sys.argv[1])})
+register_live(run._store.root, run._ref.project, run.id, run._ref.path, os.getpid(), start_token(os.getpid()),
+              hostname())
+print(run.id, flush=True)
+sys.stdin.read()  # a training process that sleeps until the parent closes our stdin
+run.finish()
+"""
+
+
+def daemon_cpu(seconds: float, runs: int, interval: float) -> Result:
+    """CPU used by the store daemon while it samples `runs` live (sleeping) runs every `interval` s.
+
+    The daemon's own start-up (imports, first ticks) is excluded: the clock starts after a warm-up of
+    two intervals plus a second. Its CPU seconds come from the kernel's accounting of its pid.
+    """
+    import subprocess
+
+    import psutil
+
+    store = Path(os.environ["RUNSTORE_DIR"])
+    env = {**os.environ, "RUNSTORE_DAEMON": "0"}  # the sleepers' init() must not start daemons of their own
+    sleepers = [subprocess.Popen([sys.executable, "-c", SLEEPER, str(i)], env=env, stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for i in range(runs)]
+    daemon = None
+    try:
+        ids = [p.stdout.readline().strip() for p in sleepers]  # type: ignore[union-attr]
+        if not all(ids):
+            raise RuntimeError("a sleeper run did not start")
+        daemon = subprocess.Popen([sys.executable, "-m", "runstore.daemon", "--store", str(store), "--interval",
+                                   str(interval), "--idle-exit", "0"], env=env, stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(2 * interval + 1.0)
+        if daemon.poll() is not None:
+            raise RuntimeError(f"daemon exited: {daemon.stderr.read().decode()[-500:]}")  # type: ignore[union-attr]
+        proc = psutil.Process(daemon.pid)
+        sys_files = [store / "projects" / "bench-daemon" / "runs" / rid / "system.jsonl" for rid in ids]
+
+        def rows() -> int:
+            return sum(f.read_bytes().count(b"\n") for f in sys_files if f.exists())
+
+        c0, r0, t0 = proc.cpu_times(), rows(), time.monotonic()
+        time.sleep(seconds)
+        c1, r1, t1 = proc.cpu_times(), rows(), time.monotonic()
+        cpu_s = (c1.user + c1.system) - (c0.user + c0.system)
+        rss_mb = proc.memory_info().rss / 2**20
+    finally:
+        if daemon is not None and daemon.poll() is None:
+            daemon.terminate()
+            daemon.wait(timeout=10)
+        for p in sleepers:
+            try:
+                p.stdin.close()  # type: ignore[union-attr]
+                p.wait(timeout=10)
+            except Exception:
+                p.kill()
+    wall = t1 - t0
+    return {"cpu_percent": 100.0 * cpu_s / wall, "cpu_s": cpu_s, "wall_s": wall, "runs": runs,
+            "interval_s": interval, "samples": r1 - r0, "expected_samples": runs * wall / interval,
+            "daemon_rss_mb": rss_mb}
+
+
 WORKLOADS: dict[str, Callable[..., Result]] = {
     "log_cost": log_cost,
     "disk_bytes": disk_bytes,
@@ -206,6 +274,7 @@ WORKLOADS: dict[str, Callable[..., Result]] = {
     "read_history": read_history,
     "gen_runs": gen_runs,
     "load_all_runs": load_all_runs,
+    "daemon_cpu": daemon_cpu,
 }
 
 

@@ -319,8 +319,9 @@ class Run:
 
     @property
     def system_metrics(self) -> dict[str, Any]:
+        """The latest system-metrics sample, keys as wandb serves them (`system.cpu`, …)."""
         rows, _ = jsonl.read(self._st.path / SYSTEM)
-        return rows[-1] if rows and isinstance(rows[-1], dict) else {}
+        return _system_keys(rows[-1]) if rows and isinstance(rows[-1], dict) else {}
 
     def __repr__(self) -> str:
         return f"<Run {self.project}/{self.id} ({self.state})>"
@@ -368,7 +369,7 @@ class Run:
             rows = []
             for row in (iter_rows(path) if stream not in ("default", "history") else
                         (with_runtime(r, self._st.segments) for r in iter_rows(path))):
-                flat = flatten(row)
+                flat = flatten(row) if stream in ("default", "history") else _system_keys(row)
                 if all(k in flat for k in keys):
                     rows.append({c: flat[c] for c in (x_axis, *keys) if c in flat})
             rows = _sample(rows, samples)
@@ -378,8 +379,11 @@ class Run:
                 return pd.DataFrame(rows)
             return rows
         if pandas:
-            return self._frame(path, samples, stream in ("default", "history"))
-        rows = [with_runtime(r, self._st.segments) if stream in ("default", "history") else r
+            df = self._frame(path, samples, stream in ("default", "history"))
+            if stream not in ("default", "history"):
+                df = df.rename(columns=lambda c: c if c.startswith("_") else f"system.{c}")
+            return df
+        rows = [with_runtime(r, self._st.segments) if stream in ("default", "history") else _system_keys(r)
                 for r in iter_rows(path)]
         return _sample(rows, samples)
 
@@ -467,6 +471,11 @@ class Run:
         self._write_summary_edits()
 
     save = update
+
+
+def _system_keys(row: dict[str, Any]) -> dict[str, Any]:
+    """system.jsonl stores wandb-core's names bare (`cpu`); wandb serves them as `system.cpu`."""
+    return {k if k.startswith("_") else f"system.{k}": v for k, v in row.items()}
 
 
 def _sample_index(n: int, samples: int) -> Any:

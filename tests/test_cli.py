@@ -149,7 +149,7 @@ def test_run_references(capsys, tmp_path: Path) -> None:
 
 
 def test_real_subprocess_no_traceback(tmp_path: Path) -> None:
-    env = {**os.environ, "RUNSTORE_DIR": str(tmp_path / ".wandb")}
+    env = {**os.environ, "RUNSTORE_DIR": str(tmp_path / ".wandb"), "RUNSTORE_DAEMON": "0"}
     p = subprocess.run([sys.executable, "-m", "runstore", "diff", "x", "y"], capture_output=True, text=True, env=env)
     assert p.returncode == 1 and p.stderr.startswith("error:") and "Traceback" not in p.stderr
     p = subprocess.run([sys.executable, "-m", "runstore", "--help"], capture_output=True, text=True, env=env)

@@ -436,6 +436,7 @@ def test_project_inferred_from_git_repo_and_subdir(tmp_path):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
     env["RUNSTORE_DIR"] = str(tmp_path / ".wandb")
+    env["RUNSTORE_DAEMON"] = "0"  # no daemon outliving the test
     for where, expected in ((repo, "myrepo"), (repo / "exp" / "a", "myrepo-exp_a")):
         (where / "train.py").write_text(code)
         r = subprocess.run([sys.executable, str(where / "train.py")], cwd=tmp_path, env=env,

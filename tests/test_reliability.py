@@ -61,6 +61,7 @@ def test_sigkill_fast_path_only_scalars(tmp_path):
 def test_state_running_while_alive_then_crashed_after_kill(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
     env["RUNSTORE_DIR"] = str(tmp_path / ".wandb")
+    env["RUNSTORE_DAEMON"] = "0"  # no daemon outliving the test
     code = textwrap.dedent("""
         import sys, runstore
         run = runstore.init(project="p", id="live0001")
@@ -148,6 +149,7 @@ def test_six_processes_write_one_store_at_once(tmp_path):
     go = tmp_path / "go"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
     env["RUNSTORE_DIR"] = str(tmp_path / ".wandb")
+    env["RUNSTORE_DAEMON"] = "0"  # no daemon outliving the test
     procs = [subprocess.Popen([sys.executable, str(script), str(k), str(go)], cwd=tmp_path, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
              for k in range(WRITERS)]

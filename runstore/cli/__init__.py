@@ -15,13 +15,14 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-from . import diff, listing, restore, run_cmd, settings_cmds  # noqa: E402
+from . import daemon_cmd, diff, listing, restore, run_cmd, settings_cmds  # noqa: E402
 
 settings_cmds.register(app)
 listing.register(app)
 diff.register(app)
 restore.register(app)
 run_cmd.register(app)
+daemon_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -438,6 +438,21 @@ def _resume_from(store: Store, s: Settings, project: str, run_id: str, spec: str
 
 
 def _started(store: Store, s: Settings, ref: RunRef, run: Any, resume_mode: str | None) -> Any:
+    from ..daemon import client
+
+    pid = os.getpid()
+    client.register_live(store.root, ref.project, ref.id, ref.path, pid, start_token(pid), hostname())
+    interval = s.x_stats_sampling_interval
+    if interval is not None and not (isinstance(interval, (int, float)) and interval > 0):
+        term.warn(f"x_stats_sampling_interval must be a positive number of seconds, got {interval!r}; using 2")
+        interval = None
+    # Before the tee: a daemon must not inherit the captured fds. The store's one daemon keeps the
+    # interval of the run that started it.
+    client.ensure_running(store.root, interval=interval)
+    if str(s.console).lower() != "off":
+        from ..capture import console
+
+        run._console = console.start(ref.path / "files" / "output.log")
     store.set_latest(ref)
     if resume_mode == "auto":
         _write_resume_file(store, ref.id)

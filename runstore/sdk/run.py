@@ -92,6 +92,7 @@ class Run:
         self._rfd = -1
         self._hfd = -1
         self._recorder: Any = None
+        self._console: Any = None
         self._sstate = summary
         self._svalues = summary.values
         self.config = Config(persist=self._config_event, allow_val_change=allow_val_change)
@@ -376,6 +377,9 @@ class Run:
         self._fast = False
         if self._recorder is not None:
             self._recorder.join(timeout=10.0)  # its metadata belongs before the exit record
+        if self._console is not None:
+            self._console.stop()  # output.log is complete before the run reads as finished
+            self._console = None
         code = int(exit_code) if exit_code is not None else 0
         now = _time()
         runtime = self._runtime_offset + now - self._segment_start
@@ -394,6 +398,9 @@ class Run:
             except OSError:
                 pass
         self._hfd = self._rfd = -1
+        from ..daemon import client
+
+        client.unregister_live(self._store.root, self.project, self.id)
         if not quiet:
             state = "finished" if code == 0 else f"failed (exit code {code})"
             term.info(f"run {self.name} ({self.id}) {state} after {self._step} steps, {runtime:.1f}s: "

@@ -29,6 +29,8 @@ ENV = {
     "sweep_param_path": "SWEEP_PARAM_PATH", "console": "CONSOLE", "save_code": "SAVE_CODE",
     "disable_code": "DISABLE_CODE", "disable_git": "DISABLE_GIT", "ignore_globs": "IGNORE_GLOBS",
     "silent": "SILENT", "quiet": "QUIET",
+    # wandb's private setting x_stats_sampling_interval (WANDB__STATS_SAMPLING_INTERVAL)
+    "x_stats_sampling_interval": "_STATS_SAMPLING_INTERVAL",
 }
 LIST_SETTINGS = ("run_tags", "config_paths", "ignore_globs")
 BOOL_SETTINGS = ("save_code", "disable_code", "disable_git", "silent", "quiet")
@@ -65,6 +67,7 @@ class Settings:
     remote: str | None = None
     program: str | None = None  # what ran, when it is not this interpreter's __main__ (runstore run)
     program_args: tuple[str, ...] | None = None
+    x_stats_sampling_interval: float | None = None  # seconds between system-metric samples (daemon)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,6 +119,8 @@ def from_env(env: Mapping[str, str]) -> dict[str, Any]:
                 out[name] = norm_mode(raw, "WANDB_MODE")
             elif name == "resume":
                 out[name] = norm_resume(raw, "WANDB_RESUME")
+            elif name == "x_stats_sampling_interval":
+                out[name] = float(raw)
             else:
                 out[name] = _coerce(name, raw)
         except ValueError as e:

@@ -62,7 +62,7 @@ class RunState:
         if self.exit is not None:
             if self.exit.get("state"):
                 return str(self.exit["state"])
-            return "finished" if self.exit.get("code", 0) == 0 else "failed"
+            return "finished" if self.exit.get("code", 0) == 0 else "failed"  # None never gets here
         live = self.live or {}
         alive = is_alive(live.get("pid"), live.get("pid_start"), live.get("host"))
         if alive is None:
@@ -166,8 +166,8 @@ def _apply_event(st: RunState, ev: dict[str, Any]) -> None:
         st.dropped += 1
     elif t == "exit":
         ev = dict(ev)
-        if type(ev.get("code", 0)) is not int:
-            ev["code"] = 1
+        if type(ev.get("code", 0)) is not int and not (ev.get("code") is None and ev.get("state")):
+            ev["code"] = 1  # junk; a daemon's crashed record legitimately has no code
         if not isinstance(ev.get("runtime", 0.0), (int, float)):
             ev.pop("runtime")
         if not isinstance(ev.get("summary", {}), dict):

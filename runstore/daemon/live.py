@@ -1,0 +1,108 @@
+"""Reading the live markers in `<store>/daemon/live/` (one per running run, written by `init()`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from . import paths
+
+
+@dataclass(frozen=True)
+class Marker:
+    name: str  # file name: the key the daemon tracks the run by
+    project: str
+    id: str
+    dir: Path
+    pid: int
+    pid_start: str | None
+    host: str | None
+    sig: tuple[int, int]  # (inode, mtime_ns): a re-registered run has a new file, hence a new sig
+
+
+class BadMarker(ValueError):
+    """A marker file that cannot be read as one (hand-edited, foreign writer, truncated by a full disk)."""
+
+    sig: tuple[int, int] = (0, 0)
+    mtime: float = 0.0
+
+
+def parse(name: str, data: bytes, sig: tuple[int, int]) -> Marker:
+    try:
+        d: Any = orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        raise BadMarker(f"not JSON ({e})") from None
+    if not isinstance(d, dict):
+        raise BadMarker("not a JSON object")
+    pid, run_dir = d.get("pid"), d.get("dir")
+    if type(pid) is not int or pid <= 0 or not isinstance(run_dir, str) or not run_dir:
+        raise BadMarker("needs an integer `pid` and a `dir`")
+    stem = name[: -len(paths.MARKER_SUFFIX)]
+    project, _, run_id = stem.rpartition("~")
+    ps = d.get("pid_start")
+    host = d.get("host")
+    return Marker(name=name, project=str(d.get("project") or project), id=str(d.get("id") or run_id),
+                  dir=Path(run_dir), pid=pid, pid_start=ps if isinstance(ps, str) else None,
+                  host=host if isinstance(host, str) else None, sig=sig)
+
+
+class MarkerScanner:
+    """Lists the markers each tick; a file is parsed again only when its (inode, mtime) changed."""
+
+    def __init__(self, store_root: Path) -> None:
+        self.dir = paths.live_dir(store_root)
+        self._cache: dict[str, tuple[tuple[int, int], Marker | BadMarker]] = {}
+
+    def scan(self) -> dict[str, Marker | BadMarker]:
+        out: dict[str, Marker | BadMarker] = {}
+        try:
+            entries = list(os.scandir(self.dir))
+        except FileNotFoundError:
+            entries = []
+        for e in entries:
+            if not e.name.endswith(paths.MARKER_SUFFIX):
+                continue  # `.tmp<pid>` files of a write in progress
+            try:
+                st = e.stat()
+            except OSError:
+                continue
+            sig = (st.st_ino, st.st_mtime_ns)
+            hit = self._cache.get(e.name)
+            if hit is not None and hit[0] == sig:
+                out[e.name] = hit[1]
+                continue
+            try:
+                with open(e.path, "rb") as f:
+                    data = f.read(65536)
+                m: Marker | BadMarker = parse(e.name, data, sig)
+            except BadMarker as err:
+                err.sig, err.mtime = sig, st.st_mtime
+                m = err
+            except OSError:
+                continue  # removed between listing and reading
+            self._cache[e.name] = (sig, m)
+            out[e.name] = m
+        for k in list(self._cache):
+            if k not in out:
+                del self._cache[k]
+        return out
+
+    def remove(self, name: str, sig: tuple[int, int]) -> None:
+        """Delete a marker unless it was rewritten since we read it (a resume re-registering the run)."""
+        path = self.dir / name
+        try:
+            st = os.stat(path)
+            if (st.st_ino, st.st_mtime_ns) == sig:
+                os.unlink(path)
+        except OSError:
+            pass
+        self._cache.pop(name, None)
+
+
+def read_all(store_root: Path) -> list[Marker]:
+    """Every valid marker (for `runstore daemon status`)."""
+    return [m for m in MarkerScanner(store_root).scan().values() if isinstance(m, Marker)]

@@ -1,0 +1,228 @@
+"""The task that watches live runs: sample each one whose process is alive, mark dead ones crashed.
+
+Per tick and live run it costs: a /proc read (is the writer alive?), a stat of run.jsonl (and a read of
+any new bytes, to notice an exit record), the process-tree sample, one append to system.jsonl. A run
+whose directory is broken is retried with exponential backoff and logged at a limited rate.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..store import jsonl
+from ..store.layout import RUN_LOG, SYSTEM, RunRef
+from ..store.liveness import is_alive
+from . import crash
+from .gpu import GpuBackend
+from .live import BadMarker, Marker, MarkerScanner
+from .log import Backoff, DaemonLog
+from .sampler import MIB, ChildIndex, HostSampler, HostSnapshot, RunSampler
+
+BAD_MARKER_GRACE_S = 60.0  # an unreadable marker this old is removed (writers replace markers atomically)
+
+
+@dataclass
+class Tracked:
+    marker: Marker
+    ref: RunRef
+    backoff: Backoff
+    offset: int = 0  # bytes of run.jsonl folded so far
+    ended: bool = False  # the last init/resume has an exit record after it
+    seg_start: float | None = None
+    runtime_offset: float = 0.0
+    sampler: RunSampler | None = None
+    retry_at: float = 0.0
+
+
+class RunDirMissing(OSError):
+    pass
+
+
+def _last_row(path: Path) -> dict[str, Any] | None:
+    """The last complete row of a system.jsonl (read from its end)."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            start = max(0, size - 16384)
+            f.seek(start)
+            data = f.read()
+    except OSError:
+        return None
+    lines = data[: data.rfind(b"\n") + 1].split(b"\n")
+    if start > 0:
+        lines = lines[1:]  # the first piece may start mid-line
+    for line in reversed(lines):
+        if line:
+            try:
+                row = jsonl.decode(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict) and type(row.get("_step")) is int:
+                return row
+    return None
+
+
+def _num(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+class LiveRunsTask:
+    """A daemon `Task` (see loop.py): runs every `interval` seconds, never wants file-system events."""
+
+    name = "live-runs"
+    wants_events = False
+
+    def __init__(self, store_root: Path, interval: float, log: DaemonLog, gpu: GpuBackend | None = None) -> None:
+        self.interval = interval
+        self.log = log
+        self.gpu = gpu
+        self.scanner = MarkerScanner(store_root)
+        self.host = HostSampler(gpu)
+        self.index = ChildIndex(refresh_s=max(10.0, 5 * interval))
+        self.tracked: dict[str, Tracked] = {}
+        self.live_local = 0  # markers of this host whose writer is alive, as of the last tick
+        self._due = 0.0
+        self._gpu_errors = 0
+
+    # -- Task protocol ---------------------------------------------------------------------------
+    def due(self) -> float:
+        return self._due
+
+    def busy(self) -> bool:
+        return self.live_local > 0
+
+    def on_event(self, path: str, now: float) -> None:
+        pass
+
+    def close(self) -> None:
+        self.tracked.clear()
+
+    def tick(self, now: float) -> None:
+        # Fixed cadence (no drift), but never a burst of catch-up ticks after a stall.
+        self._due = max(self._due + self.interval, now + self.interval / 2) if self._due else now + self.interval
+        wall = time.time()
+        markers = self.scanner.scan()
+        for name in list(self.tracked):
+            if name not in markers:
+                del self.tracked[name]
+        host: list[HostSnapshot] = []  # sampled on first need, once for all runs
+        live = 0
+        for name, m in markers.items():
+            if isinstance(m, BadMarker):
+                self._bad_marker(name, m, wall)
+                continue
+            tr = self.tracked.get(name)
+            if tr is None or tr.marker.sig != m.sig:
+                tr = self.tracked[name] = Tracked(marker=m, ref=RunRef(m.project, m.id, m.dir),
+                                                  backoff=Backoff(self.interval))
+            alive = is_alive(m.pid, m.pid_start, m.host)
+            if alive:
+                live += 1
+            if alive is None or now < tr.retry_at:
+                continue  # another host's run (its own daemon samples it), or backing off
+            key = f"run {m.project}/{m.id}"
+            try:
+                self._handle(tr, bool(alive), host, wall)
+            except Exception as e:
+                delay = tr.backoff.fail()
+                tr.retry_at = now + delay
+                self.log.error(key, f"{type(e).__name__}: {e} (next try in {delay:.3g}s)", now)
+            else:
+                if tr.backoff.failures:
+                    tr.backoff.reset()
+                    self.log.ok(key, now)
+        self.live_local = live
+        self._check_gpu(now)
+
+    # -- one run ---------------------------------------------------------------------------------
+    def _handle(self, tr: Tracked, alive: bool, host: list[HostSnapshot], wall: float) -> None:
+        m = tr.marker
+        try:
+            self._fold_log(tr)
+        except FileNotFoundError:
+            if not alive:
+                self._drop(tr, "its process exited and its directory is gone")
+                return
+            raise RunDirMissing(f"no {RUN_LOG} in {m.dir}") from None
+        if tr.ended:
+            self._drop(tr, None)  # finished (finish() normally removes the marker itself)
+            return
+        if not alive:
+            if crash.mark_if_crashed(tr.ref):
+                self.log.info(f"run {m.project}/{m.id} marked crashed: process {m.pid} died without an exit record")
+            self._drop(tr, None)
+            return
+        if not host:
+            host.append(self.host.sample())
+        snap = host[0]
+        if tr.sampler is None:
+            tr.sampler = self._new_sampler(tr, snap)
+        runtime = None if tr.seg_start is None else tr.runtime_offset + wall - tr.seg_start
+        row = tr.sampler.row(wall, snap, self.index, time.monotonic(), runtime)
+        if row is not None:  # None: the process ended since the liveness check; next tick decides
+            jsonl.append(tr.ref.path / SYSTEM, row)
+
+    def _fold_log(self, tr: Tracked) -> None:
+        """Read run.jsonl's new bytes and track whether the current segment has ended."""
+        path = tr.ref.path / RUN_LOG
+        size = os.stat(path).st_size
+        if size < tr.offset:  # replaced (never done by runstore; a restored backup, say): start over
+            tr.offset, tr.ended, tr.seg_start = 0, False, None
+        if size == tr.offset:
+            return
+        events, tr.offset = jsonl.read(path, tr.offset)
+        for ev in events:
+            if not isinstance(ev, dict):
+                continue
+            t = ev.get("t")
+            if t == "init":
+                tr.ended, tr.seg_start, tr.runtime_offset = False, _num(ev.get("created")), 0.0
+            elif t == "resume":
+                tr.ended, tr.seg_start = False, _num(ev.get("time"))
+                tr.runtime_offset = _num(ev.get("runtime")) or 0.0
+            elif t == "exit":
+                tr.ended = True
+
+    def _new_sampler(self, tr: Tracked, snap: HostSnapshot) -> RunSampler:
+        """A sampler that continues what an earlier daemon wrote for this segment (sample index, and the
+        since-start counters), so a restarted daemon does not start the run's counts over."""
+        last = _last_row(tr.ref.path / SYSTEM)
+        step = last["_step"] + 1 if last else 0
+        base = HostSnapshot(metrics={}, total_memory=snap.total_memory, disk_read=snap.disk_read,
+                            disk_write=snap.disk_write, net_sent=snap.net_sent, net_recv=snap.net_recv)
+        ts = _num(last.get("_timestamp")) if last else None
+        if last and ts is not None and tr.seg_start is not None and ts >= tr.seg_start:
+            for attr, key, scale in (("disk_read", "disk.in", MIB), ("disk_write", "disk.out", MIB),
+                                     ("net_sent", "network.sent", 1.0), ("net_recv", "network.recv", 1.0)):
+                cur, done = getattr(base, attr), _num(last.get(key))
+                if cur is not None and done is not None:
+                    setattr(base, attr, cur - int(done * scale))
+        return RunSampler(tr.marker.pid, base, next_step=step)
+
+    def _drop(self, tr: Tracked, why: str | None) -> None:
+        m = tr.marker
+        self.scanner.remove(m.name, m.sig)
+        self.tracked.pop(m.name, None)
+        if why:
+            self.log.info(f"run {m.project}/{m.id}: live marker removed ({why})")
+
+    def _bad_marker(self, name: str, err: BadMarker, wall: float) -> None:
+        key = f"marker {name}"
+        if wall - err.mtime >= BAD_MARKER_GRACE_S:
+            self.scanner.remove(name, err.sig)
+            self.log.forget(key)
+            self.log.info(f"removed unreadable live marker {name}: {err}")
+        else:
+            self.log.error(key, f"unreadable live marker: {err}")
+
+    def _check_gpu(self, now: float) -> None:
+        errors = getattr(self.gpu, "errors", 0)
+        if errors > self._gpu_errors:
+            self.log.error("gpu", f"{errors - self._gpu_errors} NVML queries failed", now)
+        elif self._gpu_errors and errors == self._gpu_errors:
+            self.log.ok("gpu", now)
+        self._gpu_errors = errors
