@@ -126,6 +126,17 @@ def all_run_dirs(root: Path) -> list[Path]:
     return sorted(root.glob("projects/*/runs/*"))
 
 
+def run_cli(capture: Any, *argv: str) -> tuple[int, str, str]:
+    """Run the CLI in-process: (exit code, stdout, stderr). `capture` is capsys or capfd."""
+    from runstore.cli import main
+
+    capture.readouterr()  # drop what earlier SDK calls printed
+    with pytest.raises(SystemExit) as e:
+        main(list(argv))
+    out, err = capture.readouterr()
+    return int(e.value.code or 0), out, err
+
+
 def run_script(code: str, tmp_path: Path, env: dict[str, str] | None = None,
                timeout: float = 60) -> subprocess.CompletedProcess:
     """Run `code` in a fresh interpreter with RUNSTORE_DIR pointing at this test's store."""
@@ -139,5 +150,5 @@ def run_script(code: str, tmp_path: Path, env: dict[str, str] | None = None,
                           timeout=timeout)
 
 
-__all__ = ["runstore", "run_state", "history", "events", "user_keys", "warnings_in", "nan_eq",
+__all__ = ["run_cli", "runstore", "run_state", "history", "events", "user_keys", "warnings_in", "nan_eq",
            "all_run_dirs", "run_script", "PY"]

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 import runstore
 from runstore.capture.git import strip_credentials
-from runstore.cli import main
 from runstore.store.layout import Store
 from runstore.store.runs import load_run
 
@@ -136,12 +136,7 @@ def test_strip_credentials() -> None:
 
 # -- restore -------------------------------------------------------------------------------------
 
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as e:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    return int(e.value.code or 0), out, err
+cli = run_cli
 
 
 def test_restore_reproduces_the_exact_files(repo: Path, tmp_path: Path, capsys, monkeypatch) -> None:

@@ -10,17 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import run_cli
 
 import runstore
-from runstore.cli import main
 
-
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()  # drop what earlier SDK calls printed
-    with pytest.raises(SystemExit) as e:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    return int(e.value.code or 0), out, err
+cli = run_cli
 
 
 def _make(project: str = "p", name: str | None = None, config=None, acc=0.5, **kw) -> str:

@@ -6,21 +6,15 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 import runstore
-from runstore.cli import main
 from runstore.errors import RunNotFound, StoreError, UsageError
 from runstore.store.history import iter_rows
 from runstore.store.layout import Store
 from runstore.store.runs import load_run
 
-
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as e:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    return int(e.value.code or 0), out, err
+cli = run_cli
 
 
 def test_unwritable_store_location_is_a_clear_error(tmp_path: Path) -> None:

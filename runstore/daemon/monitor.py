@@ -42,30 +42,6 @@ class RunDirMissing(OSError):
     pass
 
 
-def _last_row(path: Path) -> dict[str, Any] | None:
-    """The last complete row of a system.jsonl (read from its end)."""
-    try:
-        with open(path, "rb") as f:
-            size = f.seek(0, os.SEEK_END)
-            start = max(0, size - 16384)
-            f.seek(start)
-            data = f.read()
-    except OSError:
-        return None
-    lines = data[: data.rfind(b"\n") + 1].split(b"\n")
-    if start > 0:
-        lines = lines[1:]  # the first piece may start mid-line
-    for line in reversed(lines):
-        if line:
-            try:
-                row = jsonl.decode(line)
-            except ValueError:
-                continue
-            if isinstance(row, dict) and type(row.get("_step")) is int:
-                return row
-    return None
-
-
 def _num(v: Any) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
@@ -190,7 +166,7 @@ class LiveRunsTask:
     def _new_sampler(self, tr: Tracked, snap: HostSnapshot) -> RunSampler:
         """A sampler that continues what an earlier daemon wrote for this segment (sample index, and the
         since-start counters), so a restarted daemon does not start the run's counts over."""
-        last = _last_row(tr.ref.path / SYSTEM)
+        last = jsonl.last_row(tr.ref.path / SYSTEM)
         step = last["_step"] + 1 if last else 0
         base = HostSnapshot(metrics={}, total_memory=snap.total_memory, disk_read=snap.disk_read,
                             disk_write=snap.disk_write, net_sent=snap.net_sent, net_recv=snap.net_recv)

@@ -109,6 +109,37 @@ def read(path: str | os.PathLike[str], offset: int = 0) -> tuple[list[Any], int]
     return list(iter_lines(data[:end])), offset + end
 
 
+def last_row(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The last complete line of a history-like file that is an object with an integer `_step`.
+
+    Read from the end in growing blocks, so the cost does not depend on the file's length.
+    """
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            block = 4096
+            while True:
+                start = max(0, size - block)
+                f.seek(start)
+                data = f.read(size - start)
+                lines = data[: data.rfind(b"\n") + 1].split(b"\n")
+                if start > 0:
+                    lines = lines[1:]  # the first piece may begin mid-line
+                for line in reversed(lines):
+                    if line:
+                        try:
+                            row = decode(line)
+                        except ValueError:
+                            continue
+                        if isinstance(row, dict) and type(row.get("_step")) is int:
+                            return row
+                if start == 0:
+                    return None
+                block *= 4
+    except OSError:
+        return None
+
+
 def open_append(path: str | os.PathLike[str]) -> int:
     """An O_APPEND descriptor on `path`; a torn tail left by a crashed writer is sealed first.
 

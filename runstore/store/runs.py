@@ -102,30 +102,8 @@ class RunState:
 
 def last_step(path: Path) -> int | None:
     """The `_step` of the last complete row of a history file (read from its end)."""
-    try:
-        with open(path, "rb") as f:
-            size = f.seek(0, os.SEEK_END)
-            block = 4096
-            while True:
-                start = max(0, size - block)
-                f.seek(start)
-                data = f.read(size - start)
-                end = data.rfind(b"\n")
-                lines = data[: end + 1].split(b"\n") if end >= 0 else []
-                complete = lines[1:] if start > 0 else lines  # the first piece may be cut mid-line
-                for line in reversed(complete):
-                    if line:
-                        try:
-                            row = jsonl.decode(line)
-                        except ValueError:
-                            continue
-                        if isinstance(row, dict) and isinstance(row.get("_step"), int):
-                            return row["_step"]
-                if start == 0:
-                    return None
-                block *= 4
-    except FileNotFoundError:
-        return None
+    row = jsonl.last_row(path)
+    return None if row is None else row["_step"]
 
 
 def load_run(ref: RunRef) -> RunState:
