@@ -433,6 +433,32 @@ class Run:
             raise Error(f"file {name!r} not found in run {self.id}; list them with run.files()")
         return File(self._st.path / FILES_DIR, os.path.relpath(target, root).replace(os.sep, "/"))
 
+    # -- tables --------------------------------------------------------------------------------
+    def table(self, key: str, step: int | None = None) -> Any:
+        """A logged `Table` read back: the latest one (from the summary), or the one logged at `step`.
+
+        INCREMENTAL tables come back whole (every increment up to that log). For a chart logged under
+        `K`, `table("K")` finds its table at `K_table`. `.get_dataframe()` gives a DataFrame.
+        """
+        from .media.table import Table
+        from .media.table_files import is_table_ref
+
+        if not isinstance(key, str):
+            raise TypeError(f"run.table(key) takes a str, got {type(key).__name__}")
+        names = (key, f"{key}_table", f"Custom Chart Tables/{key}_table")
+        if step is None:
+            found = _table_ref(flatten(self._st.summary), names)
+        else:
+            found = None
+            for row in self.scan_history(min_step=int(step), max_step=int(step) + 1):
+                found = _table_ref(flatten(row), names)
+        if found is None:
+            where = "the summary" if step is None else f"history step {step}"
+            keys = sorted(k for k, v in flatten(self._st.summary).items() if is_table_ref(v))
+            raise Error(f"no table logged under {key!r} in {where} of run {self.id}; "
+                        f"tables in the summary: {keys or 'none'}")
+        return Table.from_json(found, root=self._st.path / FILES_DIR)
+
     # -- edits ---------------------------------------------------------------------------------
     def _append(self, ev: dict[str, Any]) -> None:
         jsonl.append(self._st.path / RUN_LOG, ev)
@@ -476,6 +502,15 @@ class Run:
 def _system_keys(row: dict[str, Any]) -> dict[str, Any]:
     """system.jsonl stores wandb-core's names bare (`cpu`); wandb serves them as `system.cpu`."""
     return {k if k.startswith("_") else f"system.{k}": v for k, v in row.items()}
+
+
+def _table_ref(flat: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any] | None:
+    from .media.table_files import is_table_ref
+
+    for name in names:
+        if is_table_ref(flat.get(name)):
+            return flat[name]
+    return None
 
 
 def _sample_index(n: int, samples: int) -> Any:

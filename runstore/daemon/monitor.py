@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ class Tracked:
     runtime_offset: float = 0.0
     sampler: RunSampler | None = None
     retry_at: float = 0.0
+    # run.save(policy="live") files: source path -> [path under files/, (size, mtime_ns) last copied]
+    live_files: dict[str, list[Any]] = field(default_factory=dict)
 
 
 class RunDirMissing(OSError):
@@ -132,6 +134,8 @@ class LiveRunsTask:
                 self.log.info(f"run {m.project}/{m.id} marked crashed: process {m.pid} died without an exit record")
             self._drop(tr, None)
             return
+        if tr.live_files:
+            self._copy_live_files(tr)
         if not host:
             host.append(self.host.sample())
         snap = host[0]
@@ -162,6 +166,27 @@ class LiveRunsTask:
                 tr.runtime_offset = _num(ev.get("runtime")) or 0.0
             elif t == "exit":
                 tr.ended = True
+            elif t == "save" and ev.get("policy") == "live" and isinstance(ev.get("src"), str) \
+                    and isinstance(ev.get("path"), str):
+                tr.live_files[ev["src"]] = [ev["path"], ev.get("sig")]
+
+    def _copy_live_files(self, tr: Tracked) -> None:
+        """Re-copy `save(policy="live")` files that changed since their last copy (at most once a tick)."""
+        files = tr.ref.path / "files"
+        for src, entry in tr.live_files.items():
+            rel, last = entry
+            try:
+                st = os.stat(src)
+            except OSError:
+                continue  # gone or unreadable for now: the last copy stays
+            sig = [st.st_size, st.st_mtime_ns]
+            if sig == last:
+                continue
+            dest = (files / rel).resolve()
+            if files.resolve() not in dest.parents:
+                continue  # a hand-edited record pointing outside the run: never write there
+            jsonl.copy_atomic(src, dest)
+            entry[1] = sig
 
     def _new_sampler(self, tr: Tracked, snap: HostSnapshot) -> RunSampler:
         """A sampler that continues what an earlier daemon wrote for this segment (sample index, and the

@@ -44,8 +44,6 @@ def value(v: Any, *, for_config: bool = False) -> Any:
             return None  # wandb stores a NaN config value as null
         return v
     if isinstance(v, Mapping):
-        if hasattr(v, "_json_ref"):
-            raise Unconvertible
         return {str(k): value(x, for_config=for_config) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
         return [value(x, for_config=for_config) for x in v]
@@ -85,7 +83,9 @@ def value(v: Any, *, for_config: bool = False) -> Any:
 
 
 def config_value(key: str, v: Any) -> Any:
-    if hasattr(v, "_json_ref") or type(v).__name__ in ("Image", "Table", "Histogram", "Audio", "Video"):
+    from ..media.base import Media
+
+    if isinstance(v, Media):
         raise TypeError(f"config[{key!r}]: media objects cannot be config values; log them with run.log()")
     try:
         return value(v, for_config=True)

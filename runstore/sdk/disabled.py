@@ -60,6 +60,9 @@ class DisabledRun:
     def alert(self, *args: Any, **kwargs: Any) -> None:
         return None
 
+    def save(self, *args: Any, **kwargs: Any) -> list[str]:
+        return []
+
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         if self._finished:
             return

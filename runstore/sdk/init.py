@@ -69,7 +69,7 @@ def _at_exit() -> None:
 
 
 # -- globals ----------------------------------------------------------------------------------
-_BOUND = ("log", "define_metric", "mark_preempting", "alert")
+_BOUND = ("log", "define_metric", "mark_preempting", "alert", "save")
 
 
 def _set_globals(run: Any) -> None:

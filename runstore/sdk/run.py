@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from ..media.base import Media
 from ..store import jsonl
 from ..store.layout import FILES_DIR, RunRef, Store
 from ..store.summary import SUMMARY_OPS, MetricDefs, SummaryState, leaves, metric_name
@@ -93,6 +94,8 @@ class Run:
         self._hfd = -1
         self._recorder: Any = None
         self._console: Any = None
+        self._bind_ctx: Any = None
+        self._saves: dict[str, tuple[str, str, list[int] | None]] = {}
         self._sstate = summary
         self._svalues = summary.values
         self.config = Config(persist=self._config_event, allow_val_change=allow_val_change)
@@ -280,9 +283,12 @@ class Run:
             term.warn(f"run {self.id} is finished; the call to log() is ignored",
                       once_key=f"log-after-finish:{self.id}")
             return
-        row = {k: log_value(k, v) for k, v in data.items()}
         if step is not None:
             step = int(step)
+        row_step = self._step if step is None else max(step, self._step)
+        row = {(v.history_key(k) if isinstance(v, Media) else k): self._value(k, v, row_step)
+               for k, v in data.items()}
+        if step is not None:
             if step < self._step:
                 term.warn(f"Tried to log to step {step} that is less than the current step {self._step}. "
                           "Steps must be monotonically increasing, so this row is not in the history; "
@@ -298,6 +304,27 @@ class Run:
         if (bool(commit) if commit is not None else step is None):
             self._flush()
         self._fast = not self._pending and not self._defs
+
+    def _value(self, key: str, v: Any, step: int) -> Any:
+        """A logged value as stored: media bound to files (their `_type` reference), the rest converted.
+
+        A media value that cannot be written is a warning and the key is stored as None: tracking
+        failures never stop training; bad arguments were already rejected by the media constructors.
+        """
+        from ..media.convert import is_media_like, to_stored
+
+        if not is_media_like(v):
+            return log_value(key, v)
+        if self._bind_ctx is None:
+            from ..media.base import BindContext
+
+            self._bind_ctx = BindContext(self._ref.path / FILES_DIR, self)
+        try:
+            return to_stored(self._bind_ctx, key, v, step)
+        except (OSError, ValueError, TypeError, ImportError) as e:
+            term.warn(f"could not log {key!r} ({type(e).__name__}: {e}); stored as null, training continues",
+                      once_key=f"media-failed:{key}:{type(e).__name__}")
+            return None
 
     def _flush(self) -> None:
         row, self._pending = self._pending, {}
@@ -377,6 +404,10 @@ class Run:
         self._fast = False
         if self._recorder is not None:
             self._recorder.join(timeout=10.0)  # its metadata belongs before the exit record
+        if self._saves:
+            from .save import final_copies
+
+            final_copies(self)
         if self._console is not None:
             self._console.stop()  # output.log is complete before the run reads as finished
             self._console = None
@@ -422,6 +453,20 @@ class Run:
                 code = 0 if c is None else c if isinstance(c, int) else 1
             self.finish(exit_code=code)
         return False
+
+    def save(self, glob_str: Any = None, base_path: Any = None, policy: str = "live", glob: bool = True) -> list[str]:
+        """Copy files matching `glob_str` into the run (policy "live", "now" or "end"); returns their paths."""
+        from .save import save
+
+        if self._finished:
+            term.warn(f"run {self.id} is finished; save() is ignored", once_key=f"save-after-finish:{self.id}")
+            return []
+        return save(self, glob_str, base_path, policy, glob)
+
+    def restore(self, name: str, run_path: str | None = None, replace: bool = False, root: str | None = None) -> Any:
+        from .save import restore
+
+        return restore(name, run_path or f"{self.project}/{self.id}", replace, root or self.dir)
 
     def mark_preempting(self) -> None:
         self._event({"t": "edit", "set": {"preempting": True}})

@@ -175,6 +175,17 @@ def append(path: str | os.PathLike[str], obj: Any) -> None:
         os.close(fd)
 
 
+def copy_atomic(src: str | os.PathLike[str], dest: str | os.PathLike[str]) -> None:
+    """Copy a file so that readers see the old or the new copy, never half of one (tmp + rename)."""
+    import shutil
+
+    dest = os.fspath(dest)
+    os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
+    tmp = os.path.join(os.path.dirname(dest), f".{os.path.basename(dest)}.tmp{os.getpid()}")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dest)
+
+
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write a whole file so that readers see either the old or the new content, never a mix."""
     path = os.fspath(path)

@@ -1,0 +1,156 @@
+"""Helpers shared by the media types. Heavy libraries (numpy, PIL, matplotlib) are imported inside
+functions only: `import runstore` must not pay for them."""
+
+from __future__ import annotations
+
+import json
+import os
+import weakref
+from pathlib import Path
+from typing import Any
+
+from ..sdk import term
+from .base import BindContext
+
+
+def numpy() -> Any:
+    try:
+        import numpy as np
+    except ImportError:
+        raise ImportError("this data type needs numpy: pip install 'runstore[media]'") from None
+    return np
+
+
+def pil() -> Any:
+    try:
+        import PIL.Image
+    except ImportError:
+        raise ImportError("images need Pillow: pip install 'runstore[media]' (or pip install pillow)") from None
+    return PIL.Image
+
+
+def is_torch(v: Any) -> bool:
+    return (type(v).__module__ or "").startswith("torch")
+
+
+def to_numpy(v: Any) -> Any:
+    """numpy, torch, TF, JAX or nested sequences as a numpy array (torch: detached and moved to CPU)."""
+    np = numpy()
+    if isinstance(v, np.ndarray):
+        return v
+    for attr in ("detach", "cpu"):
+        f = getattr(v, attr, None)
+        if callable(f):
+            v = f()
+    if hasattr(v, "numpy") and callable(v.numpy):
+        v = v.numpy()
+    return np.asarray(v)
+
+
+def source_file(path: str | os.PathLike[str], what: str) -> str:
+    """A path given to a media constructor: it must name a readable regular file, checked now so the
+    mistake surfaces at the call site and not later while logging."""
+    p = os.fspath(path)
+    if not os.path.exists(p):
+        raise ValueError(f"{what}: file not found: {p!r} (pass an existing file path, or the data itself)")
+    if not os.path.isfile(p):
+        raise ValueError(f"{what}: {p!r} is not a regular file")
+    if not os.access(p, os.R_OK):
+        raise ValueError(f"{what}: {p!r} is not readable (check its permissions)")
+    return p
+
+
+def read_source(path: str) -> bytes:
+    # Read when the value is logged, as wandb copies at bind time; an error here is an OSError,
+    # which run.log() turns into a warning.
+    return Path(path).read_bytes()
+
+
+def _default(o: Any) -> Any:
+    if hasattr(o, "tolist"):  # numpy arrays and scalars
+        return o.tolist()
+    if hasattr(o, "isoformat"):
+        return o.isoformat()
+    if isinstance(o, (set, frozenset, tuple)):
+        return list(o)
+    raise TypeError(f"{type(o).__name__} is not JSON serializable")
+
+
+def json_bytes(obj: Any, **kw: Any) -> bytes:
+    """JSON as wandb's json.dump writes it (default separators unless given, NaN allowed)."""
+    return json.dumps(obj, default=_default, **kw).encode("utf-8")
+
+
+def file_ref(ctx: BindContext, type_: str, kind: str, key: str, step: int, data: bytes,
+             ext: str) -> dict[str, Any]:
+    """Store `data` under media/<kind>/ and return wandb's pointer: `_type, path, sha256, size`."""
+    rel, sha, size = ctx.write_file(kind, key, step, data, ext)
+    return {"_type": type_, "path": rel, "sha256": sha, "size": size}
+
+
+def captions(items: list[Any]) -> list[Any] | None:
+    """wandb lists captions for a batch when its first item has one (others may be None)."""
+    if items and getattr(items[0], "_caption", None) is not None:
+        return [getattr(m, "_caption", None) for m in items]
+    return None
+
+
+# Class labels are "singletons" in wandb: kept once in config `_wandb`, rewritten only when they
+# change. Logging an annotated image every step must not emit a config record every step.
+_singletons: weakref.WeakKeyDictionary[BindContext, dict[tuple[str, str], Any]] = weakref.WeakKeyDictionary()
+
+
+def set_singleton(ctx: BindContext, type_: str, key: str, value: Any) -> None:
+    seen = _singletons.setdefault(ctx, {})
+    entry = {"type": type_, "key": key, "value": value}
+    if seen.get((type_, key)) == entry:
+        return
+    seen[(type_, key)] = entry
+    ctx.set_internal_config([type_, key], entry)
+
+
+def class_labels(labels: Any, what: str) -> dict[str, str]:
+    """`{0: "bg", 1: "cat"}` validated, with keys as strings (they are JSON object keys on disk)."""
+    if not isinstance(labels, dict):
+        raise TypeError(f"{what}: class_labels must be a dict {{class_id (int): name (str)}}")
+    out: dict[str, str] = {}
+    for k, v in labels.items():
+        try:
+            ik = int(k)
+        except (TypeError, ValueError):
+            raise TypeError(f"{what}: class_labels keys must be integer class ids, got {k!r}") from None
+        if not isinstance(v, str):
+            raise TypeError(f"{what}: class_labels[{k!r}] must be a str, got {type(v).__name__}")
+        out[str(ik)] = v
+    return out
+
+
+def ensure_matplotlib_figure(obj: Any) -> Any:
+    """A matplotlib Figure from a Figure, the pyplot module (its current figure) or an Axes/Artist."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    pyplot = getattr(matplotlib, "pyplot", None)
+    if pyplot is not None and obj is pyplot:
+        obj = obj.gcf()
+    elif not isinstance(obj, Figure):
+        obj = getattr(obj, "figure", None)
+        if not isinstance(obj, Figure):
+            raise TypeError("only matplotlib.pyplot, a matplotlib Figure or an Axes can be logged as a figure")
+    if not any(ax.has_data() for ax in obj.axes) and not any(ax.images for ax in obj.axes):
+        raise ValueError("the matplotlib figure is empty: pass the figure you drew on (fig), or log before "
+                         "plt.close()/plt.show() clears the current figure")
+    return obj
+
+
+def is_matplotlib(v: Any) -> bool:
+    mod = type(v).__module__ or ""
+    if mod.startswith("matplotlib"):
+        return True
+    import sys
+
+    return v is sys.modules.get("matplotlib.pyplot") and v is not None
+
+
+def warn(msg: str, once: str | None = None) -> None:
+    term.warn(msg, once_key=once)

@@ -1,0 +1,100 @@
+"""How a media value becomes files plus a `_type` JSON reference when it is logged.
+
+A `Media` subclass implements `bind(ctx, key, step)`: it writes its file(s) through `ctx.write_file`
+(content-addressed: the same bytes are stored once per run) and returns the JSON reference that goes
+into the history row and the summary, in wandb's format (contract §7).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from ..store import jsonl
+
+MEDIA_DIR = "media"
+# At most this many steps share one directory: a run logging an image per step for 100,000 steps
+# gets 100 directories of <= 1,000 files per key instead of one directory of 100,000 (docs/FORMAT.md).
+STEPS_PER_DIR = 1000
+
+
+class Media:
+    """Base of every loggable data type (Image, Table, Histogram, …)."""
+
+    _log_type: str = ""
+
+    def bind(self, ctx: BindContext, key: str, step: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def history_key(self, key: str) -> str:
+        """The history/summary key a value logged under `key` is stored at; a chart stores its table
+        at `<key>_table` (and its spec under config `_wandb.visualize.<key>`)."""
+        return key
+
+    @classmethod
+    def bind_list(cls, items: list[Media], ctx: BindContext, key: str, step: int) -> Any:
+        """Several values of one type under one key. Types with a batched wandb form (images, audio)
+        override this; the default is a plain list of references."""
+        return [m.bind(ctx, key, step) for m in items]
+
+
+def safe_key(key: str) -> str:
+    """A metric key as a relative path: `/` makes directories (as in wandb), nothing may escape."""
+    parts = [p for p in key.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    cleaned = ["".join(c if c.isalnum() or c in "-_.=+@" else "_" for c in p)[:100] for p in parts]
+    return "/".join(cleaned) or "_"
+
+
+class BindContext:
+    """What a media value may touch while being logged: the run's files dir and its internal config."""
+
+    def __init__(self, files_dir: Path, run: Any = None) -> None:
+        self.files_dir = files_dir
+        self.run = run
+        self._by_sha: dict[str, str] = {}
+
+    def media_path(self, kind: str, key: str, step: int, digest: str, ext: str) -> str:
+        """`media/<kind>/<key>_<step>_<sha256[:20]>.<ext>`, in a per-1000-steps directory."""
+        bucket = f"{(step // STEPS_PER_DIR) * STEPS_PER_DIR:07d}"
+        k = safe_key(key)
+        head, _, leaf = k.rpartition("/")
+        rel = "/".join(p for p in (MEDIA_DIR, kind, head, bucket, f"{leaf}_{step}_{digest[:20]}.{ext}") if p)
+        return rel
+
+    def write_file(self, kind: str, key: str, step: int, data: bytes, ext: str) -> tuple[str, str, int]:
+        """Store `data` once per run; returns (path relative to files/, sha256 hex, size)."""
+        digest = hashlib.sha256(data).hexdigest()
+        known = self._by_sha.get(digest + ext)
+        if known is not None and (self.files_dir / known).exists():
+            return known, digest, len(data)
+        rel = self.media_path(kind, key, step, digest, ext)
+        dest = self.files_dir / rel
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            jsonl.write_atomic(dest, data)
+        self._by_sha[digest + ext] = rel
+        return rel, digest, len(data)
+
+    def set_internal_config(self, path: list[str], value: Any) -> None:
+        """Entries under config `_wandb` (chart specs, class labels) that wandb keeps there."""
+        if self.run is None:
+            return
+        items = self.run.config._items
+        wb = dict(items.get("_wandb") or {})
+        d = wb
+        for p in path[:-1]:
+            d[p] = dict(d.get(p) or {})
+            d = d[p]
+        d[path[-1]] = value
+        items["_wandb"] = wb
+        self.run._config_event({"_wandb": wb})
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

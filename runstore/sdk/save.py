@@ -1,0 +1,130 @@
+"""`run.save()` / `wandb.save()` and `wandb.restore()` (contract §9.4, §9.5).
+
+Saved files are *copied* into the run's files directory (wandb symlinks them, so a run dir stops being
+self-contained when the source moves: §15 #27). The returned paths are the ones wandb returns.
+Policies: "now" copies once, "end" copies at finish, "live" copies now, again whenever the file
+changes while the run is alive (the store daemon watches it), and once more at finish.
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+import os
+from pathlib import Path
+from typing import Any
+
+from ..capture.recorder import ignored
+from ..store.jsonl import copy_atomic
+from . import term
+
+POLICIES = ("live", "now", "end")
+
+
+def _sig(path: str) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
+def destination(src: str, glob_str: str, base_path: str | None, cwd: str) -> str:
+    """Where `src` lands under files/, with wandb's rules (relative path relative to cwd, or to
+    base_path; an absolute path keeps its parent directory's name)."""
+    if base_path is not None:
+        rel = os.path.relpath(src, os.path.abspath(base_path))
+        if rel.startswith(".."):
+            raise ValueError(f"save(): {src} is not under base_path {base_path!r}")
+        return rel
+    if not os.path.isabs(glob_str):
+        rel = os.path.relpath(src, cwd)
+        if not rel.startswith(".."):
+            return rel
+    return os.path.join(os.path.basename(os.path.dirname(src)), os.path.basename(src))
+
+
+def save(run: Any, glob_str: Any, base_path: Any = None, policy: str = "live", glob: bool = True) -> list[str]:
+    if isinstance(glob_str, os.PathLike):
+        glob_str = os.fspath(glob_str)
+    if not isinstance(glob_str, str) or not glob_str:
+        raise TypeError("save() takes a path or glob string, e.g. run.save('checkpoints/*.pt')")
+    if policy not in POLICIES:
+        raise ValueError(f"save(policy={policy!r}): use 'live', 'now' or 'end'")
+    if base_path is not None and not isinstance(base_path, (str, os.PathLike)):
+        raise TypeError("save(base_path=...) must be a path")
+    base = os.fspath(base_path) if base_path is not None else None
+    files_dir = os.path.abspath(run.dir)
+    cwd = os.getcwd()
+    pattern = glob_str if os.path.isabs(glob_str) else os.path.join(cwd, glob_str)
+    matches = sorted(globlib.glob(pattern, recursive=True)) if glob else [pattern]
+    matches = [m for m in matches if os.path.isfile(m)]
+    if not matches and os.path.isfile(os.path.join(files_dir, glob_str)):
+        return [os.path.join(files_dir, glob_str)]  # a file the script already wrote into run.dir
+    if not matches:
+        term.warn(f"save({glob_str!r}) matched no files; call save() again once they exist",
+                  once_key=f"save-none:{glob_str}")
+        return []
+    out: list[str] = []
+    for src in matches:
+        src = os.path.abspath(src)
+        if src.startswith(files_dir + os.sep):
+            out.append(src)  # already in the run's files
+            continue
+        rel = destination(src, glob_str, base, cwd)
+        if ignored(rel, run.settings.ignore_globs):
+            continue
+        dest = Path(files_dir) / rel
+        sig = _sig(src)
+        if policy in ("live", "now"):
+            try:
+                copy_atomic(src, dest)
+            except OSError as e:
+                term.warn(f"could not save {src} into the run ({e.strerror or e}); training continues",
+                          once_key=f"save-failed:{src}")
+                continue
+        run._saves[src] = (rel, policy, sig)
+        run._event({"t": "save", "src": src, "path": rel.replace(os.sep, "/"), "policy": policy, "sig": sig})
+        out.append(str(dest))
+    return out
+
+
+def final_copies(run: Any) -> None:
+    """At finish: the last state of every 'live' and 'end' file."""
+    for src, (rel, policy, sig) in list(run._saves.items()):
+        if policy == "now":
+            continue
+        current = _sig(src)
+        dest = Path(run.dir) / rel
+        if current is None:
+            continue  # deleted since: keep the last copy we have
+        if policy == "end" or current != sig or not dest.exists():
+            try:
+                copy_atomic(src, dest)
+            except OSError as e:
+                term.warn(f"could not save {src} at finish ({e.strerror or e})", once_key=f"save-end:{src}")
+
+
+def restore(name: str, run_path: str | None = None, replace: bool = False, root: str | None = None) -> Any:
+    """`wandb.restore`: a file of a run (this one, or `run_path` = "project/id") opened for reading,
+    copied to `root` (default: the current run's files dir, else cwd); None if the run has no such file."""
+    from ..api import Api
+    from ..errors import Error
+    from .init import current_run
+
+    current = current_run()
+    if run_path is None:
+        if current is None:
+            raise Error("restore() needs run_path='project/run_id' when no run is active")
+        local = Path(current.dir) / name
+        if local.is_file():
+            return open(local)
+        run_path = f"{current.project}/{current.id}"
+    target = root if root is not None else (current.dir if current is not None else ".")
+    try:
+        f = Api().run(run_path).file(name)
+    except Error:
+        return None
+    dest = Path(target) / f.name
+    if dest.exists() and not replace:
+        return open(dest)
+    return f.download(root=target, replace=True)
