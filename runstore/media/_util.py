@@ -35,16 +35,12 @@ def is_torch(v: Any) -> bool:
 
 def to_numpy(v: Any) -> Any:
     """numpy, torch, TF, JAX or nested sequences as a numpy array (torch: detached and moved to CPU)."""
+    from ..sdk.convert import to_host
+
     np = numpy()
     if isinstance(v, np.ndarray):
         return v
-    for attr in ("detach", "cpu"):
-        f = getattr(v, attr, None)
-        if callable(f):
-            v = f()
-    if hasattr(v, "numpy") and callable(v.numpy):
-        v = v.numpy()
-    return np.asarray(v)
+    return np.asarray(to_host(v))
 
 
 def source_file(path: str | os.PathLike[str], what: str) -> str:
@@ -58,6 +54,23 @@ def source_file(path: str | os.PathLike[str], what: str) -> str:
     if not os.access(p, os.R_OK):
         raise ValueError(f"{what}: {p!r} is not readable (check its permissions)")
     return p
+
+
+def from_stream(obj: Any, kwargs: dict[str, Any], supported: Any, what: str) -> tuple[Any, bytes, str | None]:
+    """Molecule/Object3D accept an open file or stream. An open file on disk becomes its path (copied
+    from disk, as wandb does); any other stream needs `file_type=`. Returns (obj, bytes, ext): the
+    bytes and ext are set only when the data came from a stream."""
+    if hasattr(obj, "read") and isinstance(getattr(obj, "name", None), str) and os.path.isfile(obj.name):
+        return obj.name, b"", None
+    if not hasattr(obj, "read"):
+        return obj, b"", None
+    ext = kwargs.pop("file_type", None)
+    if ext not in supported:
+        raise ValueError(f"{what} from a stream needs file_type= one of {sorted(supported)}")
+    if hasattr(obj, "seek"):
+        obj.seek(0)
+    raw = obj.read()
+    return None, (raw.encode("utf-8") if isinstance(raw, str) else raw), ext
 
 
 def read_source(path: str) -> bytes:

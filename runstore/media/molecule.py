@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ._util import captions, file_ref, read_source, source_file
+from ._util import captions, file_ref, from_stream, read_source, source_file
 from .base import BindContext, Media
 
 # Fixed so the same molecule embeds to the same coordinates, hence the same file, stored once.
@@ -31,17 +31,9 @@ class Molecule(Media):
         self._caption = caption
         self._path: str | None = None
         self._bytes = b""
-        if hasattr(data_or_path, "read") and isinstance(getattr(data_or_path, "name", None), str) \
-                and os.path.isfile(data_or_path.name):
-            data_or_path = data_or_path.name  # an open file: copy it from its path, as wandb does
-        if hasattr(data_or_path, "read"):
-            ext = kwargs.pop("file_type", None)
-            if ext not in self.SUPPORTED_TYPES:
-                raise ValueError(f"Molecule from a stream needs file_type= one of {sorted(self.SUPPORTED_TYPES)}")
-            if hasattr(data_or_path, "seek"):
-                data_or_path.seek(0)
-            raw = data_or_path.read()
-            self._bytes, self._ext = (raw.encode("utf-8") if isinstance(raw, str) else raw), ext
+        data_or_path, raw, ext = from_stream(data_or_path, kwargs, self.SUPPORTED_TYPES, "Molecule")
+        if ext is not None:
+            self._bytes, self._ext = raw, ext
         elif isinstance(data_or_path, (str, os.PathLike)):
             path = os.fspath(data_or_path)
             ext = os.path.splitext(path)[1][1:].lower()

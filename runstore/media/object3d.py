@@ -11,7 +11,7 @@ import json
 import os
 from typing import Any
 
-from ._util import file_ref, numpy, read_source, source_file, to_numpy
+from ._util import file_ref, from_stream, numpy, read_source, source_file, to_numpy
 from .base import BindContext, Media
 
 _POINT_HELP = ("point cloud must be N×3 [x, y, z], N×4 [x, y, z, category] or N×6 [x, y, z, r, g, b], got "
@@ -52,17 +52,9 @@ class Object3D(Media):
         self._path: str | None = None
         self._bytes = b""
         self._ext = "pts.json"
-        if hasattr(data_or_path, "name") and hasattr(data_or_path, "read") and \
-                isinstance(data_or_path.name, str) and os.path.isfile(data_or_path.name):
-            data_or_path = data_or_path.name  # an open file: copy it from its path, as wandb does
-        if hasattr(data_or_path, "read"):
-            ext = kwargs.pop("file_type", None)
-            if ext not in self.SUPPORTED_TYPES:
-                raise ValueError(f"Object3D from a stream needs file_type= one of {sorted(self.SUPPORTED_TYPES)}")
-            if hasattr(data_or_path, "seek"):
-                data_or_path.seek(0)
-            raw = data_or_path.read()
-            self._bytes, self._ext = (raw.encode("utf-8") if isinstance(raw, str) else raw), ext
+        data_or_path, raw, ext = from_stream(data_or_path, kwargs, self.SUPPORTED_TYPES, "Object3D")
+        if ext is not None:
+            self._bytes, self._ext = raw, ext
         elif isinstance(data_or_path, (str, os.PathLike)):
             path = os.fspath(data_or_path)
             ext = next((t for t in sorted(self.SUPPORTED_TYPES, key=len, reverse=True) if path.lower().endswith("." + t)), None)

@@ -16,6 +16,17 @@ class Unconvertible(Exception):
     pass
 
 
+def to_host(v: Any) -> Any:
+    """A torch/TF/JAX tensor as a numpy array in host memory (detached, on the CPU); others unchanged."""
+    for attr in ("detach", "cpu"):
+        f = getattr(v, attr, None)
+        if callable(f):
+            v = f()
+    if hasattr(v, "numpy") and callable(v.numpy):
+        v = v.numpy()
+    return v
+
+
 def _tensor_like(v: Any) -> Any:
     """numpy/torch/jax/tf values: a 1-element value becomes its scalar, others a (nested) list."""
     size = getattr(v, "size", None)
@@ -23,12 +34,7 @@ def _tensor_like(v: Any) -> Any:
         size = v.numel() if hasattr(v, "numel") else None
     if size == 1 and hasattr(v, "item"):
         return v.item()
-    for attr in ("detach", "cpu"):
-        f = getattr(v, attr, None)
-        if callable(f):
-            v = f()
-    if hasattr(v, "numpy") and callable(v.numpy):
-        v = v.numpy()
+    v = to_host(v)
     if hasattr(v, "tolist"):
         return v.tolist()
     raise Unconvertible

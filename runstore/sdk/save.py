@@ -14,18 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from ..capture.recorder import ignored
-from ..store.jsonl import copy_atomic
+from ..store.jsonl import copy_atomic, file_sig
 from . import term
 
 POLICIES = ("live", "now", "end")
-
-
-def _sig(path: str) -> list[int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return [st.st_size, st.st_mtime_ns]
 
 
 def destination(src: str, glob_str: str, base_path: str | None, cwd: str) -> str:
@@ -74,7 +66,7 @@ def save(run: Any, glob_str: Any, base_path: Any = None, policy: str = "live", g
         if ignored(rel, run.settings.ignore_globs):
             continue
         dest = Path(files_dir) / rel
-        sig = _sig(src)
+        sig = file_sig(src)
         if policy in ("live", "now"):
             try:
                 copy_atomic(src, dest)
@@ -93,7 +85,7 @@ def final_copies(run: Any) -> None:
     for src, (rel, policy, sig) in list(run._saves.items()):
         if policy == "now":
             continue
-        current = _sig(src)
+        current = file_sig(src)
         dest = Path(run.dir) / rel
         if current is None:
             continue  # deleted since: keep the last copy we have

@@ -8,25 +8,17 @@ be deleted at any time; a read-only store simply goes without it.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import orjson
 
 from . import jsonl
+from .jsonl import file_sig
 from .layout import HISTORY, RUN_LOG, RunRef, Store
 from .runs import RunState, Segment, load_run
 from .summary import MetricDefs
 
 VERSION = 1
-
-
-def _sig(path: str) -> list[int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return [st.st_size, st.st_mtime_ns]
 
 
 def _to_entry(st: RunState, sig: list[int], hsig: list[int] | None) -> dict[str, Any]:
@@ -65,14 +57,14 @@ def _project_states(store: Store, project: str) -> list[RunState]:
     states: list[RunState] = []
     dirty = False
     for ref in store.iter_runs(project):
-        sig = _sig(f"{ref.dir}/{RUN_LOG}")
+        sig = file_sig(f"{ref.dir}/{RUN_LOG}")
         if sig is None:
             continue
         e = entries.get(ref.id)
         hsig = None
         if e is not None and e.get("sig") == sig:
             if e.get("exit") is None:  # a summary folded from history is only as fresh as the history
-                hsig = _sig(f"{ref.dir}/{HISTORY}")
+                hsig = file_sig(f"{ref.dir}/{HISTORY}")
             if e.get("exit") is not None or e.get("hsig") == hsig:
                 try:
                     states.append(_from_entry(ref, e))
@@ -83,7 +75,7 @@ def _project_states(store: Store, project: str) -> list[RunState]:
         st = load_run(ref)
         if not st.info:
             continue  # a run directory whose first record is not on disk yet
-        hsig = None if st.exit is not None else _sig(f"{ref.dir}/{HISTORY}")
+        hsig = None if st.exit is not None else file_sig(f"{ref.dir}/{HISTORY}")
         try:
             entry = _to_entry(st, sig, hsig)
             orjson.dumps(entry, option=orjson.OPT_SERIALIZE_NUMPY)

@@ -175,6 +175,15 @@ def append(path: str | os.PathLike[str], obj: Any) -> None:
         os.close(fd)
 
 
+def file_sig(path: str | os.PathLike[str]) -> list[int] | None:
+    """[size, mtime_ns] of a file, None if it cannot be stat'ed: a cheap "has it changed?" token."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
 def copy_atomic(src: str | os.PathLike[str], dest: str | os.PathLike[str]) -> None:
     """Copy a file so that readers see the old or the new copy, never half of one (tmp + rename)."""
     import shutil
