@@ -223,6 +223,13 @@ def init(
     if reinit is not None and not isinstance(reinit, bool) and reinit not in REINIT:
         raise ValueError(f"init(reinit={reinit!r}): use one of {', '.join(sorted(REINIT))}, True or False")
 
+    sweep_env = _sweep_env()
+    if sweep_env is not None:
+        # Under a sweep agent the run's identity comes from the agent (contract §1.3, §11.6).
+        for label, value in (("project", project), ("entity", entity), ("id", id)):
+            if value is not None:
+                term.warn(f"Ignoring {label} '{value}' when running a sweep.")
+        project = entity = id = None
     root = _store_root(dir)
     store = Store(root)
     try:
@@ -358,8 +365,30 @@ def _create(store: Store, s: Settings, ref: RunRef, config: Any, include: Any, e
         run._sstate.apply_row(jsonl.decode(line))
     if items:
         run._config_event(items)
+    _apply_sweep_values(run, s)
     _start_recorder(run, s, info)
     return run
+
+
+def _sweep_env() -> tuple[str, str] | None:
+    """(sweep id, per-run config path) when this process runs a sweep trial, else None."""
+    env = os.environ
+    sid = env.get("RUNSTORE_SWEEP_ID") or env.get("WANDB_SWEEP_ID")
+    path = env.get("RUNSTORE_SWEEP_PARAM_PATH") or env.get("WANDB_SWEEP_PARAM_PATH")
+    return (sid, path) if sid and path else None
+
+
+def _apply_sweep_values(run: Any, s: Settings) -> None:
+    """The trial's parameters, deep-merged over the user's config and locked: later changes to these
+    keys are ignored with wandb's warning (contract §3.3)."""
+    if not (s.sweep_id and s.sweep_param_path):
+        return
+    try:
+        values = load_yaml(s.sweep_param_path)
+    except ValueError as e:
+        term.warn(f"sweep parameters could not be read ({e}); the run uses its own config")
+        return
+    run.config.update_locked(values, user="sweep")
 
 
 def _start_recorder(run: Any, s: Settings, info: dict[str, Any]) -> None:
@@ -401,6 +430,7 @@ def _resume(store: Store, s: Settings, ref: RunRef, config: Any, include: Any, e
     new = _config_sources(s, config, include, exclude)
     if new:
         run.config.update(new, allow_val_change=True)
+    _apply_sweep_values(run, s)
     return run
 
 
