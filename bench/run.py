@@ -382,6 +382,30 @@ def bench_daemon(sz: Sizes, tmp: Path, details: dict[str, Any]) -> Row:
     return row
 
 
+def bench_sweeps(sz: Sizes, tmp: Path, details: dict[str, Any]) -> list[Row]:
+    rows = []
+    for method, budget in (("grid", 20.0), ("random", 20.0), ("bayes", 1000.0)):
+        step(f"sweeps: one {method} proposal with 100 finished runs")
+        rs = child("sweep_proposals", {"method": method, "finished": 100, "calls": 10 if sz is QUICK else 30},
+                   "runstore", tmp / f"sweep-{method}")
+        row = Row(f"sweep proposal, {method}, 100 finished runs", "ms", None, None, max_value=budget, fmt="{:.1f}")
+        row.runstore = rs["median_ms"]
+        row.notes.append(f"sweep {method}: median of {rs['calls']} proposals; first call {rs['first_ms']:.0f} ms "
+                         f"(imports); sampler {rs['sampler']}; wandb: n/a (its controller runs on the server)")
+        details[f"sweep_{method}"] = rs
+        rows.append(row)
+    step("sweeps: agent start to first trial")
+    rs = child("agent_start", {"runs": 3 if sz is QUICK else 7}, "runstore", tmp / "agent")
+    row = Row("sweep agent: start to first trial (median)", "s", None, None, max_value=0.5, fmt="{:.3f}")
+    row.runstore = rs["median_s"]
+    row.notes.append(f"agent start: `python -m runstore agent --count 1 ID` to the trial's first line, "
+                     f"{rs['runs']} runs, min {rs['min_s']:.3f} s, max {rs['max_s']:.3f} s; wandb: n/a (its "
+                     "agent needs the server)")
+    details["agent_start"] = rs
+    rows.append(row)
+    return rows
+
+
 # -- reporting ------------------------------------------------------------------------------------------
 def render(rows: list[Row]) -> Table:
     table = Table(title="runstore vs wandb (offline)")
@@ -470,7 +494,8 @@ def main() -> int:
                          ("bytes", lambda: [bench_bytes(sz, tmp, have_wb, details)]),
                          ("read", lambda: bench_read(sz, tmp, details)),
                          ("ls", lambda: bench_ls(sz, tmp, details)),
-                         ("daemon", lambda: [bench_daemon(sz, tmp, details)])):
+                         ("daemon", lambda: [bench_daemon(sz, tmp, details)]),
+                         ("sweeps", lambda: bench_sweeps(sz, tmp, details))):
             try:
                 rows.extend(fn())
             except Exception as e:  # one broken workload should not hide the others' figures

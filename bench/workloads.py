@@ -267,6 +267,63 @@ def daemon_cpu(seconds: float, runs: int, interval: float) -> Result:
             "daemon_rss_mb": rss_mb}
 
 
+def sweep_proposals(method: str, finished: int, calls: int) -> Result:
+    """Median time of one `next_params` proposal with `finished` finished trials already recorded."""
+    import math
+    import statistics
+
+    from runstore.sweeps.schema import parse_config
+    from runstore.sweeps.search import Trial, next_params
+
+    params: dict[str, Any] = {"x": {"min": -5.0, "max": 10.0}, "y": {"values": list(range(30))},
+                              "z": {"min": 1, "max": 8},
+                              "o": {"parameters": {"lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1.0}}}}
+    if method == "grid":  # grid takes discrete parameters only
+        params["x"] = {"values": [float(i) for i in range(10)]}
+        params["o"] = {"value": 1}
+    config = parse_config({"method": method, "parameters": params, "metric": {"name": "m"}})
+    seeder = config if method != "bayes" else parse_config({"method": "random", "parameters": params})
+    trials: list[Any] = []
+    for i in range(finished):
+        p = next_params(seeder, trials, seed=0)
+        trials.append(Trial(f"r{i}", p, "finished", [math.sin(i) + j for j in range(5)]))
+    t0 = time.perf_counter()
+    next_params(config, trials, seed=1)  # the first call pays for imports (optuna)
+    first = time.perf_counter() - t0
+    times = []
+    for i in range(calls):
+        t0 = time.perf_counter()
+        next_params(config, trials, seed=i)
+        times.append(time.perf_counter() - t0)
+    from runstore.sweeps.search import bayes_sampler
+
+    return {"median_ms": 1000 * statistics.median(times), "first_ms": 1000 * first, "calls": calls,
+            "finished": finished, "sampler": bayes_sampler() if method == "bayes" else method}
+
+
+def agent_start(runs: int) -> Result:
+    """Seconds from launching `python -m runstore agent ID` to the first line of its first trial."""
+    import statistics
+    import subprocess
+    import tempfile
+
+    from runstore.store.layout import Store
+    from runstore.sweeps.controller import create_sweep
+
+    cmd = ["${env}", "${interpreter}", "-c", "import time; open('t0', 'w').write(repr(time.time()))", "${args}"]
+    samples = []
+    for _ in range(runs):
+        d = Path(tempfile.mkdtemp(prefix="agent-"))
+        env = {**os.environ, "RUNSTORE_DIR": str(d / ".wandb"), "RUNSTORE_DAEMON": "0"}
+        sweep = create_sweep({"method": "grid", "command": cmd, "parameters": {"x": {"values": [1]}}},
+                             project="b", store=Store(d / ".wandb"))
+        t0 = time.time()
+        subprocess.run([sys.executable, "-m", "runstore", "agent", "--count", "1", sweep.id], cwd=d, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        samples.append(float((d / "t0").read_text()) - t0)
+    return {"median_s": statistics.median(samples), "min_s": min(samples), "max_s": max(samples), "runs": runs}
+
+
 WORKLOADS: dict[str, Callable[..., Result]] = {
     "log_cost": log_cost,
     "disk_bytes": disk_bytes,
@@ -275,6 +332,8 @@ WORKLOADS: dict[str, Callable[..., Result]] = {
     "gen_runs": gen_runs,
     "load_all_runs": load_all_runs,
     "daemon_cpu": daemon_cpu,
+    "sweep_proposals": sweep_proposals,
+    "agent_start": agent_start,
 }
 
 

@@ -48,10 +48,15 @@ def __getattr__(name: str) -> Any:
         return import_module(f"{__name__}.plot")
     if name == "plot_table":
         return import_module(f"{__name__}.plot").plot_table
+    if name == "sweep":
+        return import_module(f"{__name__}.sweeps.controller").sweep
+    if name == "agent":
+        return import_module(f"{__name__}.sweeps.agent").agent
     raise AttributeError(f"module 'runstore' has no attribute {name!r}")
 
 
 __all__ = [
     "__version__", "init", "finish", "save", "restore", "login", "setup", "termlog", "termwarn", "termerror", "log", "config", "summary", "run", "define_metric", "mark_preempting",
     "alert", "Api", "Settings", "Error", "UsageError", "CommError", "ConfigError", *_MEDIA, "plot", "plot_table",
+    "sweep", "agent",
 ]

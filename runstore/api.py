@@ -78,6 +78,12 @@ class Api:
         states = select(load_states(self._store, project), filters, order)
         return Runs(self, [Run(self, s) for s in states])
 
+    def sweep(self, path: str) -> Any:
+        """A sweep: `"id"`, `"project/id"` or `"entity/project/id"` (contract §12)."""
+        from .sweeps.api import Sweep
+
+        return Sweep.load(self, path)
+
     def run(self, path: str) -> Run:
         """One run: `"project/id"`, `"entity/project/id"`, `"entity/project/runs/id"` or just `"id"`."""
         parts = _split(path)
@@ -277,6 +283,19 @@ class Run:
     @property
     def runtime(self) -> float:
         return self._st.runtime
+
+    @property
+    def sweep(self) -> Any:
+        """The Sweep this run belongs to, or None."""
+        sid = self._info.get("sweep_id")
+        if not sid:
+            return None
+        from .errors import Error as _Error
+
+        try:
+            return self._api.sweep(sid)
+        except _Error:
+            return None  # a run that names a sweep missing from this store
 
     @property
     def sweep_name(self) -> str | None:

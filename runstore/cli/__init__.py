@@ -15,7 +15,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-from . import daemon_cmd, diff, listing, restore, run_cmd, settings_cmds  # noqa: E402
+from . import daemon_cmd, diff, listing, restore, run_cmd, settings_cmds, sweep_cmd  # noqa: E402
 
 settings_cmds.register(app)
 listing.register(app)
@@ -23,6 +23,7 @@ diff.register(app)
 restore.register(app)
 run_cmd.register(app)
 daemon_cmd.register(app)
+sweep_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -37,7 +38,15 @@ def main(argv: list[str] | None = None) -> None:
 
     cmd = typer.main.get_command(app)
     try:
-        rv = cmd.main(args=argv, prog_name="runstore", standalone_mode=False)
+        args = sys.argv[1:] if argv is None else argv
+        if args[:1] == ["agent"]:
+            # Straight to argparse: typer's parameter coercion imports pydantic, and an agent must start
+            # its first trial within 0.5 s.
+            from .sweep_cmd import agent_main
+
+            rv = agent_main(args[1:])
+        else:
+            rv = cmd.main(args=argv, prog_name="runstore", standalone_mode=False)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except ClickException as e:

@@ -18,7 +18,7 @@ from ._common import console, fmt_duration, fmt_time, fmt_value, require_store, 
 _EXPR = re.compile(r"^\s*([A-Za-z_][\w.\-/]*)\s*(>=|<=|!=|==|=|>|<|~)\s*(.*?)\s*$")
 _OPS = {">=": "$gte", "<=": "$lte", "!=": "$ne", "==": "$eq", "=": "$eq", ">": "$gt", "<": "$lt", "~": "$regex"}
 MAX_VARYING = 8
-_ANSI = {"running": "33", "finished": "32", "failed": "31", "crashed": "31", "killed": "31"}
+_ANSI = {"running": "33", "finished": "32", "failed": "31", "crashed": "31", "killed": "31", "stopped": "33"}
 
 
 def parse_filter(text: str) -> dict[str, Any]:

@@ -1,0 +1,246 @@
+"""`runstore sweep` (create, steer, show, list sweeps) and `runstore agent` (run a sweep's trials)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ..errors import UsageError
+from ._common import console, err_console, fmt_duration, fmt_time, fmt_value, store_at
+
+
+def _load_config(path: str, name: str | None, program: str | None) -> dict[str, Any]:
+    from ..sweeps.schema import parse_config
+
+    if not Path(path).is_file():
+        raise UsageError(f"sweep config {path!r} does not exist (give a YAML file, or a sweep id with "
+                         "--stop/--cancel/--pause/--resume, or `sweep show ID`)")
+    raw = dict(parse_config(path).raw)
+    if name:
+        raw["name"] = name
+    if program:
+        raw["program"] = program
+    return raw
+
+
+def _config_errors(e: Exception, source: str) -> typer.Exit:
+    """All problems of a sweep config, one per line (the CLI's one-line error would hide all but one)."""
+    from rich.text import Text
+
+    err_console.print(Text.assemble(("error: ", "bold red"), f"invalid sweep config {source}:"))
+    for line in str(e).splitlines():
+        err_console.print(f"  {line}", soft_wrap=True, markup=False, highlight=False)
+    return typer.Exit(1)
+
+
+def _agent_command(store: Any, st: Any) -> str:
+    from ..store.layout import find_root
+
+    where = f"{st.entity}/{st.project}" if st.entity else st.project
+    cmd = ["runstore", "agent"]
+    if store.root != find_root():
+        cmd += ["--dir", str(store.root)]
+    return shlex.join([*cmd, f"{where}/{st.id}"])
+
+
+def sweep(
+    args: list[str] = typer.Argument(None, metavar="CONFIG_YAML_OR_SWEEP_ID | show ID | ls"),
+    project: str = typer.Option(None, "--project", "-p", help="Project the sweep's runs go to."),
+    entity: str = typer.Option(None, "--entity", "-e", help="Entity recorded with the sweep."),
+    name: str = typer.Option(None, "--name", help="Sweep name (overrides the config's)."),
+    program: str = typer.Option(None, "--program", help="Program to run (overrides the config's)."),
+    update: str = typer.Option(None, "--update", metavar="SWEEP_ID",
+                               help="Replace the config of SWEEP_ID, which has not started a run yet."),
+    stop: bool = typer.Option(False, "--stop", help="Finish the sweep: no new runs, running runs finish."),
+    cancel: bool = typer.Option(False, "--cancel", help="Cancel the sweep: no new runs, running runs are stopped."),
+    pause: bool = typer.Option(False, "--pause", help="Pause: agents take no new runs until --resume."),
+    resume: bool = typer.Option(False, "--resume", help="Resume a paused sweep."),
+    prior_run: list[str] = typer.Option(None, "--prior-run", "--prior_run", "-R",
+                                        help="Seed the search with an existing run (repeatable)."),
+    controller: bool = typer.Option(False, "--controller", help="Accepted for wandb compatibility: every agent "
+                                    "runs the controller itself, there is nothing else to start."),
+    verbose: bool = typer.Option(False, "--verbose", help="Accepted for wandb compatibility."),
+    dir: Path = typer.Option(None, "--dir", help="Store directory (or its parent)."),
+) -> None:
+    """Create a sweep from CONFIG_YAML, steer one (--stop/--cancel/--pause/--resume ID), `show ID` or `ls`.
+
+    Creating prints the sweep id and the `runstore agent` command to run, in as many terminals or
+    machines sharing the store as you like.
+    """
+    from ..sweeps import controller as C
+    from ..sweeps import state as S
+    from ..sweeps.schema import SweepConfigError
+
+    store = store_at(dir)
+    args = list(args or [])
+    actions = [a for a, on in (("stop", stop), ("cancel", cancel), ("pause", pause), ("resume", resume)) if on]
+    if len(actions) + bool(update) > 1:
+        raise UsageError("give only one of --stop, --cancel, --pause, --resume, --update")
+    if args[:1] == ["show"]:
+        if len(args) != 2:
+            raise UsageError("usage: runstore sweep show SWEEP_ID")
+        return _show(store, args[1])
+    if args[:1] == ["ls"]:
+        return _list(store)
+    if len(args) != 1:
+        raise UsageError("give one sweep config YAML (or a sweep id with --stop/--cancel/--pause/--resume)")
+    target = args[0]
+    if actions:
+        sd = S.open_sweep(store, target)
+        new = C.set_state(sd, actions[0])
+        console.print(f"Sweep {sd.id}: {new} ({C.ACTIONS[actions[0]][2]}).")
+        return None
+    try:
+        raw = _load_config(target, name, program)
+        if update:
+            sd = S.open_sweep(store, update)
+            C.update_config(sd, raw)
+            console.print(f"Updated the config of sweep {sd.id} from {target}.")
+            return None
+        sd = C.create_sweep(raw, entity=entity, project=project, prior_runs=prior_run or None, store=store)
+    except SweepConfigError as e:
+        raise _config_errors(e, target) from None
+    st = sd.load()
+    console.print(f"Created sweep with ID: {sd.id}", markup=False, highlight=False)
+    console.print(f"Run sweep agent with: {_agent_command(store, st)}", markup=False, highlight=False, soft_wrap=True)
+    return None
+
+
+def _show(store: Any, ref: str) -> None:
+    """A table of the sweep's runs, best first by the sweep's metric, with their parameters."""
+    from rich.table import Table
+
+    from ..api import Api
+    from ..store.history import flatten
+    from ..sweeps.api import Sweep
+
+    sw = Sweep.load(Api(store=store), ref)
+    st = sw._st
+    cfg = st.config
+    metric = cfg.get("metric") if isinstance(cfg.get("metric"), dict) else None
+    mname = metric.get("name") if metric else None
+    states = sw.load_states()
+    if mname:
+        from ..store.query import select
+
+        states = select(states, None, sw._default_order())
+    by_run = {t.run_id: flatten(t.params) for t in st.trials.values()}
+    pnames: dict[str, None] = {}
+    for t in st.trials.values():
+        for k in flatten(t.params):
+            pnames.setdefault(k, None)
+    counts: dict[str, int] = {}
+    for s in states:
+        counts[s.state] = counts.get(s.state, 0) + 1
+    exp = sw.expected_run_count
+    head = (f"sweep {sw.id} {sw.name!r}: {sw.state}, method {cfg.get('method')}"
+            + (f", {metric.get('goal', 'minimize')} {mname}" if mname else "")
+            + f", project {st.project}; {len(states)} run(s)"
+            + (f" of {exp}" if exp else "")
+            + (f" ({', '.join(f'{n} {k}' for k, n in sorted(counts.items()))})" if counts else ""))
+    console.print(head, markup=False, highlight=False, soft_wrap=True)
+    if not states:
+        console.print("no runs yet: start one with "
+                      f"`{_agent_command(store, st)}`", markup=False, highlight=False)
+        return
+    table = Table(show_edge=False, header_style="bold")
+    table.add_column("run", no_wrap=True, min_width=8)
+    table.add_column("name", no_wrap=True, max_width=20)
+    table.add_column("state", no_wrap=True)
+    if mname:
+        table.add_column(str(mname), justify="right", no_wrap=True)
+    for p in pnames:
+        table.add_column(p, justify="right", no_wrap=True)
+    table.add_column("runtime", justify="right", no_wrap=True)
+    for s in states:
+        params = by_run.get(s.id) or flatten({k: s.config.get(k) for k in cfg.get("parameters") or {}})
+        row = [s.id, fmt_value(s.info.get("name")), s.state]
+        if mname:
+            row.append(fmt_value(_dig(s.summary, str(mname))))
+        row += [fmt_value(params.get(p)) for p in pnames]
+        row.append(fmt_duration(s.runtime))
+        table.add_row(*row)
+    console.print(table)
+
+
+def _dig(d: Any, name: str) -> Any:
+    if isinstance(d, dict) and name in d:
+        return d[name]
+    for part in name.split("."):
+        if not isinstance(d, dict):
+            return None
+        d = d.get(part)
+    return d
+
+
+def _list(store: Any) -> None:
+    from rich.table import Table
+
+    from ..sweeps import state as S
+
+    sweeps = S.list_sweeps(store)
+    if not sweeps:
+        console.print(f"no sweeps in {store.root}; create one with `runstore sweep config.yaml`")
+        return
+    table = Table(show_edge=False, header_style="bold")
+    for col in ("sweep", "name", "state", "method", "project", "runs", "created"):
+        table.add_column(col)
+    for sd in sweeps:
+        st = sd.load()
+        runs = sum(1 for t in st.trials.values() if not t.prior and t.released is None)
+        table.add_row(sd.id, fmt_value(st.config.get("name")), st.state, str(st.config.get("method")),
+                      st.project, str(runs), fmt_time(st.created))
+    console.print(table)
+
+
+def _agent_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="runstore agent",
+        description="Run a sweep's trials, one child process at a time, until the sweep is done (or --count). "
+                    "Start as many agents as you like, on this machine or on machines sharing the store: they "
+                    "take proposals under a file lock, so no trial runs twice.")
+    p.add_argument("sweep_id", metavar="SWEEP_ID", help="Sweep id, project/id or entity/project/id.")
+    p.add_argument("-p", "--project", help="Accepted for wandb compatibility (the id names the sweep).")
+    p.add_argument("-e", "--entity", help="Accepted for wandb compatibility.")
+    p.add_argument("--count", type=int, help="Run at most this many trials, then exit.")
+    p.add_argument("-f", "--forward-signals", action="store_true",
+                   help="Accepted for wandb compatibility: SIGTERM/SIGHUP always go on to the running trial.")
+    p.add_argument("-t", "--term-timeout", type=float,
+                   help="Seconds between SIGTERM and SIGKILL when a trial is stopped "
+                        "(default: WANDB_AGENT_KILL_DELAY or 30).")
+    p.add_argument("--max-consecutive-failed-runs", type=int, help="Exit after this many failed runs in a row.")
+    p.add_argument("--dir", type=Path, help="Store directory (or its parent).")
+    return p
+
+
+def agent(ctx: typer.Context) -> None:
+    """Run a sweep's trials until it is done: runstore agent [--count N] [--dir D] SWEEP_ID (see --help).
+
+    Start as many agents as you like, on this machine or on machines sharing the store: they take
+    proposals under a file lock, so no trial runs twice.
+    """
+    # Options are parsed with argparse, not typer: typer's per-parameter coercion imports pydantic
+    # (~100 ms), and an agent must start its first trial within 0.5 s.
+    raise typer.Exit(agent_main(list(ctx.args)))
+
+
+def agent_main(argv: list[str]) -> int:
+    """`runstore agent ARGS`: parse, run the agent, return its exit code (usable without typer)."""
+    try:
+        ns = _agent_parser().parse_args(argv)
+    except SystemExit as e:
+        return 2 if e.code else 0
+    from ..sweeps.agent import run_cli_agent
+
+    return run_cli_agent(ns.sweep_id, count=ns.count, store=store_at(ns.dir),
+                         max_consecutive_failed_runs=ns.max_consecutive_failed_runs, term_timeout=ns.term_timeout)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sweep")(sweep)
+    app.command("agent", add_help_option=False, context_settings={
+        "allow_extra_args": True, "ignore_unknown_options": True, "allow_interspersed_args": False})(agent)
