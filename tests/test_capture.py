@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,21 @@ def test_restore_no_git_copies_saved_code(repo: Path, tmp_path: Path, capsys, mo
     assert code == 0
     restored = tmp_path / ".wandb" / "restore" / rid / "files" / "code" / "train.py"
     assert restored.read_text() == (repo / "train.py").read_text()
+
+
+def test_requirements_cache_follows_the_environment(tmp_path: Path, monkeypatch) -> None:
+    from runstore.capture import environment
+
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.setattr(sys, "path", [str(site), *sys.path])
+    cache = tmp_path / "cache"
+    first = environment.requirements_cached(cache)
+    assert "orjson==" in first.lower() and len(list(cache.iterdir())) == 1
+    cached = next(cache.iterdir())
+    cached.write_text("marker==1\n")  # proves the second call reads the cache
+    assert environment.requirements_cached(cache) == "marker==1\n"
+    time.sleep(0.01)
+    (site / "newpkg-1.0.dist-info").mkdir()  # what `pip install` does to a site directory
+    assert environment.requirements_cached(cache) == first  # a new key: scanned again
+    assert environment.requirements_cached(None) == first

@@ -9,6 +9,43 @@ import sys
 from typing import Any
 
 
+def _environment_key() -> str:
+    """Changes whenever a distribution is installed or removed: pip adds or deletes entries in a
+    site directory, which changes that directory's mtime."""
+    import hashlib
+
+    h = hashlib.sha1(sys.executable.encode())
+    for p in sys.path:
+        try:
+            st = os.stat(p or ".")
+        except OSError:
+            continue
+        h.update(f"{p}\0{st.st_mtime_ns}\0".encode())
+    return h.hexdigest()[:16]
+
+
+def requirements_cached(cache_dir: str | os.PathLike[str] | None) -> str:
+    """`requirements()`, remembered per environment in the store's derived cache (scanning a large
+    environment's metadata takes tens of milliseconds; the cache read takes one)."""
+    if cache_dir is None:
+        return requirements()
+    path = os.path.join(cache_dir, f"requirements-{_environment_key()}.txt")
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        pass
+    text = requirements()
+    try:
+        from ..store.jsonl import write_atomic
+
+        os.makedirs(cache_dir, exist_ok=True)
+        write_atomic(path, text.encode())
+    except OSError:
+        pass  # no cache on a read-only store; the text is still right
+    return text
+
+
 def requirements() -> str:
     """`name==version` of every installed distribution, sorted (pip freeze without a subprocess)."""
     from importlib import metadata

@@ -26,7 +26,7 @@ def ignored(relpath: str, globs: tuple[str, ...] | list[str]) -> bool:
 class Recorder:
     def __init__(self, files_dir: Path, write_event: Callable[[dict[str, Any]], None], *, program: str,
                  cwd: str, capture_git: bool, capture_diff: bool, save_code: bool,
-                 ignore_globs: tuple[str, ...] = ()) -> None:
+                 ignore_globs: tuple[str, ...] = (), cache_dir: Path | None = None) -> None:
         self._files = files_dir
         self._write_event = write_event
         self._program = program
@@ -35,6 +35,7 @@ class Recorder:
         self._diff = capture_diff
         self._save_code = save_code
         self._ignore = ignore_globs
+        self._cache_dir = cache_dir
         self._thread = threading.Thread(target=self._run, name="runstore-capture", daemon=True)
         self.error: str | None = None
 
@@ -90,6 +91,7 @@ class Recorder:
                     dest = self._files / rel
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(script, dest)
-        self._write("requirements.txt", environment.requirements().encode())
+        if not ignored("requirements.txt", self._ignore):
+            self._write("requirements.txt", environment.requirements_cached(self._cache_dir).encode())
         meta["capture_seconds"] = round(time.perf_counter() - t0, 4)
         self._write_event({"t": "meta", "set": meta})

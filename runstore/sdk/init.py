@@ -402,7 +402,8 @@ def _start_recorder(run: Any, s: Settings, info: dict[str, Any]) -> None:
     run._recorder = Recorder(
         run._ref.path / "files", run._event, program=info["program"], cwd=info["cwd"],
         capture_git=not s.disable_git, capture_diff=not s.disable_code and s.save_code is not False,
-        save_code=bool(s.save_code) and not s.disable_code, ignore_globs=tuple(s.ignore_globs))
+        save_code=bool(s.save_code) and not s.disable_code, ignore_globs=tuple(s.ignore_globs),
+        cache_dir=run._store.root / "cache")
     run._recorder.start()
 
 
