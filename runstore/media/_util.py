@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..sdk import term
-from .base import BindContext
+from .base import BindContext, Media
 
 
 def numpy() -> Any:
@@ -99,6 +99,23 @@ def file_ref(ctx: BindContext, type_: str, kind: str, key: str, step: int, data:
     """Store `data` under media/<kind>/ and return wandb's pointer: `_type, path, sha256, size`."""
     rel, sha, size = ctx.write_file(kind, key, step, data, ext)
     return {"_type": type_, "path": rel, "sha256": sha, "size": size}
+
+
+class FileMedia(Media):
+    """A data type that is one file (from a path or bytes) plus an optional caption."""
+
+    _kind = ""  # the media/<kind>/ directory
+    _path: str | None = None
+    _bytes: bytes = b""
+    _ext: str = ""
+    _caption: str | None = None
+
+    def bind(self, ctx: BindContext, key: str, step: int) -> dict[str, Any]:
+        data = read_source(self._path) if self._path else self._bytes
+        ref = file_ref(ctx, self._log_type, self._kind, key, step, data, self._ext)
+        if self._caption:
+            ref["caption"] = self._caption
+        return ref
 
 
 def captions(items: list[Any]) -> list[Any] | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ._util import captions, file_ref, from_stream, read_source, source_file
+from ._util import FileMedia, captions, from_stream, source_file
 from .base import BindContext, Media
 
 # Fixed so the same molecule embeds to the same coordinates, hence the same file, stored once.
@@ -22,10 +22,11 @@ def _rdkit() -> tuple[Any, Any]:
     return Chem, AllChem
 
 
-class Molecule(Media):
+class Molecule(FileMedia):
     SUPPORTED_TYPES = {"pdb", "pqr", "mmcif", "mcif", "cif", "sdf", "sd", "gro", "mol2", "mmtf"}
     SUPPORTED_RDKIT_TYPES = {"mol", "sdf"}
     _log_type = "molecule-file"
+    _kind = "molecule"
 
     def __init__(self, data_or_path: Any, caption: str | None = None, **kwargs: Any) -> None:
         self._caption = caption
@@ -87,13 +88,6 @@ class Molecule(Media):
             raise ValueError(f"Molecule.from_smiles: {data!r} is not a valid SMILES string")
         return cls.from_rdkit(mol, caption=caption, convert_to_3d_and_optimize=convert_to_3d_and_optimize,
                               mmff_optimize_molecule_max_iterations=mmff_optimize_molecule_max_iterations)
-
-    def bind(self, ctx: BindContext, key: str, step: int) -> dict[str, Any]:
-        data = read_source(self._path) if self._path else self._bytes
-        ref = file_ref(ctx, self._log_type, "molecule", key, step, data, self._ext)
-        if self._caption:
-            ref["caption"] = self._caption
-        return ref
 
     @classmethod
     def bind_list(cls, items: list[Media], ctx: BindContext, key: str, step: int) -> Any:

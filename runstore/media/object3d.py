@@ -11,7 +11,7 @@ import json
 import os
 from typing import Any
 
-from ._util import file_ref, from_stream, numpy, read_source, source_file, to_numpy
+from ._util import FileMedia, from_stream, numpy, source_file, to_numpy
 from .base import BindContext, Media
 
 _POINT_HELP = ("point cloud must be N×3 [x, y, z], N×4 [x, y, z, category] or N×6 [x, y, z, r, g, b], got "
@@ -42,10 +42,11 @@ def _plain(v: Any) -> Any:
     return v
 
 
-class Object3D(Media):
+class Object3D(FileMedia):
     SUPPORTED_TYPES = {"obj", "gltf", "glb", "babylon", "stl", "pts.json"}
     SUPPORTED_POINT_CLOUD_TYPES = {"lidar/beta"}
     _log_type = "object3D-file"
+    _kind = "object3D"
 
     def __init__(self, data_or_path: Any, caption: str | None = None, **kwargs: Any) -> None:
         self._caption = caption
@@ -94,13 +95,6 @@ class Object3D(Media):
             raise ValueError(f"point_cloud_type must be one of {sorted(cls.SUPPORTED_POINT_CLOUD_TYPES)}")
         return cls({"type": point_cloud_type, "points": points, "boxes": boxes,
                     "vectors": vectors if vectors is not None else []})
-
-    def bind(self, ctx: BindContext, key: str, step: int) -> dict[str, Any]:
-        data = read_source(self._path) if self._path else self._bytes
-        ref = file_ref(ctx, self._log_type, "object3D", key, step, data, self._ext)
-        if self._caption:
-            ref["caption"] = self._caption
-        return ref
 
     @classmethod
     def bind_list(cls, items: list[Media], ctx: BindContext, key: str, step: int) -> Any:
