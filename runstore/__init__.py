@@ -15,7 +15,6 @@ __version__ = "0.1.0"
 from .errors import CommError, ConfigError, Error, UsageError  # noqa: E402
 from .sdk import preinit as _preinit  # noqa: E402
 from .sdk.init import finish, init, login, setup  # noqa: E402
-from .sdk.save import restore  # noqa: E402
 from .sdk.settings import UserSettings as Settings  # noqa: E402
 from .sdk.term import termerror, termlog, termwarn  # noqa: E402
 
@@ -48,6 +47,8 @@ def __getattr__(name: str) -> Any:
         return import_module(f"{__name__}.plot")
     if name == "plot_table":
         return import_module(f"{__name__}.plot").plot_table
+    if name == "restore":
+        return import_module(f"{__name__}.sdk.save").restore
     if name == "sweep":
         return import_module(f"{__name__}.sweeps.controller").sweep
     if name == "agent":
