@@ -229,6 +229,16 @@ def test_a_dead_tee_does_not_hang_or_kill_training(tmp_path: Path) -> None:
         while open(LOG).read().count("before") < 100 and time.monotonic() < deadline:
             time.sleep(0.01)
         os.kill(cap.pid, signal.SIGKILL)
+        # kill() returns before the tee is gone; until it is, it could still read (and lose) a chunk of
+        # what follows. Wait for the corpse: dead but not yet reaped shows as state Z.
+        while time.monotonic() < deadline:
+            try:
+                with open(f"/proc/{cap.pid}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        break
+            except OSError:
+                break
+            time.sleep(0.005)
         line = "x" * 60
         for i in range(30000):  # ~2 MB, more than the pipe holds: writers block until the guard acts
             print(f"after {i} {line}")
