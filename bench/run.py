@@ -96,7 +96,12 @@ class Row:
             out.append((f"{self.name}: ≤ {self.fmt.format(self.max_value)} {self.unit}", ok))
         if self.min_ratio is not None:
             r = self.ratio
-            out.append((f"{self.name}: ≥ {self.min_ratio:g}x faster than wandb", None if r is None else r >= self.min_ratio))
+            out.append(
+                (
+                    f"{self.name}: ≥ {self.min_ratio:g}x faster than wandb",
+                    None if r is None else r >= self.min_ratio,
+                )
+            )
         return out
 
     def verdict(self) -> str:
@@ -120,8 +125,13 @@ def base_env(tmp: Path, lib: str) -> dict[str, str]:
     env["WANDB_SILENT"] = "true"
     if lib == "wandb":
         # Keep wandb's run dirs, caches and settings inside the temp dir, not under $HOME.
-        for var, sub in (("WANDB_DIR", ""), ("WANDB_CACHE_DIR", "cache"), ("WANDB_CONFIG_DIR", "config"),
-                         ("WANDB_DATA_DIR", "data"), ("WANDB_ARTIFACT_DIR", "artifacts")):
+        for var, sub in (
+            ("WANDB_DIR", ""),
+            ("WANDB_CACHE_DIR", "cache"),
+            ("WANDB_CONFIG_DIR", "config"),
+            ("WANDB_DATA_DIR", "data"),
+            ("WANDB_ARTIFACT_DIR", "artifacts"),
+        ):
             env[var] = str(tmp / sub)
     else:
         env["RUNSTORE_DIR"] = str(tmp / ".wandb")
@@ -131,18 +141,25 @@ def base_env(tmp: Path, lib: str) -> dict[str, str]:
 def child(workload: str, args: dict[str, Any], lib: str, tmp: Path) -> dict[str, Any]:
     """Run one workload in a fresh interpreter (cwd = tmp) and return its result dict."""
     tmp.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([PY, str(WORKLOADS), workload, json.dumps(args)], cwd=tmp, env=base_env(tmp, lib),
-                          capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
+    proc = subprocess.run(
+        [PY, str(WORKLOADS), workload, json.dumps(args)],
+        cwd=tmp,
+        env=base_env(tmp, lib),
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT_S,
+    )
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(MARK):
-            return json.loads(line[len(MARK):])
+            return json.loads(line[len(MARK) :])
     tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
     raise RuntimeError(f"{workload}({lib}) exited {proc.returncode} without a result:\n{tail}")
 
 
 def wandb_version() -> str | None:
-    proc = subprocess.run([PY, "-c", "import wandb; print(wandb.__version__)"], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [PY, "-c", "import wandb; print(wandb.__version__)"], capture_output=True, text=True, timeout=120
+    )
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
@@ -154,22 +171,34 @@ def step(msg: str) -> None:
 def bench_log(sz: Sizes, tmp: Path, have_wandb: bool, details: dict[str, Any]) -> Row:
     row = Row("log() 10 floats, cost above empty loop", "µs/call", None, None, max_value=5.0, min_ratio=40.0)
     step(f"log(): runstore, {sz.log_calls_runstore:,} calls")
-    rs = child("log_cost", {"lib_name": "runstore", "n": sz.log_calls_runstore, "rounds": sz.log_rounds},
-               "runstore", tmp / "log-runstore")
+    rs = child(
+        "log_cost",
+        {"lib_name": "runstore", "n": sz.log_calls_runstore, "rounds": sz.log_rounds},
+        "runstore",
+        tmp / "log-runstore",
+    )
     row.runstore = rs["overhead_us"]
     details["log_runstore"] = rs
-    row.notes.append(f"runstore: {rs['log_us']:.2f} µs/call incl. dict building, empty loop {rs['empty_us']:.2f} µs, "
-                     f"{rs['calls']:,} calls")
+    row.notes.append(
+        f"runstore: {rs['log_us']:.2f} µs/call incl. dict building, empty loop {rs['empty_us']:.2f} µs, "
+        f"{rs['calls']:,} calls"
+    )
     if have_wandb:
         step(f"log(): wandb, {sz.log_calls_wandb:,} calls")
-        wb = child("log_cost", {"lib_name": "wandb", "n": sz.log_calls_wandb, "rounds": sz.log_rounds}, "wandb",
-                   tmp / "log-wandb")
+        wb = child(
+            "log_cost",
+            {"lib_name": "wandb", "n": sz.log_calls_wandb, "rounds": sz.log_rounds},
+            "wandb",
+            tmp / "log-wandb",
+        )
         row.wandb = wb["overhead_us"]
         details["log_wandb"] = wb
-        row.notes.append(f"wandb: {wb['log_us']:.2f} µs/call incl. dict building, empty loop {wb['empty_us']:.2f} µs, "
-                         f"{wb['calls']:,} calls in {len(wb['rounds_log_us'])} rounds (µs/call per round: "
-                         f"{', '.join(f'{x:.0f}' for x in wb['rounds_log_us'])}); its finish() then took "
-                         f"{wb['finish_s']:.2f} s (not counted)")
+        row.notes.append(
+            f"wandb: {wb['log_us']:.2f} µs/call incl. dict building, empty loop {wb['empty_us']:.2f} µs, "
+            f"{wb['calls']:,} calls in {len(wb['rounds_log_us'])} rounds (µs/call per round: "
+            f"{', '.join(f'{x:.0f}' for x in wb['rounds_log_us'])}); its finish() then took "
+            f"{wb['finish_s']:.2f} s (not counted)"
+        )
     return row
 
 
@@ -210,10 +239,18 @@ def bench_startup(sz: Sizes, tmp: Path, have_wandb: bool, details: dict[str, Any
 
 
 def bench_bytes(sz: Sizes, tmp: Path, have_wandb: bool, details: dict[str, Any]) -> Row:
-    row = Row(f"bytes on disk per step ({sz.bytes_steps:,} steps)", "B/step", None, None, max_value=400.0,
-              fmt="{:.0f}")
+    row = Row(
+        f"bytes on disk per step ({sz.bytes_steps:,} steps)",
+        "B/step",
+        None,
+        None,
+        max_value=400.0,
+        fmt="{:.0f}",
+    )
     step(f"bytes/step: runstore, {sz.bytes_steps:,} steps")
-    rs = child("disk_bytes", {"lib_name": "runstore", "n": sz.bytes_steps}, "runstore", tmp / "bytes-runstore")
+    rs = child(
+        "disk_bytes", {"lib_name": "runstore", "n": sz.bytes_steps}, "runstore", tmp / "bytes-runstore"
+    )
     row.runstore = rs["bytes_per_step"]
     details["bytes_runstore"] = rs
     row.notes.append(f"runstore: {rs['files']} (whole run dir {rs['run_dir_bytes']:,} B)")
@@ -250,8 +287,12 @@ def bench_read(sz: Sizes, tmp: Path, details: dict[str, Any]) -> list[Row]:
 
     def make(store: Path) -> dict[str, Any]:
         step(f"read: generating a {sz.read_steps:,}-step run (cached in {store.parent})")
-        return child("gen_history", {"store": str(store), "project": project, "run_id": run_id, "n": sz.read_steps},
-                     "runstore", tmp / "gen-history")
+        return child(
+            "gen_history",
+            {"store": str(store), "project": project, "run_id": run_id, "n": sz.read_steps},
+            "runstore",
+            tmp / "gen-history",
+        )
 
     store, meta = cached_dataset(f"read-{sz.read_steps}", {"steps": sz.read_steps, "keys": 10, "v": 1}, make)
     details["read_dataset"] = meta
@@ -272,9 +313,11 @@ def bench_read(sz: Sizes, tmp: Path, details: dict[str, Any]) -> list[Row]:
         Row(f"{label}, cold{mark}", "s", cold["seconds"], None, fmt="{:.3f}"),
         Row(f"{label}, warm{mark}", "s", warm_s, None, max_value=1.5, fmt="{:.3f}"),
     ]
-    note = (f"read via {cold['method']}; {cold['rows']:,} rows x {cold['columns']} columns; peak RSS cold "
-            f"{cold['maxrss_mb']:.0f} MB, warm {warm_runs[0]['maxrss_mb']:.0f} MB; warm = median of "
-            f"{len(warm_runs)} fresh processes; wandb: n/a (its read Api needs a server, offline runs cannot be read)")
+    note = (
+        f"read via {cold['method']}; {cold['rows']:,} rows x {cold['columns']} columns; peak RSS cold "
+        f"{cold['maxrss_mb']:.0f} MB, warm {warm_runs[0]['maxrss_mb']:.0f} MB; warm = median of "
+        f"{len(warm_runs)} fresh processes; wandb: n/a (its read Api needs a server, offline runs cannot be read)"
+    )
     if cold["rows"] != sz.read_steps:
         note += f"; WARNING: expected {sz.read_steps:,} rows"
     if cold.get("api_error"):
@@ -292,8 +335,12 @@ def bench_ls(sz: Sizes, tmp: Path, details: dict[str, Any]) -> list[Row]:
 
     def make(store: Path) -> dict[str, Any]:
         step(f"ls: creating {sz.ls_runs:,} runs (cached in {store.parent})")
-        return child("gen_runs", {"store": str(store), "project": project, "n": sz.ls_runs}, "runstore",
-                     tmp / "gen-runs")
+        return child(
+            "gen_runs",
+            {"store": str(store), "project": project, "n": sz.ls_runs},
+            "runstore",
+            tmp / "gen-runs",
+        )
 
     store, meta = cached_dataset(f"ls-{sz.ls_runs}", {"runs": sz.ls_runs, "v": 1}, make)
     details["ls_dataset"] = meta
@@ -308,10 +355,16 @@ def bench_ls(sz: Sizes, tmp: Path, details: dict[str, Any]) -> list[Row]:
     else:
         cmd = [PY, str(WORKLOADS), "load_all_runs", json.dumps({"store": str(store), "project": project})]
         label = f"ls over {sz.ls_runs:,} runs [fallback: load_run]"
-        method = "python bench/workloads.py load_all_runs (load_run + state per run; `runstore ls` not available)"
+        method = (
+            "python bench/workloads.py load_all_runs (load_run + state per run; `runstore ls` not available)"
+        )
         subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, timeout=300)
     rows: list[Row] = []
-    details["ls"] = {"method": method, "probe_rc": probe.returncode, "probe_stderr": probe.stderr.strip()[-300:]}
+    details["ls"] = {
+        "method": method,
+        "probe_rc": probe.returncode,
+        "probe_stderr": probe.stderr.strip()[-300:],
+    }
     if probe.returncode == 0:
         # Derived data under <store>/cache/ (e.g. a per-project index of folded runs) may be deleted at any
         # time; without it `ls` must fold every run.jsonl, which is the first listing after a fresh clone.
@@ -323,33 +376,56 @@ def bench_ls(sz: Sizes, tmp: Path, details: dict[str, Any]) -> list[Row]:
         cold, _ = time_cmd(cmd, env, tmp, 3, f"{method} (cold: {cache} deleted)", before=drop_cache)
         subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, timeout=300)  # leaves the cache built
         details["ls"]["cold_times_s"] = cold
-        rows.append(Row(f"{label}, cold (no <store>/cache/)", "s", statistics.median(cold), None, fmt="{:.3f}"))
+        rows.append(
+            Row(f"{label}, cold (no <store>/cache/)", "s", statistics.median(cold), None, fmt="{:.3f}")
+        )
         label += ", warm"
     times, last = time_cmd(cmd, env, tmp, sz.ls_repeats, method)
     details["ls"]["times_s"] = times
     row = Row(label, "s", statistics.median(times), None, max_value=1.0, fmt="{:.3f}")
     rows.append(row)
-    cold_note = (f"cold = median of {len(details['ls']['cold_times_s'])} calls each after deleting <store>/cache/, "
-                 if "cold_times_s" in details["ls"] else "")
+    cold_note = (
+        f"cold = median of {len(details['ls']['cold_times_s'])} calls each after deleting <store>/cache/, "
+        if "cold_times_s" in details["ls"]
+        else ""
+    )
     rows[0].notes.append(
         f"ls: {method}; {cold_note}warm = median wall of {len(times)} processes (min {min(times):.3f} s), "
         f"{len(last.stdout.splitlines())} lines of output; creating the runs took {meta.get('seconds', 0):.1f} s "
         f"(s per 1000 runs as the project grew: "
         f"{', '.join(f'{x:.2f}' for x in meta.get('laps_per_1000_s', [])) or 'n/a'}); "
-        f"wandb: n/a (no local listing of offline runs)")
+        f"wandb: n/a (no local listing of offline runs)"
+    )
     if probe.returncode == 0:
         # The default prints only the newest 50; printing every run shows the cost of rendering them all.
-        all_times, all_out = time_cmd([*cli, "--limit", "0"], env, tmp, sz.ls_repeats, "runstore ls --limit 0")
+        all_times, all_out = time_cmd(
+            [*cli, "--limit", "0"], env, tmp, sz.ls_repeats, "runstore ls --limit 0"
+        )
         details["ls_all"] = {"times_s": all_times}
-        rows.append(Row(f"`runstore ls --limit 0` (prints all {sz.ls_runs:,}), warm", "s",
-                        statistics.median(all_times), None, fmt="{:.3f}"))
-        rows[-1].notes.append(f"ls --limit 0: median of {len(all_times)}, {len(all_out.stdout.splitlines())} "
-                              f"lines of output; no target (the target is for the default listing)")
+        rows.append(
+            Row(
+                f"`runstore ls --limit 0` (prints all {sz.ls_runs:,}), warm",
+                "s",
+                statistics.median(all_times),
+                None,
+                fmt="{:.3f}",
+            )
+        )
+        rows[-1].notes.append(
+            f"ls --limit 0: median of {len(all_times)}, {len(all_out.stdout.splitlines())} "
+            f"lines of output; no target (the target is for the default listing)"
+        )
     return rows
 
 
-def time_cmd(cmd: list[str], env: dict[str, str], cwd: Path, repeats: int, what: str,
-             before: Callable[[], None] | None = None) -> tuple[list[float], subprocess.CompletedProcess[str]]:
+def time_cmd(
+    cmd: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    repeats: int,
+    what: str,
+    before: Callable[[], None] | None = None,
+) -> tuple[list[float], subprocess.CompletedProcess[str]]:
     """Wall seconds of `repeats` runs of cmd (each after `before()`, untimed), and the last run's output."""
     times: list[float] = []
     last: subprocess.CompletedProcess[str] | None = None
@@ -368,17 +444,26 @@ def time_cmd(cmd: list[str], env: dict[str, str], cwd: Path, repeats: int, what:
 
 def bench_daemon(sz: Sizes, tmp: Path, details: dict[str, Any]) -> Row:
     runs, interval = 3, 2.0
-    row = Row(f"daemon CPU, sampling {runs} live runs every {interval:g} s", "% of a core", None, None,
-              max_value=1.0, fmt="{:.2f}")
+    row = Row(
+        f"daemon CPU, sampling {runs} live runs every {interval:g} s",
+        "% of a core",
+        None,
+        None,
+        max_value=1.0,
+        fmt="{:.2f}",
+    )
     step(f"daemon: {runs} live runs, measuring the daemon's CPU over {sz.daemon_s:g} s")
-    rs = child("daemon_cpu", {"seconds": sz.daemon_s, "runs": runs, "interval": interval}, "runstore",
-               tmp / "daemon")
+    rs = child(
+        "daemon_cpu", {"seconds": sz.daemon_s, "runs": runs, "interval": interval}, "runstore", tmp / "daemon"
+    )
     row.runstore = rs["cpu_percent"]
     details["daemon"] = rs
-    row.notes.append(f"daemon: {rs['cpu_s']:.2f} CPU s over {rs['wall_s']:.1f} s (start-up excluded), "
-                     f"{rs['samples']} system rows written (expected ~{rs['expected_samples']:.0f}), RSS "
-                     f"{rs['daemon_rss_mb']:.0f} MB; wandb: n/a (its system monitor runs inside wandb-core, "
-                     "not measured separately)")
+    row.notes.append(
+        f"daemon: {rs['cpu_s']:.2f} CPU s over {rs['wall_s']:.1f} s (start-up excluded), "
+        f"{rs['samples']} system rows written (expected ~{rs['expected_samples']:.0f}), RSS "
+        f"{rs['daemon_rss_mb']:.0f} MB; wandb: n/a (its system monitor runs inside wandb-core, "
+        "not measured separately)"
+    )
     return row
 
 
@@ -386,21 +471,31 @@ def bench_sweeps(sz: Sizes, tmp: Path, details: dict[str, Any]) -> list[Row]:
     rows = []
     for method, budget in (("grid", 20.0), ("random", 20.0), ("bayes", 1000.0)):
         step(f"sweeps: one {method} proposal with 100 finished runs")
-        rs = child("sweep_proposals", {"method": method, "finished": 100, "calls": 10 if sz is QUICK else 30},
-                   "runstore", tmp / f"sweep-{method}")
-        row = Row(f"sweep proposal, {method}, 100 finished runs", "ms", None, None, max_value=budget, fmt="{:.1f}")
+        rs = child(
+            "sweep_proposals",
+            {"method": method, "finished": 100, "calls": 10 if sz is QUICK else 30},
+            "runstore",
+            tmp / f"sweep-{method}",
+        )
+        row = Row(
+            f"sweep proposal, {method}, 100 finished runs", "ms", None, None, max_value=budget, fmt="{:.1f}"
+        )
         row.runstore = rs["median_ms"]
-        row.notes.append(f"sweep {method}: median of {rs['calls']} proposals; first call {rs['first_ms']:.0f} ms "
-                         f"(imports); sampler {rs['sampler']}; wandb: n/a (its controller runs on the server)")
+        row.notes.append(
+            f"sweep {method}: median of {rs['calls']} proposals; first call {rs['first_ms']:.0f} ms "
+            f"(imports); sampler {rs['sampler']}; wandb: n/a (its controller runs on the server)"
+        )
         details[f"sweep_{method}"] = rs
         rows.append(row)
     step("sweeps: agent start to first trial")
     rs = child("agent_start", {"runs": 3 if sz is QUICK else 7}, "runstore", tmp / "agent")
     row = Row("sweep agent: start to first trial (median)", "s", None, None, max_value=0.5, fmt="{:.3f}")
     row.runstore = rs["median_s"]
-    row.notes.append(f"agent start: `python -m runstore agent --count 1 ID` to the trial's first line, "
-                     f"{rs['runs']} runs, min {rs['min_s']:.3f} s, max {rs['max_s']:.3f} s; wandb: n/a (its "
-                     "agent needs the server)")
+    row.notes.append(
+        f"agent start: `python -m runstore agent --count 1 ID` to the trial's first line, "
+        f"{rs['runs']} runs, min {rs['min_s']:.3f} s, max {rs['max_s']:.3f} s; wandb: n/a (its "
+        "agent needs the server)"
+    )
     details["agent_start"] = rs
     rows.append(row)
     return rows
@@ -409,15 +504,27 @@ def bench_sweeps(sz: Sizes, tmp: Path, details: dict[str, Any]) -> list[Row]:
 # -- reporting ------------------------------------------------------------------------------------------
 def render(rows: list[Row]) -> Table:
     table = Table(title="runstore vs wandb (offline)")
-    for col, justify in (("workload", "left"), ("runstore", "right"), ("wandb", "right"), ("ratio", "right"),
-                         ("target", "left"), ("pass/fail", "center")):
+    for col, justify in (
+        ("workload", "left"),
+        ("runstore", "right"),
+        ("wandb", "right"),
+        ("ratio", "right"),
+        ("target", "left"),
+        ("pass/fail", "center"),
+    ):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for r in rows:
         ratio = "n/a" if r.ratio is None else f"{r.ratio:.1f}x"
         v = r.verdict()
         style = {"pass": "green", "FAIL": "bold red"}.get(v, "")
-        table.add_row(r.name, r.cell(r.runstore), r.cell(r.wandb), ratio, r.target_text(),
-                      f"[{style}]{v}[/{style}]" if style else v)
+        table.add_row(
+            r.name,
+            r.cell(r.runstore),
+            r.cell(r.wandb),
+            ratio,
+            r.target_text(),
+            f"[{style}]{v}[/{style}]" if style else v,
+        )
     return table
 
 
@@ -436,20 +543,32 @@ def markdown(rows: list[Row], meta: dict[str, Any]) -> str:
     ]
     for r in rows:
         ratio = "n/a" if r.ratio is None else f"{r.ratio:.1f}x"
-        lines.append(f"| {r.name} | {r.cell(r.runstore)} | {r.cell(r.wandb)} | {ratio} | {r.target_text()} | "
-                     f"{r.verdict()} |")
+        lines.append(
+            f"| {r.name} | {r.cell(r.runstore)} | {r.cell(r.wandb)} | {ratio} | {r.target_text()} | "
+            f"{r.verdict()} |"
+        )
     lines += ["", "## Targets", ""]
     for r in rows:
         for text, ok in r.checks():
-            fig = r.cell(r.runstore) if "wandb" not in text else ("n/a" if r.ratio is None else f"{r.ratio:.1f}x")
+            fig = (
+                r.cell(r.runstore)
+                if "wandb" not in text
+                else ("n/a" if r.ratio is None else f"{r.ratio:.1f}x")
+            )
             state = "met" if ok else "not met" if ok is False else "not measured"
             lines.append(f"- {text}: **{state}** ({fig})")
-    lines += ["", "## Notes", "",
-              "- Measured against the working tree at the date above; bench/README.md says what each row measures.",
-              "- wandb's log() cost is noisy on 2 cores (its wandb-core and system monitor share them with the "
-              "training loop): see its per-round figures below; the ratio moves between runs accordingly.",
-              "- Cold rows have no target; they are the cost when the derived caches are missing.",
-              "", "## Details", ""]
+    lines += [
+        "",
+        "## Notes",
+        "",
+        "- Measured against the working tree at the date above; bench/README.md says what each row measures.",
+        "- wandb's log() cost is noisy on 2 cores (its wandb-core and system monitor share them with the "
+        "training loop): see its per-round figures below; the ratio moves between runs accordingly.",
+        "- Cold rows have no target; they are the cost when the derived caches are missing.",
+        "",
+        "## Details",
+        "",
+    ]
     for r in rows:
         lines += [f"- {n}" for n in r.notes]
         if r.error:
@@ -472,15 +591,19 @@ def machine() -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes (< 1 minute), for smoke-testing")
-    ap.add_argument("--write-results", action="store_true", help=f"rewrite {RESULTS_MD.relative_to(BENCH.parent)}")
+    ap.add_argument(
+        "--write-results", action="store_true", help=f"rewrite {RESULTS_MD.relative_to(BENCH.parent)}"
+    )
     ap.add_argument("--no-wandb", action="store_true", help="skip wandb even if it is installed")
     a = ap.parse_args()
     sz = QUICK if a.quick else FULL
     t0 = time.perf_counter()
     wb_version = None if a.no_wandb else wandb_version()
     if wb_version is None and not a.no_wandb:
-        err.print("[yellow]wandb is not importable: its column will read n/a "
-                  "(pip install -e .[bench] installs the pinned version)[/yellow]")
+        err.print(
+            "[yellow]wandb is not importable: its column will read n/a "
+            "(pip install -e .[bench] installs the pinned version)[/yellow]"
+        )
     import runstore
 
     OUT.mkdir(exist_ok=True)
@@ -489,13 +612,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="runstore-bench-") as td:
         tmp = Path(td)
         have_wb = wb_version is not None
-        for name, fn in (("log", lambda: [bench_log(sz, tmp, have_wb, details)]),
-                         ("startup", lambda: [bench_startup(sz, tmp, have_wb, details)]),
-                         ("bytes", lambda: [bench_bytes(sz, tmp, have_wb, details)]),
-                         ("read", lambda: bench_read(sz, tmp, details)),
-                         ("ls", lambda: bench_ls(sz, tmp, details)),
-                         ("daemon", lambda: [bench_daemon(sz, tmp, details)]),
-                         ("sweeps", lambda: bench_sweeps(sz, tmp, details))):
+        for name, fn in (
+            ("log", lambda: [bench_log(sz, tmp, have_wb, details)]),
+            ("startup", lambda: [bench_startup(sz, tmp, have_wb, details)]),
+            ("bytes", lambda: [bench_bytes(sz, tmp, have_wb, details)]),
+            ("read", lambda: bench_read(sz, tmp, details)),
+            ("ls", lambda: bench_ls(sz, tmp, details)),
+            ("daemon", lambda: [bench_daemon(sz, tmp, details)]),
+            ("sweeps", lambda: bench_sweeps(sz, tmp, details)),
+        ):
             try:
                 rows.extend(fn())
             except Exception as e:  # one broken workload should not hide the others' figures
@@ -518,13 +643,25 @@ def main() -> int:
             console.print(f"  [dim]{n}[/dim]", highlight=False)
         if r.error:
             console.print(f"  [red]{r.name}: {r.error}[/red]")
-    console.print(f"[dim]{meta['machine']}; {meta['python']}; wandb {wb_version or 'n/a'}; {total:.0f} s[/dim]")
-    (OUT / f"results-{meta['mode']}.json").write_text(json.dumps(
-        {"meta": meta, "rows": [{**r.__dict__, "ratio": r.ratio, "verdict": r.verdict()} for r in rows],
-         "details": details}, indent=1, default=str))
+    console.print(
+        f"[dim]{meta['machine']}; {meta['python']}; wandb {wb_version or 'n/a'}; {total:.0f} s[/dim]"
+    )
+    (OUT / f"results-{meta['mode']}.json").write_text(
+        json.dumps(
+            {
+                "meta": meta,
+                "rows": [{**r.__dict__, "ratio": r.ratio, "verdict": r.verdict()} for r in rows],
+                "details": details,
+            },
+            indent=1,
+            default=str,
+        )
+    )
     if a.write_results:
         if a.quick:
-            err.print("[yellow]--write-results ignored with --quick: RESULTS.md holds full-size figures[/yellow]")
+            err.print(
+                "[yellow]--write-results ignored with --quick: RESULTS.md holds full-size figures[/yellow]"
+            )
         else:
             RESULTS_MD.write_text(markdown(rows, meta))
             err.print(f"wrote {RESULTS_MD}")

@@ -26,8 +26,16 @@ MARK = "BENCH_RESULT "
 # Ten keys shaped like a real training loop's metrics; the names matter because both libraries treat
 # '/' specially in their UIs, and the value widths (random doubles print as ~18 digits) drive bytes/step.
 KEYS = (
-    "train/loss", "train/acc", "val/loss", "val/acc", "train/lr",
-    "train/grad_norm", "train/throughput", "val/f1", "val/precision", "val/recall",
+    "train/loss",
+    "train/acc",
+    "val/loss",
+    "val/acc",
+    "train/lr",
+    "train/grad_norm",
+    "train/throughput",
+    "val/f1",
+    "val/precision",
+    "val/recall",
 )
 
 Result = dict[str, Any]
@@ -99,9 +107,16 @@ def log_cost(lib_name: str, n: int, rounds: int) -> Result:
     finish_s = time.perf_counter() - t
     empty_us = statistics.median(empties) / per * 1e6
     log_us = statistics.median(logs) / per * 1e6
-    return {"calls": per * rounds, "empty_us": empty_us, "log_us": log_us, "overhead_us": log_us - empty_us,
-            "finish_s": finish_s, "maxrss_mb": _maxrss_mb(),
-            "rounds_log_us": [x / per * 1e6 for x in logs], "rounds_empty_us": [x / per * 1e6 for x in empties]}
+    return {
+        "calls": per * rounds,
+        "empty_us": empty_us,
+        "log_us": log_us,
+        "overhead_us": log_us - empty_us,
+        "finish_s": finish_s,
+        "maxrss_mb": _maxrss_mb(),
+        "rounds_log_us": [x / per * 1e6 for x in logs],
+        "rounds_empty_us": [x / per * 1e6 for x in empties],
+    }
 
 
 # -- bytes on disk per step ------------------------------------------------------------------------------
@@ -161,8 +176,15 @@ def read_history(store: str, project: str, run_id: str, cold: bool) -> Result:
         cols, _ = read_columns(run_path / "history.jsonl")
         df = pd.DataFrame(cols)
     seconds = time.perf_counter() - t
-    return {"seconds": seconds, "rows": int(len(df)), "columns": int(len(df.columns)), "method": method,
-            "api_error": api_error, "cache_exists": (run_path / "cache").exists(), "maxrss_mb": _maxrss_mb()}
+    return {
+        "seconds": seconds,
+        "rows": int(len(df)),
+        "columns": int(len(df.columns)),
+        "method": method,
+        "api_error": api_error,
+        "cache_exists": (run_path / "cache").exists(),
+        "maxrss_mb": _maxrss_mb(),
+    }
 
 
 # -- many runs -------------------------------------------------------------------------------------------
@@ -176,8 +198,11 @@ def gen_runs(store: str, project: str, n: int) -> Result:
     lap = t
     laps: list[float] = []
     for i in range(n):
-        run = runstore.init(project=project, config={"lr": 10 ** rng.uniform(-5, -1), "bs": rng.choice((32, 64, 128))},
-                            reinit="finish_previous")
+        run = runstore.init(
+            project=project,
+            config={"lr": 10 ** rng.uniform(-5, -1), "bs": rng.choice((32, 64, 128))},
+            reinit="finish_previous",
+        )
         for step in range(3):
             run.log({"loss": rng.random() / (step + 1), "acc": rng.random()})
         run.finish()
@@ -227,16 +252,39 @@ def daemon_cpu(seconds: float, runs: int, interval: float) -> Result:
 
     store = Path(os.environ["RUNSTORE_DIR"])
     env = {**os.environ, "RUNSTORE_DAEMON": "0"}  # the sleepers' init() must not start daemons of their own
-    sleepers = [subprocess.Popen([sys.executable, "-c", SLEEPER, str(i)], env=env, stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for i in range(runs)]
+    sleepers = [
+        subprocess.Popen(
+            [sys.executable, "-c", SLEEPER, str(i)],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for i in range(runs)
+    ]
     daemon = None
     try:
         ids = [p.stdout.readline().strip() for p in sleepers]  # type: ignore[union-attr]
         if not all(ids):
             raise RuntimeError("a sleeper run did not start")
-        daemon = subprocess.Popen([sys.executable, "-m", "runstore.daemon", "--store", str(store), "--interval",
-                                   str(interval), "--idle-exit", "0"], env=env, stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        daemon = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "runstore.daemon",
+                "--store",
+                str(store),
+                "--interval",
+                str(interval),
+                "--idle-exit",
+                "0",
+            ],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         time.sleep(2 * interval + 1.0)
         if daemon.poll() is not None:
             raise RuntimeError(f"daemon exited: {daemon.stderr.read().decode()[-500:]}")  # type: ignore[union-attr]
@@ -262,9 +310,16 @@ def daemon_cpu(seconds: float, runs: int, interval: float) -> Result:
             except Exception:
                 p.kill()
     wall = t1 - t0
-    return {"cpu_percent": 100.0 * cpu_s / wall, "cpu_s": cpu_s, "wall_s": wall, "runs": runs,
-            "interval_s": interval, "samples": r1 - r0, "expected_samples": runs * wall / interval,
-            "daemon_rss_mb": rss_mb}
+    return {
+        "cpu_percent": 100.0 * cpu_s / wall,
+        "cpu_s": cpu_s,
+        "wall_s": wall,
+        "runs": runs,
+        "interval_s": interval,
+        "samples": r1 - r0,
+        "expected_samples": runs * wall / interval,
+        "daemon_rss_mb": rss_mb,
+    }
 
 
 def sweep_proposals(method: str, finished: int, calls: int) -> Result:
@@ -275,9 +330,12 @@ def sweep_proposals(method: str, finished: int, calls: int) -> Result:
     from runstore.sweeps.schema import parse_config
     from runstore.sweeps.search import Trial, next_params
 
-    params: dict[str, Any] = {"x": {"min": -5.0, "max": 10.0}, "y": {"values": list(range(30))},
-                              "z": {"min": 1, "max": 8},
-                              "o": {"parameters": {"lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1.0}}}}
+    params: dict[str, Any] = {
+        "x": {"min": -5.0, "max": 10.0},
+        "y": {"values": list(range(30))},
+        "z": {"min": 1, "max": 8},
+        "o": {"parameters": {"lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1.0}}},
+    }
     if method == "grid":  # grid takes discrete parameters only
         params["x"] = {"values": [float(i) for i in range(10)]}
         params["o"] = {"value": 1}
@@ -297,8 +355,13 @@ def sweep_proposals(method: str, finished: int, calls: int) -> Result:
         times.append(time.perf_counter() - t0)
     from runstore.sweeps.search import bayes_sampler
 
-    return {"median_ms": 1000 * statistics.median(times), "first_ms": 1000 * first, "calls": calls,
-            "finished": finished, "sampler": bayes_sampler() if method == "bayes" else method}
+    return {
+        "median_ms": 1000 * statistics.median(times),
+        "first_ms": 1000 * first,
+        "calls": calls,
+        "finished": finished,
+        "sampler": bayes_sampler() if method == "bayes" else method,
+    }
 
 
 def agent_start(runs: int) -> Result:
@@ -310,18 +373,38 @@ def agent_start(runs: int) -> Result:
     from runstore.store.layout import Store
     from runstore.sweeps.controller import create_sweep
 
-    cmd = ["${env}", "${interpreter}", "-c", "import time; open('t0', 'w').write(repr(time.time()))", "${args}"]
+    cmd = [
+        "${env}",
+        "${interpreter}",
+        "-c",
+        "import time; open('t0', 'w').write(repr(time.time()))",
+        "${args}",
+    ]
     samples = []
     for _ in range(runs):
         d = Path(tempfile.mkdtemp(prefix="agent-"))
         env = {**os.environ, "RUNSTORE_DIR": str(d / ".wandb"), "RUNSTORE_DAEMON": "0"}
-        sweep = create_sweep({"method": "grid", "command": cmd, "parameters": {"x": {"values": [1]}}},
-                             project="b", store=Store(d / ".wandb"))
+        sweep = create_sweep(
+            {"method": "grid", "command": cmd, "parameters": {"x": {"values": [1]}}},
+            project="b",
+            store=Store(d / ".wandb"),
+        )
         t0 = time.time()
-        subprocess.run([sys.executable, "-m", "runstore", "agent", "--count", "1", sweep.id], cwd=d, env=env,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        subprocess.run(
+            [sys.executable, "-m", "runstore", "agent", "--count", "1", sweep.id],
+            cwd=d,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=True,
+        )
         samples.append(float((d / "t0").read_text()) - t0)
-    return {"median_s": statistics.median(samples), "min_s": min(samples), "max_s": max(samples), "runs": runs}
+    return {
+        "median_s": statistics.median(samples),
+        "min_s": min(samples),
+        "max_s": max(samples),
+        "runs": runs,
+    }
 
 
 WORKLOADS: dict[str, Callable[..., Result]] = {

@@ -39,13 +39,15 @@ for epoch in range(wandb.config.epochs):
     progress = 1 - math.exp(-(epoch + 1) / 3)
     train_acc = max(0.0, min(1.0, 0.5 + 0.45 * quality * progress + random.gauss(0, 0.01)))
     val_acc = max(0.0, min(1.0, train_acc - 0.03 + random.gauss(0, 0.01)))
-    wandb.log({
-        "epoch": epoch,
-        "train/loss": 1.5 * (1 - progress * quality) + random.gauss(0, 0.02),
-        "train/acc": train_acc,
-        "val/loss": 1.6 * (1 - progress * quality) + random.gauss(0, 0.02),
-        "val/acc": val_acc,
-    })
+    wandb.log(
+        {
+            "epoch": epoch,
+            "train/loss": 1.5 * (1 - progress * quality) + random.gauss(0, 0.02),
+            "train/acc": train_acc,
+            "val/loss": 1.6 * (1 - progress * quality) + random.gauss(0, 0.02),
+            "val/acc": val_acc,
+        }
+    )
     best_acc = max(best_acc, val_acc)
 
 wandb.run.summary["best_val_acc"] = best_acc

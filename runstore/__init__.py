@@ -1,9 +1,9 @@
 """runstore: a local-first experiment tracker with wandb's Python API.
 
-    import runstore as wandb
-    run = wandb.init(project="p", config={"lr": 0.01})
-    wandb.log({"loss": 0.5})
-    wandb.finish()
+import runstore as wandb
+run = wandb.init(project="p", config={"lr": 0.01})
+wandb.log({"loss": 0.5})
+wandb.finish()
 """
 
 from __future__ import annotations
@@ -57,7 +57,32 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "__version__", "init", "finish", "save", "restore", "login", "setup", "termlog", "termwarn", "termerror", "log", "config", "summary", "run", "define_metric", "mark_preempting",
-    "alert", "Api", "Settings", "Error", "UsageError", "CommError", "ConfigError", *_MEDIA, "plot", "plot_table",
-    "sweep", "agent",
+    "__version__",
+    "init",
+    "finish",
+    "save",
+    "restore",
+    "login",
+    "setup",
+    "termlog",
+    "termwarn",
+    "termerror",
+    "log",
+    "config",
+    "summary",
+    "run",
+    "define_metric",
+    "mark_preempting",
+    "alert",
+    "Api",
+    "Settings",
+    "Error",
+    "UsageError",
+    "CommError",
+    "ConfigError",
+    *_MEDIA,
+    "plot",
+    "plot_table",
+    "sweep",
+    "agent",
 ]

@@ -38,8 +38,14 @@ class Api:
     one `init()` would use from the current directory).
     """
 
-    def __init__(self, overrides: Mapping[str, Any] | None = None, timeout: int | None = None,
-                 api_key: str | None = None, *, store: str | os.PathLike[str] | Store | None = None) -> None:
+    def __init__(
+        self,
+        overrides: Mapping[str, Any] | None = None,
+        timeout: int | None = None,
+        api_key: str | None = None,
+        *,
+        store: str | os.PathLike[str] | Store | None = None,
+    ) -> None:
         self._store = store if isinstance(store, Store) else Store(store) if store else Store.discover()
         self._overrides = dict(overrides or {})
         self.settings = {**self._store.read_settings(), **self._overrides}
@@ -65,13 +71,21 @@ class Api:
             return parts[0]
         return self.settings.get("project")
 
-    def runs(self, path: str | None = None, filters: dict[str, Any] | None = None,
-             order: str = "+created_at", per_page: int = 50, include_sweeps: bool = True,
-             lazy: bool = True) -> Runs:
+    def runs(
+        self,
+        path: str | None = None,
+        filters: dict[str, Any] | None = None,
+        order: str = "+created_at",
+        per_page: int = 50,
+        include_sweeps: bool = True,
+        lazy: bool = True,
+    ) -> Runs:
         """Runs of a project (`"project"` or `"entity/project"`; all projects when none is set)."""
         parts = _split(path)
         if len(parts) > 2:
-            raise UsageError(f"runs() takes 'entity/project' or 'project', got {path!r}; use run() for one run")
+            raise UsageError(
+                f"runs() takes 'entity/project' or 'project', got {path!r}; use run() for one run"
+            )
         project = self._project_of(parts)
         if project is not None:
             check_name("project", project)
@@ -121,8 +135,13 @@ class Runs:
     def length(self) -> int:
         return len(self._runs)
 
-    def histories(self, samples: int | None = 500, keys: list[str] | None = None, x_axis: str = "_step",
-                  format: str = "default") -> Any:
+    def histories(
+        self,
+        samples: int | None = 500,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        format: str = "default",
+    ) -> Any:
         frames = []
         for r in self._runs:
             rows = r.history(samples=samples, keys=keys, x_axis=x_axis, pandas=False)
@@ -183,12 +202,16 @@ class File:
         except OSError:
             return None
 
-    def download(self, root: str | os.PathLike[str] = ".", replace: bool = False, exist_ok: bool = False) -> Any:
+    def download(
+        self, root: str | os.PathLike[str] = ".", replace: bool = False, exist_ok: bool = False
+    ) -> Any:
         """Copy the file to `root/name` and return it opened for reading, as wandb does."""
         dest = Path(root) / self.name
         if dest.exists() and not replace:
             if not exist_ok:
-                raise ValueError(f"{dest} already exists; pass replace=True to overwrite or exist_ok=True to keep it")
+                raise ValueError(
+                    f"{dest} already exists; pass replace=True to overwrite or exist_ok=True to keep it"
+                )
             return open(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(self.path, dest)
@@ -353,8 +376,13 @@ class Run:
             return self._st.path / SYSTEM
         raise ValueError(f"stream must be 'default' or 'events', got {stream!r}")
 
-    def scan_history(self, keys: list[str] | None = None, page_size: int = 1000, min_step: int = 0,
-                     max_step: int | None = None) -> Iterator[dict[str, Any]]:
+    def scan_history(
+        self,
+        keys: list[str] | None = None,
+        page_size: int = 1000,
+        min_step: int = 0,
+        max_step: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
         """Every row (no sampling) with `min_step <= _step < max_step`; with `keys`, only rows having
         all of them, reduced to those keys."""
         if keys is not None and (isinstance(keys, str) or not all(isinstance(k, str) for k in keys)):
@@ -372,8 +400,14 @@ class Run:
             if all(k in flat for k in keys):
                 yield {k: flat[k] for k in keys}
 
-    def history(self, samples: int | None = 500, keys: list[str] | None = None, x_axis: str = "_step",
-                pandas: bool = True, stream: str = "default") -> Any:
+    def history(
+        self,
+        samples: int | None = 500,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        pandas: bool = True,
+        stream: str = "default",
+    ) -> Any:
         """Rows of the run's history, evenly sampled down to `samples` (None: every row).
 
         With `keys`, only rows having all of them, with those columns and `x_axis`. `stream="events"`
@@ -386,8 +420,11 @@ class Run:
             if isinstance(keys, str) or not all(isinstance(k, str) for k in keys):
                 raise TypeError("history(keys=...) takes a list of str")
             rows = []
-            for row in (iter_rows(path) if stream not in ("default", "history") else
-                        (with_runtime(r, self._st.segments) for r in iter_rows(path))):
+            for row in (
+                iter_rows(path)
+                if stream not in ("default", "history")
+                else (with_runtime(r, self._st.segments) for r in iter_rows(path))
+            ):
                 flat = flatten(row) if stream in ("default", "history") else _system_keys(row)
                 if all(k in flat for k in keys):
                     rows.append({c: flat[c] for c in (x_axis, *keys) if c in flat})
@@ -402,8 +439,10 @@ class Run:
             if stream not in ("default", "history"):
                 df = df.rename(columns=lambda c: c if c.startswith("_") else f"system.{c}")
             return df
-        rows = [with_runtime(r, self._st.segments) if stream in ("default", "history") else _system_keys(r)
-                for r in iter_rows(path)]
+        rows = [
+            with_runtime(r, self._st.segments) if stream in ("default", "history") else _system_keys(r)
+            for r in iter_rows(path)
+        ]
         return _sample(rows, samples)
 
     def _frame(self, path: Path, samples: int | None, runtime: bool) -> Any:
@@ -430,7 +469,9 @@ class Run:
         return df
 
     # -- files ---------------------------------------------------------------------------------
-    def files(self, names: list[str] | None = None, pattern: str | None = None, per_page: int = 50) -> list[File]:
+    def files(
+        self, names: list[str] | None = None, pattern: str | None = None, per_page: int = 50
+    ) -> list[File]:
         import fnmatch
 
         root = self._st.path / FILES_DIR
@@ -474,8 +515,10 @@ class Run:
         if found is None:
             where = "the summary" if step is None else f"history step {step}"
             keys = sorted(k for k, v in flatten(self._st.summary).items() if is_table_ref(v))
-            raise Error(f"no table logged under {key!r} in {where} of run {self.id}; "
-                        f"tables in the summary: {keys or 'none'}")
+            raise Error(
+                f"no table logged under {key!r} in {where} of run {self.id}; "
+                f"tables in the summary: {keys or 'none'}"
+            )
         return Table.from_json(found, root=self._st.path / FILES_DIR)
 
     # -- edits ---------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ from .errors import UsageError
 _METRIC = re.compile(
     r"(?<![\w./-])(?P<key>[A-Za-z_][\w./-]*)\s*[:=]\s*"
     r"(?P<val>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf|infinity))(?![\w.])",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 class CommandNotFound(UsageError):
@@ -44,7 +45,11 @@ def parse_metrics(line: str) -> dict[str, float | int]:
 
 def _resolve(cmd: Sequence[str]) -> str:
     exe = cmd[0]
-    found = shutil.which(exe) if os.sep not in exe else (exe if os.access(exe, os.X_OK) and Path(exe).is_file() else None)
+    found = (
+        shutil.which(exe)
+        if os.sep not in exe
+        else (exe if os.access(exe, os.X_OK) and Path(exe).is_file() else None)
+    )
     if not found:
         raise CommandNotFound(f"command not found: {exe}")
     return found
@@ -57,9 +62,18 @@ def _program(cmd: Sequence[str], exe: str) -> tuple[str, list[str]]:
     return exe, list(cmd[1:])
 
 
-def run_command(cmd: Sequence[str], *, project: str | None = None, name: str | None = None,
-                tags: Sequence[str] | None = None, group: str | None = None, job_type: str | None = None,
-                notes: str | None = None, parse: bool = False, store_dir: Path | None = None) -> int:
+def run_command(
+    cmd: Sequence[str],
+    *,
+    project: str | None = None,
+    name: str | None = None,
+    tags: Sequence[str] | None = None,
+    group: str | None = None,
+    job_type: str | None = None,
+    notes: str | None = None,
+    parse: bool = False,
+    store_dir: Path | None = None,
+) -> int:
     import runstore
 
     from .store.runs import fold_summary, last_step, load_run
@@ -69,17 +83,33 @@ def run_command(cmd: Sequence[str], *, project: str | None = None, name: str | N
     exe = _resolve(cmd)
     program, args = _program(cmd, exe)
     settings = {"console": "off", "program": program, "program_args": tuple(args)}
-    run = runstore.init(project=project, name=name, tags=list(tags) if tags else None, group=group,
-                        job_type=job_type, notes=notes, settings=settings, reinit="create_new",
-                        dir=store_dir.parent if store_dir else None)
-    env = {**os.environ, "WANDB_RUN_ID": run.id, "WANDB_RESUME": "allow", "WANDB_PROJECT": run.project,
-           "RUNSTORE_RUN_ID": run.id, "RUNSTORE_RESUME": "allow", "RUNSTORE_PROJECT": run.project,
-           "RUNSTORE_DIR": str(run._store.root),
-           # the wrapper already tees the child's output; a child init() must not capture it twice
-           "RUNSTORE_CONSOLE": "off"}
+    run = runstore.init(
+        project=project,
+        name=name,
+        tags=list(tags) if tags else None,
+        group=group,
+        job_type=job_type,
+        notes=notes,
+        settings=settings,
+        reinit="create_new",
+        dir=store_dir.parent if store_dir else None,
+    )
+    env = {
+        **os.environ,
+        "WANDB_RUN_ID": run.id,
+        "WANDB_RESUME": "allow",
+        "WANDB_PROJECT": run.project,
+        "RUNSTORE_RUN_ID": run.id,
+        "RUNSTORE_RESUME": "allow",
+        "RUNSTORE_PROJECT": run.project,
+        "RUNSTORE_DIR": str(run._store.root),
+        # the wrapper already tees the child's output; a child init() must not capture it twice
+        "RUNSTORE_CONSOLE": "off",
+    }
     try:
-        child = subprocess.Popen(list(cmd), executable=exe, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 env=env)
+        child = subprocess.Popen(
+            list(cmd), executable=exe, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        )
     except OSError as e:
         run.finish(exit_code=127, quiet=True)
         raise CommandNotFound(f"cannot start {cmd[0]}: {e.strerror or e}") from None

@@ -21,8 +21,13 @@ def commands() -> list[tuple[str, bool]]:
 
 def help_text(*args: str) -> str:
     env = {**os.environ, "COLUMNS": "100", "TERM": "dumb", "NO_COLOR": "1"}
-    out = subprocess.run([sys.executable, "-m", "runstore", *args, "--help"], capture_output=True, text=True,
-                         env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "runstore", *args, "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     return out.stdout.rstrip()
 
 
@@ -37,8 +42,11 @@ def main() -> None:
         print("```text\n" + help_text(name) + "\n```\n")
     aliases = [n for n, h in commands() if h]
     if aliases:
-        print("Aliases: " + ", ".join(f"`runstore {a}`" for a in aliases) +
-              " (`offline` = `off`, `online` = `on`, as in wandb).")
+        print(
+            "Aliases: "
+            + ", ".join(f"`runstore {a}`" for a in aliases)
+            + " (`offline` = `off`, `online` = `on`, as in wandb)."
+        )
 
 
 if __name__ == "__main__":

@@ -137,8 +137,9 @@ def run_cli(capture: Any, *argv: str) -> tuple[int, str, str]:
     return int(e.value.code or 0), out, err
 
 
-def run_script(code: str, tmp_path: Path, env: dict[str, str] | None = None,
-               timeout: float = 60) -> subprocess.CompletedProcess:
+def run_script(
+    code: str, tmp_path: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
     """Run `code` in a fresh interpreter with RUNSTORE_DIR pointing at this test's store."""
     e = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
     e["RUNSTORE_DIR"] = str(tmp_path / ".wandb")
@@ -146,9 +147,21 @@ def run_script(code: str, tmp_path: Path, env: dict[str, str] | None = None,
     e.update(env or {})
     script = tmp_path / f"script_{abs(hash(code))}.py"
     script.write_text(textwrap.dedent(code))
-    return subprocess.run([PY, str(script)], cwd=tmp_path, env=e, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [PY, str(script)], cwd=tmp_path, env=e, capture_output=True, text=True, timeout=timeout
+    )
 
 
-__all__ = ["run_cli", "runstore", "run_state", "history", "events", "user_keys", "warnings_in", "nan_eq",
-           "all_run_dirs", "run_script", "PY"]
+__all__ = [
+    "run_cli",
+    "runstore",
+    "run_state",
+    "history",
+    "events",
+    "user_keys",
+    "warnings_in",
+    "nan_eq",
+    "all_run_dirs",
+    "run_script",
+    "PY",
+]

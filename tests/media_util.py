@@ -10,7 +10,9 @@ from typing import Any
 
 import runstore
 
-REFS: dict[str, Any] = json.loads((Path(__file__).parent / "fixtures" / "media" / "references.json").read_text())
+REFS: dict[str, Any] = json.loads(
+    (Path(__file__).parent / "fixtures" / "media" / "references.json").read_text()
+)
 _TYPES = {"str": str, "int": int, "list": list, "dict": dict}
 
 

@@ -11,9 +11,18 @@ import runstore
 from runstore.errors import Error, RunNotFound, UsageError
 
 
-def _make(project: str = "p", name: str | None = None, config: dict | None = None, tags=None,
-          logs: int = 3, acc: float = 0.5, **kw) -> str:
-    run = runstore.init(project=project, name=name, config=config or {}, tags=tags, reinit="finish_previous", **kw)
+def _make(
+    project: str = "p",
+    name: str | None = None,
+    config: dict | None = None,
+    tags=None,
+    logs: int = 3,
+    acc: float = 0.5,
+    **kw,
+) -> str:
+    run = runstore.init(
+        project=project, name=name, config=config or {}, tags=tags, reinit="finish_previous", **kw
+    )
     for i in range(logs):
         runstore.log({"acc": acc * (i + 1) / logs, "loss": 1.0 / (i + 1)})
     rid = run.id
@@ -22,8 +31,9 @@ def _make(project: str = "p", name: str | None = None, config: dict | None = Non
 
 
 def test_issue_example_end_to_end() -> None:
-    run = runstore.init(project="detect-pedestrians", notes="tweak baseline", tags=["baseline"],
-                        config={"lr": 0.01})
+    run = runstore.init(
+        project="detect-pedestrians", notes="tweak baseline", tags=["baseline"], config={"lr": 0.01}
+    )
     for epoch in range(10):
         runstore.log({"acc": epoch / 10, "loss": 1 / (epoch + 1)})
     runstore.run.summary["best_acc"] = 0.9
@@ -74,8 +84,8 @@ def test_filters_operators() -> None:
     assert ids({"tags": "x"}) == [c]
     assert ids({"tags": {"$nin": ["best"]}}) == [b]
     assert ids({"display_name": {"$regex": "^exp"}}) == [a, b]
-    assert ids({"name": "other"}) == [c]          # display name …
-    assert ids({"name": a}) == [a]                # … or the id, as wandb's `name` field
+    assert ids({"name": "other"}) == [c]  # display name …
+    assert ids({"name": a}) == [a]  # … or the id, as wandb's `name` field
     assert ids({"$or": [{"config.lr": 0.1}, {"group": "g1"}]}) == [a, c]
     assert ids({"$and": [{"state": "finished"}, {"config.lr": {"$ne": 0.1}}]}) == [b, c]
     assert ids({"job_type": "eval"}) == [c]
@@ -85,8 +95,17 @@ def test_filters_operators() -> None:
     assert ids(None, order="+config.lr") == [c, b, a]
 
 
-@pytest.mark.parametrize("bad", [{"$bogus": 1}, {"config.lr": {"$in": 3}}, {"name": {"$regex": "("}},
-                                 {"config.lr": {"$what": 1}}, [1, 2], {"$or": "x"}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"$bogus": 1},
+        {"config.lr": {"$in": 3}},
+        {"name": {"$regex": "("}},
+        {"config.lr": {"$what": 1}},
+        [1, 2],
+        {"$or": "x"},
+    ],
+)
 def test_bad_filters_are_clear_errors(bad) -> None:
     _make()
     with pytest.raises(UsageError):
@@ -236,9 +255,9 @@ def test_read_columns_across_parse_chunks_matches_rows(monkeypatch) -> None:
     for i in range(300):
         row = {"x": i}
         if i >= 150:
-            row["late"] = f"s{i}"       # a column that only exists in later chunks
+            row["late"] = f"s{i}"  # a column that only exists in later chunks
         if i < 100:
-            row["early"] = i / 2        # … and one that stops
+            row["early"] = i / 2  # … and one that stops
         if i == 42:
             row["nan"] = float("nan")
         runstore.log(row)

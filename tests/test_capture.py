@@ -30,8 +30,10 @@ def repo(tmp_path: Path) -> Path:
     git(r, "init", "-q", "-b", "main")
     git(r, "config", "user.email", "t@example.com")
     git(r, "config", "user.name", "t")
-    (r / "train.py").write_text("import runstore\nrun = runstore.init(project='p')\nrunstore.log({'a': 1})\n"
-                                "runstore.finish()\nprint(run.id)\n")
+    (r / "train.py").write_text(
+        "import runstore\nrun = runstore.init(project='p')\nrunstore.log({'a': 1})\n"
+        "runstore.finish()\nprint(run.id)\n"
+    )
     (r / "model.bin").write_bytes(bytes(range(256)))
     (r / "old_name.txt").write_text("to be renamed\n")
     (r / "data.txt").write_text("line one\n")
@@ -62,7 +64,9 @@ def make_dirty(repo: Path) -> dict[str, bytes]:
     git(repo, "mv", "old_name.txt", "new_name.txt")
     (repo / "staged.txt").write_text("staged only\n")
     git(repo, "add", "staged.txt", "model.bin")
-    return {name: (repo / name).read_bytes() for name in ("data.txt", "model.bin", "new_name.txt", "staged.txt")}
+    return {
+        name: (repo / name).read_bytes() for name in ("data.txt", "model.bin", "new_name.txt", "staged.txt")
+    }
 
 
 def test_metadata_and_git_state(repo: Path, tmp_path: Path) -> None:
@@ -100,7 +104,9 @@ def test_diff_patch_holds_staged_unstaged_binary_and_renames(repo: Path, tmp_pat
 def test_outside_git_nothing_captured_and_no_warning(tmp_path: Path) -> None:
     d = tmp_path / "plain"
     d.mkdir()
-    (d / "train.py").write_text("import runstore\nrun = runstore.init(project='p')\nrunstore.finish()\nprint(run.id)\n")
+    (d / "train.py").write_text(
+        "import runstore\nrun = runstore.init(project='p')\nrunstore.finish()\nprint(run.id)\n"
+    )
     e = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
     e.update({"RUNSTORE_DIR": str(tmp_path / ".wandb"), "RUNSTORE_DAEMON": "0"})
     p = subprocess.run([PY, "train.py"], cwd=d, env=e, capture_output=True, text=True, timeout=60)
@@ -110,13 +116,16 @@ def test_outside_git_nothing_captured_and_no_warning(tmp_path: Path) -> None:
     assert (st.path / "files" / "requirements.txt").exists()
 
 
-@pytest.mark.parametrize("env,patch,code", [
-    ({"WANDB_DISABLE_GIT": "true"}, False, False),
-    ({"WANDB_DISABLE_CODE": "true"}, False, False),
-    ({"WANDB_SAVE_CODE": "true"}, True, True),
-    ({"WANDB_SAVE_CODE": "false"}, False, False),
-    ({"WANDB_IGNORE_GLOBS": "*.patch,requirements.txt"}, False, False),
-])
+@pytest.mark.parametrize(
+    "env,patch,code",
+    [
+        ({"WANDB_DISABLE_GIT": "true"}, False, False),
+        ({"WANDB_DISABLE_CODE": "true"}, False, False),
+        ({"WANDB_SAVE_CODE": "true"}, True, True),
+        ({"WANDB_SAVE_CODE": "false"}, False, False),
+        ({"WANDB_IGNORE_GLOBS": "*.patch,requirements.txt"}, False, False),
+    ],
+)
 def test_code_capture_switches(repo: Path, tmp_path: Path, env, patch, code) -> None:
     make_dirty(repo)
     rid = run_train(repo, tmp_path, env=env)
@@ -124,7 +133,9 @@ def test_code_capture_switches(repo: Path, tmp_path: Path, env, patch, code) -> 
     files = st.path / "files"
     assert (files / "diff.patch").exists() == patch
     assert (files / "code" / "train.py").exists() == code
-    assert (files / "requirements.txt").exists() == ("requirements.txt" not in env.get("WANDB_IGNORE_GLOBS", ""))
+    assert (files / "requirements.txt").exists() == (
+        "requirements.txt" not in env.get("WANDB_IGNORE_GLOBS", "")
+    )
     assert ("git" in st.metadata) == ("WANDB_DISABLE_GIT" not in env)
 
 
@@ -190,7 +201,11 @@ def test_restore_errors_are_clear(repo: Path, tmp_path: Path, capsys, monkeypatc
     rid = run_train(repo, tmp_path)
     monkeypatch.chdir(plain)
     code, _, err = cli(capsys, "restore", rid)
-    assert code == 1 and "not inside a git repository" in err and "git clone https://example.com/team/repo.git" in err
+    assert (
+        code == 1
+        and "not inside a git repository" in err
+        and "git clone https://example.com/team/repo.git" in err
+    )
     code, out, err = cli(capsys, "restore", rid, "--no-git")
     assert code == 0 and "config:" in out
 

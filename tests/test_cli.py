@@ -85,13 +85,16 @@ def test_ls_table_json_filter_sort_limit(capsys, monkeypatch) -> None:
     assert code == 0 and "no runs match" in out
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (["ls", "--filter", "nonsense"], "FIELD OP VALUE"),
-    (["ls", "--filter", "{bad json"], "not valid JSON"),
-    (["ls", "--filter", "name~("], "regular expression"),
-    (["ls", "--limit", "-3"], "--limit"),
-    (["diff", "nosuchrun", "latest"], "no run matches"),
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["ls", "--filter", "nonsense"], "FIELD OP VALUE"),
+        (["ls", "--filter", "{bad json"], "not valid JSON"),
+        (["ls", "--filter", "name~("], "regular expression"),
+        (["ls", "--limit", "-3"], "--limit"),
+        (["diff", "nosuchrun", "latest"], "no run matches"),
+    ],
+)
 def test_cli_errors_are_one_line(capsys, argv, needle) -> None:
     _make()
     code, _, err = cli(capsys, *argv)
@@ -134,7 +137,9 @@ def test_diff_reports_what_differs(capsys, monkeypatch) -> None:
 def test_run_references(capsys, tmp_path: Path) -> None:
     a = _make("p1", name="same")
     b = _make("p2", name="same")
-    code, out, _ = cli(capsys, "diff", f"p1/{a}", str(tmp_path / ".wandb" / "projects" / "p2" / "runs" / b), "--json")
+    code, out, _ = cli(
+        capsys, "diff", f"p1/{a}", str(tmp_path / ".wandb" / "projects" / "p2" / "runs" / b), "--json"
+    )
     assert code == 0 and json.loads(out)["b"]["id"] == b
     code, _, err = cli(capsys, "diff", "same", "latest")
     assert code == 1 and "ambiguous" in err
@@ -144,7 +149,9 @@ def test_run_references(capsys, tmp_path: Path) -> None:
 
 def test_real_subprocess_no_traceback(tmp_path: Path) -> None:
     env = {**os.environ, "RUNSTORE_DIR": str(tmp_path / ".wandb"), "RUNSTORE_DAEMON": "0"}
-    p = subprocess.run([sys.executable, "-m", "runstore", "diff", "x", "y"], capture_output=True, text=True, env=env)
+    p = subprocess.run(
+        [sys.executable, "-m", "runstore", "diff", "x", "y"], capture_output=True, text=True, env=env
+    )
     assert p.returncode == 1 and p.stderr.startswith("error:") and "Traceback" not in p.stderr
     p = subprocess.run([sys.executable, "-m", "runstore", "--help"], capture_output=True, text=True, env=env)
     assert p.returncode == 0 and "ls" in p.stdout

@@ -153,7 +153,8 @@ def test_missing_yaml_path_raises(tmp_path):
 
 def test_config_defaults_yaml_auto_loaded_from_cwd(tmp_path):
     (tmp_path / "config-defaults.yaml").write_text(
-        "wandb_version: 1\nlr:\n  desc: the lr\n  value: 0.5\nbs:\n  value: 64\n")
+        "wandb_version: 1\nlr:\n  desc: the lr\n  value: 0.5\nbs:\n  value: 64\n"
+    )
     run = runstore.init(project="p", config={"bs": 128})
     assert run.config.lr == 0.5
     assert run.config.bs == 128  # init(config=) wins over the defaults
@@ -215,10 +216,18 @@ def test_values_made_json_friendly():
     class Color(enum.Enum):
         RED = 1
 
-    run = runstore.init(project="p", config={
-        "f32": np.float32(0.5), "i64": np.int64(7), "arr": np.array([1, 2]), "nan": math.nan,
-        "tup": (1, 2), "when": datetime.date(2024, 1, 2), "color": Color.RED,
-    })
+    run = runstore.init(
+        project="p",
+        config={
+            "f32": np.float32(0.5),
+            "i64": np.int64(7),
+            "arr": np.array([1, 2]),
+            "nan": math.nan,
+            "tup": (1, 2),
+            "when": datetime.date(2024, 1, 2),
+            "color": Color.RED,
+        },
+    )
     c = run.config
     assert c.f32 == 0.5 and type(c.f32) is float
     assert c.i64 == 7 and type(c.i64) is int

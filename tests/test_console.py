@@ -37,8 +37,9 @@ def child(tmp_path: Path, body: str, timeout: float = 30) -> tuple[subprocess.Co
     script = tmp_path / "script.py"
     script.write_text(PRELUDE + textwrap.dedent(body))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_", "PYTHONUNBUF"))}
-    p = subprocess.run([PY, str(script), str(log)], capture_output=True, env=env, cwd=tmp_path,
-                       timeout=timeout)
+    p = subprocess.run(
+        [PY, str(script), str(log)], capture_output=True, env=env, cwd=tmp_path, timeout=timeout
+    )
     return p, log
 
 
@@ -113,9 +114,30 @@ def test_write_errors_are_kept_not_raised(tmp_path: Path) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from([b"a", b"bc", b"\n", b"\r", b"\x1b[", b"31m", b"\x1b[K", b"\xc3", b"\xa9",
-                                 b"\xff", b"\b", b"\t", "€".encode(), b"\x1b]0;t\x07"]), max_size=40),
-       st.data())
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                b"a",
+                b"bc",
+                b"\n",
+                b"\r",
+                b"\x1b[",
+                b"31m",
+                b"\x1b[K",
+                b"\xc3",
+                b"\xa9",
+                b"\xff",
+                b"\b",
+                b"\t",
+                "€".encode(),
+                b"\x1b]0;t\x07",
+            ]
+        ),
+        max_size=40,
+    ),
+    st.data(),
+)
 def test_how_the_bytes_are_chunked_never_changes_the_log(parts: list[bytes], data: st.DataObject) -> None:
     raw = b"".join(parts)
     cuts = sorted(data.draw(st.sets(st.integers(0, len(raw)), max_size=8)))
@@ -135,7 +157,9 @@ def test_enabled_follows_the_console_setting() -> None:
 
 
 def test_start_that_cannot_capture_returns_none_and_changes_nothing(tmp_path: Path) -> None:
-    p, _ = child(tmp_path, """
+    p, _ = child(
+        tmp_path,
+        """
         import psutil
         before = [os.fstat(fd) for fd in (1, 2)]
         nfds = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
@@ -151,14 +175,17 @@ def test_start_that_cannot_capture_returns_none_and_changes_nothing(tmp_path: Pa
         os.dup2(saved, 1)
         assert cap is None
         print("still-here")
-    """)
+    """,
+    )
     assert p.returncode == 0, p.stderr.decode()
     assert p.stdout == b"still-here\n"
 
 
 # -- capture, end to end ------------------------------------------------------------------------------
 def test_python_fd_and_child_output_reach_both_log_and_terminal(tmp_path: Path) -> None:
-    p, log = child(tmp_path, """
+    p, log = child(
+        tmp_path,
+        """
         cap = console.start(LOG)
         assert cap is not None
         print("py-out")
@@ -170,16 +197,20 @@ def test_python_fd_and_child_output_reach_both_log_and_terminal(tmp_path: Path) 
         assert cap.stop() is True
         assert cap.stop() is True  # idempotent
         print("after-stop")
-    """)
+    """,
+    )
     assert p.returncode == 0, p.stderr.decode()
-    assert sorted(log_lines(log)) == sorted(["py-out", "fd-out", "py-err", "fd-err", "from-child",
-                                             "child-err", "unflushed-tail"])
+    assert sorted(log_lines(log)) == sorted(
+        ["py-out", "fd-out", "py-err", "fd-err", "from-child", "child-err", "unflushed-tail"]
+    )
     assert p.stdout.decode().split("\n") == ["py-out", "fd-out", "from-child", "unflushed-tailafter-stop", ""]
     assert p.stderr.decode().split("\n") == ["py-err", "fd-err", "child-err", ""]
 
 
 def test_progress_bar_and_colours_are_clean_in_the_log_raw_on_the_terminal(tmp_path: Path) -> None:
-    p, log = child(tmp_path, """
+    p, log = child(
+        tmp_path,
+        """
         cap = console.start(LOG)
         for i in range(0, 101, 2):
             sys.stderr.write(f"\\r\\x1b[32mprogress {i}%\\x1b[0m")
@@ -187,7 +218,8 @@ def test_progress_bar_and_colours_are_clean_in_the_log_raw_on_the_terminal(tmp_p
         sys.stderr.write("\\n")
         print("\\x1b[1;31mred\\x1b[0m done")
         cap.stop()
-    """)
+    """,
+    )
     assert p.returncode == 0, p.stderr.decode()
     assert sorted(log_lines(log)) == ["progress 100%", "red done"]
     assert p.stderr.count(b"\r\x1b[32mprogress ") == 51
@@ -196,7 +228,9 @@ def test_progress_bar_and_colours_are_clean_in_the_log_raw_on_the_terminal(tmp_p
 
 
 def test_nothing_printed_before_sigkill_is_lost(tmp_path: Path) -> None:
-    p, log = child(tmp_path, """
+    p, log = child(
+        tmp_path,
+        """
         cap = console.start(LOG)
         for i in range(3000):
             print(f"line {i}")  # no flush: start() made stdout line-buffered
@@ -204,7 +238,8 @@ def test_nothing_printed_before_sigkill_is_lost(tmp_path: Path) -> None:
                 os.write(2, b"fd %d\\n" % i)
         os.write(1, b"partial")
         os.kill(os.getpid(), signal.SIGKILL)
-    """)
+    """,
+    )
     assert p.returncode == -9
     deadline = time.monotonic() + 5
     # run() returns once the tee closes our pipes, i.e. when it has finished: no wait needed; the
@@ -219,7 +254,9 @@ def test_nothing_printed_before_sigkill_is_lost(tmp_path: Path) -> None:
 
 
 def test_a_dead_tee_does_not_hang_or_kill_training(tmp_path: Path) -> None:
-    p, log = child(tmp_path, """
+    p, log = child(
+        tmp_path,
+        """
         orig = [(s.st_dev, s.st_ino) for s in map(os.fstat, (1, 2))]
         cap = console.start(LOG)
         for i in range(100):
@@ -250,12 +287,21 @@ def test_a_dead_tee_does_not_hang_or_kill_training(tmp_path: Path) -> None:
         assert [(s.st_dev, s.st_ino) for s in map(os.fstat, (1, 2))] == orig, "fds not given back"
         cap.stop()
         print("end")
-    """, timeout=60)
+    """,
+        timeout=60,
+    )
     assert p.returncode == 0, p.stderr.decode()[-2000:]
     out = p.stdout.decode().split("\n")
     # nothing lost, nothing duplicated; order around the moment of the failure may differ
-    assert sorted(out) == sorted(["", "fd-after", "end", *(f"before {i}" for i in range(100)),
-                                  *(f"after {i} {'x' * 60}" for i in range(30000))])
+    assert sorted(out) == sorted(
+        [
+            "",
+            "fd-after",
+            "end",
+            *(f"before {i}" for i in range(100)),
+            *(f"after {i} {'x' * 60}" for i in range(30000)),
+        ]
+    )
     assert out[-2:] == ["end", ""]
     assert p.stderr.decode().count("WARNING console capture stopped") == 1
     assert [x for x in log_lines(log) if x.startswith("before")] == [f"before {i}" for i in range(100)]
@@ -263,13 +309,17 @@ def test_a_dead_tee_does_not_hang_or_kill_training(tmp_path: Path) -> None:
 
 def test_flood_is_captured_completely(tmp_path: Path) -> None:
     n = 200_000
-    p, log = child(tmp_path, f"""
+    p, log = child(
+        tmp_path,
+        f"""
         cap = console.start(LOG)
         row = "y" * 94
         for i in range({n}):
             print(f"{{i:05d}} {{row}}")
         assert cap.stop(timeout=60) is True
-    """, timeout=120)
+    """,
+        timeout=120,
+    )
     assert p.returncode == 0, p.stderr.decode()[-2000:]
     assert len(p.stdout) >= 20_000_000
     lines = log_lines(log)
@@ -279,7 +329,9 @@ def test_flood_is_captured_completely(tmp_path: Path) -> None:
 
 
 def test_only_one_capture_per_process_and_a_forked_child_cannot_stop_it(tmp_path: Path) -> None:
-    p, log = child(tmp_path, """
+    p, log = child(
+        tmp_path,
+        """
         cap = console.start(LOG)
         assert console.start(LOG + ".2") is None
         pid = os.fork()
@@ -293,7 +345,8 @@ def test_only_one_capture_per_process_and_a_forked_child_cannot_stop_it(tmp_path
         again = console.start(LOG)  # a new capture after stop() is fine
         print("second")
         again.stop()
-    """)
+    """,
+    )
     assert p.returncode == 0, p.stderr.decode()
     assert log_lines(log) == ["child-stop False", "parent-still-captured", "second"]
     assert not (tmp_path / "output.log.2").exists()
@@ -301,13 +354,16 @@ def test_only_one_capture_per_process_and_a_forked_child_cannot_stop_it(tmp_path
 
 def test_capture_works_with_stdin_closed(tmp_path: Path) -> None:
     # new fds then start at 0, where the tee's stdin would overwrite them
-    p, log = child(tmp_path, """
+    p, log = child(
+        tmp_path,
+        """
         os.close(0)
         cap = console.start(LOG)
         assert cap is not None
         print("no-stdin")
         cap.stop()
-    """)
+    """,
+    )
     assert p.returncode == 0, p.stderr.decode()
     assert log_lines(log) == ["no-stdin"]
     assert p.stdout == b"no-stdin\n"
@@ -316,13 +372,17 @@ def test_capture_works_with_stdin_closed(tmp_path: Path) -> None:
 def test_ctrl_c_to_the_process_group_still_logs_the_traceback(tmp_path: Path) -> None:
     log = tmp_path / "output.log"
     script = tmp_path / "script.py"
-    script.write_text(PRELUDE + textwrap.dedent("""
+    script.write_text(
+        PRELUDE
+        + textwrap.dedent("""
         cap = console.start(LOG)
         print("training", flush=True)
         time.sleep(30)
-    """))
-    p = subprocess.Popen([PY, str(script), str(log)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         start_new_session=True)
+    """)
+    )
+    p = subprocess.Popen(
+        [PY, str(script), str(log)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
     assert p.stdout is not None
     assert p.stdout.readline() == b"training\n"
     os.killpg(p.pid, signal.SIGINT)  # what Ctrl-C in a terminal does

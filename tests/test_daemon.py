@@ -104,22 +104,44 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def start_daemon(procs: list[subprocess.Popen[str]], store: Path, interval: float = INTERVAL,
-                 idle_exit: float = 60.0) -> subprocess.Popen[str]:
-    p = subprocess.Popen([PY, "-m", "runstore.daemon", "--store", str(store), "--interval", str(interval),
-                          "--idle-exit", str(idle_exit)], env=child_env(), text=True,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def start_daemon(
+    procs: list[subprocess.Popen[str]], store: Path, interval: float = INTERVAL, idle_exit: float = 60.0
+) -> subprocess.Popen[str]:
+    p = subprocess.Popen(
+        [
+            PY,
+            "-m",
+            "runstore.daemon",
+            "--store",
+            str(store),
+            "--interval",
+            str(interval),
+            "--idle-exit",
+            str(idle_exit),
+        ],
+        env=child_env(),
+        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     procs.append(p)
     assert wait_for(lambda: lock.holder(paths.pid_path(store), wait=0) == p.pid, 10), p.stderr
     return p
 
 
-def start_training(procs: list[subprocess.Popen[str]], tmp_path: Path, steps: int, pause: float) -> tuple[
-        subprocess.Popen[str], str]:
+def start_training(
+    procs: list[subprocess.Popen[str]], tmp_path: Path, steps: int, pause: float
+) -> tuple[subprocess.Popen[str], str]:
     script = tmp_path / "train.py"
     script.write_text(TRAIN)
-    p = subprocess.Popen([PY, str(script), str(steps), str(pause)], cwd=tmp_path, env=child_env(), text=True,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        [PY, str(script), str(steps), str(pause)],
+        cwd=tmp_path,
+        env=child_env(),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     procs.append(p)
     assert p.stdout is not None
     run_id = p.stdout.readline().strip()
@@ -179,8 +201,14 @@ def test_ensure_running_never_raises(tmp_path: Path) -> None:
 def test_register_and_unregister_live(store: Path) -> None:
     client.register_live(store, "p", "abc", store / "projects/p/runs/abc", 123, "tok", "host1")
     path = marker(store, "abc")
-    assert json.loads(path.read_text()) == {"project": "p", "id": "abc", "dir": str(store / "projects/p/runs/abc"),
-                                            "pid": 123, "pid_start": "tok", "host": "host1"}
+    assert json.loads(path.read_text()) == {
+        "project": "p",
+        "id": "abc",
+        "dir": str(store / "projects/p/runs/abc"),
+        "pid": 123,
+        "pid_start": "tok",
+        "host": "host1",
+    }
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left behind
     client.unregister_live(store, "p", "abc")
     assert not path.exists()
@@ -237,8 +265,9 @@ def test_cli_start_needs_a_store(tmp_path: Path, cli) -> None:
 
 
 # -- sampling, crash marking, SIGKILL ------------------------------------------------------------------
-def test_samples_live_run_and_marks_sigkilled_run_crashed(tmp_path: Path, store: Path,
-                                                          procs: list[subprocess.Popen[str]]) -> None:
+def test_samples_live_run_and_marks_sigkilled_run_crashed(
+    tmp_path: Path, store: Path, procs: list[subprocess.Popen[str]]
+) -> None:
     interval = 0.4  # long enough that a loaded machine's scheduling delays stay well inside the bound
     daemon = start_daemon(procs, store, interval=interval)
     train, rid = start_training(procs, tmp_path, steps=10_000, pause=0.01)
@@ -246,13 +275,27 @@ def test_samples_live_run_and_marks_sigkilled_run_crashed(tmp_path: Path, store:
     assert rows, "no system rows"
     r = rows[-1]
     # Api().history(stream="events") serves the stored names with wandb's `system.` prefix.
-    for key in ("_timestamp", "_runtime", "system.cpu", "system.cpu_percent", "system.proc.cpu.threads",
-                "system.memory_percent", "system.proc.memory.rssMB", "system.proc.memory.percent",
-                "system.proc.memory.availableMB", "system.disk./.usagePercent", "system.disk./.usageGB"):
+    for key in (
+        "_timestamp",
+        "_runtime",
+        "system.cpu",
+        "system.cpu_percent",
+        "system.proc.cpu.threads",
+        "system.memory_percent",
+        "system.proc.memory.rssMB",
+        "system.proc.memory.percent",
+        "system.proc.memory.availableMB",
+        "system.disk./.usagePercent",
+        "system.disk./.usageGB",
+    ):
         assert key in r, key
     assert not any(k.startswith("system.gpu.") for k in r)  # no GPU here: no GPU metrics
     assert [x["_step"] for x in rows] == list(range(len(rows)))
-    assert 0 <= r["system.cpu"] <= 100 and r["system.proc.memory.rssMB"] > 10 and r["system.proc.cpu.threads"] >= 1
+    assert (
+        0 <= r["system.cpu"] <= 100
+        and r["system.proc.memory.rssMB"] > 10
+        and r["system.proc.cpu.threads"] >= 1
+    )
     gaps = [b["_timestamp"] - a["_timestamp"] for a, b in zip(rows, rows[1:], strict=False)]
     assert all(g >= interval / 2 - 0.01 for g in gaps), gaps  # a steady cadence, no bursts
     assert load_run(Store(store).find_run_by_id(rid, "p")).state == "running"
@@ -282,8 +325,9 @@ def test_samples_live_run_and_marks_sigkilled_run_crashed(tmp_path: Path, store:
     assert "marked crashed" in paths.log_path(store).read_text()
 
 
-def test_sigkilled_run_reads_crashed_without_daemon(tmp_path: Path, store: Path,
-                                                    procs: list[subprocess.Popen[str]]) -> None:
+def test_sigkilled_run_reads_crashed_without_daemon(
+    tmp_path: Path, store: Path, procs: list[subprocess.Popen[str]]
+) -> None:
     train, rid = start_training(procs, tmp_path, steps=10_000, pause=0.01)
     ref = Store(store).find_run_by_id(rid, "p")
     assert load_run(ref).state == "running"
@@ -294,7 +338,8 @@ def test_sigkilled_run_reads_crashed_without_daemon(tmp_path: Path, store: Path,
 
 
 def test_training_survives_daemon_sigkill_and_new_daemon_picks_it_up(
-        tmp_path: Path, store: Path, procs: list[subprocess.Popen[str]]) -> None:
+    tmp_path: Path, store: Path, procs: list[subprocess.Popen[str]]
+) -> None:
     daemon = start_daemon(procs, store)
     train, rid = start_training(procs, tmp_path, steps=250, pause=0.02)  # ~5 s
     assert wait_for(lambda: len(system_rows(rid)) >= 2, 10)
@@ -324,8 +369,9 @@ def test_idle_exit(store: Path, procs: list[subprocess.Popen[str]]) -> None:
     assert "stop: idle" in paths.log_path(store).read_text()
 
 
-def test_broken_markers_and_run_dirs_do_not_stop_the_daemon(tmp_path: Path, store: Path,
-                                                            procs: list[subprocess.Popen[str]]) -> None:
+def test_broken_markers_and_run_dirs_do_not_stop_the_daemon(
+    tmp_path: Path, store: Path, procs: list[subprocess.Popen[str]]
+) -> None:
     live = paths.live_dir(store)
     live.mkdir(parents=True, exist_ok=True)
     (live / "p~garbage.json").write_bytes(b"{not json")
@@ -333,11 +379,19 @@ def test_broken_markers_and_run_dirs_do_not_stop_the_daemon(tmp_path: Path, stor
     sleeper = subprocess.Popen([PY, "-c", "import time; time.sleep(60)"])
     procs.append(sleeper)  # type: ignore[arg-type]
     # alive writer, directory gone: retried with backoff, logged once
-    client.register_live(store, "p", "nodir", store / "projects/p/runs/nodir", sleeper.pid,
-                         start_token(sleeper.pid), hostname())
+    client.register_live(
+        store,
+        "p",
+        "nodir",
+        store / "projects/p/runs/nodir",
+        sleeper.pid,
+        start_token(sleeper.pid),
+        hostname(),
+    )
     # dead writer, directory gone: the marker is simply dropped
-    client.register_live(store, "p", "deadnodir", store / "projects/p/runs/deadnodir", 999_999_999, None,
-                         hostname())
+    client.register_live(
+        store, "p", "deadnodir", store / "projects/p/runs/deadnodir", 999_999_999, None, hostname()
+    )
     # a run dir whose run.jsonl is a directory: reading it fails every time
     bad = store / "projects/p/runs/bad"
     (bad / "run.jsonl").mkdir(parents=True)
@@ -423,7 +477,10 @@ def test_tasks_get_file_events_only_when_they_want_them(store: Path) -> None:
         t.join(5)
     assert not t.is_alive()
     text = (store / "test.log").read_text()
-    assert "error: task recorder: tick failed: RuntimeError: flaky" in text and "recovered: task recorder" in text
+    assert (
+        "error: task recorder: tick failed: RuntimeError: flaky" in text
+        and "recovered: task recorder" in text
+    )
 
     quiet = Recorder(wants_events=False)
     d = Daemon(store, [quiet], DaemonLog(None))
@@ -459,8 +516,15 @@ def test_idle_exit_successor_for_a_run_registered_while_exiting(store: Path, pro
             return False
 
         def close(self) -> None:  # runs after the decision to exit, before the lock is released
-            client.register_live(store, "p", "late", store / "projects/p/runs/late", sleeper.pid,
-                                 start_token(sleeper.pid), hostname())
+            client.register_live(
+                store,
+                "p",
+                "late",
+                store / "projects/p/runs/late",
+                sleeper.pid,
+                start_token(sleeper.pid),
+                hostname(),
+            )
 
     assert loop.serve(store, interval=INTERVAL, idle_exit=0.1, tasks=[RegistersLate()]) == 0
     successor = wait_for(lambda: lock.holder(paths.pid_path(store), wait=0), 10)
@@ -492,6 +556,12 @@ def test_marker_fields_parse() -> None:
     from runstore.daemon.live import BadMarker, parse
 
     m = parse("a~b~c.json", b'{"pid": 5, "dir": "/x", "project": "a~b", "id": "c"}', (1, 2))
-    assert isinstance(m, Marker) and (m.project, m.id, m.pid, m.pid_start, m.host) == ("a~b", "c", 5, None, None)
+    assert isinstance(m, Marker) and (m.project, m.id, m.pid, m.pid_start, m.host) == (
+        "a~b",
+        "c",
+        5,
+        None,
+        None,
+    )
     with pytest.raises(BadMarker):
         parse("x.json", b'{"pid": "5", "dir": "/x"}', (1, 2))

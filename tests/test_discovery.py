@@ -50,7 +50,8 @@ def test_nearest_ancestor_dot_wandb(tmp_path, monkeypatch):
     run = runstore.init(project="p")
     run.finish()
     assert all_run_dirs(tmp_path / "repo" / ".wandb") == [
-        tmp_path / "repo" / ".wandb" / "projects" / "p" / "runs" / run.id]
+        tmp_path / "repo" / ".wandb" / "projects" / "p" / "runs" / run.id
+    ]
     assert all_run_dirs(tmp_path / ".wandb") == []
     assert not (deep / ".wandb").exists()
 
@@ -70,8 +71,7 @@ def test_fallback_is_cwd_dot_wandb(tmp_path, monkeypatch):
     work.mkdir()
     monkeypatch.chdir(work)
     # tmp_path has no .wandb and (normally) nothing above it has one either
-    expected = next((d / ".wandb" for d in (work, *work.parents) if (d / ".wandb").is_dir()),
-                    work / ".wandb")
+    expected = next((d / ".wandb" for d in (work, *work.parents) if (d / ".wandb").is_dir()), work / ".wandb")
     assert find_root() == expected
     assert find_root(start=work, env={}) == expected
 

@@ -10,8 +10,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_cli_reference_is_generated_from_help() -> None:
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_cli_docs.py")], capture_output=True,
-                         text=True, check=True, cwd=ROOT).stdout
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gen_cli_docs.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
     assert (ROOT / "docs" / "CLI.md").read_text() == out, "docs/CLI.md is stale: run `make docs`"
 
 

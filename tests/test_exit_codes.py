@@ -13,15 +13,18 @@ run.log({"pending": 2}, commit=False)
 """
 
 
-@pytest.mark.parametrize("tail,state,code,rc", [
-    ("", "finished", 0, 0),
-    ("sys.exit(0)", "finished", 0, 0),
-    ("sys.exit()", "finished", 0, 0),
-    ("sys.exit(3)", "failed", 3, 3),
-    ("sys.exit('bad config')", "failed", 1, 1),
-    ("raise RuntimeError('boom')", "failed", 1, 1),
-    ("raise KeyboardInterrupt", "failed", 255, None),
-])
+@pytest.mark.parametrize(
+    "tail,state,code,rc",
+    [
+        ("", "finished", 0, 0),
+        ("sys.exit(0)", "finished", 0, 0),
+        ("sys.exit()", "finished", 0, 0),
+        ("sys.exit(3)", "failed", 3, 3),
+        ("sys.exit('bad config')", "failed", 1, 1),
+        ("raise RuntimeError('boom')", "failed", 1, 1),
+        ("raise KeyboardInterrupt", "failed", 255, None),
+    ],
+)
 def test_exit_hook_records_exit_code(tmp_path, tail, state, code, rc):
     r = run_script(HEAD + tail + "\n", tmp_path)
     if rc is not None:
@@ -38,13 +41,16 @@ def test_exit_hook_records_exit_code(tmp_path, tail, state, code, rc):
 
 
 def test_explicit_finish_then_exit_code_is_not_overwritten(tmp_path):
-    r = run_script("""
+    r = run_script(
+        """
         import sys, runstore
         run = runstore.init(project="p", id="exit0002")
         run.log({"a": 1})
         run.finish()
         sys.exit(4)
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert r.returncode == 4
     st = run_state("exit0002", "p")
     assert st.exit_code == 0 and st.state == "finished"
@@ -52,13 +58,16 @@ def test_explicit_finish_then_exit_code_is_not_overwritten(tmp_path):
 
 
 def test_atexit_finishes_every_active_run(tmp_path):
-    r = run_script("""
+    r = run_script(
+        """
         import sys, runstore
         a = runstore.init(project="p", id="multi001")
         b = runstore.init(project="p", id="multi002", reinit="create_new")
         a.log({"x": 1}); b.log({"x": 2})
         sys.exit(7)
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert r.returncode == 7
     for rid, x in (("multi001", 1), ("multi002", 2)):
         st = run_state(rid, "p")

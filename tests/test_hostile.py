@@ -32,8 +32,8 @@ def test_full_disk_during_training_warns_and_training_continues(capfd) -> None:
     os.dup2(full, run._hfd)
     os.close(full)
     for i in range(5):
-        runstore.log({"during": i})          # no exception reaches the training loop
-    runstore.log({"nested": {"a": 1}})       # the slow path too
+        runstore.log({"during": i})  # no exception reaches the training loop
+    runstore.log({"nested": {"a": 1}})  # the slow path too
     assert run.step == 7
     run.finish(quiet=True)
     err = capfd.readouterr().err
@@ -48,8 +48,10 @@ def test_garbage_in_run_log_is_skipped(tmp_path: Path, capsys) -> None:
     run.finish(quiet=True)
     log = run._ref.path / "run.jsonl"
     with log.open("ab") as f:
-        f.write(b"\x00\xff\xfe garbage\n[1, 2, 3]\n\"a string\"\nnull\n")
-        f.write(b'{"t": "config", "set": [1, 2]}\n{"t": "edit", "set": "x"}\n{"t": "resume", "time": "soon"}\n')
+        f.write(b'\x00\xff\xfe garbage\n[1, 2, 3]\n"a string"\nnull\n')
+        f.write(
+            b'{"t": "config", "set": [1, 2]}\n{"t": "edit", "set": "x"}\n{"t": "resume", "time": "soon"}\n'
+        )
         f.write(b'{"t": "summary", "step": "x", "set": 5}\n{"t": "summary", "step": 9, "set": [[5, 1]]}\n')
         f.write(b'{"t": "metric", "name": 7}\n{"t": "metric", "name": "acc", "summary": 3}\n')
         f.write(b'{"t": "exit", "code": "boom", "runtime": "long", "summary": [1]}\n')

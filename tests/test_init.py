@@ -13,7 +13,33 @@ from conftest import all_run_dirs, history, run_script, run_state, warnings_in
 import runstore
 from runstore.sdk.settings import Settings
 
-WANDB_PARAMS = ["entity", "project", "dir", "id", "name", "notes", "tags", "config", "config_exclude_keys", "config_include_keys", "allow_val_change", "group", "job_type", "mode", "force", "reinit", "resume", "resume_from", "fork_from", "save_code", "tensorboard", "sync_tensorboard", "monitor_gym", "settings", "anonymous"]
+WANDB_PARAMS = [
+    "entity",
+    "project",
+    "dir",
+    "id",
+    "name",
+    "notes",
+    "tags",
+    "config",
+    "config_exclude_keys",
+    "config_include_keys",
+    "allow_val_change",
+    "group",
+    "job_type",
+    "mode",
+    "force",
+    "reinit",
+    "resume",
+    "resume_from",
+    "fork_from",
+    "save_code",
+    "tensorboard",
+    "sync_tensorboard",
+    "monitor_gym",
+    "settings",
+    "anonymous",
+]
 
 
 def test_signature_has_every_wandb_parameter():
@@ -25,11 +51,31 @@ def test_signature_has_every_wandb_parameter():
 
 def test_every_wandb_parameter_is_accepted(tmp_path):
     run = runstore.init(
-        entity="me", project="proj", dir=str(tmp_path / "d"), id="abc12345", name="my-run", notes="some notes",
-        tags=["t1", "t2"], config={"a": 1, "b": 2, "c": 3}, config_exclude_keys=["c"], config_include_keys=None,
-        allow_val_change=False, group="grp", job_type="train", mode="offline", force=False, reinit="default",
-        resume="allow", resume_from=None, fork_from=None, save_code=False, tensorboard=False,
-        sync_tensorboard=False, monitor_gym=False, settings={}, anonymous="allow",
+        entity="me",
+        project="proj",
+        dir=str(tmp_path / "d"),
+        id="abc12345",
+        name="my-run",
+        notes="some notes",
+        tags=["t1", "t2"],
+        config={"a": 1, "b": 2, "c": 3},
+        config_exclude_keys=["c"],
+        config_include_keys=None,
+        allow_val_change=False,
+        group="grp",
+        job_type="train",
+        mode="offline",
+        force=False,
+        reinit="default",
+        resume="allow",
+        resume_from=None,
+        fork_from=None,
+        save_code=False,
+        tensorboard=False,
+        sync_tensorboard=False,
+        monitor_gym=False,
+        settings={},
+        anonymous="allow",
     )
     assert run.id == "abc12345"
     assert run.project == "proj"
@@ -130,11 +176,23 @@ def test_name_notes_tags_settable_later_and_persisted():
     assert (info["name"], info["notes"], info["tags"], info["group"]) == ("renamed", "n2", ["a", "b"], "g2")
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"project": 5}, {"name": 3.0}, {"notes": ["x"]}, {"id": 12345678}, {"entity": b"me"}, {"group": 1},
-    {"job_type": object()}, {"tags": "single-string"}, {"tags": ["ok", 3]}, {"dir": 5}, {"config": 5},
-    {"config": [("a", 1)]},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"project": 5},
+        {"name": 3.0},
+        {"notes": ["x"]},
+        {"id": 12345678},
+        {"entity": b"me"},
+        {"group": 1},
+        {"job_type": object()},
+        {"tags": "single-string"},
+        {"tags": ["ok", 3]},
+        {"dir": 5},
+        {"config": 5},
+        {"config": [("a", 1)]},
+    ],
+)
 def test_bad_types_raise_type_error(kwargs, tmp_path):
     with pytest.raises(TypeError):
         runstore.init(**{"project": "p", **kwargs})
@@ -178,8 +236,9 @@ def test_bad_reinit_and_mode_values():
 
 
 # -- modes ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("mode,expected", [("online", "online"), ("offline", "offline"),
-                                           ("dryrun", "offline"), ("run", "online")])
+@pytest.mark.parametrize(
+    "mode,expected", [("online", "online"), ("offline", "offline"), ("dryrun", "offline"), ("run", "online")]
+)
 def test_writing_modes(mode, expected):
     run = runstore.init(project="p", mode=mode)
     assert run.mode == expected
@@ -228,8 +287,15 @@ def test_disabled_with_dir_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("env", [{"WANDB_MODE": "disabled"}, {"WANDB_DISABLED": "true"},
-                                 {"RUNSTORE_MODE": "disabled"}, {"WANDB_DISABLED": "1"}])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"WANDB_MODE": "disabled"},
+        {"WANDB_DISABLED": "true"},
+        {"RUNSTORE_MODE": "disabled"},
+        {"WANDB_DISABLED": "1"},
+    ],
+)
 def test_disabled_via_env_writes_nothing(tmp_path, monkeypatch, env):
     for k, v in env.items():
         monkeypatch.setenv(k, v)
@@ -304,16 +370,19 @@ def test_wandb_resume_must_env_on_unknown_id(monkeypatch):
         runstore.init(project="p")
 
 
-@pytest.mark.parametrize("suffix,rs,wb,attr,expected", [
-    ("PROJECT", "rsproj", "wbproj", "project", "rsproj"),
-    ("NAME", "rsname", "wbname", "name", "rsname"),
-    ("NOTES", "rsnotes", "wbnotes", "notes", "rsnotes"),
-    ("TAGS", "r1,r2", "w1", "tags", ("r1", "r2")),
-    ("RUN_GROUP", "rsg", "wbg", "group", "rsg"),
-    ("JOB_TYPE", "rsj", "wbj", "job_type", "rsj"),
-    ("RUN_ID", "rsid0001", "wbid0001", "id", "rsid0001"),
-    ("MODE", "offline", "disabled", "mode", "offline"),
-])
+@pytest.mark.parametrize(
+    "suffix,rs,wb,attr,expected",
+    [
+        ("PROJECT", "rsproj", "wbproj", "project", "rsproj"),
+        ("NAME", "rsname", "wbname", "name", "rsname"),
+        ("NOTES", "rsnotes", "wbnotes", "notes", "rsnotes"),
+        ("TAGS", "r1,r2", "w1", "tags", ("r1", "r2")),
+        ("RUN_GROUP", "rsg", "wbg", "group", "rsg"),
+        ("JOB_TYPE", "rsj", "wbj", "job_type", "rsj"),
+        ("RUN_ID", "rsid0001", "wbid0001", "id", "rsid0001"),
+        ("MODE", "offline", "disabled", "mode", "offline"),
+    ],
+)
 def test_runstore_env_wins_over_wandb_env(monkeypatch, suffix, rs, wb, attr, expected):
     monkeypatch.setenv(f"WANDB_{suffix}", wb)
     monkeypatch.setenv(f"RUNSTORE_{suffix}", rs)
@@ -439,8 +508,14 @@ def test_project_inferred_from_git_repo_and_subdir(tmp_path):
     env["RUNSTORE_DAEMON"] = "0"  # no daemon outliving the test
     for where, expected in ((repo, "myrepo"), (repo / "exp" / "a", "myrepo-exp_a")):
         (where / "train.py").write_text(code)
-        r = subprocess.run([sys.executable, str(where / "train.py")], cwd=tmp_path, env=env,
-                           capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [sys.executable, str(where / "train.py")],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert r.returncode == 0, r.stderr
         assert r.stdout.strip() == expected
 

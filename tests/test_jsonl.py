@@ -99,7 +99,7 @@ def test_nonfinite_floats_round_trip_exactly(tmp_path, x):
     p = tmp_path / "h.jsonl"
     p.write_bytes(jsonl.encode({**obj, "_step": 0}))
     (row,) = list(iter_rows(p))
-    assert (math.isnan(row["v"]) if math.isnan(x) else row["v"] == x)
+    assert math.isnan(row["v"]) if math.isnan(x) else row["v"] == x
 
 
 def test_nonfinite_numpy_float_is_not_written_as_null():

@@ -181,11 +181,21 @@ def test_runtime_derived_on_read_is_time_since_start(run):
     assert run.summary["_runtime"] == pytest.approx(r["_runtime"])
 
 
-@pytest.mark.parametrize("value,expected", [
-    (np.float32(0.5), 0.5), (np.float64(1.25), 1.25), (np.int64(7), 7), (np.int32(-3), -3),
-    (np.bool_(True), True), (np.bool_(False), False), (np.array([3.5]), 3.5), (np.array([[2]]), 2),
-    (np.uint8(255), 255), (np.float16(0.5), 0.5),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        (np.float32(0.5), 0.5),
+        (np.float64(1.25), 1.25),
+        (np.int64(7), 7),
+        (np.int32(-3), -3),
+        (np.bool_(True), True),
+        (np.bool_(False), False),
+        (np.array([3.5]), 3.5),
+        (np.array([[2]]), 2),
+        (np.uint8(255), 255),
+        (np.float16(0.5), 0.5),
+    ],
+)
 def test_numpy_scalars_and_one_element_arrays(run, value, expected):
     run.log({"v": value})
     run.log({"w": {"nested": value}})  # the slow path (nested dict)
@@ -341,8 +351,8 @@ def test_edge_values_take_either_path_and_are_stored_exactly(run):
 
     big = 2**70
     run.log({"big": big, "b": True, "lvl": Level.HIGH, "neg0": -0.0, "i": 7})  # passes sum(): numbers
-    run.log({"big": -big, "s": "text", "none": None})                          # does not
-    run.log({"x": 1.5, "y": float("inf")})                                     # non-finite
+    run.log({"big": -big, "s": "text", "none": None})  # does not
+    run.log({"x": 1.5, "y": float("inf")})  # non-finite
     run.finish()
     rows = history(run)
     assert rows[0]["big"] == big and rows[0]["b"] is True and rows[0]["lvl"] == 3 and rows[0]["i"] == 7

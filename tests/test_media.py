@@ -22,8 +22,10 @@ def decode(data: bytes) -> np.ndarray:
 
 # --- Image: inputs, modes, ranges ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("shape", "mode"), [((6, 5), "L"), ((6, 5, 1), "L"), ((6, 5, 3), "RGB"),
-                                               ((6, 5, 4), "RGBA")])
+
+@pytest.mark.parametrize(
+    ("shape", "mode"), [((6, 5), "L"), ((6, 5, 1), "L"), ((6, 5, 3), "RGB"), ((6, 5, 4), "RGBA")]
+)
 def test_image_uint8_modes_round_trip(shape, mode):
     px = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     run, row, summary = log_and_read({"img": runstore.Image(px, caption="cap")})
@@ -37,20 +39,25 @@ def test_image_uint8_modes_round_trip(shape, mode):
     assert summary["img"] == ref  # the summary holds the same reference
 
 
-@pytest.mark.parametrize(("values", "expected"), [
-    (np.array([[0.0, 0.5, 1.0]]), [0, 127, 255]),            # [0, 1] → ×255
-    (np.array([[-1.0, 0.0, 1.0]]), [0, 127, 255]),           # [-1, 1] → rescaled
-    (np.array([[-20.0, 100.0, 300.0]]), [0, 100, 255]),      # other ranges clipped
-    (np.array([[0, 7, 200]], dtype=np.int64), [0, 7, 200]),  # int 0..255 kept
-    (np.array([[0, 1, 1]], dtype=np.uint8), [0, 255, 255]),  # a 0/1 mask becomes black/white, as wandb
-])
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (np.array([[0.0, 0.5, 1.0]]), [0, 127, 255]),  # [0, 1] → ×255
+        (np.array([[-1.0, 0.0, 1.0]]), [0, 127, 255]),  # [-1, 1] → rescaled
+        (np.array([[-20.0, 100.0, 300.0]]), [0, 100, 255]),  # other ranges clipped
+        (np.array([[0, 7, 200]], dtype=np.int64), [0, 7, 200]),  # int 0..255 kept
+        (np.array([[0, 1, 1]], dtype=np.uint8), [0, 255, 255]),  # a 0/1 mask becomes black/white, as wandb
+    ],
+)
 def test_image_value_ranges_like_wandb(values, expected):
     run, row, _ = log_and_read({"img": runstore.Image(values)})
     assert decode(check_ref(row["img"], run)).ravel().tolist() == expected
 
 
 def test_image_normalize_false_keeps_values():
-    run, row, _ = log_and_read({"img": runstore.Image(np.array([[0, 1, 2]], dtype=np.float32), normalize=False)})
+    run, row, _ = log_and_read(
+        {"img": runstore.Image(np.array([[0, 1, 2]], dtype=np.float32), normalize=False)}
+    )
     assert decode(check_ref(row["img"], run)).ravel().tolist() == [0, 1, 2]
 
 
@@ -74,9 +81,14 @@ def test_image_from_pil_path_and_copy(tmp_path):
     pil.save(path)
     jpg = tmp_path / "photo.jpg"
     pil.save(jpg)
-    run, row, _ = log_and_read({"pil": runstore.Image(pil), "path": runstore.Image(str(path)),
-                                "pathlib": runstore.Image(jpg, caption="j"),
-                                "copy": runstore.Image(runstore.Image(pil), caption="again")})
+    run, row, _ = log_and_read(
+        {
+            "pil": runstore.Image(pil),
+            "path": runstore.Image(str(path)),
+            "pathlib": runstore.Image(jpg, caption="j"),
+            "copy": runstore.Image(runstore.Image(pil), caption="again"),
+        }
+    )
     assert np.array_equal(decode(check_ref(row["pil"], run)), px)
     assert check_ref(row["path"], run) == path.read_bytes()  # a file is copied byte for byte
     assert row["pathlib"]["format"] == "jpg" and row["pathlib"]["path"].endswith(".jpg")
@@ -109,19 +121,32 @@ def test_image_matplotlib_figure():
 
 # --- masks and boxes -------------------------------------------------------------------------------------------
 
+
 def _boxes() -> dict:
-    return {"gt": {"box_data": [
-        {"position": {"minX": 0.1, "maxX": 0.4, "minY": 0.2, "maxY": 0.5}, "class_id": 1, "box_caption": "cat",
-         "scores": {"conf": 0.9}},
-        {"position": {"middle": [3, 4], "width": 2, "height": 2}, "class_id": 2, "domain": "pixel"},
-    ], "class_labels": {1: "cat", 2: "dog"}}}
+    return {
+        "gt": {
+            "box_data": [
+                {
+                    "position": {"minX": 0.1, "maxX": 0.4, "minY": 0.2, "maxY": 0.5},
+                    "class_id": 1,
+                    "box_caption": "cat",
+                    "scores": {"conf": 0.9},
+                },
+                {"position": {"middle": [3, 4], "width": 2, "height": 2}, "class_id": 2, "domain": "pixel"},
+            ],
+            "class_labels": {1: "cat", 2: "dog"},
+        }
+    }
 
 
 def test_image_masks_and_boxes():
     mask = np.zeros((6, 6), dtype=np.int64)
     mask[2:4, 2:4] = 2
-    img = runstore.Image(np.zeros((6, 6, 3), np.uint8), masks={"pred": {"mask_data": mask,
-                         "class_labels": {0: "bg", 2: "cat"}}, "auto": {"mask_data": mask}}, boxes=_boxes())
+    img = runstore.Image(
+        np.zeros((6, 6, 3), np.uint8),
+        masks={"pred": {"mask_data": mask, "class_labels": {0: "bg", 2: "cat"}}, "auto": {"mask_data": mask}},
+        boxes=_boxes(),
+    )
     run, row, _ = log_and_read({"val/seg": img})
     ref = row["val/seg"] if "val/seg" in row else row["val"]["seg"]
     check_ref(ref, run)
@@ -137,33 +162,67 @@ def test_image_masks_and_boxes():
     assert layer["box_data"][1]["domain"] == "pixel" and layer["box_data"][0]["scores"] == {"conf": 0.9}
     cfg = runstore.Api().run(f"p/{run.id}").rawconfig["_wandb"]["value"]
     assert cfg["mask/class_labels"]["val/seg_wandb_delimeter_pred"]["value"] == {"0": "bg", "2": "cat"}
-    assert cfg["mask/class_labels"]["val/seg_wandb_delimeter_auto"]["value"] == {"0": "class_0", "2": "class_2"}
+    assert cfg["mask/class_labels"]["val/seg_wandb_delimeter_auto"]["value"] == {
+        "0": "class_0",
+        "2": "class_2",
+    }
     assert cfg["bounding_box/class_labels"]["val/seg_wandb_delimeter_gt"]["value"] == {"1": "cat", "2": "dog"}
 
 
 def test_class_labels_written_to_config_once():
     run = runstore.init(project="p")
     for _ in range(5):
-        run.log({"seg": runstore.Image(np.zeros((4, 4), np.uint8),
-                                       masks={"m": {"mask_data": np.ones((4, 4), np.uint8)}})})
+        run.log(
+            {
+                "seg": runstore.Image(
+                    np.zeros((4, 4), np.uint8), masks={"m": {"mask_data": np.ones((4, 4), np.uint8)}}
+                )
+            }
+        )
     run.finish()
     lines = (run._ref.path / "run.jsonl").read_text().splitlines()
     assert sum("mask/class_labels" in ln for ln in lines) == 1
 
 
-@pytest.mark.parametrize(("kwargs", "exc", "words"), [
-    ({"masks": {"m": {"mask_data": np.zeros((2, 2, 2))}}}, ValueError, "2-D"),
-    ({"masks": {"m": {"mask_data": np.full((2, 2), 0.5)}}}, ValueError, "integer class ids"),
-    ({"masks": {"m": {"mask_data": np.full((2, 2), 300)}}}, ValueError, "0..255"),
-    ({"masks": {"m": {"class_labels": {0: "x"}}}}, TypeError, "mask_data"),
-    ({"masks": {"m": {"mask_data": np.zeros((2, 2), int), "class_labels": {"a": "x"}}}}, TypeError, "integer"),
-    ({"masks": ["not a dict"]}, TypeError, "dict"),
-    ({"boxes": {"b": {"box_data": [{"position": {"minX": 0}, "class_id": 1}]}}}, TypeError, "position"),
-    ({"boxes": {"b": {"box_data": [{"position": {"middle": [1, 2], "width": 1, "height": 1}}]}}}, TypeError, "class_id"),
-    ({"boxes": {"b": {"box_data": [{"position": {"middle": [1, 2], "width": 1, "height": 1}, "class_id": 0,
-                                   "domain": "cm"}]}}}, ValueError, "pixel"),
-    ({"boxes": {"b": {"data": []}}}, TypeError, "box_data"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "words"),
+    [
+        ({"masks": {"m": {"mask_data": np.zeros((2, 2, 2))}}}, ValueError, "2-D"),
+        ({"masks": {"m": {"mask_data": np.full((2, 2), 0.5)}}}, ValueError, "integer class ids"),
+        ({"masks": {"m": {"mask_data": np.full((2, 2), 300)}}}, ValueError, "0..255"),
+        ({"masks": {"m": {"class_labels": {0: "x"}}}}, TypeError, "mask_data"),
+        (
+            {"masks": {"m": {"mask_data": np.zeros((2, 2), int), "class_labels": {"a": "x"}}}},
+            TypeError,
+            "integer",
+        ),
+        ({"masks": ["not a dict"]}, TypeError, "dict"),
+        ({"boxes": {"b": {"box_data": [{"position": {"minX": 0}, "class_id": 1}]}}}, TypeError, "position"),
+        (
+            {"boxes": {"b": {"box_data": [{"position": {"middle": [1, 2], "width": 1, "height": 1}}]}}},
+            TypeError,
+            "class_id",
+        ),
+        (
+            {
+                "boxes": {
+                    "b": {
+                        "box_data": [
+                            {
+                                "position": {"middle": [1, 2], "width": 1, "height": 1},
+                                "class_id": 0,
+                                "domain": "cm",
+                            }
+                        ]
+                    }
+                }
+            },
+            ValueError,
+            "pixel",
+        ),
+        ({"boxes": {"b": {"data": []}}}, TypeError, "box_data"),
+    ],
+)
 def test_bad_masks_and_boxes_are_clear_errors(kwargs, exc, words):
     with pytest.raises(exc, match=words):
         runstore.Image(np.zeros((2, 2), np.uint8), **kwargs)
@@ -171,10 +230,16 @@ def test_bad_masks_and_boxes_are_clear_errors(kwargs, exc, words):
 
 # --- lists of images ---------------------------------------------------------------------------------------------
 
+
 def test_image_list_is_images_separated():
-    imgs = [runstore.Image(np.full((3, 4), i * 40, np.uint8), caption=f"c{i}",
-                           masks={"m": {"mask_data": np.zeros((3, 4), np.uint8)}} if i == 1 else None)
-            for i in range(3)]
+    imgs = [
+        runstore.Image(
+            np.full((3, 4), i * 40, np.uint8),
+            caption=f"c{i}",
+            masks={"m": {"mask_data": np.zeros((3, 4), np.uint8)}} if i == 1 else None,
+        )
+        for i in range(3)
+    ]
     run, row, summary = log_and_read({"batch": imgs})
     ref = row["batch"]
     check_ref(ref, run)
@@ -222,15 +287,19 @@ def test_image_logging_is_fast():
 
 # --- bad image inputs ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("data", "exc", "words"), [
-    (np.zeros((3, 8, 8)), ValueError, "transpose"),
-    (np.zeros((2, 2, 2, 2)), ValueError, "shape"),
-    (np.zeros((4, 4, 5)), ValueError, "H×W×3"),
-    (np.zeros((0, 4)), ValueError, "empty"),
-    (np.array([["a", "b"]]), TypeError, "numeric"),
-    ({"not": "an image"}, TypeError, "numpy array"),
-    ("/no/such/file.png", ValueError, "not found"),
-])
+
+@pytest.mark.parametrize(
+    ("data", "exc", "words"),
+    [
+        (np.zeros((3, 8, 8)), ValueError, "transpose"),
+        (np.zeros((2, 2, 2, 2)), ValueError, "shape"),
+        (np.zeros((4, 4, 5)), ValueError, "H×W×3"),
+        (np.zeros((0, 4)), ValueError, "empty"),
+        (np.array([["a", "b"]]), TypeError, "numeric"),
+        ({"not": "an image"}, TypeError, "numpy array"),
+        ("/no/such/file.png", ValueError, "not found"),
+    ],
+)
 def test_bad_image_inputs(data, exc, words):
     with pytest.raises(exc, match=words):
         runstore.Image(data)
@@ -263,6 +332,7 @@ def test_file_removed_before_log_is_a_warning_and_run_continues(tmp_path, capsys
 
 # --- Histogram ----------------------------------------------------------------------------------------------------
 
+
 def test_histogram_default_64_bins():
     data = np.random.default_rng(2).normal(size=1000)
     run, row, summary = log_and_read({"h": runstore.Histogram(data)})
@@ -281,14 +351,17 @@ def test_histogram_np_histogram_and_num_bins():
     assert runstore.Histogram(np_histogram=([1, 2], [0, 1, 2])).to_json()["values"] == [1, 2]
 
 
-@pytest.mark.parametrize(("kwargs", "words"), [
-    ({"sequence": [1, 2], "num_bins": 513}, "at most 512"),
-    ({"sequence": [1, 2], "num_bins": 0}, "positive"),
-    ({"np_histogram": ([1, 2], [0, 1])}, r"len\(bins\)"),
-    ({"np_histogram": (list(range(513)), list(range(514)))}, "at most 512"),
-    ({"np_histogram": ([1, 2],)}, "pair"),
-    ({}, "needs data"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"sequence": [1, 2], "num_bins": 513}, "at most 512"),
+        ({"sequence": [1, 2], "num_bins": 0}, "positive"),
+        ({"np_histogram": ([1, 2], [0, 1])}, r"len\(bins\)"),
+        ({"np_histogram": (list(range(513)), list(range(514)))}, "at most 512"),
+        ({"np_histogram": ([1, 2],)}, "pair"),
+        ({}, "needs data"),
+    ],
+)
 def test_histogram_bad_inputs(kwargs, words):
     with pytest.raises(ValueError, match=words):
         runstore.Histogram(**kwargs)
@@ -317,9 +390,13 @@ _PRE = '<base target="_blank"><link rel="stylesheet" type="text/css" href="https
 
 
 def test_html_injection_like_wandb():
-    assert runstore.Html("<html><body>x</body></html>").html == f"<html><head>{_PRE}</head><body>x</body></html>"
-    assert runstore.Html("<html><head></head><body>x</body></html>").html == \
-        f"<html><head>{_PRE}</head><body>x</body></html>"
+    assert (
+        runstore.Html("<html><body>x</body></html>").html == f"<html><head>{_PRE}</head><body>x</body></html>"
+    )
+    assert (
+        runstore.Html("<html><head></head><body>x</body></html>").html
+        == f"<html><head>{_PRE}</head><body>x</body></html>"
+    )
     assert runstore.Html("<h1>x</h1>").html == _PRE + "<h1>x</h1>"
     assert runstore.Html("<h1>x</h1>", inject=False).html == "<h1>x</h1>"
 
@@ -327,38 +404,53 @@ def test_html_injection_like_wandb():
 def test_html_string_file_and_stream(tmp_path):
     p = tmp_path / "page.html"
     p.write_text("<p>from file</p>", encoding="utf-8")
-    run, row, _ = log_and_read({"s": runstore.Html("<p>é</p>", inject=False), "f": runstore.Html(str(p)),
-                                "io": runstore.Html(io.StringIO("<b>io</b>"), inject=False),
-                                "list": [runstore.Html("<i>1</i>"), runstore.Html("<i>2</i>")]})
+    run, row, _ = log_and_read(
+        {
+            "s": runstore.Html("<p>é</p>", inject=False),
+            "f": runstore.Html(str(p)),
+            "io": runstore.Html(io.StringIO("<b>io</b>"), inject=False),
+            "list": [runstore.Html("<i>1</i>"), runstore.Html("<i>2</i>")],
+        }
+    )
     assert check_ref(row["s"], run).decode() == "<p>é</p>"
     assert check_ref(row["f"], run).decode() == _PRE + "<p>from file</p>"
     assert check_ref(row["io"], run) == b"<b>io</b>"
     lst = row["list"]
     check_ref(lst, run)
-    assert lst["count"] == 2 and [check_ref(r, run).decode()[-8:] for r in lst["html"]] == ["<i>1</i>", "<i>2</i>"]
+    assert lst["count"] == 2 and [check_ref(r, run).decode()[-8:] for r in lst["html"]] == [
+        "<i>1</i>",
+        "<i>2</i>",
+    ]
 
 
 def test_html_bad_inputs():
     with pytest.raises(ValueError, match="file not found"):
         runstore.Html("reports/missing.html")
-    assert runstore.Html("reports/missing.html", data_is_not_path=True, inject=False).html == "reports/missing.html"
+    assert (
+        runstore.Html("reports/missing.html", data_is_not_path=True, inject=False).html
+        == "reports/missing.html"
+    )
     with pytest.raises(TypeError, match="HTML string"):
         runstore.Html(42)
 
 
 # --- laziness -----------------------------------------------------------------------------------------------------
 
+
 def test_import_runstore_does_not_import_media_libraries(tmp_path):
     from conftest import run_script
 
-    r = run_script("""
+    r = run_script(
+        """
         import sys, runstore
         heavy = [m for m in ("numpy", "PIL", "plotly", "matplotlib", "imageio_ffmpeg", "rdkit")
                  if m in sys.modules]
         runstore.Image, runstore.Histogram, runstore.Video, runstore.Audio  # names only: still lazy
         heavy += [m for m in ("PIL", "plotly", "matplotlib", "imageio_ffmpeg", "rdkit") if m in sys.modules]
         print(heavy)
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
 

@@ -26,17 +26,24 @@ def test_point_cloud_round_trip(cols):
 
 
 def test_lidar_scene_with_boxes_and_vectors():
-    box = runstore.box3d(center=(1, 2, 3), size=(2, 4, 6), orientation=(1, 0, 0, 0), color=(255, 0, 0),
-                         label="car", score=0.75)
+    box = runstore.box3d(
+        center=(1, 2, 3), size=(2, 4, 6), orientation=(1, 0, 0, 0), color=(255, 0, 0), label="car", score=0.75
+    )
     assert sorted(map(tuple, box["corners"])) == sorted(
-        (x, y, z) for x in (0.0, 2.0) for y in (0.0, 4.0) for z in (0.0, 6.0))
-    obj = runstore.Object3D.from_point_cloud(points=np.zeros((5, 3)), boxes=[box],
-                                             vectors=np.array([{"start": [0, 0, 0], "end": [1, 1, 1]}]))
+        (x, y, z) for x in (0.0, 2.0) for y in (0.0, 4.0) for z in (0.0, 6.0)
+    )
+    obj = runstore.Object3D.from_point_cloud(
+        points=np.zeros((5, 3)), boxes=[box], vectors=np.array([{"start": [0, 0, 0], "end": [1, 1, 1]}])
+    )
     scene = {"type": "lidar/beta", "points": np.ones((2, 6)), "boxes": np.array([box])}
     run, row, _ = log_and_read({"scene": obj, "dict": runstore.Object3D(scene)})
     s = json.loads(check_ref(row["scene"], run))
     assert s["type"] == "lidar/beta" and s["points"] == [[0.0] * 3] * 5
-    assert s["boxes"][0]["label"] == "car" and s["boxes"][0]["score"] == 0.75 and s["boxes"][0]["color"] == [255, 0, 0]
+    assert (
+        s["boxes"][0]["label"] == "car"
+        and s["boxes"][0]["score"] == 0.75
+        and s["boxes"][0]["color"] == [255, 0, 0]
+    )
     assert s["vectors"] == [{"start": [0, 0, 0], "end": [1, 1, 1]}]
     d = json.loads(check_ref(row["dict"], run))
     assert d["vectors"] == [] and len(d["boxes"]) == 1
@@ -57,8 +64,11 @@ def test_object3d_files_and_streams(tmp_path, ext):
     p.write_bytes(b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
     with open(p, "rb") as fh:
         from_handle = runstore.Object3D(fh)
-    objs = [runstore.Object3D(str(p)), runstore.Object3D.from_file(io.StringIO("v 0 0 0\n"), file_type=ext),
-            from_handle]
+    objs = [
+        runstore.Object3D(str(p)),
+        runstore.Object3D.from_file(io.StringIO("v 0 0 0\n"), file_type=ext),
+        from_handle,
+    ]
     run, row, _ = log_and_read({"one": objs[0], "many": objs})
     assert row["one"]["path"].endswith("." + ext)
     assert check_ref(row["one"], run) == p.read_bytes()
@@ -68,17 +78,20 @@ def test_object3d_files_and_streams(tmp_path, ext):
     assert check_ref(many["objects"][1], run) == b"v 0 0 0\n"
 
 
-@pytest.mark.parametrize(("args", "kwargs", "exc", "words"), [
-    ((np.zeros((5, 5)),), {}, ValueError, "N×3"),
-    ((np.zeros(3),), {}, ValueError, "N×3"),
-    (({"type": "mesh"},), {}, ValueError, "lidar/beta"),
-    (({"type": "lidar/beta", "boxes": [{"corners": [[0, 0, 0]]}]},), {}, ValueError, "8 points"),
-    (({"type": "lidar/beta", "vectors": [{"start": [0, 0, 0]}]},), {}, ValueError, "vectors"),
-    (("model.fbx",), {}, ValueError, "not a supported 3-D file"),
-    (("missing.obj",), {}, ValueError, "not found"),
-    ((io.StringIO("x"),), {}, ValueError, "file_type"),
-    ((42,), {}, TypeError, "point cloud"),
-])
+@pytest.mark.parametrize(
+    ("args", "kwargs", "exc", "words"),
+    [
+        ((np.zeros((5, 5)),), {}, ValueError, "N×3"),
+        ((np.zeros(3),), {}, ValueError, "N×3"),
+        (({"type": "mesh"},), {}, ValueError, "lidar/beta"),
+        (({"type": "lidar/beta", "boxes": [{"corners": [[0, 0, 0]]}]},), {}, ValueError, "8 points"),
+        (({"type": "lidar/beta", "vectors": [{"start": [0, 0, 0]}]},), {}, ValueError, "vectors"),
+        (("model.fbx",), {}, ValueError, "not a supported 3-D file"),
+        (("missing.obj",), {}, ValueError, "not found"),
+        ((io.StringIO("x"),), {}, ValueError, "file_type"),
+        ((42,), {}, TypeError, "point cloud"),
+    ],
+)
 def test_object3d_bad_inputs(args, kwargs, exc, words):
     with pytest.raises(exc, match=words):
         runstore.Object3D(*args, **kwargs)
@@ -100,22 +113,27 @@ def test_molecule_files(tmp_path, ext):
 
 
 def test_molecule_stream_and_list(tmp_path):
-    mols = [runstore.Molecule(io.StringIO(PDB), file_type="pdb", caption="a"),
-            runstore.Molecule(io.StringIO(PDB.replace("ALA", "GLY")), file_type="pdb", caption="b")]
+    mols = [
+        runstore.Molecule(io.StringIO(PDB), file_type="pdb", caption="a"),
+        runstore.Molecule(io.StringIO(PDB.replace("ALA", "GLY")), file_type="pdb", caption="b"),
+    ]
     run, row, _ = log_and_read({"mols": mols})
     ref = row["mols"]
     assert ref["_type"] == "molecule" and ref["count"] == 2 and ref["captions"] == ["a", "b"]
     assert [r.endswith(".pdb") for r in ref["filenames"]] == [True, True]
 
 
-@pytest.mark.parametrize(("args", "kwargs", "exc", "words"), [
-    (("m.xyz",), {}, ValueError, "not a supported file"),
-    (("CCO",), {}, ValueError, "from_smiles"),
-    (("missing.pdb",), {}, ValueError, "not found"),
-    ((io.StringIO(PDB),), {}, ValueError, "file_type"),
-    ((io.StringIO(PDB),), {"file_type": "xyz"}, ValueError, "file_type"),
-    ((3.5,), {}, TypeError, "file path"),
-])
+@pytest.mark.parametrize(
+    ("args", "kwargs", "exc", "words"),
+    [
+        (("m.xyz",), {}, ValueError, "not a supported file"),
+        (("CCO",), {}, ValueError, "from_smiles"),
+        (("missing.pdb",), {}, ValueError, "not found"),
+        ((io.StringIO(PDB),), {}, ValueError, "file_type"),
+        ((io.StringIO(PDB),), {"file_type": "xyz"}, ValueError, "file_type"),
+        ((3.5,), {}, TypeError, "file path"),
+    ],
+)
 def test_molecule_bad_inputs(args, kwargs, exc, words):
     with pytest.raises(exc, match=words):
         runstore.Molecule(*args, **kwargs)

@@ -23,6 +23,7 @@ def read_wav(data: bytes) -> tuple[int, int, int, np.ndarray]:
 
 # --- Audio --------------------------------------------------------------------------------------------------------
 
+
 def test_audio_float_samples_round_trip():
     t = np.linspace(0, 1, 8000, endpoint=False)
     samples = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
@@ -53,8 +54,11 @@ def test_audio_from_path_and_list(tmp_path):
         w.writeframes(np.zeros(1600, "<i2").tobytes())
     mp3 = tmp_path / "song.mp3"
     mp3.write_bytes(b"ID3 fake mp3 bytes")
-    clips = [runstore.Audio(str(src), caption="file"), runstore.Audio(np.zeros(400), sample_rate=8000, caption="raw"),
-             runstore.Audio(mp3, caption="mp3")]
+    clips = [
+        runstore.Audio(str(src), caption="file"),
+        runstore.Audio(np.zeros(400), sample_rate=8000, caption="raw"),
+        runstore.Audio(mp3, caption="mp3"),
+    ]
     run, row, _ = log_and_read({"clips": clips, "one": runstore.Audio(src)})
     assert check_ref(row["one"], run) == src.read_bytes()
     ref = row["clips"]
@@ -75,20 +79,24 @@ def test_audio_nan_is_silenced_with_warning(capsys):
     assert pcm[:, 0].tolist() == [0, 32767, -16384]
 
 
-@pytest.mark.parametrize(("args", "kwargs", "exc", "words"), [
-    ((np.zeros(10),), {}, ValueError, "sample_rate"),
-    ((np.zeros(10),), {"sample_rate": 0}, ValueError, "positive"),
-    ((np.zeros((2, 100)),), {"sample_rate": 8000}, ValueError, r"data\.T"),
-    ((np.zeros((2, 2, 2)),), {"sample_rate": 8000}, ValueError, "1-D"),
-    ((np.zeros(10, np.int64),), {"sample_rate": 8000}, TypeError, "int16"),
-    (("/no/such.wav",), {}, ValueError, "not found"),
-])
+@pytest.mark.parametrize(
+    ("args", "kwargs", "exc", "words"),
+    [
+        ((np.zeros(10),), {}, ValueError, "sample_rate"),
+        ((np.zeros(10),), {"sample_rate": 0}, ValueError, "positive"),
+        ((np.zeros((2, 100)),), {"sample_rate": 8000}, ValueError, r"data\.T"),
+        ((np.zeros((2, 2, 2)),), {"sample_rate": 8000}, ValueError, "1-D"),
+        ((np.zeros(10, np.int64),), {"sample_rate": 8000}, TypeError, "int16"),
+        (("/no/such.wav",), {}, ValueError, "not found"),
+    ],
+)
 def test_audio_bad_inputs(args, kwargs, exc, words):
     with pytest.raises(exc, match=words):
         runstore.Audio(*args, **kwargs)
 
 
 # --- Video --------------------------------------------------------------------------------------------------------
+
 
 def _frames(t=4, c=3, h=16, w=24, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (t, c, h, w), dtype=np.uint8)
@@ -141,7 +149,10 @@ def test_video_from_file_and_bytesio(tmp_path, capsys):
     p = tmp_path / "anim.gif"
     frames = [PILImage.new("RGB", (7, 5), (i * 50, 0, 0)) for i in range(3)]
     frames[0].save(p, save_all=True, append_images=frames[1:], duration=100)
-    vids = [runstore.Video(str(p), fps=10, caption="f"), runstore.Video(io.BytesIO(p.read_bytes()), format="gif")]
+    vids = [
+        runstore.Video(str(p), fps=10, caption="f"),
+        runstore.Video(io.BytesIO(p.read_bytes()), format="gif"),
+    ]
     assert "fps is ignored" in capsys.readouterr().err
     run, row, _ = log_and_read({"vids": vids})
     ref = row["vids"]
@@ -158,13 +169,16 @@ def test_video_float_data_converted_with_warning(capsys):
     assert v._bytes.startswith(b"GIF8")
 
 
-@pytest.mark.parametrize(("args", "kwargs", "exc", "words"), [
-    ((np.zeros((4, 8, 8)),), {}, ValueError, "time, channels"),
-    ((np.zeros((2, 8, 8, 3)),), {}, ValueError, r"transpose\(0, 3, 1, 2\)"),
-    ((np.zeros((2, 3, 8, 8)),), {"format": "avi"}, ValueError, "gif, mp4, webm, ogg"),
-    (("clip.avi",), {}, ValueError, "not found"),
-    (([1, 2, 3],), {}, TypeError, "numpy array"),
-])
+@pytest.mark.parametrize(
+    ("args", "kwargs", "exc", "words"),
+    [
+        ((np.zeros((4, 8, 8)),), {}, ValueError, "time, channels"),
+        ((np.zeros((2, 8, 8, 3)),), {}, ValueError, r"transpose\(0, 3, 1, 2\)"),
+        ((np.zeros((2, 3, 8, 8)),), {"format": "avi"}, ValueError, "gif, mp4, webm, ogg"),
+        (("clip.avi",), {}, ValueError, "not found"),
+        (([1, 2, 3],), {}, TypeError, "numpy array"),
+    ],
+)
 def test_video_bad_inputs(args, kwargs, exc, words, tmp_path):
     with pytest.raises(exc, match=words):
         runstore.Video(*args, **kwargs)

@@ -24,13 +24,16 @@ N = 500
 
 
 def test_sigkill_after_n_rows_keeps_every_row_and_reads_as_crashed(tmp_path):
-    r = run_script(f"""
+    r = run_script(
+        f"""
         import os, runstore
         run = runstore.init(project="p", id="kill0001", config={{"lr": 0.1}})
         for i in range({N}):
             run.log({{"i": i, "loss": 1.0 / (i + 1), "nested": {{"x": i}} if i % 50 == 0 else {{}}}})
         os.kill(os.getpid(), 9)
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert r.returncode == -9, r.stderr
     st = run_state("kill0001", "p")
     rows = list(iter_rows(st.path / "history.jsonl"))
@@ -45,13 +48,16 @@ def test_sigkill_after_n_rows_keeps_every_row_and_reads_as_crashed(tmp_path):
 
 
 def test_sigkill_fast_path_only_scalars(tmp_path):
-    r = run_script(f"""
+    r = run_script(
+        f"""
         import os, runstore
         run = runstore.init(project="p", id="kill0002")
         for i in range({N}):
             run.log({{"i": i}})
         os.kill(os.getpid(), 9)
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert r.returncode == -9
     st = run_state("kill0002", "p")
     assert [row["i"] for row in history(st.path)] == list(range(N))
@@ -69,8 +75,15 @@ def test_state_running_while_alive_then_crashed_after_kill(tmp_path):
         print("ready", flush=True)
         sys.stdin.read()
     """)
-    p = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env, stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert p.stdout.readline().strip() == "ready"
         assert run_state("live0001", "p").state == "running"
@@ -86,13 +99,16 @@ def test_state_running_while_alive_then_crashed_after_kill(tmp_path):
 
 
 def test_resume_after_sigkill_continues_numbering(tmp_path):
-    r = run_script("""
+    r = run_script(
+        """
         import os, runstore
         run = runstore.init(project="p", id="kill0003")
         for i in range(50):
             run.log({"i": i})
         os.kill(os.getpid(), 9)
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert r.returncode == -9
     run = runstore.init(project="p", id="kill0003", resume="allow")
     assert run.step == 50
@@ -150,9 +166,17 @@ def test_six_processes_write_one_store_at_once(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
     env["RUNSTORE_DIR"] = str(tmp_path / ".wandb")
     env["RUNSTORE_DAEMON"] = "0"  # no daemon outliving the test
-    procs = [subprocess.Popen([sys.executable, str(script), str(k), str(go)], cwd=tmp_path, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-             for k in range(WRITERS)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(k), str(go)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(WRITERS)
+    ]
     try:
         deadline = time.time() + 30
         runs_dir = tmp_path / ".wandb" / "projects" / "shared" / "runs"
@@ -193,14 +217,20 @@ NP_SCALARS = st.one_of(
     st.booleans().map(np.bool_),
 )
 SCALARS = st.one_of(
-    st.text(max_size=20), INT64, st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.none(),
+    st.text(max_size=20),
+    INT64,
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
     NP_SCALARS,
 )
 RESERVED = {"_step", "_timestamp", "_runtime"}
 KEYS = st.text(min_size=1, max_size=12).filter(lambda k: k not in RESERVED)
 VALUES = st.recursive(
     SCALARS,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 ROWS = st.dictionaries(KEYS, VALUES, max_size=6)
@@ -250,9 +280,12 @@ def user_keys_all(row):
 
 
 PY_VALUES = st.recursive(
-    st.one_of(st.text(max_size=20), INT64, st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
-              st.none()),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    st.one_of(
+        st.text(max_size=20), INT64, st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.none()
+    ),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -281,7 +314,9 @@ def test_property_commit_false_merge_is_union(tmp_path):
     path = run._ref.path / "history.jsonl"
 
     @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(parts=st.lists(st.dictionaries(st.sampled_from("abcdef"), INT64, max_size=3), min_size=1, max_size=4))
+    @given(
+        parts=st.lists(st.dictionaries(st.sampled_from("abcdef"), INT64, max_size=3), min_size=1, max_size=4)
+    )
     def check(parts):
         offset = path.stat().st_size
         for p in parts[:-1]:

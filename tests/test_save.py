@@ -76,8 +76,14 @@ def test_ignore_globs(ckpt: Path, monkeypatch) -> None:
 
 def test_live_files_are_recopied_by_the_daemon_while_the_run_lives(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
-    env.update({"RUNSTORE_DIR": str(tmp_path / ".wandb"), "RUNSTORE_DAEMON": "1",
-                "WANDB__STATS_SAMPLING_INTERVAL": "0.2", "RUNSTORE_CONSOLE": "off"})
+    env.update(
+        {
+            "RUNSTORE_DIR": str(tmp_path / ".wandb"),
+            "RUNSTORE_DAEMON": "1",
+            "WANDB__STATS_SAMPLING_INTERVAL": "0.2",
+            "RUNSTORE_CONSOLE": "off",
+        }
+    )
     code = (
         "import os, sys, time, runstore\n"
         "run = runstore.init(project='p')\n"
@@ -87,9 +93,16 @@ def test_live_files_are_recopied_by_the_daemon_while_the_run_lives(tmp_path: Pat
         "time.sleep(0.5)\n"
         "open('live.txt', 'w').write('v2 is longer')\n"
         "sys.stdin.readline()\n"  # the test checks the copy before we finish
-        "runstore.finish()\n")
-    p = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env, stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, text=True)
+        "runstore.finish()\n"
+    )
+    p = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert p.stdout is not None and p.stdin is not None
         run_dir = Path(p.stdout.readline().strip())
@@ -102,8 +115,12 @@ def test_live_files_are_recopied_by_the_daemon_while_the_run_lives(tmp_path: Pat
         assert p.wait(timeout=30) == 0
     finally:
         p.kill()
-        subprocess.run([sys.executable, "-m", "runstore", "daemon", "stop", "--dir", str(tmp_path / ".wandb")],
-                       env=env, capture_output=True, timeout=30)
+        subprocess.run(
+            [sys.executable, "-m", "runstore", "daemon", "stop", "--dir", str(tmp_path / ".wandb")],
+            env=env,
+            capture_output=True,
+            timeout=30,
+        )
 
 
 def test_restore_a_file_from_a_run(ckpt: Path, tmp_path: Path) -> None:

@@ -153,15 +153,18 @@ def test_summary_nan_round_trip(run):
 
 
 # -- define_metric ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("ops,expected", [
-    ("min", {"min": 1.0}),
-    ("max", {"max": 3.0}),
-    ("mean", {"mean": 2.0}),
-    ("last", {"last": 2.0}),
-    ("first", {"first": 3.0}),
-    ("min,max,mean,last,first", {"min": 1.0, "max": 3.0, "mean": 2.0, "last": 2.0, "first": 3.0}),
-    ("MIN, max", {"min": 1.0, "max": 3.0}),
-])
+@pytest.mark.parametrize(
+    "ops,expected",
+    [
+        ("min", {"min": 1.0}),
+        ("max", {"max": 3.0}),
+        ("mean", {"mean": 2.0}),
+        ("last", {"last": 2.0}),
+        ("first", {"first": 3.0}),
+        ("min,max,mean,last,first", {"min": 1.0, "max": 3.0, "mean": 2.0, "last": 2.0, "first": 3.0}),
+        ("MIN, max", {"min": 1.0, "max": 3.0}),
+    ],
+)
 def test_define_metric_summary_ops(run, ops, expected):
     run.define_metric("loss", summary=ops)
     for v in (3.0, 1.0, 2.0):
@@ -365,7 +368,8 @@ def test_crashed_run_summary_matches_live_summary(tmp_path):
 
 
 def test_crashed_run_without_define_metric(tmp_path):
-    r = run_script("""
+    r = run_script(
+        """
         import os, runstore
         run = runstore.init(project="p", id="crash002")
         for i in range(10):
@@ -373,7 +377,9 @@ def test_crashed_run_without_define_metric(tmp_path):
         run.summary["best"] = 3
         run.log({"a": 100})
         os.kill(os.getpid(), 9)
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert r.returncode == -9
     st = run_state("crash002", "p")
     assert st.state == "crashed"

@@ -16,7 +16,11 @@ from runstore.sweeps.agent import RunStopped, agent
 
 
 def _grid(xs: list[int]) -> dict:
-    return {"method": "grid", "metric": {"name": "loss", "goal": "minimize"}, "parameters": {"x": {"values": xs}}}
+    return {
+        "method": "grid",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"x": {"values": xs}},
+    }
 
 
 def test_function_agent_runs_trials_sequentially_and_finishes_them(tmp_path: Path, capfd) -> None:
@@ -25,8 +29,16 @@ def test_function_agent_runs_trials_sequentially_and_finishes_them(tmp_path: Pat
 
     def main() -> None:
         run = runstore.init(project="ignored", config={"x": 0, "other": "kept"})
-        seen.append((run.id, run.project, run.config.x, run.config.other, run.sweep_id,
-                     threading.current_thread() is not threading.main_thread()))
+        seen.append(
+            (
+                run.id,
+                run.project,
+                run.config.x,
+                run.config.other,
+                run.sweep_id,
+                threading.current_thread() is not threading.main_thread(),
+            )
+        )
         run.config.update({"x": 100})  # locked by the sweep: ignored with wandb's warning
         runstore.log({"loss": run.config.x / 10})
 
@@ -97,7 +109,9 @@ def test_function_that_never_inits_still_counts(tmp_path: Path) -> None:
 
 
 def test_agent_without_function_runs_the_program(tmp_path: Path) -> None:
-    (tmp_path / "prog.py").write_text("import runstore\nrun = runstore.init()\nrunstore.log({'loss': run.config.x})\n")
+    (tmp_path / "prog.py").write_text(
+        "import runstore\nrun = runstore.init()\nrunstore.log({'loss': run.config.x})\n"
+    )
     sd = make_sweep(tmp_path, {**_grid([5]), "program": "prog.py"})
     agent(sd.id, count=1)
     (trial,) = sd.load().trials.values()

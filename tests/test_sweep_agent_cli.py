@@ -63,11 +63,20 @@ def test_agent_count_and_child_environment(tmp_path: Path, procs) -> None:
         "keys = ['WANDB_SWEEP_ID', 'WANDB_RUN_ID', 'WANDB_SWEEP_PARAM_PATH', 'WANDB_PROJECT', 'RUNSTORE_DIR']\n"
         "with open(os.environ['TRIAL_LOG'], 'a') as f:\n"
         "    f.write(json.dumps({'argv': sys.argv[1:], 'env': {k: os.environ.get(k) for k in keys},\n"
-        "                        'cwd': os.getcwd()}) + '\\n')\n")
-    cfg = {"method": "grid", "program": "show.py", "parameters": {
-        "lr": {"values": [0.001]}, "flag": {"values": [False]}, "on": {"values": [True]},
-        "layers": {"values": [[64, 128]]}, "name": {"values": ["a b"]},
-        "opt": {"parameters": {"name": {"values": ["adam"]}, "lr": {"values": [0.1, 0.2]}}}}}
+        "                        'cwd': os.getcwd()}) + '\\n')\n"
+    )
+    cfg = {
+        "method": "grid",
+        "program": "show.py",
+        "parameters": {
+            "lr": {"values": [0.001]},
+            "flag": {"values": [False]},
+            "on": {"values": [True]},
+            "layers": {"values": [[64, 128]]},
+            "name": {"values": ["a b"]},
+            "opt": {"parameters": {"name": {"values": ["adam"]}, "lr": {"values": [0.1, 0.2]}}},
+        },
+    }
     sd = make_sweep(tmp_path, cfg, project="envproj")
     a = start_agent(tmp_path, sd.id, "--count", "1", procs=procs)
     out = a.communicate(timeout=60)[0]
@@ -75,8 +84,14 @@ def test_agent_count_and_child_environment(tmp_path: Path, procs) -> None:
     import json
 
     (rec,) = [json.loads(line) for line in (tmp_path / "trials.log").read_text().splitlines()]
-    assert rec["argv"] == ["--flag=False", "--layers=[64, 128]", "--lr=0.001", "--name=a b", "--on=True",
-                           "--opt={'lr': 0.1, 'name': 'adam'}"]
+    assert rec["argv"] == [
+        "--flag=False",
+        "--layers=[64, 128]",
+        "--lr=0.001",
+        "--name=a b",
+        "--on=True",
+        "--opt={'lr': 0.1, 'name': 'adam'}",
+    ]
     env = rec["env"]
     (trial,) = sd.load().trials.values()
     assert env["WANDB_SWEEP_ID"] == sd.id and env["WANDB_RUN_ID"] == trial.run_id
@@ -96,8 +111,14 @@ def test_sigkilled_agent_releases_its_slot(tmp_path: Path, procs) -> None:
     (orphan_id, x, _, child_pid) = trial_lines(tmp_path)[0]
     os.kill(victim.pid, signal.SIGKILL)  # only the agent: its trial must not outlive it unsupervised
     victim.wait(10)
-    wait_for(lambda: not os.path.exists(f"/proc/{child_pid}") or
-             open(f"/proc/{child_pid}/stat").read().split(")")[1].split()[0] == "Z", 10, "the trial to die")
+    wait_for(
+        lambda: (
+            not os.path.exists(f"/proc/{child_pid}")
+            or open(f"/proc/{child_pid}/stat").read().split(")")[1].split()[0] == "Z"
+        ),
+        10,
+        "the trial to die",
+    )
     other = start_agent(tmp_path, sd.id, env=child_env(tmp_path), procs=procs)
     out = other.communicate(timeout=60)[0]
     assert other.returncode == 0, out
@@ -111,8 +132,9 @@ def test_sigkilled_agent_releases_its_slot(tmp_path: Path, procs) -> None:
 
 def test_failing_program_is_counted_and_agent_continues(tmp_path: Path, procs) -> None:
     sd = make_sweep(tmp_path, grid_config(tmp_path, [1, 2, 3]))
-    env = child_env(tmp_path, TRIAL_EXIT="3", WANDB_AGENT_DISABLE_FLAPPING="true",
-                    WANDB_AGENT_MAX_INITIAL_FAILURES="10")
+    env = child_env(
+        tmp_path, TRIAL_EXIT="3", WANDB_AGENT_DISABLE_FLAPPING="true", WANDB_AGENT_MAX_INITIAL_FAILURES="10"
+    )
     a = start_agent(tmp_path, sd.id, env=env, procs=procs)
     out = a.communicate(timeout=60)[0]
     assert a.returncode == 0, out
@@ -146,7 +168,8 @@ def test_cancel_stops_the_running_trial_and_it_reads_stopped(tmp_path: Path, pro
     (tmp_path / "train.py").write_text(
         "import os, signal, time, runstore\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
         "run = runstore.init()\nopen(os.environ['TRIAL_LOG'], 'a').write(f'{run.id} x y {os.getpid()}\\n')\n"
-        "runstore.log({'loss': 1.0})\ntime.sleep(60)\n")
+        "runstore.log({'loss': 1.0})\ntime.sleep(60)\n"
+    )
     a = start_agent(tmp_path, sd.id, env=child_env(tmp_path, WANDB_AGENT_KILL_DELAY="1"), procs=procs)
     wait_for(lambda: trial_lines(tmp_path), 30, "the trial to start")
     run_id = trial_lines(tmp_path)[0][0]
@@ -167,10 +190,15 @@ def test_hyperband_stops_a_bad_run(tmp_path: Path, procs) -> None:
     (tmp_path / "hb.py").write_text(
         "import os, time, runstore\nrun = runstore.init()\n"
         "open(os.environ['TRIAL_LOG'], 'a').write(f'{run.id} {run.config.x} y {os.getpid()}\\n')\n"
-        "for i in range(40):\n    runstore.log({'loss': float(run.config.x)})\n    time.sleep(0.05 if run.config.x < 5 else 0.1)\n")
-    cfg = {"method": "grid", "program": "hb.py", "metric": {"name": "loss", "goal": "minimize"},
-           "early_terminate": {"type": "hyperband", "min_iter": 3, "eta": 2},
-           "parameters": {"x": {"values": [1, 2, 9]}}}
+        "for i in range(40):\n    runstore.log({'loss': float(run.config.x)})\n    time.sleep(0.05 if run.config.x < 5 else 0.1)\n"
+    )
+    cfg = {
+        "method": "grid",
+        "program": "hb.py",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "early_terminate": {"type": "hyperband", "min_iter": 3, "eta": 2},
+        "parameters": {"x": {"values": [1, 2, 9]}},
+    }
     sd = make_sweep(tmp_path, cfg)
     a = start_agent(tmp_path, sd.id, env=child_env(tmp_path, WANDB_AGENT_KILL_DELAY="2"), procs=procs)
     out = a.communicate(timeout=90)[0]

@@ -16,12 +16,14 @@ from runstore.sweeps import state as S
 
 PY = sys.executable
 # The CLI with the sweep commands registered, whether or not runstore.cli has wired them yet.
-CLI_SHIM = ("import sys\nfrom runstore.cli import app, main, sweep_cmd\n"
-            "if not any(c.name == 'sweep' for c in app.registered_commands):\n"
-            "    sweep_cmd.register(app)\n"
-            "main(sys.argv[1:])\n")
+CLI_SHIM = (
+    "import sys\nfrom runstore.cli import app, main, sweep_cmd\n"
+    "if not any(c.name == 'sweep' for c in app.registered_commands):\n"
+    "    sweep_cmd.register(app)\n"
+    "main(sys.argv[1:])\n"
+)
 
-TRAIN = '''
+TRAIN = """
 import os, sys, time
 import runstore
 run = runstore.init(config={"x": -1, "y": "default"})
@@ -30,7 +32,7 @@ with open(os.environ["TRIAL_LOG"], "a") as f:
 time.sleep(float(os.environ.get("TRIAL_SLEEP", "0")))
 runstore.log({"loss": float(run.config.x)})
 sys.exit(int(os.environ.get("TRIAL_EXIT", "0")))
-'''
+"""
 
 
 def register_cli() -> None:
@@ -42,9 +44,16 @@ def register_cli() -> None:
 
 def child_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
-    env.update({"RUNSTORE_DIR": str(tmp_path / ".wandb"), "RUNSTORE_DAEMON": "0", "RUNSTORE_CONSOLE": "off",
-                "RUNSTORE_DISABLE_GIT": "true", "RUNSTORE_AGENT_POLL": "0.1",
-                "TRIAL_LOG": str(tmp_path / "trials.log")})
+    env.update(
+        {
+            "RUNSTORE_DIR": str(tmp_path / ".wandb"),
+            "RUNSTORE_DAEMON": "0",
+            "RUNSTORE_CONSOLE": "off",
+            "RUNSTORE_DISABLE_GIT": "true",
+            "RUNSTORE_AGENT_POLL": "0.1",
+            "TRIAL_LOG": str(tmp_path / "trials.log"),
+        }
+    )
     env.update(extra)
     return env
 
@@ -65,11 +74,22 @@ def grid_config(tmp_path: Path, xs: list[Any], ys: list[Any] | None = None, **ex
     return {"method": "grid", "program": "train.py", "parameters": params, **extra}
 
 
-def start_agent(tmp_path: Path, sweep_id: str, *args: str, env: dict[str, str] | None = None,
-                procs: list[subprocess.Popen[str]] | None = None) -> subprocess.Popen[str]:
-    p = subprocess.Popen([PY, "-c", CLI_SHIM, "agent", *args, sweep_id], cwd=tmp_path,
-                         env=env or child_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         text=True, start_new_session=True)
+def start_agent(
+    tmp_path: Path,
+    sweep_id: str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    procs: list[subprocess.Popen[str]] | None = None,
+) -> subprocess.Popen[str]:
+    p = subprocess.Popen(
+        [PY, "-c", CLI_SHIM, "agent", *args, sweep_id],
+        cwd=tmp_path,
+        env=env or child_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     if procs is not None:
         procs.append(p)
     return p

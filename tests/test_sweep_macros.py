@@ -15,8 +15,14 @@ from runstore.sweeps import build_command, format_args, parse_config, run_config
 from runstore.sweeps.macros import DEFAULT_COMMAND
 
 # the values of the contract's verified example, in its order
-PARAMS: dict[str, Any] = {"lr": 0.001, "flag": False, "on": True, "layers": [64, 128],
-                          "opt": {"name": "adam", "lr": 0.1}, "name": "a b"}
+PARAMS: dict[str, Any] = {
+    "lr": 0.001,
+    "flag": False,
+    "on": True,
+    "layers": [64, 128],
+    "opt": {"name": "adam", "lr": 0.1},
+    "name": "a b",
+}
 
 
 def cfg(command: list[Any] | None = None, program: str | None = "train.py") -> Any:
@@ -30,13 +36,23 @@ def cfg(command: list[Any] | None = None, program: str | None = "train.py") -> A
 
 def test_verified_args() -> None:
     assert format_args(PARAMS, "args") == [
-        "--lr=0.001", "--flag=False", "--on=True", "--layers=[64, 128]",
-        "--opt={'name': 'adam', 'lr': 0.1}", "--name=a b"]
+        "--lr=0.001",
+        "--flag=False",
+        "--on=True",
+        "--layers=[64, 128]",
+        "--opt={'name': 'adam', 'lr': 0.1}",
+        "--name=a b",
+    ]
 
 
 def test_verified_args_no_boolean_flags() -> None:
     assert format_args(PARAMS, "${args_no_boolean_flags}") == [
-        "--lr=0.001", "--on", "--layers=[64, 128]", "--opt={'name': 'adam', 'lr': 0.1}", "--name=a b"]
+        "--lr=0.001",
+        "--on",
+        "--layers=[64, 128]",
+        "--opt={'name': 'adam', 'lr': 0.1}",
+        "--name=a b",
+    ]
 
 
 def test_verified_args_json() -> None:
@@ -62,19 +78,54 @@ def test_default_command() -> None:
 
 
 def test_every_macro_and_envvar() -> None:
-    command = ["${env}", "${interpreter}", "${program}", "${args}", "${args_no_hyphens}",
-               "${args_no_boolean_flags}", "${args_no_equals}", "${args_json}", "${args_json_file}",
-               "${args_append_hydra}", "${args_override_hydra}", "x_${envvar:FOO}_${envvar:NOPE}",
-               "${unknown}", "--literal", 3]
+    command = [
+        "${env}",
+        "${interpreter}",
+        "${program}",
+        "${args}",
+        "${args_no_hyphens}",
+        "${args_no_boolean_flags}",
+        "${args_no_equals}",
+        "${args_json}",
+        "${args_json_file}",
+        "${args_append_hydra}",
+        "${args_override_hydra}",
+        "x_${envvar:FOO}_${envvar:NOPE}",
+        "${unknown}",
+        "--literal",
+        3,
+    ]
     argv = build_command(cfg(command), {"a": 1, "b": False}, env={"FOO": "bar"}, json_file="/tmp/p.json")
     env = [] if os.name == "nt" else ["/usr/bin/env"]
-    assert argv == [*env, sys.executable, "train.py", "--a=1", "--b=False", "a=1", "b=False", "--a=1",
-                    "--a", "1", "--b", "False", '{"a": 1, "b": false}', "/tmp/p.json", "+a=1", "+b=False",
-                    "++a=1", "++b=False", "x_bar_NOPE", "--literal", "3"]
+    assert argv == [
+        *env,
+        sys.executable,
+        "train.py",
+        "--a=1",
+        "--b=False",
+        "a=1",
+        "b=False",
+        "--a=1",
+        "--a",
+        "1",
+        "--b",
+        "False",
+        '{"a": 1, "b": false}',
+        "/tmp/p.json",
+        "+a=1",
+        "+b=False",
+        "++a=1",
+        "++b=False",
+        "x_bar_NOPE",
+        "--literal",
+        "3",
+    ]
 
 
 def test_each_argument_is_one_token_no_quoting() -> None:
-    argv = build_command(cfg(["python", "${args}"]), {"name": "a b; rm -rf /", "q": "'x'"}, env={}, json_file=None)
+    argv = build_command(
+        cfg(["python", "${args}"]), {"name": "a b; rm -rf /", "q": "'x'"}, env={}, json_file=None
+    )
     assert argv == ["python", "--name=a b; rm -rf /", "--q='x'"]
 
 
@@ -84,18 +135,31 @@ def test_missing_program_and_json_file_are_clear() -> None:
     with pytest.raises(ValueError, match="json_file"):
         build_command(cfg(["${args_json_file}"]), {}, env={}, json_file=None)
     assert build_command(cfg(["python", "-c", "pass"], program=None), {"a": 1}, env={}, json_file=None) == [
-        "python", "-c", "pass"]
+        "python",
+        "-c",
+        "pass",
+    ]
 
 
 def test_run_config_yaml(tmp_path: Path) -> None:
     text = run_config_yaml({"lr": 0.01, "opt": {"name": "adam", "lr": 0.1}, "layers": [64, 128], "on": True})
     assert text.startswith("wandb_version: 1\n")
     data = yaml.safe_load(text)
-    assert data == {"wandb_version": 1, "lr": {"value": 0.01}, "opt": {"value": {"name": "adam", "lr": 0.1}},
-                    "layers": {"value": [64, 128]}, "on": {"value": True}}
+    assert data == {
+        "wandb_version": 1,
+        "lr": {"value": 0.01},
+        "opt": {"value": {"name": "adam", "lr": 0.1}},
+        "layers": {"value": [64, 128]},
+        "on": {"value": True},
+    }
     # readable by the SDK's loader for WANDB_SWEEP_PARAM_PATH / --config files
     from runstore.sdk.config import load_yaml
 
     path = tmp_path / "config-r1.yaml"
     path.write_text(text)
-    assert load_yaml(path) == {"lr": 0.01, "opt": {"name": "adam", "lr": 0.1}, "layers": [64, 128], "on": True}
+    assert load_yaml(path) == {
+        "lr": 0.01,
+        "opt": {"name": "adam", "lr": 0.1},
+        "layers": [64, 128],
+        "on": True,
+    }

@@ -34,19 +34,22 @@ def base(**params: Any) -> dict[str, Any]:
 
 
 # --- inference order -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("spec, dist", [
-    ({"value": 3}, "constant"),
-    ({"values": [1, "a", [2]]}, "categorical"),
-    ({"values": [1, 2], "probabilities": [0.25, 0.75]}, "categorical_w_probabilities"),
-    ({"min": 1, "max": 10}, "int_uniform"),
-    ({"min": 0.0, "max": 1.0}, "uniform"),
-    ({"min": 0, "max": 1.5}, "uniform"),
-    ({"min": 0.5, "max": 2}, "uniform"),
-    ({"distribution": "uniform", "min": 0, "max": 1}, "uniform"),
-    ({"distribution": "normal"}, "normal"),
-    ({"distribution": "q_beta", "q": 0.1}, "q_beta"),
-    ({"parameters": {"a": {"value": 1}}}, "nested"),
-])
+@pytest.mark.parametrize(
+    "spec, dist",
+    [
+        ({"value": 3}, "constant"),
+        ({"values": [1, "a", [2]]}, "categorical"),
+        ({"values": [1, 2], "probabilities": [0.25, 0.75]}, "categorical_w_probabilities"),
+        ({"min": 1, "max": 10}, "int_uniform"),
+        ({"min": 0.0, "max": 1.0}, "uniform"),
+        ({"min": 0, "max": 1.5}, "uniform"),
+        ({"min": 0.5, "max": 2}, "uniform"),
+        ({"distribution": "uniform", "min": 0, "max": 1}, "uniform"),
+        ({"distribution": "normal"}, "normal"),
+        ({"distribution": "q_beta", "q": 0.1}, "q_beta"),
+        ({"parameters": {"a": {"value": 1}}}, "nested"),
+    ],
+)
 def test_inference(spec: dict[str, Any], dist: str) -> None:
     assert P.infer_distribution(spec) == dist
     cfg = parse_config(base(p=spec))
@@ -54,14 +57,25 @@ def test_inference(spec: dict[str, Any], dist: str) -> None:
 
 
 def test_inference_order_is_wandbs() -> None:
-    assert P.INFERENCE_ORDER[:6] == ("q_beta", "beta", "categorical", "categorical_w_probabilities",
-                                     "int_uniform", "uniform")
+    assert P.INFERENCE_ORDER[:6] == (
+        "q_beta",
+        "beta",
+        "categorical",
+        "categorical_w_probabilities",
+        "int_uniform",
+        "uniform",
+    )
     assert P.INFERENCE_ORDER[-1] == "nested" and len(P.INFERENCE_ORDER) == 19
 
 
 def test_defaults_filled() -> None:
-    cfg = parse_config(base(a={"distribution": "normal"}, b={"distribution": "q_beta"},
-                            c={"distribution": "q_uniform", "min": 0, "max": 10}))
+    cfg = parse_config(
+        base(
+            a={"distribution": "normal"},
+            b={"distribution": "q_beta"},
+            c={"distribution": "q_uniform", "min": 0, "max": 10},
+        )
+    )
     a, b, c = (cfg.parameters[k] for k in "abc")
     assert (a.mu, a.sigma) == (0.0, 1.0)
     assert (b.a, b.b, b.q) == (1.0, 1.0, 1)
@@ -85,7 +99,11 @@ def test_full_config_parses(tmp_path: Path) -> None:
     )
     cfg = parse_config(f)
     assert cfg.method == "bayes" and cfg.program == "train.py" and cfg.run_cap == 20
-    assert cfg.metric is not None and (cfg.metric.name, cfg.metric.goal, cfg.metric.target) == ("val_loss", "minimize", 0.1)
+    assert cfg.metric is not None and (cfg.metric.name, cfg.metric.goal, cfg.metric.target) == (
+        "val_loss",
+        "minimize",
+        0.1,
+    )
     assert cfg.early_terminate == {"type": "hyperband", "min_iter": 3, "eta": 3, "strict": True}
     assert cfg.command is not None and cfg.command[3:5] == ["--epochs", "5"]
     assert cfg.parameters["lr"].min == 1e-5  # YAML 1.2 float, not the string "1e-5"
@@ -95,8 +113,13 @@ def test_full_config_parses(tmp_path: Path) -> None:
 
 
 def test_max_iter_form_normalized() -> None:
-    cfg = parse_config({**base(a={"values": [1]}), "metric": {"name": "m"},
-                        "early_terminate": {"type": "hyperband", "max_iter": 27, "s": 2, "eta": 3, "strict": False}})
+    cfg = parse_config(
+        {
+            **base(a={"values": [1]}),
+            "metric": {"name": "m"},
+            "early_terminate": {"type": "hyperband", "max_iter": 27, "s": 2, "eta": 3, "strict": False},
+        }
+    )
     assert cfg.early_terminate == {"type": "hyperband", "max_iter": 27, "s": 2, "eta": 3, "strict": False}
 
 
@@ -124,11 +147,14 @@ def test_continuous_parameter_in_grid() -> None:
     assert msg.startswith("parameters.lr:") and "disallowed type with grid search" in msg and "values" in msg
 
 
-@pytest.mark.parametrize("spec", [
-    {"values": [1, 2], "probabilities": [0.5, 0.5]},
-    {"distribution": "normal"},
-    {"distribution": "log_uniform_values", "min": 1e-3, "max": 1.0},
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"values": [1, 2], "probabilities": [0.5, 0.5]},
+        {"distribution": "normal"},
+        {"distribution": "log_uniform_values", "min": 1e-3, "max": 1.0},
+    ],
+)
 def test_grid_rejects_non_enumerable(spec: dict[str, Any]) -> None:
     assert "grid" in one({"method": "grid", "parameters": {"x": spec}})
 
@@ -159,66 +185,144 @@ def test_yaml_missing_and_empty_files(tmp_path: Path) -> None:
 
 
 def test_all_problems_at_once() -> None:
-    ps = problems({"method": "sideways", "colour": 1, "run_cap": 0,
-                   "parameters": {"a": {"min": 2, "max": 1}, "b": {"distribution": "gaussian"},
-                                  "c": {"values": [1, 2], "probabilities": [0.5]}}})
+    ps = problems(
+        {
+            "method": "sideways",
+            "colour": 1,
+            "run_cap": 0,
+            "parameters": {
+                "a": {"min": 2, "max": 1},
+                "b": {"distribution": "gaussian"},
+                "c": {"values": [1, 2], "probabilities": [0.5]},
+            },
+        }
+    )
     keys = [p.split(":")[0] for p in ps]
-    assert keys == ["colour", "method", "parameters.a", "parameters.b.distribution", "parameters.c.probabilities",
-                    "run_cap"]
+    assert keys == [
+        "colour",
+        "method",
+        "parameters.a",
+        "parameters.b.distribution",
+        "parameters.c.probabilities",
+        "run_cap",
+    ]
     assert "did you mean" not in ps[0] or "colour" in ps[0]
 
 
-@pytest.mark.parametrize("cfg, key, words", [
-    (base(a={"values": []}), "parameters.a.values", "non-empty"),
-    (base(a={"values": [1, 2], "probabilities": [0.5, 0.6]}), "parameters.a.probabilities", "sum to 1.1"),
-    (base(a={"values": [1, 2], "probabilities": [1.5, -0.5]}), "parameters.a.probabilities", ">= 0"),
-    (base(a={"distribution": "q_uniform", "min": 0, "max": 1, "q": 0}), "parameters.a.q", "> 0"),
-    (base(a={"distribution": "normal", "sigma": -1}), "parameters.a.sigma", ">= 0"),
-    (base(a={"distribution": "beta", "a": 0}), "parameters.a.a", "> 0"),
-    (base(a={"distribution": "log_uniform_values", "min": 0, "max": 1}), "parameters.a.min", "min > 0"),
-    (base(a={"distribution": "int_uniform", "min": 0.5, "max": 3}), "parameters.a.min", "integer"),
-    (base(a={"distribution": "uniform", "min": "0", "max": 1}), "parameters.a.min", "number"),
-    (base(a={"distribution": "uniform", "min": 0}), "parameters.a", "needs `max`"),
-    (base(a={"distribution": "normal", "min": 0}), "parameters.a.min", "not a key of normal"),
-    (base(a={"min": 1}), "parameters.a", "both `min` and `max`"),
-    (base(a={"mu": 1}), "parameters.a", "explicit `distribution`"),
-    (base(a={"value": 1, "values": [1]}), "parameters.a", "can't tell"),
-    (base(a={"valeus": [1]}), "parameters.a.valeus", "did you mean 'values'"),
-    (base(a=5), "parameters.a", "must be a mapping"),
-    (base(**{"1a": {"value": 1}}), "parameters.1a", "invalid parameter name"),
-    ({"method": "random", "parameters": {}}, "parameters", "non-empty"),
-    ({"method": "random"}, "parameters", "missing"),
-    ({"method": "custom", "parameters": {"a": {"value": 1}}}, "method", "not supported"),
-    ({**base(a={"value": 1}), "scheduler": {"engine": "optuna"}}, "scheduler", "not supported"),
-    ({"method": "bayes", "parameters": {"a": {"min": 0.0, "max": 1.0}}}, "metric", "required by method: bayes"),
-    ({**base(a={"value": 1}), "metric": {"name": "m", "goal": "maximise"}}, "metric.goal", "did you mean 'maximize'"),
-    ({**base(a={"value": 1}), "metric": {"goal": "minimize"}}, "metric.name", "missing"),
-    ({**base(a={"value": 1}), "metric": {"name": "m", "target": "high"}}, "metric.target", "number"),
-    ({**base(a={"value": 1}), "metric": {"name": "m", "impute": "zero"}}, "metric.impute", "worst"),
-    ({**base(a={"value": 1}), "early_terminate": {"type": "hyperband", "min_iter": 3}}, "metric", "early_terminate"),
-    ({**base(a={"value": 1}), "metric": {"name": "m"}, "early_terminate": {"min_iter": 3}},
-     "early_terminate.type", "hyperband"),
-    ({**base(a={"value": 1}), "metric": {"name": "m"}, "early_terminate": {"type": "median", "min_iter": 3}},
-     "early_terminate.type", "only `hyperband`"),
-    ({**base(a={"value": 1}), "metric": {"name": "m"}, "early_terminate": {"type": "hyperband"}},
-     "early_terminate", "min_iter"),
-    ({**base(a={"value": 1}), "metric": {"name": "m"}, "early_terminate": {"type": "hyperband", "max_iter": 9}},
-     "early_terminate.s", "needs `s`"),
-    ({**base(a={"value": 1}), "metric": {"name": "m"}, "early_terminate": {"type": "hyperband", "min_iter": 0}},
-     "early_terminate.min_iter", ">= 1"),
-    ({**base(a={"value": 1}), "metric": {"name": "m"},
-      "early_terminate": {"type": "hyperband", "min_iter": 2, "eta": 1}}, "early_terminate.eta", "> 1"),
-    ({**base(a={"value": 1}), "metric": {"name": "m"},
-      "early_terminate": {"type": "hyperband", "min_iter": 2, "strict": "yes"}}, "early_terminate.strict", "true or false"),
-    ({**base(a={"value": 1}), "metric": {"name": "m"},
-      "early_terminate": {"type": "hyperband", "max_iter": 2, "s": 1, "eta": 3}}, "early_terminate", "no bracket"),
-    ({**base(a={"value": 1}), "run_cap": -1}, "run_cap", "integer > 0"),
-    ({**base(a={"value": 1}), "run_cap": True}, "run_cap", "integer > 0"),
-    ({**base(a={"value": 1}), "command": "python train.py"}, "command", "list"),
-    ({**base(a={"value": 1}), "command": ["python", {"x": 1}]}, "command", "string"),
-    ({**base(a={"value": 1}), "program": 5}, "program", "string"),
-    ({**base(a={"value": 1}), "nmae": "x"}, "nmae", "did you mean 'name'"),
-])
+@pytest.mark.parametrize(
+    "cfg, key, words",
+    [
+        (base(a={"values": []}), "parameters.a.values", "non-empty"),
+        (base(a={"values": [1, 2], "probabilities": [0.5, 0.6]}), "parameters.a.probabilities", "sum to 1.1"),
+        (base(a={"values": [1, 2], "probabilities": [1.5, -0.5]}), "parameters.a.probabilities", ">= 0"),
+        (base(a={"distribution": "q_uniform", "min": 0, "max": 1, "q": 0}), "parameters.a.q", "> 0"),
+        (base(a={"distribution": "normal", "sigma": -1}), "parameters.a.sigma", ">= 0"),
+        (base(a={"distribution": "beta", "a": 0}), "parameters.a.a", "> 0"),
+        (base(a={"distribution": "log_uniform_values", "min": 0, "max": 1}), "parameters.a.min", "min > 0"),
+        (base(a={"distribution": "int_uniform", "min": 0.5, "max": 3}), "parameters.a.min", "integer"),
+        (base(a={"distribution": "uniform", "min": "0", "max": 1}), "parameters.a.min", "number"),
+        (base(a={"distribution": "uniform", "min": 0}), "parameters.a", "needs `max`"),
+        (base(a={"distribution": "normal", "min": 0}), "parameters.a.min", "not a key of normal"),
+        (base(a={"min": 1}), "parameters.a", "both `min` and `max`"),
+        (base(a={"mu": 1}), "parameters.a", "explicit `distribution`"),
+        (base(a={"value": 1, "values": [1]}), "parameters.a", "can't tell"),
+        (base(a={"valeus": [1]}), "parameters.a.valeus", "did you mean 'values'"),
+        (base(a=5), "parameters.a", "must be a mapping"),
+        (base(**{"1a": {"value": 1}}), "parameters.1a", "invalid parameter name"),
+        ({"method": "random", "parameters": {}}, "parameters", "non-empty"),
+        ({"method": "random"}, "parameters", "missing"),
+        ({"method": "custom", "parameters": {"a": {"value": 1}}}, "method", "not supported"),
+        ({**base(a={"value": 1}), "scheduler": {"engine": "optuna"}}, "scheduler", "not supported"),
+        (
+            {"method": "bayes", "parameters": {"a": {"min": 0.0, "max": 1.0}}},
+            "metric",
+            "required by method: bayes",
+        ),
+        (
+            {**base(a={"value": 1}), "metric": {"name": "m", "goal": "maximise"}},
+            "metric.goal",
+            "did you mean 'maximize'",
+        ),
+        ({**base(a={"value": 1}), "metric": {"goal": "minimize"}}, "metric.name", "missing"),
+        ({**base(a={"value": 1}), "metric": {"name": "m", "target": "high"}}, "metric.target", "number"),
+        ({**base(a={"value": 1}), "metric": {"name": "m", "impute": "zero"}}, "metric.impute", "worst"),
+        (
+            {**base(a={"value": 1}), "early_terminate": {"type": "hyperband", "min_iter": 3}},
+            "metric",
+            "early_terminate",
+        ),
+        (
+            {**base(a={"value": 1}), "metric": {"name": "m"}, "early_terminate": {"min_iter": 3}},
+            "early_terminate.type",
+            "hyperband",
+        ),
+        (
+            {
+                **base(a={"value": 1}),
+                "metric": {"name": "m"},
+                "early_terminate": {"type": "median", "min_iter": 3},
+            },
+            "early_terminate.type",
+            "only `hyperband`",
+        ),
+        (
+            {**base(a={"value": 1}), "metric": {"name": "m"}, "early_terminate": {"type": "hyperband"}},
+            "early_terminate",
+            "min_iter",
+        ),
+        (
+            {
+                **base(a={"value": 1}),
+                "metric": {"name": "m"},
+                "early_terminate": {"type": "hyperband", "max_iter": 9},
+            },
+            "early_terminate.s",
+            "needs `s`",
+        ),
+        (
+            {
+                **base(a={"value": 1}),
+                "metric": {"name": "m"},
+                "early_terminate": {"type": "hyperband", "min_iter": 0},
+            },
+            "early_terminate.min_iter",
+            ">= 1",
+        ),
+        (
+            {
+                **base(a={"value": 1}),
+                "metric": {"name": "m"},
+                "early_terminate": {"type": "hyperband", "min_iter": 2, "eta": 1},
+            },
+            "early_terminate.eta",
+            "> 1",
+        ),
+        (
+            {
+                **base(a={"value": 1}),
+                "metric": {"name": "m"},
+                "early_terminate": {"type": "hyperband", "min_iter": 2, "strict": "yes"},
+            },
+            "early_terminate.strict",
+            "true or false",
+        ),
+        (
+            {
+                **base(a={"value": 1}),
+                "metric": {"name": "m"},
+                "early_terminate": {"type": "hyperband", "max_iter": 2, "s": 1, "eta": 3},
+            },
+            "early_terminate",
+            "no bracket",
+        ),
+        ({**base(a={"value": 1}), "run_cap": -1}, "run_cap", "integer > 0"),
+        ({**base(a={"value": 1}), "run_cap": True}, "run_cap", "integer > 0"),
+        ({**base(a={"value": 1}), "command": "python train.py"}, "command", "list"),
+        ({**base(a={"value": 1}), "command": ["python", {"x": 1}]}, "command", "string"),
+        ({**base(a={"value": 1}), "program": 5}, "program", "string"),
+        ({**base(a={"value": 1}), "nmae": "x"}, "nmae", "did you mean 'name'"),
+    ],
+)
 def test_invalid(cfg: dict[str, Any], key: str, words: str) -> None:
     msg = one(cfg)
     assert msg.split(":")[0] == key, msg
@@ -239,8 +343,13 @@ def test_log_uniform_deprecation_warning() -> None:
 
 
 def test_early_terminate_extra_keys_are_warnings() -> None:
-    cfg = parse_config({**base(a={"value": 1}), "metric": {"name": "m"},
-                        "early_terminate": {"type": "hyperband", "min_iter": 2, "max_iter": 9, "s": 2, "foo": 1}})
+    cfg = parse_config(
+        {
+            **base(a={"value": 1}),
+            "metric": {"name": "m"},
+            "early_terminate": {"type": "hyperband", "min_iter": 2, "max_iter": 9, "s": 2, "foo": 1},
+        }
+    )
     ws = warnings(cfg)
     assert any("foo" in w for w in ws) and any("max_iter + s is used" in w for w in ws)
     assert "max_iter" in cfg.early_terminate and "min_iter" not in cfg.early_terminate
@@ -329,7 +438,9 @@ def test_beta(a: float, b: float, u: float) -> None:
     v = s.ppf(u)
     assert 0.0 <= v <= 1.0
     assert s.cdf(v) == pytest.approx(u, abs=1e-6)
-    assert spec({"distribution": "q_beta", "a": a, "b": b, "q": 0.1}).ppf(u) in {round(i * 0.1, 1) for i in range(11)}
+    assert spec({"distribution": "q_beta", "a": a, "b": b, "q": 0.1}).ppf(u) in {
+        round(i * 0.1, 1) for i in range(11)
+    }
 
 
 def test_beta_cdf_known_values() -> None:
@@ -339,7 +450,10 @@ def test_beta_cdf_known_values() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(values=st.lists(st.one_of(st.integers(), st.text(max_size=3), st.booleans()), min_size=1, max_size=6), u=units)
+@given(
+    values=st.lists(st.one_of(st.integers(), st.text(max_size=3), st.booleans()), min_size=1, max_size=6),
+    u=units,
+)
 def test_categorical(values: list[Any], u: float) -> None:
     assert spec({"values": values}).ppf(u) in values
 

@@ -19,9 +19,14 @@ def _trial_env(monkeypatch, tmp_path: Path, yaml_text: str, run_id: str = "trial
 
 
 def test_sweep_values_deep_merge_and_lock(monkeypatch, tmp_path: Path, capfd) -> None:
-    _trial_env(monkeypatch, tmp_path, "wandb_version: 1\n\nlr:\n  value: 0.05\nopt:\n  value:\n    name: adam\n    beta: 0.9\n")
-    run = runstore.init(project="ignored", id="alsoignored",
-                        config={"lr": 0.1, "bs": 32, "opt": {"name": "sgd", "mom": 0.5}})
+    _trial_env(
+        monkeypatch,
+        tmp_path,
+        "wandb_version: 1\n\nlr:\n  value: 0.05\nopt:\n  value:\n    name: adam\n    beta: 0.9\n",
+    )
+    run = runstore.init(
+        project="ignored", id="alsoignored", config={"lr": 0.1, "bs": 32, "opt": {"name": "sgd", "mom": 0.5}}
+    )
     assert (run.project, run.id, run.sweep_id) == ("sweepproj", "trial001", "swp12345")
     assert run.config.lr == 0.05 and run.config.bs == 32
     assert run.config.opt == {"name": "adam", "mom": 0.5, "beta": 0.9}

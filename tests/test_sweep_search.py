@@ -25,8 +25,14 @@ def drain(config: Any, limit: int = 1000, seed: int | None = None) -> list[dict[
 
 # --- grid ------------------------------------------------------------------------------------------------
 def test_grid_verified_example() -> None:
-    c = cfg("grid", {"b": {"values": [1, 2]}, "a": {"distribution": "q_uniform", "min": 0, "max": 1, "q": 0.25},
-                     "c": {"value": 7}})
+    c = cfg(
+        "grid",
+        {
+            "b": {"values": [1, 2]},
+            "a": {"distribution": "q_uniform", "min": 0, "max": 1, "q": 0.25},
+            "c": {"value": 7},
+        },
+    )
     runs = drain(c)
     assert runs == [{"a": a, "b": b, "c": 7} for a in (0, 0.25, 0.5, 0.75) for b in (1, 2)]
     assert next_params(c, [Trial(str(i), p) for i, p in enumerate(runs)]) is None
@@ -44,8 +50,15 @@ def test_grid_int_uniform_inclusive_and_order() -> None:
 
 
 def test_grid_is_exhaustive_without_duplicates() -> None:
-    c = cfg("grid", {"a": {"values": [1, 2, 3]}, "b": {"values": [True, False]}, "c": {"min": 0, "max": 4},
-                     "d": {"distribution": "q_uniform", "min": 0, "max": 10, "q": 5}})
+    c = cfg(
+        "grid",
+        {
+            "a": {"values": [1, 2, 3]},
+            "b": {"values": [True, False]},
+            "c": {"min": 0, "max": 4},
+            "d": {"distribution": "q_uniform", "min": 0, "max": 10, "q": 5},
+        },
+    )
     runs = drain(c)
     assert len(runs) == 3 * 2 * 5 * 2
     assert len({(r["a"], r["b"], r["c"], r["d"]) for r in runs}) == len(runs)
@@ -71,12 +84,21 @@ def test_grid_ignores_trials_missing_a_parameter() -> None:
 
 
 def test_grid_nested_parameters() -> None:
-    c = cfg("grid", {"opt": {"parameters": {"name": {"values": ["adam", "sgd"]}, "lr": {"values": [0.1, 0.01]}}},
-                     "bs": {"value": 32}})
+    c = cfg(
+        "grid",
+        {
+            "opt": {"parameters": {"name": {"values": ["adam", "sgd"]}, "lr": {"values": [0.1, 0.01]}}},
+            "bs": {"value": 32},
+        },
+    )
     runs = drain(c)
     assert runs[0] == {"bs": 32, "opt": {"lr": 0.1, "name": "adam"}}
     assert [(r["opt"]["lr"], r["opt"]["name"]) for r in runs] == [
-        (0.1, "adam"), (0.1, "sgd"), (0.01, "adam"), (0.01, "sgd")]
+        (0.1, "adam"),
+        (0.1, "sgd"),
+        (0.01, "adam"),
+        (0.01, "sgd"),
+    ]
     # a run whose nested dict has extra keys still counts: compared on the sweep's keys
     trials = [Trial("x", {"bs": 32, "opt": {"lr": 0.1, "name": "adam", "extra": 1}})]
     assert next_params(c, trials) == runs[1]
@@ -89,8 +111,14 @@ def test_grid_dict_valued_categorical_compared_on_keys() -> None:
 
 # --- random ----------------------------------------------------------------------------------------------
 def test_random_is_seeded_and_varies() -> None:
-    c = cfg("random", {"lr": {"distribution": "log_uniform_values", "min": 1e-5, "max": 1e-1},
-                       "bs": {"value": 64}, "opt": {"parameters": {"m": {"min": 0.0, "max": 1.0}}}})
+    c = cfg(
+        "random",
+        {
+            "lr": {"distribution": "log_uniform_values", "min": 1e-5, "max": 1e-1},
+            "bs": {"value": 64},
+            "opt": {"parameters": {"m": {"min": 0.0, "max": 1.0}}},
+        },
+    )
     a, b = drain(c, 20, seed=7), drain(c, 20, seed=7)
     assert a == b and len({r["lr"] for r in a}) == 20
     assert drain(c, 20, seed=8) != a
@@ -107,8 +135,13 @@ def test_random_prefers_unseen_in_small_discrete_spaces() -> None:
 
 
 def test_random_dedup_covers_q_uniform_and_weights() -> None:
-    c = cfg("random", {"q": {"distribution": "q_uniform", "min": 0, "max": 1, "q": 0.5},
-                       "w": {"values": ["a", "b"], "probabilities": [0.9, 0.1]}})
+    c = cfg(
+        "random",
+        {
+            "q": {"distribution": "q_uniform", "min": 0, "max": 1, "q": 0.5},
+            "w": {"values": ["a", "b"], "probabilities": [0.9, 0.1]},
+        },
+    )
     runs = drain(c, 6, seed=1)
     assert {(r["q"], r["w"]) for r in runs} == {(q, w) for q in (0.0, 0.5, 1.0) for w in "ab"}
 
@@ -167,16 +200,21 @@ def test_bayes_maximize() -> None:
 @needs_optuna
 def test_bayes_objective_is_best_of_history_and_imputes_failures() -> None:
     c = cfg("bayes", {"x": {"min": 0.0, "max": 1.0}}, metric={"name": "loss"})
-    trials = [Trial("a", {"x": 0.1}, "finished", [5.0, 1.0, 3.0], 4.0),
-              Trial("b", {"x": 0.2}, "finished", [], 2.0),
-              Trial("c", {"x": 0.3}, "failed", [0.5]),
-              Trial("d", {"x": 0.4}, "crashed", []),
-              Trial("e", {"x": 0.5}, "running", [9.0]),
-              Trial("f", {"x": 0.6}, "finished", [math.nan, math.inf]),
-              Trial("g", {"y": 1}, "finished", [1.0])]
+    trials = [
+        Trial("a", {"x": 0.1}, "finished", [5.0, 1.0, 3.0], 4.0),
+        Trial("b", {"x": 0.2}, "finished", [], 2.0),
+        Trial("c", {"x": 0.3}, "failed", [0.5]),
+        Trial("d", {"x": 0.4}, "crashed", []),
+        Trial("e", {"x": 0.5}, "running", [9.0]),
+        Trial("f", {"x": 0.6}, "finished", [math.nan, math.inf]),
+        Trial("g", {"y": 1}, "finished", [1.0]),
+    ]
     assert S._observations(c, trials) == [1.0, 2.0, 5.0, 5.0, "running", 5.0, 1.0]
-    c2 = cfg("bayes", {"x": {"min": 0.0, "max": 1.0}},
-             metric={"name": "acc", "goal": "maximize", "impute": "latest", "impute_while_running": "best"})
+    c2 = cfg(
+        "bayes",
+        {"x": {"min": 0.0, "max": 1.0}},
+        metric={"name": "acc", "goal": "maximize", "impute": "latest", "impute_while_running": "best"},
+    )
     assert S._observations(c2, trials)[:5] == [5.0, 2.0, 0.5, 0.5, 9.0]
     p = next_params(c, trials, seed=1)
     assert p is not None and 0.0 <= p["x"] <= 1.0
@@ -185,15 +223,19 @@ def test_bayes_objective_is_best_of_history_and_imputes_failures() -> None:
 @needs_optuna
 def test_bayes_handles_every_distribution() -> None:
     params = {
-        "cat": {"values": ["a", [1, 2], {"k": 1}]}, "w": {"values": [1, 2], "probabilities": [0.3, 0.7]},
-        "i": {"min": 1, "max": 5}, "u": {"min": 0.0, "max": 2.0}, "k": {"value": "const"},
+        "cat": {"values": ["a", [1, 2], {"k": 1}]},
+        "w": {"values": [1, 2], "probabilities": [0.3, 0.7]},
+        "i": {"min": 1, "max": 5},
+        "u": {"min": 0.0, "max": 2.0},
+        "k": {"value": "const"},
         "lv": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1.0},
         "le": {"distribution": "log_uniform", "min": -5, "max": 0},
         "il": {"distribution": "inv_log_uniform_values", "min": 0.1, "max": 10},
         "ie": {"distribution": "inv_log_uniform", "min": 0, "max": 3},
         "qu": {"distribution": "q_uniform", "min": 0, "max": 10, "q": 2},
         "n": {"distribution": "normal", "mu": 3, "sigma": 0.5},
-        "ln": {"distribution": "log_normal"}, "b": {"distribution": "beta", "a": 2, "b": 3},
+        "ln": {"distribution": "log_normal"},
+        "b": {"distribution": "beta", "a": 2, "b": 3},
         "qb": {"distribution": "q_beta", "q": 0.25},
         "nest": {"parameters": {"x": {"min": 0.0, "max": 1.0}, "y": {"values": [True, False]}}},
     }

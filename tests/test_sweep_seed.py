@@ -14,12 +14,14 @@ from runstore.sweeps import state as S
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "sweep"
 # Until runstore/__init__.py exports sweep/agent, the script is run with them attached (a no-op after).
-RUN_SCRIPT = ("import runpy, sys, runstore\n"
-              "if not hasattr(runstore, 'agent'):\n"
-              "    from runstore.sweeps.agent import agent\n"
-              "    from runstore.sweeps.controller import sweep\n"
-              "    runstore.sweep, runstore.agent = sweep, agent\n"
-              "runpy.run_path(sys.argv[1], run_name='__main__')\n")
+RUN_SCRIPT = (
+    "import runpy, sys, runstore\n"
+    "if not hasattr(runstore, 'agent'):\n"
+    "    from runstore.sweeps.agent import agent\n"
+    "    from runstore.sweeps.controller import sweep\n"
+    "    runstore.sweep, runstore.agent = sweep, agent\n"
+    "runpy.run_path(sys.argv[1], run_name='__main__')\n"
+)
 
 
 def _copy(tmp_path: Path) -> None:
@@ -36,8 +38,14 @@ def test_examples_are_the_seed_verbatim() -> None:
 
 def test_seed_script_tab_in_process(tmp_path: Path) -> None:
     _copy(tmp_path)
-    p = subprocess.run([PY, "-c", RUN_SCRIPT, "in_process.py"], cwd=tmp_path, env=child_env(tmp_path),
-                       capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [PY, "-c", RUN_SCRIPT, "in_process.py"],
+        cwd=tmp_path,
+        env=child_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 0, p.stderr
     (sd,) = S.list_sweeps(store_of(tmp_path))
     st = sd.load()
@@ -60,13 +68,25 @@ def test_seed_script_tab_in_process(tmp_path: Path) -> None:
 def test_seed_cli_tab(tmp_path: Path) -> None:
     _copy(tmp_path)
     env = child_env(tmp_path)
-    p = subprocess.run([PY, "-c", CLI_SHIM, "sweep", "--project", "demo-barrido-cli", "config.yaml"],
-                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [PY, "-c", CLI_SHIM, "sweep", "--project", "demo-barrido-cli", "config.yaml"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert p.returncode == 0, p.stderr
     cmd = p.stdout.splitlines()[1].partition("Run sweep agent with: ")[2].split()
     assert cmd[:2] == ["runstore", "agent"]
-    a = subprocess.run([PY, "-c", CLI_SHIM, "agent", "--count", "5", *cmd[2:]], cwd=tmp_path, env=env,
-                       capture_output=True, text=True, timeout=120)
+    a = subprocess.run(
+        [PY, "-c", CLI_SHIM, "agent", "--count", "5", *cmd[2:]],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert a.returncode == 0, a.stderr
     (sd,) = S.list_sweeps(store_of(tmp_path))
     st = sd.load()

@@ -34,7 +34,9 @@ def test_create_writes_config_and_journal(tmp_path: Path) -> None:
 
 def test_invalid_config_creates_nothing(tmp_path: Path) -> None:
     with pytest.raises(SweepConfigError) as e:
-        make_sweep(tmp_path, {"method": "grid", "parameters": {"lr": {"min": 0.0, "max": 1.0}}, "run_cap": -1})
+        make_sweep(
+            tmp_path, {"method": "grid", "parameters": {"lr": {"min": 0.0, "max": 1.0}}, "run_cap": -1}
+        )
     assert len(e.value.problems) >= 2
     assert S.list_sweeps(store_of(tmp_path)) == []
 
@@ -97,9 +99,17 @@ def test_dead_agent_slot_is_released_and_reproposed(tmp_path: Path) -> None:
     p = subprocess.run([PY, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(p.stdout)
     with sd.locked():
-        sd.append({"t": "agent", "agent": "deadagnt", "host": os.uname().nodename, "pid": dead_pid,
-                   "pid_start": "x"}, {"t": "propose", "run": "orphan01", "params": {"x": 1}},
-                  {"t": "assign", "run": "orphan01", "agent": "deadagnt"})
+        sd.append(
+            {
+                "t": "agent",
+                "agent": "deadagnt",
+                "host": os.uname().nodename,
+                "pid": dead_pid,
+                "pid_start": "x",
+            },
+            {"t": "propose", "run": "orphan01", "params": {"x": 1}},
+            {"t": "assign", "run": "orphan01", "agent": "deadagnt"},
+        )
     ctl = C.Controller(sd)
     me = ctl.register_agent()
     tick = ctl.tick(me, want_run=True)
@@ -113,9 +123,11 @@ def test_dead_agent_with_finished_run_keeps_its_result(tmp_path: Path, monkeypat
     sd = make_sweep(tmp_path, grid_config(tmp_path, [1, 2]))
     p = subprocess.run([PY, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     with sd.locked():
-        sd.append({"t": "agent", "agent": "deadagnt", "host": os.uname().nodename, "pid": int(p.stdout)},
-                  {"t": "propose", "run": "done0001", "params": {"x": 1}},
-                  {"t": "assign", "run": "done0001", "agent": "deadagnt"})
+        sd.append(
+            {"t": "agent", "agent": "deadagnt", "host": os.uname().nodename, "pid": int(p.stdout)},
+            {"t": "propose", "run": "done0001", "params": {"x": 1}},
+            {"t": "assign", "run": "done0001", "agent": "deadagnt"},
+        )
     runstore.init(project="p", id="done0001", config={"x": 1}).finish()
     ctl = C.Controller(sd)
     tick = ctl.tick(ctl.register_agent(), want_run=True)

@@ -53,17 +53,20 @@ def test_default_columns_and_data_forms():
     assert Table(data=df).columns == ["a", "b"]  # a DataFrame passed as data works too
 
 
-@pytest.mark.parametrize("kwargs, exc, words", [
-    ({"columns": ["a"], "data": [[1], [2]], "rows": [[3]]}, ValueError, "not both"),
-    ({"columns": ["a", "a"]}, ValueError, "unique"),
-    ({"columns": [1, 2]}, TypeError, "str"),
-    ({"columns": ["a"], "data": np.arange(3)}, ValueError, "2-D"),
-    ({"columns": ["a", "b"], "data": [[1, 2], [3]]}, ValueError, "expected 2, got 1"),
-    ({"columns": ["a"], "data": "abc"}, TypeError, "list of rows"),
-    ({"log_mode": "SOMETIMES"}, ValueError, "INCREMENTAL"),
-    ({"columns": ["a"], "dtype": [int, str]}, ValueError, "2 entries for 1 columns"),
-    ({"columns": ["a"], "dtype": set}, TypeError, "dtype"),
-])
+@pytest.mark.parametrize(
+    "kwargs, exc, words",
+    [
+        ({"columns": ["a"], "data": [[1], [2]], "rows": [[3]]}, ValueError, "not both"),
+        ({"columns": ["a", "a"]}, ValueError, "unique"),
+        ({"columns": [1, 2]}, TypeError, "str"),
+        ({"columns": ["a"], "data": np.arange(3)}, ValueError, "2-D"),
+        ({"columns": ["a", "b"], "data": [[1, 2], [3]]}, ValueError, "expected 2, got 1"),
+        ({"columns": ["a"], "data": "abc"}, TypeError, "list of rows"),
+        ({"log_mode": "SOMETIMES"}, ValueError, "INCREMENTAL"),
+        ({"columns": ["a"], "dtype": [int, str]}, ValueError, "2 entries for 1 columns"),
+        ({"columns": ["a"], "dtype": set}, TypeError, "dtype"),
+    ],
+)
 def test_bad_construction_is_a_clear_error(kwargs, exc, words):
     with pytest.raises(exc, match=words):
         Table(**kwargs)
@@ -204,12 +207,16 @@ def test_dataframe_logged_directly_becomes_a_table():
 
 def test_cells_convert_like_wandb():
     run = runstore.init(project="p")
-    t = Table(columns=["ts", "day", "np", "arr"], data=[
-        [dt.datetime(2000, 12, 1), dt.date(2000, 12, 2), np.float32(0.5), np.array([[1, 2], [3, 4]])]])
+    t = Table(
+        columns=["ts", "day", "np", "arr"],
+        data=[[dt.datetime(2000, 12, 1), dt.date(2000, 12, 2), np.float32(0.5), np.array([[1, 2], [3, 4]])]],
+    )
     run.log({"t": t})
     run.finish()
     # wandb stores timestamps as epoch milliseconds (naive = UTC)
-    assert read_file(run, history(run)[0]["t"])["data"] == [[975628800000, 975715200000, 0.5, [[1, 2], [3, 4]]]]
+    assert read_file(run, history(run)[0]["t"])["data"] == [
+        [975628800000, 975715200000, 0.5, [[1, 2], [3, 4]]]
+    ]
 
 
 def test_media_cells_are_bound_and_stored_as_references():

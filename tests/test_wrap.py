@@ -17,12 +17,25 @@ from runstore.wrap import parse_metrics
 PY = sys.executable
 
 
-def rs_run(tmp_path: Path, *args: str, stdout=subprocess.PIPE, timeout: float = 120) -> subprocess.CompletedProcess:
+def rs_run(
+    tmp_path: Path, *args: str, stdout=subprocess.PIPE, timeout: float = 120
+) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
-    env.update({"RUNSTORE_DIR": str(tmp_path / ".wandb"), "RUNSTORE_DAEMON": "0",
-                "PATH": f"{Path(PY).parent}{os.pathsep}{env.get('PATH', '')}"})
-    return subprocess.run([PY, "-m", "runstore", "run", *args], cwd=tmp_path, env=env, stdout=stdout,
-                          stderr=subprocess.PIPE, timeout=timeout)
+    env.update(
+        {
+            "RUNSTORE_DIR": str(tmp_path / ".wandb"),
+            "RUNSTORE_DAEMON": "0",
+            "PATH": f"{Path(PY).parent}{os.pathsep}{env.get('PATH', '')}",
+        }
+    )
+    return subprocess.run(
+        [PY, "-m", "runstore", "run", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        timeout=timeout,
+    )
 
 
 def only_run(tmp_path: Path, project: str = "w"):
@@ -32,8 +45,21 @@ def only_run(tmp_path: Path, project: str = "w"):
 
 
 def test_exit_code_output_and_metadata(tmp_path: Path) -> None:
-    p = rs_run(tmp_path, "-p", "w", "--name", "wrapped", "--tags", "a,b", "--tags", "c", "--",
-               "sh", "-c", "echo to-out; echo to-err >&2; printf '\\rbar 1%%\\rbar 100%%\\n'; exit 3")
+    p = rs_run(
+        tmp_path,
+        "-p",
+        "w",
+        "--name",
+        "wrapped",
+        "--tags",
+        "a,b",
+        "--tags",
+        "c",
+        "--",
+        "sh",
+        "-c",
+        "echo to-out; echo to-err >&2; printf '\\rbar 1%%\\rbar 100%%\\n'; exit 3",
+    )
     assert p.returncode == 3
     assert b"to-out" in p.stdout and b"to-err" in p.stderr and b"\rbar 1%\rbar 100%" in p.stdout
     r = only_run(tmp_path)
@@ -53,7 +79,9 @@ def test_missing_command_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_child_killed_by_a_signal(tmp_path: Path) -> None:
-    p = rs_run(tmp_path, "-p", "w", "--", PY, "-c", "import os; print('before', flush=True); os.kill(os.getpid(), 9)")
+    p = rs_run(
+        tmp_path, "-p", "w", "--", PY, "-c", "import os; print('before', flush=True); os.kill(os.getpid(), 9)"
+    )
     assert p.returncode == 128 + 9 and b"before" in p.stdout
     r = only_run(tmp_path)
     assert r.state == "failed" and r.exit_code == 137
@@ -82,8 +110,13 @@ def test_parse_metrics_rows(tmp_path: Path) -> None:
 
 
 def test_parse_metrics_unit() -> None:
-    assert parse_metrics("loss=0.5 acc: 1 n=-3 big=1e10 x=nan") == {"loss": 0.5, "acc": 1, "n": -3, "big": 1e10,
-                                                                     "x": pytest.approx(float("nan"), nan_ok=True)}
+    assert parse_metrics("loss=0.5 acc: 1 n=-3 big=1e10 x=nan") == {
+        "loss": 0.5,
+        "acc": 1,
+        "n": -3,
+        "big": 1e10,
+        "x": pytest.approx(float("nan"), nan_ok=True),
+    }
     assert parse_metrics("12:30:01 started at http://host:8080/a=b") == {}
     assert parse_metrics("train/loss=0.1, val.acc: 0.2") == {"train/loss": 0.1, "val.acc": 0.2}
 
@@ -95,7 +128,8 @@ def test_instrumented_child_joins_the_run(tmp_path: Path) -> None:
         "assert run.id == os.environ['WANDB_RUN_ID']\n"
         "for i in range(3):\n    wandb.log({'loss': 1 / (i + 1)})\n"
         "wandb.run.summary['best'] = 1\n"
-        "print('done')\n")
+        "print('done')\n"
+    )
     p = rs_run(tmp_path, "-p", "w", "--", "python", "train.py")
     assert p.returncode == 0, p.stderr
     r = only_run(tmp_path)  # one run, not two
@@ -108,11 +142,18 @@ def test_instrumented_child_joins_the_run(tmp_path: Path) -> None:
 def test_sigterm_is_forwarded_to_the_child(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
     env.update({"RUNSTORE_DIR": str(tmp_path / ".wandb"), "RUNSTORE_DAEMON": "0"})
-    code = ("import signal, sys, time\n"
-            "signal.signal(signal.SIGTERM, lambda *a: (print('got term', flush=True), sys.exit(5)))\n"
-            "print('ready', flush=True)\ntime.sleep(60)\n")
-    proc = subprocess.Popen([PY, "-m", "runstore", "run", "-p", "w", "--", PY, "-c", code], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    code = (
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, lambda *a: (print('got term', flush=True), sys.exit(5)))\n"
+        "print('ready', flush=True)\ntime.sleep(60)\n"
+    )
+    proc = subprocess.Popen(
+        [PY, "-m", "runstore", "run", "-p", "w", "--", PY, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline() == b"ready\n"
     time.sleep(0.2)

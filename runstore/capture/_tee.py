@@ -141,7 +141,7 @@ class OutputLog:
                 elif col > len(line):
                     st.text = line + " " * (col - len(line)) + run
                 else:
-                    st.text = line[:col] + run + line[col + len(run):]
+                    st.text = line[:col] + run + line[col + len(run) :]
                 st.col = col + len(run)
                 continue
             ctl = m.group(3)
@@ -170,7 +170,7 @@ class OutputLog:
             if n == 0:
                 st.text = st.text[: st.col]
             elif n == 1:
-                st.text = " " * min(st.col + 1, len(st.text)) + st.text[st.col + 1:]
+                st.text = " " * min(st.col + 1, len(st.text)) + st.text[st.col + 1 :]
             elif n == 2:
                 st.text = ""
         elif final == "G":  # cursor to column n (1-based)
@@ -202,7 +202,9 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
-def pump(sources: dict[int, int], log: OutputLog | None, idle_return: float | None = None) -> OutputLog | None:
+def pump(
+    sources: dict[int, int], log: OutputLog | None, idle_return: float | None = None
+) -> OutputLog | None:
     """Copy each source fd to its destination fd (`sources`: source -> destination) and into `log`,
     until every source is at EOF; with `idle_return`, return as soon as nothing is readable, or after
     `idle_return` seconds. Never raises for I/O errors: a destination that fails is skipped from then on,

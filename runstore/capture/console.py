@@ -144,10 +144,13 @@ def _start(log_path: Path) -> ConsoleCapture | None:
         _flush_c()
         proc = subprocess.Popen(
             [sys.executable, "-S", "-I", str(TEE), str(log_fd), str(r_out), str(r_err), str(life_w)],
-            pass_fds=(log_fd, r_out, r_err, life_w), stdin=subprocess.DEVNULL, close_fds=True,
+            pass_fds=(log_fd, r_out, r_err, life_w),
+            stdin=subprocess.DEVNULL,
+            close_fds=True,
             # Its own session: Ctrl-C, SIGHUP and process-group kills meant for training do not cut the
             # tee off before it has drained what training printed on the way down.
-            start_new_session=True)
+            start_new_session=True,
+        )
     except Exception:
         _close(*fds)
         return None
@@ -213,8 +216,9 @@ def _wait_ready(life_r: int, timeout: float) -> bool:
 class ConsoleCapture:
     """An active capture; `stop()` ends it. Only the process that started it can stop it."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], saved: tuple[int, int], reads: tuple[int, int],
-                 log_path: Path) -> None:
+    def __init__(
+        self, proc: subprocess.Popen[bytes], saved: tuple[int, int], reads: tuple[int, int], log_path: Path
+    ) -> None:
         self._proc = proc
         self._saved = saved  # dups of the original fds 1 and 2
         self._reads = reads  # our read ends of the two pipes: never read unless the tee dies
@@ -285,9 +289,11 @@ class ConsoleCapture:
 
         code = self._proc.returncode
         why = f"exit status {code}" if code is not None and code >= 0 else f"signal {-(code or 0)}"
-        term.warn(f"console capture stopped: its tee process ended unexpectedly ({why}); "
-                  f"output from now on reaches the terminal but not {self._log_path.name}",
-                  once_key="console-tee-died")
+        term.warn(
+            f"console capture stopped: its tee process ended unexpectedly ({why}); "
+            f"output from now on reaches the terminal but not {self._log_path.name}",
+            once_key="console-tee-died",
+        )
         # Child processes may still hold the pipes: keep forwarding their output until they close them.
         log = pump(sources, log)
         if log is not None:

@@ -25,8 +25,9 @@ def find_root(start: str | os.PathLike[str]) -> Path | None:
     return None
 
 
-def capture(start: str | os.PathLike[str], want_diff: bool = True,
-            env: dict[str, str] | None = None) -> tuple[dict[str, Any], bytes | None]:
+def capture(
+    start: str | os.PathLike[str], want_diff: bool = True, env: dict[str, str] | None = None
+) -> tuple[dict[str, Any], bytes | None]:
     """({commit, branch, remote, dirty, root, untracked}, diff bytes or None) for the repo at `start`.
 
     Outside a repository both are empty and nothing is printed: most scripts that are not in git
@@ -47,7 +48,9 @@ def capture(start: str | os.PathLike[str], want_diff: bool = True,
             except ValueError:
                 info["commit"] = None  # a repository without commits yet
             info["branch"] = None if repo.head.is_detached else repo.active_branch.name
-            remote = next((r for r in repo.remotes if r.name == "origin"), None) or next(iter(repo.remotes), None)
+            remote = next((r for r in repo.remotes if r.name == "origin"), None) or next(
+                iter(repo.remotes), None
+            )
             if remote is not None:
                 urls = list(remote.urls)
                 if urls:
@@ -61,8 +64,9 @@ def capture(start: str | os.PathLike[str], want_diff: bool = True,
                 if want_diff and info["dirty"]:
                     # Staged and unstaged changes against HEAD, with binary files and renames, as raw
                     # bytes (a decoded string would mangle non-UTF-8 files and drop the final newline).
-                    diff = repo.git.diff("HEAD", "--binary", "-M", stdout_as_string=False,
-                                         strip_newline_in_stdout=False)
+                    diff = repo.git.diff(
+                        "HEAD", "--binary", "-M", stdout_as_string=False, strip_newline_in_stdout=False
+                    )
             else:
                 info["dirty"] = bool(untracked) or repo.is_dirty(untracked_files=False)
         except Exception as e:  # a broken or foreign repository must not stop the run

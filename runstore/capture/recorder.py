@@ -24,9 +24,19 @@ def ignored(relpath: str, globs: tuple[str, ...] | list[str]) -> bool:
 
 
 class Recorder:
-    def __init__(self, files_dir: Path, write_event: Callable[[dict[str, Any]], None], *, program: str,
-                 cwd: str, capture_git: bool, capture_diff: bool, save_code: bool,
-                 ignore_globs: tuple[str, ...] = (), cache_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        files_dir: Path,
+        write_event: Callable[[dict[str, Any]], None],
+        *,
+        program: str,
+        cwd: str,
+        capture_git: bool,
+        capture_diff: bool,
+        save_code: bool,
+        ignore_globs: tuple[str, ...] = (),
+        cache_dir: Path | None = None,
+    ) -> None:
         self._files = files_dir
         self._write_event = write_event
         self._program = program

@@ -45,8 +45,9 @@ def rerun_command(st: RunState) -> str:
     return shlex.join(["python", program, *[str(a) for a in info.get("args") or []]])
 
 
-def restore(store: Store, st: RunState, cwd: Path, *, use_git: bool = True, branch: bool = True,
-            force: bool = False) -> Restored:
+def restore(
+    store: Store, st: RunState, cwd: Path, *, use_git: bool = True, branch: bool = True, force: bool = False
+) -> Restored:
     out = Restored(run_id=st.id, command=rerun_command(st))
     if use_git:
         _restore_git(st, cwd, out, branch=branch, force=force)
@@ -73,22 +74,30 @@ def _restore_git(st: RunState, cwd: Path, out: Restored, *, branch: bool, force:
     info = st.metadata.get("git") or {}
     commit = info.get("commit")
     if not commit:
-        raise UsageError(f"run {st.id} was not captured inside a git repository (no commit recorded); "
-                         "use --no-git to restore its config and files")
+        raise UsageError(
+            f"run {st.id} was not captured inside a git repository (no commit recorded); "
+            "use --no-git to restore its config and files"
+        )
     root = gitcap.find_root(cwd)
     if root is None:
         hint = f"git clone {info['remote']}" if info.get("remote") else "clone the repository"
-        raise UsageError(f"{cwd} is not inside a git repository; {hint} and run restore there, or use --no-git")
+        raise UsageError(
+            f"{cwd} is not inside a git repository; {hint} and run restore there, or use --no-git"
+        )
     repo = git.Repo(root)
     try:
         repo.commit(commit)
     except (ValueError, git.BadName, git.GitCommandError):
-        raise UsageError(f"commit {commit[:12]} of run {st.id} is not in {root}; `git fetch` it first "
-                         "(or restore in a clone of the run's repository)") from None
+        raise UsageError(
+            f"commit {commit[:12]} of run {st.id} is not in {root}; `git fetch` it first "
+            "(or restore in a clone of the run's repository)"
+        ) from None
     if repo.is_dirty(untracked_files=False):
         if not force:
-            raise UsageError(f"{root} has uncommitted changes; commit or stash them, or pass --force "
-                             "to stash them automatically")
+            raise UsageError(
+                f"{root} has uncommitted changes; commit or stash them, or pass --force "
+                "to stash them automatically"
+            )
         out.stash = f"runstore restore {st.id}"
         repo.git.stash("push", "-m", out.stash)
     out.commit = commit
@@ -109,6 +118,8 @@ def _restore_git(st: RunState, cwd: Path, out: Restored, *, branch: bool, force:
             repo.git.apply("--binary", "--whitespace=nowarn", str(patch))
         except git.GitCommandError as e:
             detail = (e.stderr or "").strip().splitlines()
-            raise UsageError(f"checked out {out.branch or commit[:12]}, but its diff.patch did not apply "
-                             f"({detail[0] if detail else 'git apply failed'}); the patch is at {patch}") from None
+            raise UsageError(
+                f"checked out {out.branch or commit[:12]}, but its diff.patch did not apply "
+                f"({detail[0] if detail else 'git apply failed'}); the patch is at {patch}"
+            ) from None
         out.patched = True

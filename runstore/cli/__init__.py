@@ -63,8 +63,12 @@ def main(argv: list[str] | None = None) -> None:
         from rich.text import Text
 
         known = isinstance(e, (Error, OSError, ValueError, TypeError))
-        msg = str(e) if known else f"internal error ({type(e).__name__}: {e}); set RUNSTORE_DEBUG=1 for details"
-        err_console.print(Text.assemble(("error: ", "bold red"), msg.splitlines()[0] if msg else type(e).__name__),
-                          soft_wrap=True)
+        msg = (
+            str(e) if known else f"internal error ({type(e).__name__}: {e}); set RUNSTORE_DEBUG=1 for details"
+        )
+        err_console.print(
+            Text.assemble(("error: ", "bold red"), msg.splitlines()[0] if msg else type(e).__name__),
+            soft_wrap=True,
+        )
         sys.exit(getattr(e, "exit_code", 1))
     sys.exit(rv if isinstance(rv, int) else 0)

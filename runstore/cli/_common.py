@@ -30,8 +30,10 @@ def store_at(dir: Path | None) -> Store:
 
 def require_store(store: Store) -> Store:
     if not store.root.is_dir():
-        raise UsageError(f"no runstore store at {store.root}; run a script that calls runstore.init() "
-                         "or `runstore init` first")
+        raise UsageError(
+            f"no runstore store at {store.root}; run a script that calls runstore.init() "
+            "or `runstore init` first"
+        )
     return store
 
 
@@ -48,7 +50,7 @@ def resolve_run(store: Store, spec: str, project: str | None = None) -> RunRef:
     if (p / RUN_LOG).is_file():
         p = p.absolute()
         return RunRef(p.parent.parent.name, p.name, p)
-    if (p.name == "files" and (p.parent / RUN_LOG).is_file()):
+    if p.name == "files" and (p.parent / RUN_LOG).is_file():
         p = p.parent.absolute()
         return RunRef(p.parent.parent.name, p.name, p)
     if "/" in spec:

@@ -15,7 +15,7 @@ DirOpt = typer.Option(None, "--dir", help="Directory of the store (or its parent
 daemon_app = typer.Typer(
     name="daemon",
     help="The store daemon: samples system metrics of live runs and marks dead runs crashed. "
-         "runstore.init() starts it; it exits by itself when no run has been live for a while.",
+    "runstore.init() starts it; it exits by itself when no run has been live for a while.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -26,8 +26,12 @@ daemon_app = typer.Typer(
 @daemon_app.command("start")
 def start(
     interval: float = typer.Option(None, "--interval", min=0.05, help="Seconds between samples (default 2)."),
-    idle_exit: float = typer.Option(None, "--idle-exit", min=0,
-                                    help="Exit after this many seconds without a live run (default 120; 0: never)."),
+    idle_exit: float = typer.Option(
+        None,
+        "--idle-exit",
+        min=0,
+        help="Exit after this many seconds without a live run (default 120; 0: never).",
+    ),
     foreground: bool = typer.Option(False, "--foreground", help="Run in this terminal, logging to stderr."),
     dir: Path = DirOpt,
 ) -> None:
@@ -45,8 +49,10 @@ def start(
 
 
 @daemon_app.command("stop")
-def stop(dir: Path = DirOpt,
-         timeout: float = typer.Option(5.0, "--timeout", min=0, help="Seconds to wait for it to exit.")) -> None:
+def stop(
+    dir: Path = DirOpt,
+    timeout: float = typer.Option(5.0, "--timeout", min=0, help="Seconds to wait for it to exit."),
+) -> None:
     """Stop the store's daemon (SIGTERM; runs keep training, unsampled until a daemon runs again)."""
     store = store_at(dir)
     pid = control.stop(store.root, timeout=timeout)

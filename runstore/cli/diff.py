@@ -15,17 +15,41 @@ from ..store.runs import RunState, load_run
 from ._common import console, fmt_duration, fmt_value, require_store, resolve_run, store_at
 
 _ABSENT = object()
-META_KEYS = ("state", "exit_code", "created", "runtime", "host", "program", "args", "python", "cwd",
-             "git.commit", "git.branch", "git.dirty", "group", "job_type", "tags", "notes")
+META_KEYS = (
+    "state",
+    "exit_code",
+    "created",
+    "runtime",
+    "host",
+    "program",
+    "args",
+    "python",
+    "cwd",
+    "git.commit",
+    "git.branch",
+    "git.dirty",
+    "group",
+    "job_type",
+    "tags",
+    "notes",
+)
 
 
 def _meta(st: RunState) -> dict[str, Any]:
     info = st.info
     m: dict[str, Any] = {
-        "state": st.state, "exit_code": st.exit_code, "created": iso(st.created),
-        "runtime": fmt_duration(st.runtime), "host": info.get("host"), "program": info.get("program"),
-        "args": info.get("args"), "python": info.get("python"), "cwd": info.get("cwd"),
-        "group": info.get("group"), "job_type": info.get("job_type"), "tags": info.get("tags"),
+        "state": st.state,
+        "exit_code": st.exit_code,
+        "created": iso(st.created),
+        "runtime": fmt_duration(st.runtime),
+        "host": info.get("host"),
+        "program": info.get("program"),
+        "args": info.get("args"),
+        "python": info.get("python"),
+        "cwd": info.get("cwd"),
+        "group": info.get("group"),
+        "job_type": info.get("job_type"),
+        "tags": info.get("tags"),
         "notes": info.get("notes"),
     }
     m.update({k: v for k, v in flatten(st.metadata).items() if k in META_KEYS})
@@ -36,10 +60,14 @@ def compare(a: RunState, b: RunState, show_all: bool = False) -> dict[str, dict[
     """{section: {key: [value_a, value_b]}} for config, summary and metadata (differing keys only,
     unless `show_all`). A key absent on one side has None there and is always a difference."""
     sections = {
-        "config": (flatten({k: v for k, v in a.config.items() if k != "_wandb"}),
-                   flatten({k: v for k, v in b.config.items() if k != "_wandb"})),
-        "summary": ({k: v for k, v in flatten(a.summary).items() if not k.startswith("_")},
-                    {k: v for k, v in flatten(b.summary).items() if not k.startswith("_")}),
+        "config": (
+            flatten({k: v for k, v in a.config.items() if k != "_wandb"}),
+            flatten({k: v for k, v in b.config.items() if k != "_wandb"}),
+        ),
+        "summary": (
+            {k: v for k, v in flatten(a.summary).items() if not k.startswith("_")},
+            {k: v for k, v in flatten(b.summary).items() if not k.startswith("_")},
+        ),
         "metadata": (_meta(a), _meta(b)),
     }
     out: dict[str, dict[str, list[Any]]] = {}
@@ -94,8 +122,11 @@ def diff(
     b = load_run(resolve_run(store, run_b, project))
     result = compare(a, b, show_all)
     if json:
-        payload = {"a": {"id": a.id, "project": a.ref.project, "name": a.info.get("name")},
-                   "b": {"id": b.id, "project": b.ref.project, "name": b.info.get("name")}, **result}
+        payload = {
+            "a": {"id": a.id, "project": a.ref.project, "name": a.info.get("name")},
+            "b": {"id": b.id, "project": b.ref.project, "name": b.info.get("name")},
+            **result,
+        }
         console.print_json(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY).decode())
         return
     if md:

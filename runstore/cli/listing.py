@@ -16,7 +16,16 @@ from ..store.runs import RunState
 from ._common import console, fmt_duration, fmt_time, fmt_value, require_store, store_at
 
 _EXPR = re.compile(r"^\s*([A-Za-z_][\w.\-/]*)\s*(>=|<=|!=|==|=|>|<|~)\s*(.*?)\s*$")
-_OPS = {">=": "$gte", "<=": "$lte", "!=": "$ne", "==": "$eq", "=": "$eq", ">": "$gt", "<": "$lt", "~": "$regex"}
+_OPS = {
+    ">=": "$gte",
+    "<=": "$lte",
+    "!=": "$ne",
+    "==": "$eq",
+    "=": "$eq",
+    ">": "$gt",
+    "<": "$lt",
+    "~": "$regex",
+}
 MAX_VARYING = 8
 _ANSI = {"running": "33", "finished": "32", "failed": "31", "crashed": "31", "killed": "31", "stopped": "33"}
 
@@ -35,7 +44,9 @@ def parse_filter(text: str) -> dict[str, Any]:
         return flt
     m = _EXPR.match(text)
     if not m:
-        raise UsageError(f"--filter {text!r}: use FIELD OP VALUE (e.g. config.lr>0.01, state=finished) or JSON")
+        raise UsageError(
+            f"--filter {text!r}: use FIELD OP VALUE (e.g. config.lr>0.01, state=finished) or JSON"
+        )
     field, op, raw = m.groups()
     value: Any = raw
     if op != "~":
@@ -62,14 +73,22 @@ def _varying(states: list[RunState], kind: str) -> list[str]:
                 keys.setdefault(k, None)
     out = []
     for k in keys:
-        vals = [orjson.dumps(f.get(k), option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_SORT_KEYS) for f in flat]
+        vals = [
+            orjson.dumps(f.get(k), option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_SORT_KEYS) for f in flat
+        ]
         if len(states) == 1 or len(set(vals)) > 1:
             out.append(k)
     return sorted(out)[:MAX_VARYING]
 
 
-def collect(store_dir: Path | None, project: str | None, filters: list[str], sort: str | None,
-            limit: int, sweep: str | None = None) -> tuple[list[RunState], int]:
+def collect(
+    store_dir: Path | None,
+    project: str | None,
+    filters: list[str],
+    sort: str | None,
+    limit: int,
+    sweep: str | None = None,
+) -> tuple[list[RunState], int]:
     store = require_store(store_at(store_dir))
     if project is None:
         project = store.read_settings().get("project") or None
@@ -86,11 +105,16 @@ def collect(store_dir: Path | None, project: str | None, filters: list[str], sor
 
 def ls(
     project: str = typer.Option(None, "--project", "-p", help="Only this project (default: the store's)."),
-    filter: list[str] = typer.Option(None, "--filter", "-f",
-                                     help="FIELD OP VALUE (config.lr>0.01, state=finished, tags=best, "
-                                          "name~^exp) or a JSON filter; repeat to AND."),
-    sort: str = typer.Option("-created_at", "--sort", "-s",
-                             help="Field to sort by, +/- prefix (e.g. -summary_metrics.acc)."),
+    filter: list[str] = typer.Option(
+        None,
+        "--filter",
+        "-f",
+        help="FIELD OP VALUE (config.lr>0.01, state=finished, tags=best, "
+        "name~^exp) or a JSON filter; repeat to AND.",
+    ),
+    sort: str = typer.Option(
+        "-created_at", "--sort", "-s", help="Field to sort by, +/- prefix (e.g. -summary_metrics.acc)."
+    ),
     limit: int = typer.Option(50, "--limit", "-n", help="Show at most N runs (0 = all)."),
     dir: Path = typer.Option(None, "--dir", help="Store directory (or its parent)."),
     sweep: str = typer.Option(None, "--sweep", help="Only runs of this sweep id."),
@@ -101,14 +125,27 @@ def ls(
         raise UsageError("--limit must be >= 0")
     states, total = collect(dir, project, filter or [], sort, limit, sweep)
     if json:
-        out = [{
-            "id": s.id, "name": s.info.get("name"), "project": s.ref.project, "state": s.state,
-            "created_at": iso(s.created), "runtime": round(s.runtime, 3), "tags": s.info.get("tags") or [],
-            "group": s.info.get("group"), "job_type": s.info.get("job_type"), "path": str(s.path),
-            "config": {k: v for k, v in s.config.items() if k != "_wandb"}, "summary": s.summary,
-        } for s in states]
+        out = [
+            {
+                "id": s.id,
+                "name": s.info.get("name"),
+                "project": s.ref.project,
+                "state": s.state,
+                "created_at": iso(s.created),
+                "runtime": round(s.runtime, 3),
+                "tags": s.info.get("tags") or [],
+                "group": s.info.get("group"),
+                "job_type": s.info.get("job_type"),
+                "path": str(s.path),
+                "config": {k: v for k, v in s.config.items() if k != "_wandb"},
+                "summary": s.summary,
+            }
+            for s in states
+        ]
         # Straight to stdout: rich's JSON highlighting takes seconds on thousands of runs.
-        console.file.write(orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_INDENT_2).decode())
+        console.file.write(
+            orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_INDENT_2).decode()
+        )
         console.file.write("\n")
         console.file.flush()
         return

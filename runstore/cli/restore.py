@@ -14,8 +14,9 @@ from ._common import console, require_store, resolve_run, store_at
 def restore(
     run: str = typer.Argument(..., metavar="RUN", help="id, id prefix, name, run directory or 'latest'."),
     no_git: bool = typer.Option(False, "--no-git", help="Only restore the config and saved files."),
-    branch: bool = typer.Option(True, "--branch/--no-branch",
-                                help="Create branch runstore/<id> (default) or detach HEAD."),
+    branch: bool = typer.Option(
+        True, "--branch/--no-branch", help="Create branch runstore/<id> (default) or detach HEAD."
+    ),
     force: bool = typer.Option(False, "--force", help="Stash uncommitted changes instead of refusing."),
     project: str = typer.Option(None, "--project", "-p", help="Look the run up in this project."),
     dir: Path = typer.Option(None, "--dir", help="Store directory (or its parent)."),
@@ -28,8 +29,10 @@ def restore(
         console.print(f"stashed your uncommitted changes as '{r.stash}' (git stash list)")
     if r.commit:
         where = f"branch {r.branch}" if r.branch else "a detached HEAD"
-        console.print(f"checked out {r.commit[:12]} on {where}"
-                      + (" and applied the run's diff.patch" if r.patched else " (the run had no local changes)"))
+        console.print(
+            f"checked out {r.commit[:12]} on {where}"
+            + (" and applied the run's diff.patch" if r.patched else " (the run had no local changes)")
+        )
     console.print(f"config: {r.restore_dir / 'config.yaml'}")
     if r.files:
         console.print(f"{len(r.files)} file(s) restored under {r.restore_dir / 'files'}")

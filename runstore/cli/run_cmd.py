@@ -17,8 +17,9 @@ def run(
     group: str = typer.Option(None, "--group", "-g", help="Run group."),
     job_type: str = typer.Option(None, "--job-type", "-j", help="Job type."),
     notes: str = typer.Option(None, "--notes", help="Notes."),
-    parse_metrics: bool = typer.Option(False, "--parse-metrics",
-                                       help="Log numeric key=value / key: value pairs printed by CMD."),
+    parse_metrics: bool = typer.Option(
+        False, "--parse-metrics", help="Log numeric key=value / key: value pairs printed by CMD."
+    ),
     dir: Path = typer.Option(None, "--dir", help="Store directory (or its parent)."),
 ) -> None:
     """Run CMD as a tracked run: console, metadata, git, system metrics, exit code.
@@ -30,9 +31,17 @@ def run(
 
     tag_list = [t.strip() for group_ in (tags or []) for t in group_.split(",") if t.strip()]
     store = store_at(dir) if dir is not None else None
-    code = run_command(cmd or [], project=project, name=name, tags=tag_list or None, group=group,
-                       job_type=job_type, notes=notes, parse=parse_metrics,
-                       store_dir=store.root if store else None)
+    code = run_command(
+        cmd or [],
+        project=project,
+        name=name,
+        tags=tag_list or None,
+        group=group,
+        job_type=job_type,
+        notes=notes,
+        parse=parse_metrics,
+        store_dir=store.root if store else None,
+    )
     raise typer.Exit(code)
 
 

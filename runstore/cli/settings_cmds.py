@@ -106,8 +106,10 @@ def status(dir: Path = DirOpt, json: bool = typer.Option(False, "--json", help="
     else:
         console.print(f"store: {store.root}")
     e = report["effective"]
-    console.print(f"mode: {e['mode']}    project: {e['project'] or '-'}    entity: {e['entity'] or '-'}"
-                  f"    remote: {e['remote'] or '-'}")
+    console.print(
+        f"mode: {e['mode']}    project: {e['project'] or '-'}    entity: {e['entity'] or '-'}"
+        f"    remote: {e['remote'] or '-'}"
+    )
     if env:
         console.print("from environment: " + ", ".join(f"{k}={v}" for k, v in sorted(env.items())))
     console.print(f"{len(projects)} project(s), {nruns} run(s); latest: {report['latest_run'] or '-'}")

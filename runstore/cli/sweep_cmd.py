@@ -17,8 +17,10 @@ def _load_config(path: str, name: str | None, program: str | None) -> dict[str, 
     from ..sweeps.schema import parse_config
 
     if not Path(path).is_file():
-        raise UsageError(f"sweep config {path!r} does not exist (give a YAML file, or a sweep id with "
-                         "--stop/--cancel/--pause/--resume, or `sweep show ID`)")
+        raise UsageError(
+            f"sweep config {path!r} does not exist (give a YAML file, or a sweep id with "
+            "--stop/--cancel/--pause/--resume, or `sweep show ID`)"
+        )
     raw = dict(parse_config(path).raw)
     if name:
         raw["name"] = name
@@ -53,16 +55,27 @@ def sweep(
     entity: str = typer.Option(None, "--entity", "-e", help="Entity recorded with the sweep."),
     name: str = typer.Option(None, "--name", help="Sweep name (overrides the config's)."),
     program: str = typer.Option(None, "--program", help="Program to run (overrides the config's)."),
-    update: str = typer.Option(None, "--update", metavar="SWEEP_ID",
-                               help="Replace the config of SWEEP_ID, which has not started a run yet."),
+    update: str = typer.Option(
+        None,
+        "--update",
+        metavar="SWEEP_ID",
+        help="Replace the config of SWEEP_ID, which has not started a run yet.",
+    ),
     stop: bool = typer.Option(False, "--stop", help="Finish the sweep: no new runs, running runs finish."),
-    cancel: bool = typer.Option(False, "--cancel", help="Cancel the sweep: no new runs, running runs are stopped."),
+    cancel: bool = typer.Option(
+        False, "--cancel", help="Cancel the sweep: no new runs, running runs are stopped."
+    ),
     pause: bool = typer.Option(False, "--pause", help="Pause: agents take no new runs until --resume."),
     resume: bool = typer.Option(False, "--resume", help="Resume a paused sweep."),
-    prior_run: list[str] = typer.Option(None, "--prior-run", "--prior_run", "-R",
-                                        help="Seed the search with an existing run (repeatable)."),
-    controller: bool = typer.Option(False, "--controller", help="Accepted for wandb compatibility: every agent "
-                                    "runs the controller itself, there is nothing else to start."),
+    prior_run: list[str] = typer.Option(
+        None, "--prior-run", "--prior_run", "-R", help="Seed the search with an existing run (repeatable)."
+    ),
+    controller: bool = typer.Option(
+        False,
+        "--controller",
+        help="Accepted for wandb compatibility: every agent "
+        "runs the controller itself, there is nothing else to start.",
+    ),
     verbose: bool = typer.Option(False, "--verbose", help="Accepted for wandb compatibility."),
     dir: Path = typer.Option(None, "--dir", help="Store directory (or its parent)."),
 ) -> None:
@@ -77,7 +90,9 @@ def sweep(
 
     store = store_at(dir)
     args = list(args or [])
-    actions = [a for a, on in (("stop", stop), ("cancel", cancel), ("pause", pause), ("resume", resume)) if on]
+    actions = [
+        a for a, on in (("stop", stop), ("cancel", cancel), ("pause", pause), ("resume", resume)) if on
+    ]
     if len(actions) + bool(update) > 1:
         raise UsageError("give only one of --stop, --cancel, --pause, --resume, --update")
     if args[:1] == ["show"]:
@@ -106,7 +121,9 @@ def sweep(
         raise _config_errors(e, target) from None
     st = sd.load()
     console.print(f"Created sweep with ID: {sd.id}", markup=False, highlight=False)
-    console.print(f"Run sweep agent with: {_agent_command(store, st)}", markup=False, highlight=False, soft_wrap=True)
+    console.print(
+        f"Run sweep agent with: {_agent_command(store, st)}", markup=False, highlight=False, soft_wrap=True
+    )
     return None
 
 
@@ -137,15 +154,18 @@ def _show(store: Any, ref: str) -> None:
     for s in states:
         counts[s.state] = counts.get(s.state, 0) + 1
     exp = sw.expected_run_count
-    head = (f"sweep {sw.id} {sw.name!r}: {sw.state}, method {cfg.get('method')}"
-            + (f", {metric.get('goal', 'minimize')} {mname}" if mname else "")
-            + f", project {st.project}; {len(states)} run(s)"
-            + (f" of {exp}" if exp else "")
-            + (f" ({', '.join(f'{n} {k}' for k, n in sorted(counts.items()))})" if counts else ""))
+    head = (
+        f"sweep {sw.id} {sw.name!r}: {sw.state}, method {cfg.get('method')}"
+        + (f", {metric.get('goal', 'minimize')} {mname}" if mname else "")
+        + f", project {st.project}; {len(states)} run(s)"
+        + (f" of {exp}" if exp else "")
+        + (f" ({', '.join(f'{n} {k}' for k, n in sorted(counts.items()))})" if counts else "")
+    )
     console.print(head, markup=False, highlight=False, soft_wrap=True)
     if not states:
-        console.print("no runs yet: start one with "
-                      f"`{_agent_command(store, st)}`", markup=False, highlight=False)
+        console.print(
+            f"no runs yet: start one with `{_agent_command(store, st)}`", markup=False, highlight=False
+        )
         return
     table = Table(show_edge=False, header_style="bold")
     table.add_column("run", no_wrap=True, min_width=8)
@@ -192,8 +212,15 @@ def _list(store: Any) -> None:
     for sd in sweeps:
         st = sd.load()
         runs = sum(1 for t in st.trials.values() if not t.prior and t.released is None)
-        table.add_row(sd.id, fmt_value(st.config.get("name")), st.state, str(st.config.get("method")),
-                      st.project, str(runs), fmt_time(st.created))
+        table.add_row(
+            sd.id,
+            fmt_value(st.config.get("name")),
+            st.state,
+            str(st.config.get("method")),
+            st.project,
+            str(runs),
+            fmt_time(st.created),
+        )
     console.print(table)
 
 
@@ -201,18 +228,29 @@ def _agent_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="runstore agent",
         description="Run a sweep's trials, one child process at a time, until the sweep is done (or --count). "
-                    "Start as many agents as you like, on this machine or on machines sharing the store: they "
-                    "take proposals under a file lock, so no trial runs twice.")
+        "Start as many agents as you like, on this machine or on machines sharing the store: they "
+        "take proposals under a file lock, so no trial runs twice.",
+    )
     p.add_argument("sweep_id", metavar="SWEEP_ID", help="Sweep id, project/id or entity/project/id.")
     p.add_argument("-p", "--project", help="Accepted for wandb compatibility (the id names the sweep).")
     p.add_argument("-e", "--entity", help="Accepted for wandb compatibility.")
     p.add_argument("--count", type=int, help="Run at most this many trials, then exit.")
-    p.add_argument("-f", "--forward-signals", action="store_true",
-                   help="Accepted for wandb compatibility: SIGTERM/SIGHUP always go on to the running trial.")
-    p.add_argument("-t", "--term-timeout", type=float,
-                   help="Seconds between SIGTERM and SIGKILL when a trial is stopped "
-                        "(default: WANDB_AGENT_KILL_DELAY or 30).")
-    p.add_argument("--max-consecutive-failed-runs", type=int, help="Exit after this many failed runs in a row.")
+    p.add_argument(
+        "-f",
+        "--forward-signals",
+        action="store_true",
+        help="Accepted for wandb compatibility: SIGTERM/SIGHUP always go on to the running trial.",
+    )
+    p.add_argument(
+        "-t",
+        "--term-timeout",
+        type=float,
+        help="Seconds between SIGTERM and SIGKILL when a trial is stopped "
+        "(default: WANDB_AGENT_KILL_DELAY or 30).",
+    )
+    p.add_argument(
+        "--max-consecutive-failed-runs", type=int, help="Exit after this many failed runs in a row."
+    )
     p.add_argument("--dir", type=Path, help="Store directory (or its parent).")
     return p
 
@@ -236,11 +274,23 @@ def agent_main(argv: list[str]) -> int:
         return 2 if e.code else 0
     from ..sweeps.agent import run_cli_agent
 
-    return run_cli_agent(ns.sweep_id, count=ns.count, store=store_at(ns.dir),
-                         max_consecutive_failed_runs=ns.max_consecutive_failed_runs, term_timeout=ns.term_timeout)
+    return run_cli_agent(
+        ns.sweep_id,
+        count=ns.count,
+        store=store_at(ns.dir),
+        max_consecutive_failed_runs=ns.max_consecutive_failed_runs,
+        term_timeout=ns.term_timeout,
+    )
 
 
 def register(app: typer.Typer) -> None:
     app.command("sweep")(sweep)
-    app.command("agent", add_help_option=False, context_settings={
-        "allow_extra_args": True, "ignore_unknown_options": True, "allow_interspersed_args": False})(agent)
+    app.command(
+        "agent",
+        add_help_option=False,
+        context_settings={
+            "allow_extra_args": True,
+            "ignore_unknown_options": True,
+            "allow_interspersed_args": False,
+        },
+    )(agent)

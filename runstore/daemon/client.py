@@ -31,12 +31,21 @@ def enabled(env: Mapping[str, str] | None = None) -> bool:
     return (env.get("RUNSTORE_DAEMON") or "").strip().lower() not in _OFF
 
 
-def register_live(store_root: Path, project: str, run_id: str, run_dir: Path, pid: int,
-                  pid_start: str | None, host: str) -> None:
+def register_live(
+    store_root: Path, project: str, run_id: str, run_dir: Path, pid: int, pid_start: str | None, host: str
+) -> None:
     """Write `<store>/daemon/live/<project>~<id>.json` so the daemon samples this run. Never raises."""
     path = paths.marker_path(store_root, project, run_id)
-    data = orjson.dumps({"project": project, "id": run_id, "dir": os.fspath(run_dir), "pid": pid,
-                         "pid_start": pid_start, "host": host})
+    data = orjson.dumps(
+        {
+            "project": project,
+            "id": run_id,
+            "dir": os.fspath(run_dir),
+            "pid": pid,
+            "pid_start": pid_start,
+            "host": host,
+        }
+    )
     try:
         _write_atomic(path, data)
     except FileNotFoundError:
@@ -76,7 +85,9 @@ def is_running(store_root: Path) -> bool:
     return lock.is_locked(paths.pid_path(store_root))
 
 
-def ensure_running(store_root: Path, interval: float | None = None, env: Mapping[str, str] | None = None) -> None:
+def ensure_running(
+    store_root: Path, interval: float | None = None, env: Mapping[str, str] | None = None
+) -> None:
     """Start the store's daemon unless one holds its lock or `RUNSTORE_DAEMON` is off. Never waits, never raises."""
     try:
         if not enabled(env) or is_running(store_root):
@@ -86,8 +97,9 @@ def ensure_running(store_root: Path, interval: float | None = None, env: Mapping
         pass  # e.g. no sys.executable (embedded interpreter), fork limits: training goes on unsampled
 
 
-def spawn(store_root: Path, interval: float | None = None, idle_exit: float | None = None,
-          reap: bool = True) -> subprocess.Popen[bytes]:
+def spawn(
+    store_root: Path, interval: float | None = None, idle_exit: float | None = None, reap: bool = True
+) -> subprocess.Popen[bytes]:
     """Start `python -m runstore.daemon` detached from this process; returns at once.
 
     Detached means: its own session (a Ctrl-C or SIGHUP aimed at the training job does not reach it), no
@@ -118,8 +130,16 @@ def spawn(store_root: Path, interval: float | None = None, idle_exit: float | No
     except OSError:
         errfd = devnull
     try:
-        proc = subprocess.Popen(args, stdin=devnull, stdout=devnull, stderr=errfd, close_fds=True,
-                                start_new_session=True, cwd="/", env=env)
+        proc = subprocess.Popen(
+            args,
+            stdin=devnull,
+            stdout=devnull,
+            stderr=errfd,
+            close_fds=True,
+            start_new_session=True,
+            cwd="/",
+            env=env,
+        )
     finally:
         os.close(devnull)
         if errfd != devnull:

@@ -49,22 +49,38 @@ def status(store_root: Path) -> dict[str, Any]:
 
     root = Path(store_root).absolute()
     pid = lock.holder(paths.pid_path(root))
-    report: dict[str, Any] = {"store": str(root), "running": pid is not None, "pid": pid, "interval": None,
-                              "idle_exit": None, "uptime": None, "log": str(paths.log_path(root))}
+    report: dict[str, Any] = {
+        "store": str(root),
+        "running": pid is not None,
+        "pid": pid,
+        "interval": None,
+        "idle_exit": None,
+        "uptime": None,
+        "log": str(paths.log_path(root)),
+    }
     if pid is not None:
         report.update(_args_of(pid))
         report["uptime"] = _uptime(pid)
     runs = []
     for m in sorted(read_all(root), key=lambda m: (m.project, m.id)):
         alive = is_alive(m.pid, m.pid_start, m.host)
-        runs.append({"project": m.project, "id": m.id, "pid": m.pid, "host": m.host, "dir": str(m.dir),
-                     "alive": alive})
+        runs.append(
+            {
+                "project": m.project,
+                "id": m.id,
+                "pid": m.pid,
+                "host": m.host,
+                "dir": str(m.dir),
+                "alive": alive,
+            }
+        )
     report["live_runs"] = runs
     return report
 
 
-def start(store_root: Path, interval: float | None = None, idle_exit: float | None = None,
-          wait: float = 5.0) -> tuple[int, bool]:
+def start(
+    store_root: Path, interval: float | None = None, idle_exit: float | None = None, wait: float = 5.0
+) -> tuple[int, bool]:
     """Start the daemon detached unless one runs; (its pid, whether this call started it)."""
     root = Path(store_root).absolute()
     pid_file = paths.pid_path(root)
@@ -83,8 +99,9 @@ def start(store_root: Path, interval: float | None = None, idle_exit: float | No
     if proc.poll() is None:
         proc.kill()
         proc.wait()
-    raise StoreError(f"the daemon did not start ({_last_log_line(root) or 'no log line'}); "
-                     f"see {paths.log_path(root)}")
+    raise StoreError(
+        f"the daemon did not start ({_last_log_line(root) or 'no log line'}); see {paths.log_path(root)}"
+    )
 
 
 def _last_log_line(root: Path) -> str:
@@ -111,8 +128,10 @@ def stop(store_root: Path, timeout: float = 5.0) -> int | None:
     deadline = time.monotonic() + timeout
     while lock.is_locked(pid_file):
         if time.monotonic() >= deadline:
-            raise StoreError(f"the daemon (pid {pid}) did not stop within {timeout:g}s; `kill -9 {pid}` "
-                             "ends it without harming any run")
+            raise StoreError(
+                f"the daemon (pid {pid}) did not stop within {timeout:g}s; `kill -9 {pid}` "
+                "ends it without harming any run"
+            )
         time.sleep(0.02)
     while time.monotonic() < deadline and _running(pid):  # it logs its last line after unlocking
         time.sleep(0.01)
@@ -134,7 +153,13 @@ def run_foreground(store_root: Path, interval: float | None = None, idle_exit: f
 
     root = Path(store_root).absolute()
     if lock.is_locked(paths.pid_path(root)):
-        raise StoreError(f"a daemon already runs for {root} (pid {lock.holder(paths.pid_path(root))}); "
-                         "`runstore daemon stop` first")
-    return serve(root, interval=interval or paths.DEFAULT_INTERVAL,
-                 idle_exit=paths.DEFAULT_IDLE_EXIT if idle_exit is None else (idle_exit or None), echo=True)
+        raise StoreError(
+            f"a daemon already runs for {root} (pid {lock.holder(paths.pid_path(root))}); "
+            "`runstore daemon stop` first"
+        )
+    return serve(
+        root,
+        interval=interval or paths.DEFAULT_INTERVAL,
+        idle_exit=paths.DEFAULT_IDLE_EXIT if idle_exit is None else (idle_exit or None),
+        echo=True,
+    )

@@ -43,8 +43,17 @@ def crashed_record(st: RunState, now: float | None = None) -> dict[str, Any]:
     seg_step = st.segments[-1].step if st.segments else 0
     step = max(seg_step, 0 if last is None else last + 1)
     runtime = st.runtime  # for a dead run: up to its files' last change, not up to now
-    rec: dict[str, Any] = {"t": "exit", "state": "crashed", "code": None, "time": now, "runtime": runtime,
-                           "step": step, "history_bytes": hbytes, **state.snapshot(), "by": "daemon"}
+    rec: dict[str, Any] = {
+        "t": "exit",
+        "state": "crashed",
+        "code": None,
+        "time": now,
+        "runtime": runtime,
+        "step": step,
+        "history_bytes": hbytes,
+        **state.snapshot(),
+        "by": "daemon",
+    }
     return rec
 
 

@@ -50,7 +50,9 @@ class NvmlBackend:
         self._unsupported: set[tuple[int, str]] = set()
         self.errors = 0  # failed queries other than "not supported"; the sampler may log them
         not_supported = getattr(nvml, "NVMLError_NotSupported", None)
-        self._not_supported: type[BaseException] | None = not_supported if isinstance(not_supported, type) else None
+        self._not_supported: type[BaseException] | None = (
+            not_supported if isinstance(not_supported, type) else None
+        )
         err = getattr(nvml, "NVMLError", Exception)
         self._error: type[BaseException] = err if isinstance(err, type) else Exception
 

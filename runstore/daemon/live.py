@@ -45,9 +45,16 @@ def parse(name: str, data: bytes, sig: tuple[int, int]) -> Marker:
     project, _, run_id = stem.rpartition("~")
     ps = d.get("pid_start")
     host = d.get("host")
-    return Marker(name=name, project=str(d.get("project") or project), id=str(d.get("id") or run_id),
-                  dir=Path(run_dir), pid=pid, pid_start=ps if isinstance(ps, str) else None,
-                  host=host if isinstance(host, str) else None, sig=sig)
+    return Marker(
+        name=name,
+        project=str(d.get("project") or project),
+        id=str(d.get("id") or run_id),
+        dir=Path(run_dir),
+        pid=pid,
+        pid_start=ps if isinstance(ps, str) else None,
+        host=host if isinstance(host, str) else None,
+        sig=sig,
+    )
 
 
 class MarkerScanner:

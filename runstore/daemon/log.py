@@ -56,7 +56,9 @@ class DaemonLog:
             self._failing[key] = _Failing(since=now, last_logged=now)
             self.info(f"error: {key}: {msg}")
         elif now - f.last_logged >= self.quiet_s:
-            self.info(f"error: {key}: {msg} (failing for {now - f.since:.0f}s, {f.suppressed} repeats not logged)")
+            self.info(
+                f"error: {key}: {msg} (failing for {now - f.since:.0f}s, {f.suppressed} repeats not logged)"
+            )
             f.last_logged, f.suppressed = now, 0
         else:
             f.suppressed += 1
@@ -81,7 +83,7 @@ class Backoff:
         self.failures = 0
 
     def fail(self) -> float:
-        delay = min(self.cap, self.base * (2 ** self.failures))
+        delay = min(self.cap, self.base * (2**self.failures))
         self.failures += 1
         return delay
 

@@ -79,8 +79,14 @@ class FsEvents:
 class Daemon:
     """The loop itself, usable in-process (tests, `--foreground`) as well as from `__main__`."""
 
-    def __init__(self, store_root: Path, tasks: list[Task], log: DaemonLog, idle_exit: float | None = None,
-                 max_sleep: float = 60.0) -> None:
+    def __init__(
+        self,
+        store_root: Path,
+        tasks: list[Task],
+        log: DaemonLog,
+        idle_exit: float | None = None,
+        max_sleep: float = 60.0,
+    ) -> None:
         self.store_root = Path(store_root)
         self.tasks = tasks
         self.log = log
@@ -162,8 +168,13 @@ def default_tasks(store_root: Path, interval: float, log: DaemonLog) -> list[Tas
     return [LiveRunsTask(store_root, interval, log, gpu=open_backend(log.info))]
 
 
-def serve(store_root: Path, interval: float = paths.DEFAULT_INTERVAL, idle_exit: float | None = paths.DEFAULT_IDLE_EXIT,
-          echo: bool = False, tasks: list[Task] | None = None) -> int:
+def serve(
+    store_root: Path,
+    interval: float = paths.DEFAULT_INTERVAL,
+    idle_exit: float | None = paths.DEFAULT_IDLE_EXIT,
+    echo: bool = False,
+    tasks: list[Task] | None = None,
+) -> int:
     """Be the store's daemon: take the lock (or return 0 at once if another daemon has it), loop, clean up.
 
     SIGTERM and SIGINT stop it cleanly (pid file removed). After an idle exit it looks at the live
@@ -179,10 +190,17 @@ def serve(store_root: Path, interval: float = paths.DEFAULT_INTERVAL, idle_exit:
     log = DaemonLog(ddir / paths.LOG_FILE, echo=echo)
     reason = "error"
     try:
-        log.info(f"start: store={root} interval={interval:g}s idle_exit="
-                 f"{'never' if idle_exit is None else f'{idle_exit:g}s'}")
-        daemon = Daemon(root, tasks if tasks is not None else default_tasks(root, interval, log), log,
-                        idle_exit=idle_exit, max_sleep=max(interval, 1.0) * 30)
+        log.info(
+            f"start: store={root} interval={interval:g}s idle_exit="
+            f"{'never' if idle_exit is None else f'{idle_exit:g}s'}"
+        )
+        daemon = Daemon(
+            root,
+            tasks if tasks is not None else default_tasks(root, interval, log),
+            log,
+            idle_exit=idle_exit,
+            max_sleep=max(interval, 1.0) * 30,
+        )
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, daemon.stop)
         reason = daemon.run()

@@ -54,7 +54,9 @@ class LiveRunsTask:
     name = "live-runs"
     wants_events = False
 
-    def __init__(self, store_root: Path, interval: float, log: DaemonLog, gpu: GpuBackend | None = None) -> None:
+    def __init__(
+        self, store_root: Path, interval: float, log: DaemonLog, gpu: GpuBackend | None = None
+    ) -> None:
         self.interval = interval
         self.log = log
         self.gpu = gpu
@@ -81,7 +83,9 @@ class LiveRunsTask:
 
     def tick(self, now: float) -> None:
         # Fixed cadence (no drift), but never a burst of catch-up ticks after a stall.
-        self._due = max(self._due + self.interval, now + self.interval / 2) if self._due else now + self.interval
+        self._due = (
+            max(self._due + self.interval, now + self.interval / 2) if self._due else now + self.interval
+        )
         wall = time.time()
         markers = self.scanner.scan()
         for name in list(self.tracked):
@@ -95,8 +99,9 @@ class LiveRunsTask:
                 continue
             tr = self.tracked.get(name)
             if tr is None or tr.marker.sig != m.sig:
-                tr = self.tracked[name] = Tracked(marker=m, ref=RunRef(m.project, m.id, m.dir),
-                                                  backoff=Backoff(self.interval))
+                tr = self.tracked[name] = Tracked(
+                    marker=m, ref=RunRef(m.project, m.id, m.dir), backoff=Backoff(self.interval)
+                )
             alive = is_alive(m.pid, m.pid_start, m.host)
             if alive:
                 live += 1
@@ -131,7 +136,9 @@ class LiveRunsTask:
             return
         if not alive:
             if crash.mark_if_crashed(tr.ref):
-                self.log.info(f"run {m.project}/{m.id} marked crashed: process {m.pid} died without an exit record")
+                self.log.info(
+                    f"run {m.project}/{m.id} marked crashed: process {m.pid} died without an exit record"
+                )
             self._drop(tr, None)
             return
         if tr.live_files:
@@ -166,8 +173,12 @@ class LiveRunsTask:
                 tr.runtime_offset = _num(ev.get("runtime")) or 0.0
             elif t == "exit":
                 tr.ended = True
-            elif t == "save" and ev.get("policy") == "live" and isinstance(ev.get("src"), str) \
-                    and isinstance(ev.get("path"), str):
+            elif (
+                t == "save"
+                and ev.get("policy") == "live"
+                and isinstance(ev.get("src"), str)
+                and isinstance(ev.get("path"), str)
+            ):
                 tr.live_files[ev["src"]] = [ev["path"], ev.get("sig")]
 
     def _copy_live_files(self, tr: Tracked) -> None:
@@ -193,12 +204,22 @@ class LiveRunsTask:
         since-start counters), so a restarted daemon does not start the run's counts over."""
         last = jsonl.last_row(tr.ref.path / SYSTEM)
         step = last["_step"] + 1 if last else 0
-        base = HostSnapshot(metrics={}, total_memory=snap.total_memory, disk_read=snap.disk_read,
-                            disk_write=snap.disk_write, net_sent=snap.net_sent, net_recv=snap.net_recv)
+        base = HostSnapshot(
+            metrics={},
+            total_memory=snap.total_memory,
+            disk_read=snap.disk_read,
+            disk_write=snap.disk_write,
+            net_sent=snap.net_sent,
+            net_recv=snap.net_recv,
+        )
         ts = _num(last.get("_timestamp")) if last else None
         if last and ts is not None and tr.seg_start is not None and ts >= tr.seg_start:
-            for attr, key, scale in (("disk_read", "disk.in", MIB), ("disk_write", "disk.out", MIB),
-                                     ("net_sent", "network.sent", 1.0), ("net_recv", "network.recv", 1.0)):
+            for attr, key, scale in (
+                ("disk_read", "disk.in", MIB),
+                ("disk_write", "disk.out", MIB),
+                ("net_sent", "network.sent", 1.0),
+                ("net_recv", "network.recv", 1.0),
+            ):
                 cur, done = getattr(base, attr), _num(last.get(key))
                 if cur is not None and done is not None:
                     setattr(base, attr, cur - int(done * scale))

@@ -228,8 +228,9 @@ class RunSampler:
         self.base = first
         self.step = next_step
 
-    def row(self, now: float, host: HostSnapshot, index: ChildIndex, mono: float,
-            runtime: float | None) -> dict[str, Any] | None:
+    def row(
+        self, now: float, host: HostSnapshot, index: ChildIndex, mono: float, runtime: float | None
+    ) -> dict[str, Any] | None:
         """One system.jsonl row, or None when the process is gone."""
         t = self.tree.sample(index, mono)
         if t is None:

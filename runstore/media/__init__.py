@@ -8,8 +8,15 @@ from typing import Any
 from .base import BindContext, Media
 
 _WHERE = {
-    "Image": "image", "Histogram": "histogram", "Html": "html", "Audio": "audio", "Video": "video",
-    "Object3D": "object3d", "box3d": "object3d", "Molecule": "molecule", "Plotly": "plotly",
+    "Image": "image",
+    "Histogram": "histogram",
+    "Html": "html",
+    "Audio": "audio",
+    "Video": "video",
+    "Object3D": "object3d",
+    "box3d": "object3d",
+    "Molecule": "molecule",
+    "Plotly": "plotly",
     "Table": "table",
 }
 

@@ -25,7 +25,9 @@ def pil() -> Any:
     try:
         import PIL.Image
     except ImportError:
-        raise ImportError("images need Pillow: pip install 'runstore[media]' (or pip install pillow)") from None
+        raise ImportError(
+            "images need Pillow: pip install 'runstore[media]' (or pip install pillow)"
+        ) from None
     return PIL.Image
 
 
@@ -94,8 +96,9 @@ def json_bytes(obj: Any, **kw: Any) -> bytes:
     return json.dumps(obj, default=_default, **kw).encode("utf-8")
 
 
-def file_ref(ctx: BindContext, type_: str, kind: str, key: str, step: int, data: bytes,
-             ext: str) -> dict[str, Any]:
+def file_ref(
+    ctx: BindContext, type_: str, kind: str, key: str, step: int, data: bytes, ext: str
+) -> dict[str, Any]:
     """Store `data` under media/<kind>/ and return wandb's pointer: `_type, path, sha256, size`."""
     rel, sha, size = ctx.write_file(kind, key, step, data, ext)
     return {"_type": type_, "path": rel, "sha256": sha, "size": size}
@@ -166,10 +169,14 @@ def ensure_matplotlib_figure(obj: Any) -> Any:
     elif not isinstance(obj, Figure):
         obj = getattr(obj, "figure", None)
         if not isinstance(obj, Figure):
-            raise TypeError("only matplotlib.pyplot, a matplotlib Figure or an Axes can be logged as a figure")
+            raise TypeError(
+                "only matplotlib.pyplot, a matplotlib Figure or an Axes can be logged as a figure"
+            )
     if not any(ax.has_data() for ax in obj.axes) and not any(ax.images for ax in obj.axes):
-        raise ValueError("the matplotlib figure is empty: pass the figure you drew on (fig), or log before "
-                         "plt.close()/plt.show() clears the current figure")
+        raise ValueError(
+            "the matplotlib figure is empty: pass the figure you drew on (fig), or log before "
+            "plt.close()/plt.show() clears the current figure"
+        )
     return obj
 
 

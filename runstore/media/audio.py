@@ -33,7 +33,9 @@ class Audio(Media):
                 self._read_wav_header()
             return
         if sample_rate is None:
-            raise ValueError('Audio from raw data needs sample_rate=, e.g. wandb.Audio(samples, sample_rate=16000)')
+            raise ValueError(
+                "Audio from raw data needs sample_rate=, e.g. wandb.Audio(samples, sample_rate=16000)"
+            )
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
             raise ValueError(f"sample_rate must be a positive int (samples per second), got {sample_rate!r}")
         self._ext = "wav"
@@ -60,10 +62,13 @@ class Audio(Media):
     @classmethod
     def bind_list(cls, items: list[Media], ctx: BindContext, key: str, step: int) -> Any:
         clips = [a for a in items if isinstance(a, Audio)]
-        meta: dict[str, Any] = {"_type": "audio", "count": len(clips),
-                                "audio": [a.bind(ctx, key, step) for a in clips],
-                                "sampleRates": [a._sample_rate for a in clips],
-                                "durations": [a._duration for a in clips]}
+        meta: dict[str, Any] = {
+            "_type": "audio",
+            "count": len(clips),
+            "audio": [a.bind(ctx, key, step) for a in clips],
+            "sampleRates": [a._sample_rate for a in clips],
+            "durations": [a._duration for a in clips],
+        }
         caps = captions(clips)
         if caps:
             meta["captions"] = caps
@@ -74,10 +79,14 @@ def _wav_bytes(data: Any, sample_rate: int) -> tuple[bytes, int]:
     np = numpy()
     a = to_numpy(data)
     if a.ndim not in (1, 2) or a.size == 0:
-        raise ValueError(f"Audio data must be 1-D (samples) or 2-D (samples, channels), got shape {list(a.shape)}")
+        raise ValueError(
+            f"Audio data must be 1-D (samples) or 2-D (samples, channels), got shape {list(a.shape)}"
+        )
     if a.ndim == 2 and a.shape[1] > _MAX_CHANNELS:
-        raise ValueError(f"Audio data has shape {list(a.shape)}: that is {a.shape[1]} channels; "
-                         "pass (samples, channels), e.g. data.T")
+        raise ValueError(
+            f"Audio data has shape {list(a.shape)}: that is {a.shape[1]} channels; "
+            "pass (samples, channels), e.g. data.T"
+        )
     if a.dtype.kind == "f":
         if not np.isfinite(a).all():
             warn("Audio data contains NaN or Inf: written as silence / full scale", once="audio-nonfinite")
@@ -93,8 +102,10 @@ def _wav_bytes(data: Any, sample_rate: int) -> tuple[bytes, int]:
     elif a.dtype == np.uint8:
         pcm, width = a, 1  # 8-bit WAV is unsigned
     else:
-        raise TypeError(f"Audio samples must be float (in [-1, 1]), int16, int32 or uint8, got {a.dtype}; "
-                        "convert with data.astype(np.float32) / scale")
+        raise TypeError(
+            f"Audio samples must be float (in [-1, 1]), int16, int32 or uint8, got {a.dtype}; "
+            "convert with data.astype(np.float32) / scale"
+        )
     channels = 1 if a.ndim == 1 else a.shape[1]
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:

@@ -23,8 +23,12 @@ def _kind(v: Any) -> str | None:
     pyplot = _pyplot()
     if pyplot is not None and v is pyplot:  # wandb accepts the pyplot module itself (its current figure)
         return "matplotlib"
-    if hasattr(v, "shape") and hasattr(v, "tolist") and getattr(v, "size", 0) > HISTOGRAM_THRESHOLD \
-            and getattr(getattr(v, "dtype", None), "kind", "") in "biuf":
+    if (
+        hasattr(v, "shape")
+        and hasattr(v, "tolist")
+        and getattr(v, "size", 0) > HISTOGRAM_THRESHOLD
+        and getattr(getattr(v, "dtype", None), "kind", "") in "biuf"
+    ):
         return "array"
     if mod.startswith("torch") and name == "Tensor" and v.numel() > HISTOGRAM_THRESHOLD:
         return "array"

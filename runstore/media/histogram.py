@@ -20,7 +20,9 @@ class Histogram(Media):
             self.histogram = values.tolist() if hasattr(values, "tolist") else list(values)
             self.bins = bins.tolist() if hasattr(bins, "tolist") else list(bins)
         elif sequence is None:
-            raise ValueError("Histogram needs data: Histogram(sequence) or Histogram(np_histogram=(values, edges))")
+            raise ValueError(
+                "Histogram needs data: Histogram(sequence) or Histogram(np_histogram=(values, edges))"
+            )
         else:
             if isinstance(num_bins, bool) or not isinstance(num_bins, int) or num_bins < 1:
                 raise ValueError(f"num_bins must be a positive int, got {num_bins!r}")
@@ -37,8 +39,10 @@ class Histogram(Media):
                 finite = np.isfinite(a)
                 if not finite.all():
                     # np.histogram cannot bin NaN/Inf; a diverging run must still log its histograms
-                    warn("Histogram data contains NaN or Inf; those values are left out",
-                         once="histogram-nonfinite")
+                    warn(
+                        "Histogram data contains NaN or Inf; those values are left out",
+                        once="histogram-nonfinite",
+                    )
                     a = a[finite]
             counts, edges = np.histogram(a, bins=num_bins)
             self.histogram = counts.tolist()
@@ -46,8 +50,10 @@ class Histogram(Media):
         if len(self.histogram) > self.MAX_LENGTH:
             raise ValueError(f"a histogram has at most {self.MAX_LENGTH} bins, got {len(self.histogram)}")
         if len(self.bins) != len(self.histogram) + 1:
-            raise ValueError(f"len(bins) must be len(values) + 1: got {len(self.bins)} bin edges for "
-                             f"{len(self.histogram)} values")
+            raise ValueError(
+                f"len(bins) must be len(values) + 1: got {len(self.bins)} bin edges for "
+                f"{len(self.histogram)} values"
+            )
 
     def to_json(self, run: Any = None) -> dict[str, Any]:
         return {"_type": self._log_type, "values": self.histogram, "bins": self.bins}

@@ -27,7 +27,9 @@ class Html(Media):
         elif isinstance(data, str):
             if not data_is_not_path and "<" not in data and data.lower().endswith((".html", ".htm")):
                 # looks like a file name, not markup: most likely a typo in a path
-                raise ValueError(f"Html: file not found: {data!r} (pass data_is_not_path=True to log the text itself)")
+                raise ValueError(
+                    f"Html: file not found: {data!r} (pass data_is_not_path=True to log the text itself)"
+                )
             self.html = data
         elif hasattr(data, "read"):
             if hasattr(data, "seek"):
@@ -35,7 +37,9 @@ class Html(Media):
             text = data.read()
             self.html = text.decode("utf-8") if isinstance(text, bytes) else str(text)
         else:
-            raise TypeError(f"Html accepts an HTML string, a file path or a file object, not {type(data).__name__}")
+            raise TypeError(
+                f"Html accepts an HTML string, a file path or a file object, not {type(data).__name__}"
+            )
         if inject:
             self.inject_head()
 

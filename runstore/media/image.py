@@ -40,10 +40,18 @@ class Image(Media):
     MAX_DIMENSION = 65500
     _log_type = "image-file"
 
-    def __init__(self, data_or_path: Any, mode: str | None = None, caption: str | None = None,
-                 grouping: int | None = None, classes: Any = None, boxes: dict[str, Any] | None = None,
-                 masks: dict[str, Any] | None = None, file_type: str | None = None,
-                 normalize: bool = True) -> None:
+    def __init__(
+        self,
+        data_or_path: Any,
+        mode: str | None = None,
+        caption: str | None = None,
+        grouping: int | None = None,
+        classes: Any = None,
+        boxes: dict[str, Any] | None = None,
+        masks: dict[str, Any] | None = None,
+        file_type: str | None = None,
+        normalize: bool = True,
+    ) -> None:
         self._caption = caption
         self._grouping = grouping
         self._path: str | None = None  # an image file given by the user: copied when logged
@@ -54,7 +62,11 @@ class Image(Media):
         if isinstance(data_or_path, Image):
             # wandb: a copy of the pixels with new metadata; boxes and masks are not carried over
             self._path, self._bytes, self._pil = data_or_path._path, data_or_path._bytes, data_or_path._pil
-            self.format, self._width, self._height = data_or_path.format, data_or_path._width, data_or_path._height
+            self.format, self._width, self._height = (
+                data_or_path.format,
+                data_or_path._width,
+                data_or_path._height,
+            )
             if caption is None:
                 self._caption = data_or_path._caption
         elif isinstance(data_or_path, (str, os.PathLike)):
@@ -64,14 +76,21 @@ class Image(Media):
         self._classes = classes
         if boxes:
             if not isinstance(boxes, dict):
-                raise TypeError('Image "boxes" must be a dict {name: {"box_data": [...], "class_labels": {...}}}')
-            self._boxes = {str(k): b if isinstance(b, BoundingBoxes2D) else BoundingBoxes2D(b, str(k))
-                           for k, b in boxes.items()}
+                raise TypeError(
+                    'Image "boxes" must be a dict {name: {"box_data": [...], "class_labels": {...}}}'
+                )
+            self._boxes = {
+                str(k): b if isinstance(b, BoundingBoxes2D) else BoundingBoxes2D(b, str(k))
+                for k, b in boxes.items()
+            }
         if masks:
             if not isinstance(masks, dict):
-                raise TypeError('Image "masks" must be a dict {name: {"mask_data": 2-D array, "class_labels": {...}}}')
-            self._masks = {str(k): m if isinstance(m, ImageMask) else ImageMask(m, str(k))
-                           for k, m in masks.items()}
+                raise TypeError(
+                    'Image "masks" must be a dict {name: {"mask_data": 2-D array, "class_labels": {...}}}'
+                )
+            self._masks = {
+                str(k): m if isinstance(m, ImageMask) else ImageMask(m, str(k)) for k, m in masks.items()
+            }
 
     def _init_path(self, path: str) -> None:
         self._path = source_file(path, "Image")
@@ -97,18 +116,25 @@ class Image(Media):
             return
         if isinstance(data, PIL.Image):
             img = data
-        elif is_torch(data) or any(hasattr(data, a) for a in ("shape", "__array__", "numpy")) \
-                or isinstance(data, (list, tuple)):
+        elif (
+            is_torch(data)
+            or any(hasattr(data, a) for a in ("shape", "__array__", "numpy"))
+            or isinstance(data, (list, tuple))
+        ):
             img = PIL.fromarray(_to_pixels(data, mode, self.format, normalize))
             if mode and mode != img.mode:
                 img = img.convert(mode)
         else:
-            raise TypeError(f"Image accepts a numpy array, a torch tensor, a PIL image, a matplotlib figure "
-                            f"or a file path, not {type(data).__name__}")
+            raise TypeError(
+                f"Image accepts a numpy array, a torch tensor, a PIL image, a matplotlib figure "
+                f"or a file path, not {type(data).__name__}"
+            )
         self._width, self._height = img.size
         if max(img.size) > self.MAX_DIMENSION:
-            raise ValueError(f"Image is {img.size[0]}x{img.size[1]}; the largest side may be "
-                             f"{self.MAX_DIMENSION} pixels: resize it first")
+            raise ValueError(
+                f"Image is {img.size[0]}x{img.size[1]}; the largest side may be "
+                f"{self.MAX_DIMENSION} pixels: resize it first"
+            )
         self._pil = img
         self._bytes = _encode(img, self.format)
 
@@ -138,17 +164,27 @@ class Image(Media):
     def bind_list(cls, items: list[Media], ctx: BindContext, key: str, step: int) -> Any:
         images: list[Image] = [i for i in items if isinstance(i, Image)]
         if len(images) > cls.MAX_ITEMS:
-            warn(f"only {cls.MAX_ITEMS} images per key and step are kept; {key!r} had {len(images)}",
-                 once=f"images-max:{key}")
+            warn(
+                f"only {cls.MAX_ITEMS} images per key and step are kept; {key!r} had {len(images)}",
+                once=f"images-max:{key}",
+            )
             images = images[: cls.MAX_ITEMS]
         refs = [im.bind(ctx, key, step) for im in images]
         width, height = images[0]._width, images[0]._height
         if any((im._width, im._height) != (width, height) for im in images):
-            warn(f"images logged together under {key!r} differ in size; the viewer shows them at "
-                 f"{width}x{height}", once=f"images-sizes:{key}")
-        meta: dict[str, Any] = {"_type": "images/separated", "width": width, "height": height,
-                                "format": refs[0]["format"], "count": len(refs),
-                                "filenames": [r["path"] for r in refs]}
+            warn(
+                f"images logged together under {key!r} differ in size; the viewer shows them at "
+                f"{width}x{height}",
+                once=f"images-sizes:{key}",
+            )
+        meta: dict[str, Any] = {
+            "_type": "images/separated",
+            "width": width,
+            "height": height,
+            "format": refs[0]["format"],
+            "count": len(refs),
+            "filenames": [r["path"] for r in refs],
+        }
         caps = captions(images)
         if caps:
             meta["captions"] = caps
@@ -186,8 +222,10 @@ def _to_pixels(data: Any, mode: str | None, fmt: str, normalize: bool) -> Any:
         finite = a[np.isfinite(a)]
         hi = float(finite.max()) if finite.size else 0.0
         lo = float(finite.min()) if finite.size else 0.0
-        warn("Image data contains NaN or Inf: NaN is drawn as 0, ±Inf as the largest/smallest finite value",
-             once="image-nonfinite")
+        warn(
+            "Image data contains NaN or Inf: NaN is drawn as 0, ±Inf as the largest/smallest finite value",
+            once="image-nonfinite",
+        )
         a = np.nan_to_num(a, nan=0.0, posinf=hi, neginf=lo)
     if normalize:
         a = _rescale(a)
@@ -203,8 +241,10 @@ def _rescale(a: Any) -> Any:
     if a.dtype == np.uint8:
         return a * np.uint8(255) if hi <= 1 else a  # a 0/1 uint8 mask becomes black/white, as in wandb
     if lo < 0 or hi > 255:
-        warn("Image data should be in [0, 255]; values are rescaled or clipped to that range",
-             once="image-range")
+        warn(
+            "Image data should be in [0, 255]; values are rescaled or clipped to that range",
+            once="image-range",
+        )
     if lo >= 0 and hi <= 1:
         return (a * 255).astype(np.uint8)
     if lo >= -1 and hi <= 1:
@@ -232,7 +272,9 @@ class ImageMask:
 
     def __init__(self, val: dict[str, Any], key: str) -> None:
         if not isinstance(val, dict):
-            raise TypeError(f'Image mask {key!r} must be a dict with "mask_data" (or "path") and "class_labels"')
+            raise TypeError(
+                f'Image mask {key!r} must be a dict with "mask_data" (or "path") and "class_labels"'
+            )
         self._key = key
         self._path: str | None = None
         self._labels: dict[str, str] | None = None
@@ -247,10 +289,14 @@ class ImageMask:
         np = numpy()
         m = to_numpy(val["mask_data"])
         if m.ndim != 2:
-            raise ValueError(f"mask {key!r}: mask_data must be 2-D (H×W class ids), got shape {list(m.shape)}")
+            raise ValueError(
+                f"mask {key!r}: mask_data must be 2-D (H×W class ids), got shape {list(m.shape)}"
+            )
         if m.dtype.kind == "f":
             if not np.isfinite(m).all() or (m != np.round(m)).any():
-                raise ValueError(f"mask {key!r}: mask_data must hold integer class ids; cast with .astype(np.uint8)")
+                raise ValueError(
+                    f"mask {key!r}: mask_data must hold integer class ids; cast with .astype(np.uint8)"
+                )
         elif m.dtype.kind not in "biu":
             raise TypeError(f"mask {key!r}: mask_data must be an integer array, got dtype {m.dtype}")
         if m.size and (m.min() < 0 or m.max() > 255):
@@ -305,15 +351,26 @@ def _check_box(b: Any, what: str) -> dict[str, Any]:
         raise TypeError(f'{what} must be a dict with "position" and "class_id"')
     pos = b["position"]
     if {"minX", "maxX", "minY", "maxY"} <= pos.keys():
-        p: dict[str, Any] = {k: _num(pos[k], f"{what} position {k}") for k in ("minX", "maxX", "minY", "maxY")}
+        p: dict[str, Any] = {
+            k: _num(pos[k], f"{what} position {k}") for k in ("minX", "maxX", "minY", "maxY")
+        }
     elif {"middle", "width", "height"} <= pos.keys():
-        mid = list(pos["middle"]) if isinstance(pos["middle"], (list, tuple)) or hasattr(pos["middle"], "tolist") else None
+        mid = (
+            list(pos["middle"])
+            if isinstance(pos["middle"], (list, tuple)) or hasattr(pos["middle"], "tolist")
+            else None
+        )
         if mid is None or len(mid) != 2:
             raise TypeError(f"{what}: position middle must be [x, y]")
-        p = {"middle": [_num(x, f"{what} middle") for x in mid],
-             "width": _num(pos["width"], f"{what} width"), "height": _num(pos["height"], f"{what} height")}
+        p = {
+            "middle": [_num(x, f"{what} middle") for x in mid],
+            "width": _num(pos["width"], f"{what} width"),
+            "height": _num(pos["height"], f"{what} height"),
+        }
     else:
-        raise TypeError(f'{what}: position needs minX/maxX/minY/maxY or middle/width/height, got {sorted(pos)}')
+        raise TypeError(
+            f"{what}: position needs minX/maxX/minY/maxY or middle/width/height, got {sorted(pos)}"
+        )
     if "class_id" not in b or isinstance(b["class_id"], bool):
         raise TypeError(f'{what} needs an integer "class_id"')
     try:

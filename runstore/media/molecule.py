@@ -40,22 +40,33 @@ class Molecule(FileMedia):
             ext = os.path.splitext(path)[1][1:].lower()
             if ext not in self.SUPPORTED_TYPES:
                 hint = " (use Molecule.from_smiles for a SMILES string)" if not ext else ""
-                raise ValueError(f"Molecule: {path!r} is not a supported file; use one of "
-                                 f"{', '.join(sorted(self.SUPPORTED_TYPES))}{hint}")
+                raise ValueError(
+                    f"Molecule: {path!r} is not a supported file; use one of "
+                    f"{', '.join(sorted(self.SUPPORTED_TYPES))}{hint}"
+                )
             self._path, self._ext = source_file(path, "Molecule"), ext
         else:
-            raise TypeError(f"Molecule accepts a file path or a file object, not {type(data_or_path).__name__}; "
-                            "use Molecule.from_rdkit for rdkit molecules")
+            raise TypeError(
+                f"Molecule accepts a file path or a file object, not {type(data_or_path).__name__}; "
+                "use Molecule.from_rdkit for rdkit molecules"
+            )
 
     @classmethod
-    def from_rdkit(cls, data_or_path: Any, caption: str | None = None, convert_to_3d_and_optimize: bool = True,
-                   mmff_optimize_molecule_max_iterations: int = 200) -> Molecule:
+    def from_rdkit(
+        cls,
+        data_or_path: Any,
+        caption: str | None = None,
+        convert_to_3d_and_optimize: bool = True,
+        mmff_optimize_molecule_max_iterations: int = 200,
+    ) -> Molecule:
         Chem, AllChem = _rdkit()
         if isinstance(data_or_path, (str, os.PathLike)):
             path = source_file(data_or_path, "Molecule.from_rdkit")
             ext = os.path.splitext(path)[1][1:].lower()
             if ext not in cls.SUPPORTED_RDKIT_TYPES:
-                raise ValueError(f"Molecule.from_rdkit reads {sorted(cls.SUPPORTED_RDKIT_TYPES)} files, not {path!r}")
+                raise ValueError(
+                    f"Molecule.from_rdkit reads {sorted(cls.SUPPORTED_RDKIT_TYPES)} files, not {path!r}"
+                )
             if ext == "sdf":
                 with Chem.SDMolSupplier(path) as supplier:
                     mol = next(iter(supplier), None)  # the first molecule of the file, as wandb
@@ -70,8 +81,10 @@ class Molecule(FileMedia):
         if convert_to_3d_and_optimize:
             mol = Chem.AddHs(mol)
             if AllChem.EmbedMolecule(mol, randomSeed=_EMBED_SEED) != 0:
-                raise ValueError("Molecule.from_rdkit: rdkit could not embed the molecule in 3-D; "
-                                 "pass convert_to_3d_and_optimize=False")
+                raise ValueError(
+                    "Molecule.from_rdkit: rdkit could not embed the molecule in 3-D; "
+                    "pass convert_to_3d_and_optimize=False"
+                )
             AllChem.MMFFOptimizeMolecule(mol, maxIters=mmff_optimize_molecule_max_iterations)
         m = cls.__new__(cls)
         m._caption, m._path, m._ext = caption, None, "pdb"
@@ -79,18 +92,31 @@ class Molecule(FileMedia):
         return m
 
     @classmethod
-    def from_smiles(cls, data: str, caption: str | None = None, sanitize: bool = True,
-                    convert_to_3d_and_optimize: bool = True,
-                    mmff_optimize_molecule_max_iterations: int = 200) -> Molecule:
+    def from_smiles(
+        cls,
+        data: str,
+        caption: str | None = None,
+        sanitize: bool = True,
+        convert_to_3d_and_optimize: bool = True,
+        mmff_optimize_molecule_max_iterations: int = 200,
+    ) -> Molecule:
         Chem, _ = _rdkit()
         mol = Chem.MolFromSmiles(data, sanitize=sanitize)
         if mol is None:
             raise ValueError(f"Molecule.from_smiles: {data!r} is not a valid SMILES string")
-        return cls.from_rdkit(mol, caption=caption, convert_to_3d_and_optimize=convert_to_3d_and_optimize,
-                              mmff_optimize_molecule_max_iterations=mmff_optimize_molecule_max_iterations)
+        return cls.from_rdkit(
+            mol,
+            caption=caption,
+            convert_to_3d_and_optimize=convert_to_3d_and_optimize,
+            mmff_optimize_molecule_max_iterations=mmff_optimize_molecule_max_iterations,
+        )
 
     @classmethod
     def bind_list(cls, items: list[Media], ctx: BindContext, key: str, step: int) -> Any:
         refs = [m.bind(ctx, key, step) for m in items]
-        return {"_type": "molecule", "filenames": [r["path"] for r in refs], "count": len(refs),
-                "captions": captions(items) or False}
+        return {
+            "_type": "molecule",
+            "filenames": [r["path"] for r in refs],
+            "count": len(refs),
+            "captions": captions(items) or False,
+        }

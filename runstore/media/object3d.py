@@ -14,8 +14,9 @@ from typing import Any
 from ._util import FileMedia, from_stream, numpy, source_file, to_numpy
 from .base import BindContext, Media
 
-_POINT_HELP = ("point cloud must be N×3 [x, y, z], N×4 [x, y, z, category] or N×6 [x, y, z, r, g, b], got "
-               "shape {}")
+_POINT_HELP = (
+    "point cloud must be N×3 [x, y, z], N×4 [x, y, z, category] or N×6 [x, y, z, r, g, b], got shape {}"
+)
 
 
 def _pts_json(obj: Any) -> bytes:
@@ -58,15 +59,24 @@ class Object3D(FileMedia):
             self._bytes, self._ext = raw, ext
         elif isinstance(data_or_path, (str, os.PathLike)):
             path = os.fspath(data_or_path)
-            ext = next((t for t in sorted(self.SUPPORTED_TYPES, key=len, reverse=True) if path.lower().endswith("." + t)), None)
+            ext = next(
+                (
+                    t
+                    for t in sorted(self.SUPPORTED_TYPES, key=len, reverse=True)
+                    if path.lower().endswith("." + t)
+                ),
+                None,
+            )
             if ext is None:
-                raise ValueError(f"Object3D: {path!r} is not a supported 3-D file; use one of "
-                                 f"{', '.join(sorted(self.SUPPORTED_TYPES))}")
+                raise ValueError(
+                    f"Object3D: {path!r} is not a supported 3-D file; use one of "
+                    f"{', '.join(sorted(self.SUPPORTED_TYPES))}"
+                )
             self._path, self._ext = source_file(path, "Object3D"), ext
         elif isinstance(data_or_path, dict):
             kind = data_or_path.get("type")
             if kind not in self.SUPPORTED_POINT_CLOUD_TYPES:
-                raise ValueError(f"Object3D scene dicts need \"type\": \"lidar/beta\", got {kind!r}")
+                raise ValueError(f'Object3D scene dicts need "type": "lidar/beta", got {kind!r}')
             scene = {
                 "type": kind,
                 "vectors": _vectors(data_or_path.get("vectors", [])),
@@ -77,8 +87,10 @@ class Object3D(FileMedia):
         elif hasattr(data_or_path, "shape") or hasattr(data_or_path, "__array__"):
             self._bytes = _pts_json(_points(data_or_path))
         else:
-            raise TypeError(f"Object3D accepts a numpy point cloud, a lidar/beta scene dict, a file path or a "
-                            f"stream, not {type(data_or_path).__name__}")
+            raise TypeError(
+                f"Object3D accepts a numpy point cloud, a lidar/beta scene dict, a file path or a "
+                f"stream, not {type(data_or_path).__name__}"
+            )
 
     @classmethod
     def from_file(cls, data_or_path: Any, file_type: str | None = None) -> Object3D:
@@ -89,41 +101,61 @@ class Object3D(FileMedia):
         return cls(to_numpy(data))
 
     @classmethod
-    def from_point_cloud(cls, points: Any, boxes: Any, vectors: Any = None,
-                         point_cloud_type: str = "lidar/beta") -> Object3D:
+    def from_point_cloud(
+        cls, points: Any, boxes: Any, vectors: Any = None, point_cloud_type: str = "lidar/beta"
+    ) -> Object3D:
         if point_cloud_type not in cls.SUPPORTED_POINT_CLOUD_TYPES:
             raise ValueError(f"point_cloud_type must be one of {sorted(cls.SUPPORTED_POINT_CLOUD_TYPES)}")
-        return cls({"type": point_cloud_type, "points": points, "boxes": boxes,
-                    "vectors": vectors if vectors is not None else []})
+        return cls(
+            {
+                "type": point_cloud_type,
+                "points": points,
+                "boxes": boxes,
+                "vectors": vectors if vectors is not None else [],
+            }
+        )
 
     @classmethod
     def bind_list(cls, items: list[Media], ctx: BindContext, key: str, step: int) -> Any:
         refs = [m.bind(ctx, key, step) for m in items]
         prefix = "media/object3D/"
-        return {"_type": "object3D", "filenames": [r["path"].removeprefix(prefix) for r in refs],
-                "count": len(refs), "objects": refs}
+        return {
+            "_type": "object3D",
+            "filenames": [r["path"].removeprefix(prefix) for r in refs],
+            "count": len(refs),
+            "objects": refs,
+        }
 
 
 def _boxes(boxes: Any) -> list[Any]:
     out = _plain(boxes)
     if not isinstance(out, list):
-        raise TypeError("scene \"boxes\" must be a list of {\"corners\": 8×[x,y,z], \"label\", \"color\"}")
+        raise TypeError('scene "boxes" must be a list of {"corners": 8×[x,y,z], "label", "color"}')
     for i, b in enumerate(out):
         corners = b.get("corners") if isinstance(b, dict) else None
         if not isinstance(corners, list) or len(corners) != 8 or any(len(c) != 3 for c in corners):
-            raise ValueError(f"scene box {i}: \"corners\" must be 8 points [x, y, z] (wandb.box3d builds them)")
+            raise ValueError(f'scene box {i}: "corners" must be 8 points [x, y, z] (wandb.box3d builds them)')
     return out
 
 
 def _vectors(vectors: Any) -> list[Any]:
     out = _plain(vectors)
-    if not isinstance(out, list) or any(not isinstance(v, dict) or "start" not in v or "end" not in v for v in out):
+    if not isinstance(out, list) or any(
+        not isinstance(v, dict) or "start" not in v or "end" not in v for v in out
+    ):
         raise ValueError('scene "vectors" must be a list of {"start": [x,y,z], "end": [x,y,z]}')
     return out
 
 
-def box3d(*, center: Any, size: Any, orientation: Any, color: Any, label: str | None = None,
-          score: float | None = None) -> dict[str, Any]:
+def box3d(
+    *,
+    center: Any,
+    size: Any,
+    orientation: Any,
+    color: Any,
+    label: str | None = None,
+    score: float | None = None,
+) -> dict[str, Any]:
     """A lidar/beta box: the 8 corners of a `size` box at `center`, rotated by the quaternion
     `orientation` = [r, x, y, z] (r + xi + yj + zk)."""
     np = numpy()
@@ -134,11 +166,13 @@ def box3d(*, center: Any, size: Any, orientation: Any, color: Any, label: str | 
     if n == 0:
         raise ValueError("box3d: orientation must be a non-zero quaternion")
     r, x, y, z = q / n
-    rot = np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - r * z), 2 * (x * z + r * y)],
-        [2 * (x * y + r * z), 1 - 2 * (x * x + z * z), 2 * (y * z - r * x)],
-        [2 * (x * z - r * y), 2 * (y * z + r * x), 1 - 2 * (x * x + y * y)],
-    ])
+    rot = np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - r * z), 2 * (x * z + r * y)],
+            [2 * (x * y + r * z), 1 - 2 * (x * x + z * z), 2 * (y * z - r * x)],
+            [2 * (x * z - r * y), 2 * (y * z + r * x), 1 - 2 * (x * x + y * y)],
+        ]
+    )
     unit = np.array([[dx, dy, dz] for dx in (-1, 1) for dy in (-1, 1) for dz in (-1, 1)], dtype=float)
     corners = c + (unit * (s / 2)) @ rot.T
     box: dict[str, Any] = {"corners": corners.tolist(), "label": label, "color": _plain(color)}

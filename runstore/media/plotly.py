@@ -62,13 +62,16 @@ class Plotly(Media):
         if is_matplotlib(val):
             fig = ensure_matplotlib_figure(val)
             if any(ax.images for ax in fig.axes):
-                raise ValueError("Plotly cannot convert matplotlib figures containing images; "
-                                 "log wandb.Image(fig) instead")
+                raise ValueError(
+                    "Plotly cannot convert matplotlib figures containing images; log wandb.Image(fig) instead"
+                )
             val = _mpl_to_plotly(fig)
         elif isinstance(val, dict) and "data" in val:
             val = _PlainFigure(val)  # an already-serialized figure dict
         elif not _is_plotly(val):
-            raise TypeError(f"Plotly accepts a plotly figure or a matplotlib figure, not {type(val).__name__}")
+            raise TypeError(
+                f"Plotly accepts a plotly figure or a matplotlib figure, not {type(val).__name__}"
+            )
         self._bytes = json_bytes(_plain_arrays(val.to_plotly_json()))
 
     @classmethod
@@ -88,11 +91,17 @@ class Plotly(Media):
         try:
             return cls(mfig)
         except ImportError:
-            warn("plotly is not installed: matplotlib figures are logged as PNG images "
-                 "(pip install plotly for interactive charts)", once="plotly-missing")
+            warn(
+                "plotly is not installed: matplotlib figures are logged as PNG images "
+                "(pip install plotly for interactive charts)",
+                once="plotly-missing",
+            )
         except Exception as e:  # plotly's converter lags behind matplotlib: fall back, never lose the chart
-            warn(f"could not convert the matplotlib figure to plotly ({type(e).__name__}: {e}); "
-                 "logged as a PNG image", once=f"plotly-convert:{type(e).__name__}")
+            warn(
+                f"could not convert the matplotlib figure to plotly ({type(e).__name__}: {e}); "
+                "logged as a PNG image",
+                once=f"plotly-convert:{type(e).__name__}",
+            )
         return Image(mfig)
 
     def bind(self, ctx: BindContext, key: str, step: int) -> dict[str, Any]:

@@ -23,7 +23,9 @@ DEFAULT_COLUMNS = ("Input", "Output", "Expected")
 class _Increments:
     """Where an INCREMENTAL table stands in one run under one key."""
 
-    def __init__(self, logged: int = 0, num: int = -1, total: int = 0, ref: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, logged: int = 0, num: int = -1, total: int = 0, ref: dict[str, Any] | None = None
+    ) -> None:
         self.logged = logged  # rows of this object already written
         self.num = num  # increment_num of the last file written (-1: none yet)
         self.total = total  # rows across the whole chain (more than `logged` when continuing a resumed run)
@@ -39,9 +41,17 @@ class Table(Media):
     MAX_ROWS = 10_000
     MAX_ARTIFACT_ROWS = 200_000
 
-    def __init__(self, columns: Sequence[Any] | None = None, data: Any = None, rows: Any = None,
-                 dataframe: Any = None, dtype: Any = None, optional: bool | Sequence[bool] = True,
-                 allow_mixed_types: bool = False, log_mode: str | None = IMMUTABLE) -> None:
+    def __init__(
+        self,
+        columns: Sequence[Any] | None = None,
+        data: Any = None,
+        rows: Any = None,
+        dataframe: Any = None,
+        dtype: Any = None,
+        optional: bool | Sequence[bool] = True,
+        allow_mixed_types: bool = False,
+        log_mode: str | None = IMMUTABLE,
+    ) -> None:
         mode = (log_mode or IMMUTABLE).upper() if isinstance(log_mode, str) or log_mode is None else log_mode
         if mode not in LOG_MODES:
             raise ValueError(f"Table(log_mode={log_mode!r}) must be one of {', '.join(LOG_MODES)}")
@@ -58,12 +68,16 @@ class Table(Media):
             dataframe, data = data, None
         if dataframe is not None:
             if not _is_dataframe(dataframe):
-                raise TypeError(f"Table(dataframe=...) takes a pandas DataFrame, got {type(dataframe).__name__}")
+                raise TypeError(
+                    f"Table(dataframe=...) takes a pandas DataFrame, got {type(dataframe).__name__}"
+                )
             columns = [str(c) for c in dataframe.columns]  # as wandb: a DataFrame brings its own columns
             data = dataframe.astype(object).values.tolist()
         elif data is not None and hasattr(data, "ndim") and hasattr(data, "tolist"):
             if data.ndim < 2:
-                raise ValueError(f"Table(data=<numpy array>) must be 2-D (rows x columns), got shape {data.shape}")
+                raise ValueError(
+                    f"Table(data=<numpy array>) must be 2-D (rows x columns), got shape {data.shape}"
+                )
             data = data.tolist() if data.dtype.kind != "O" else [list(r) for r in data]
         cols = list(DEFAULT_COLUMNS if columns is None else columns)
         for c in cols:
@@ -81,8 +95,10 @@ class Table(Media):
             self._types = [table_cells.kind_of_dtype(t) for t in _per_column(dtype, n, "dtype", None)]
         if data is not None:
             if isinstance(data, (str, bytes)) or not hasattr(data, "__iter__"):
-                raise TypeError(f"Table(data=...) takes a list of rows, a 2-D numpy array or a DataFrame, "
-                                f"got {type(data).__name__}")
+                raise TypeError(
+                    f"Table(data=...) takes a list of rows, a 2-D numpy array or a DataFrame, "
+                    f"got {type(data).__name__}"
+                )
             for i, row in enumerate(data):
                 if isinstance(row, (str, bytes, dict)) or not hasattr(row, "__iter__"):
                     raise TypeError(f"Table row {i} must be a list of {n} values, got {type(row).__name__}")
@@ -91,14 +107,18 @@ class Table(Media):
     # -- adding --------------------------------------------------------------------------------
     def _append(self, row: list[Any], index: int) -> None:
         if len(row) != len(self.columns):
-            raise ValueError(f"Table row {index} has {len(row)} values but the table has {len(self.columns)} "
-                             f"columns {self.columns}; expected {len(self.columns)}, got {len(row)}")
+            raise ValueError(
+                f"Table row {index} has {len(row)} values but the table has {len(self.columns)} "
+                f"columns {self.columns}; expected {len(self.columns)}, got {len(row)}"
+            )
         self._types = self._checked(row, index)
         self.data.append(row)
         if len(self.data) > self.MAX_ROWS and not self._warned_limit and self.log_mode != INCREMENTAL:
             self._warned_limit = True
-            term.warn(f"this Table now has more than {self.MAX_ROWS:,} rows: logging it to a run will fail; "
-                      "log a sample, or use log_mode='INCREMENTAL' and log it as rows arrive")
+            term.warn(
+                f"this Table now has more than {self.MAX_ROWS:,} rows: logging it to a run will fail; "
+                "log a sample, or use log_mode='INCREMENTAL' and log it as rows arrive"
+            )
 
     def _checked(self, row: list[Any], index: int) -> list[str | None]:
         """The column types after adding `row`; raises (changing nothing) when a cell does not fit."""
@@ -113,24 +133,33 @@ class Table(Media):
             if have is None:
                 types[c] = kind
             elif have != table_cells.ANY and have != kind:
-                raise TypeError(f"Table column {self.columns[c]!r} holds {have} values; row {index} has "
-                                f"{v!r} ({kind}). Pass allow_mixed_types=True to allow mixed columns")
+                raise TypeError(
+                    f"Table column {self.columns[c]!r} holds {have} values; row {index} has "
+                    f"{v!r} ({kind}). Pass allow_mixed_types=True to allow mixed columns"
+                )
         return types
 
     def _mutating(self, op: str) -> None:
         if self.log_mode == INCREMENTAL and op in ("add_column", "add_computed_columns"):
-            raise Error(f"Operation {op!r} is not supported for tables with log_mode='INCREMENTAL'. "
-                        "Use a different log mode like 'MUTABLE' or 'IMMUTABLE'.")
+            raise Error(
+                f"Operation {op!r} is not supported for tables with log_mode='INCREMENTAL'. "
+                "Use a different log mode like 'MUTABLE' or 'IMMUTABLE'."
+            )
         if self.log_mode == IMMUTABLE and self._logged:
-            term.warn("You are mutating a Table with log_mode='IMMUTABLE' that has been logged already. "
-                      "Subsequent log() calls will have no effect. Set log_mode='MUTABLE' to enable "
-                      "re-logging after mutations", once_key=f"immutable-table:{id(self)}")
+            term.warn(
+                "You are mutating a Table with log_mode='IMMUTABLE' that has been logged already. "
+                "Subsequent log() calls will have no effect. Set log_mode='MUTABLE' to enable "
+                "re-logging after mutations",
+                once_key=f"immutable-table:{id(self)}",
+            )
 
     def add_data(self, *data: Any) -> None:
         """Append one row: one value per column."""
         if len(data) != len(self.columns):
-            raise ValueError(f"add_data() got {len(data)} values but the table has {len(self.columns)} "
-                             f"columns {self.columns}; expected {len(self.columns)}, got {len(data)}")
+            raise ValueError(
+                f"add_data() got {len(data)} values but the table has {len(self.columns)} "
+                f"columns {self.columns}; expected {len(self.columns)}, got {len(data)}"
+            )
         self._mutating("add_data")
         self._append(list(data), len(self.data))
 
@@ -143,18 +172,22 @@ class Table(Media):
             raise TypeError(f"Table column names must be str, got {name!r}")
         if name in self.columns:
             raise ValueError(f"Table already has a column {name!r}")
-        values = list(data.tolist() if hasattr(data, "tolist") and hasattr(data, "ndim") and data.ndim == 1
-                      else data)
+        values = list(
+            data.tolist() if hasattr(data, "tolist") and hasattr(data, "ndim") and data.ndim == 1 else data
+        )
         if self.columns and len(values) != len(self.data):
-            raise ValueError(f"add_column({name!r}) got {len(values)} values but the table has "
-                             f"{len(self.data)} rows")
+            raise ValueError(
+                f"add_column({name!r}) got {len(values)} values but the table has {len(self.data)} rows"
+            )
         kind: str | None = table_cells.ANY if self._allow_mixed else None
         for i, v in enumerate(values):
             k = table_cells.kind_of(v)
             if k is None:
                 if not optional:
-                    raise TypeError(f"column {name!r} is not optional: row {i} has None "
-                                    "(pass optional=True to allow missing values)")
+                    raise TypeError(
+                        f"column {name!r} is not optional: row {i} has None "
+                        "(pass optional=True to allow missing values)"
+                    )
             elif kind is None:
                 kind = k
             elif kind != table_cells.ANY and kind != k:
@@ -174,11 +207,15 @@ class Table(Media):
         for i, row in self.iterrows():
             out = fn(i, dict(zip(self.columns, row, strict=True)))
             if not isinstance(out, dict):
-                raise TypeError(f"add_computed_columns: fn must return a dict, got {type(out).__name__} at row {i}")
+                raise TypeError(
+                    f"add_computed_columns: fn must return a dict, got {type(out).__name__} at row {i}"
+                )
             if i == 0:
                 new = {k: [] for k in out}
             if set(out) != set(new):
-                raise ValueError(f"add_computed_columns: row {i} returned keys {sorted(out)}, row 0 {sorted(new)}")
+                raise ValueError(
+                    f"add_computed_columns: row {i} returned keys {sorted(out)}, row 0 {sorted(new)}"
+                )
             for k, v in out.items():
                 new[k].append(v)
         for k, vals in new.items():
@@ -245,8 +282,12 @@ class Table(Media):
         try:
             return cls(columns=columns, data=rows, log_mode=mode if mode in LOG_MODES else IMMUTABLE)
         except TypeError:  # logged with allow_mixed_types=True: keep the rows as they are
-            return cls(columns=columns, data=rows, allow_mixed_types=True,
-                       log_mode=mode if mode in LOG_MODES else IMMUTABLE)
+            return cls(
+                columns=columns,
+                data=rows,
+                allow_mixed_types=True,
+                log_mode=mode if mode in LOG_MODES else IMMUTABLE,
+            )
 
     # -- logging -------------------------------------------------------------------------------
     def bind(self, ctx: BindContext, key: str, step: int) -> dict[str, Any]:
@@ -257,8 +298,15 @@ class Table(Media):
             return dict(self._logged[where])  # wandb: re-logging an IMMUTABLE table points at the first file
         self._check_loggable(key, len(self.data))
         path, sha, size = self._write(ctx, key, step, self.data, {})
-        ref = {"_type": "table-file", "path": path, "sha256": sha, "size": size, "ncols": len(self.columns),
-               "nrows": len(self.data), "log_mode": self.log_mode}
+        ref = {
+            "_type": "table-file",
+            "path": path,
+            "sha256": sha,
+            "size": size,
+            "ncols": len(self.columns),
+            "nrows": len(self.data),
+            "log_mode": self.log_mode,
+        }
         if self.log_mode == IMMUTABLE:
             self._logged[where] = ref
         return dict(ref)
@@ -268,17 +316,26 @@ class Table(Media):
         st = self._increments.get(slot)
         if st is None:
             st = self._increments[slot] = _continued(ctx, key, self.columns) or _Increments()
-        new = self.data[st.logged:]
+        new = self.data[st.logged :]
         if not new and st.ref is not None:
             return dict(st.ref)  # nothing added since the last log: point at the same increment again
         self._check_loggable(key, len(new), "new rows in this increment" if st.num >= 0 else "rows")
         prev = st.ref["path"] if st.ref is not None else None
         num = st.num + 1
-        path, sha, size = self._write(ctx, key, step, new, {"increment_num": num, "previous_increment_path": prev})
+        path, sha, size = self._write(
+            ctx, key, step, new, {"increment_num": num, "previous_increment_path": prev}
+        )
         ref: dict[str, Any] = {
-            "_type": "incremental-table-file", "path": path, "sha256": sha, "size": size,
-            "ncols": len(self.columns), "nrows": st.total + len(new), "log_mode": INCREMENTAL,
-            "increment_num": num, "increment_nrows": len(new)}
+            "_type": "incremental-table-file",
+            "path": path,
+            "sha256": sha,
+            "size": size,
+            "ncols": len(self.columns),
+            "nrows": st.total + len(new),
+            "log_mode": INCREMENTAL,
+            "increment_num": num,
+            "increment_nrows": len(new),
+        }
         if prev is not None:
             ref["previous_increment_path"] = prev
         st.logged, st.num, st.total, st.ref = len(self.data), num, st.total + len(new), ref
@@ -290,12 +347,15 @@ class Table(Media):
         if n == 0:
             raise ValueError(f"Table {key!r} is empty (0 rows); add rows with add_data() before logging it")
         if n > self.MAX_ROWS:
-            raise ValueError(f"Table {key!r} has {n:,} {what}; a table logged to a run holds at most "
-                             f"{self.MAX_ROWS:,} rows. Log a sample, or use log_mode='INCREMENTAL' and log "
-                             "the table as rows arrive (each log then writes only the new rows)")
+            raise ValueError(
+                f"Table {key!r} has {n:,} {what}; a table logged to a run holds at most "
+                f"{self.MAX_ROWS:,} rows. Log a sample, or use log_mode='INCREMENTAL' and log "
+                "the table as rows arrive (each log then writes only the new rows)"
+            )
 
-    def _write(self, ctx: BindContext, key: str, step: int, rows: list[list[Any]],
-               extra: dict[str, Any]) -> tuple[str, str, int]:
+    def _write(
+        self, ctx: BindContext, key: str, step: int, rows: list[list[Any]], extra: dict[str, Any]
+    ) -> tuple[str, str, int]:
         cells = [[table_cells.to_json(ctx, key, step, v) for v in row] for row in rows]
         doc = {"columns": list(self.columns), "data": cells, **extra}
         return ctx.write_file("table", key, step, table_cells.dumps(doc), "table.json")

@@ -18,8 +18,15 @@ from .base import BindContext, Media
 ANY = "any"
 
 _DTYPES: dict[Any, str] = {
-    int: "number", float: "number", str: "string", bool: "boolean", list: "list", tuple: "list",
-    dict: "dict", _dt.datetime: "timestamp", _dt.date: "timestamp",
+    int: "number",
+    float: "number",
+    str: "string",
+    bool: "boolean",
+    list: "list",
+    tuple: "list",
+    dict: "dict",
+    _dt.datetime: "timestamp",
+    _dt.date: "timestamp",
 }
 KINDS = ("number", "string", "boolean", "list", "dict", "timestamp", ANY)
 
@@ -53,8 +60,10 @@ def kind_of_dtype(t: Any) -> str:
     if isinstance(t, str):
         if t in KINDS:
             return t
-        raise TypeError(f"unknown Table dtype {t!r}; use a type such as int, str, bool, wandb.Image, "
-                        f"or one of {', '.join(KINDS)}")
+        raise TypeError(
+            f"unknown Table dtype {t!r}; use a type such as int, str, bool, wandb.Image, "
+            f"or one of {', '.join(KINDS)}"
+        )
     if t in _DTYPES:
         return _DTYPES[t]
     if isinstance(t, type):
@@ -68,8 +77,10 @@ def kind_of_dtype(t: Any) -> str:
             return "list"
         if issubclass(t, str):
             return "string"
-    raise TypeError(f"unsupported Table dtype {t!r}; use a type such as int, float, str, bool, list, dict "
-                    "or a media class like wandb.Image (None means any)")
+    raise TypeError(
+        f"unsupported Table dtype {t!r}; use a type such as int, float, str, bool, list, dict "
+        "or a media class like wandb.Image (None means any)"
+    )
 
 
 def _epoch_ms(v: Any) -> Any:

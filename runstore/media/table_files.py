@@ -33,9 +33,12 @@ def read_doc(path: Path) -> dict[str, Any]:
         raise FileNotFoundError(f"table file {path} is missing") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise ValueError(f"table file {path} is not valid JSON: {e}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("columns"), list) \
-            or not isinstance(doc.get("data"), list):
-        raise ValueError(f"{path} is not a table file: expected {{\"columns\": [...], \"data\": [...]}}")
+    if (
+        not isinstance(doc, dict)
+        or not isinstance(doc.get("columns"), list)
+        or not isinstance(doc.get("data"), list)
+    ):
+        raise ValueError(f'{path} is not a table file: expected {{"columns": [...], "data": [...]}}')
     return doc
 
 
@@ -47,7 +50,9 @@ def _inside(root: Path, rel: str) -> Path:
     return p
 
 
-def assemble(root: Path, newest: str, first_doc: dict[str, Any] | None = None) -> tuple[list[str], list[list[Any]]]:
+def assemble(
+    root: Path, newest: str, first_doc: dict[str, Any] | None = None
+) -> tuple[list[str], list[list[Any]]]:
     """Columns and all rows of the increment chain ending at `newest` (a path relative to `root`)."""
     docs: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -68,8 +73,9 @@ def assemble(root: Path, newest: str, first_doc: dict[str, Any] | None = None) -
     rows: list[list[Any]] = []
     for i, d in enumerate(docs):
         if list(d["columns"]) != columns:
-            raise ValueError(f"increment {i} of table {newest!r} has columns {d['columns']}, "
-                             f"the first increment {columns}")
+            raise ValueError(
+                f"increment {i} of table {newest!r} has columns {d['columns']}, the first increment {columns}"
+            )
         rows.extend(d["data"])
     return columns, rows
 
@@ -86,12 +92,16 @@ def load(obj: Any, root: str | os.PathLike[str] | None) -> tuple[list[str], list
             return cols, rows, "INCREMENTAL"
         return list(doc["columns"]), list(doc["data"]), str(doc.get("log_mode") or "IMMUTABLE")
     if not isinstance(obj, dict):
-        raise TypeError(f"Table.from_json() takes a table reference dict, a table JSON dict or a file path, "
-                        f"got {type(obj).__name__}")
+        raise TypeError(
+            f"Table.from_json() takes a table reference dict, a table JSON dict or a file path, "
+            f"got {type(obj).__name__}"
+        )
     if is_table_ref(obj):
         if root is None:
-            raise ValueError("a table reference's path is relative to the run's files/ directory: pass "
-                             "root=<run dir>/files, or use Api().run(path).table(key)")
+            raise ValueError(
+                "a table reference's path is relative to the run's files/ directory: pass "
+                "root=<run dir>/files, or use Api().run(path).table(key)"
+            )
         if obj["_type"] == "incremental-table-file":
             cols, rows = assemble(Path(root), obj["path"])
             return cols, rows, "INCREMENTAL"
@@ -99,8 +109,10 @@ def load(obj: Any, root: str | os.PathLike[str] | None) -> tuple[list[str], list
         return list(doc["columns"]), list(doc["data"]), str(obj.get("log_mode") or "IMMUTABLE")
     if isinstance(obj.get("columns"), list) and isinstance(obj.get("data"), list):
         return list(obj["columns"]), list(obj["data"]), str(obj.get("log_mode") or "IMMUTABLE")
-    raise ValueError("not a table: expected a reference with _type 'table-file'/'incremental-table-file' "
-                     "or a dict with 'columns' and 'data'")
+    raise ValueError(
+        "not a table: expected a reference with _type 'table-file'/'incremental-table-file' "
+        "or a dict with 'columns' and 'data'"
+    )
 
 
 def _find_root(path: Path, prev: str) -> Path:
@@ -108,5 +120,7 @@ def _find_root(path: Path, prev: str) -> Path:
     for parent in path.resolve().parents:
         if (parent / prev).is_file():
             return parent
-    raise FileNotFoundError(f"{path} is an increment of a table; its previous increment {prev!r} was not "
-                            "found above it: pass root=<run dir>/files")
+    raise FileNotFoundError(
+        f"{path} is an increment of a table; its previous increment {prev!r} was not "
+        "found above it: pass root=<run dir>/files"
+    )

@@ -22,8 +22,9 @@ class Video(Media):
     EXTS = ("gif", "mp4", "webm", "ogg")
     _log_type = "video-file"
 
-    def __init__(self, data_or_path: Any, caption: str | None = None, fps: int | None = None,
-                 format: str | None = None) -> None:
+    def __init__(
+        self, data_or_path: Any, caption: str | None = None, fps: int | None = None, format: str | None = None
+    ) -> None:
         self._caption = caption
         self._path: str | None = None
         self._bytes = b""
@@ -37,9 +38,14 @@ class Video(Media):
             path = source_file(data_or_path, "Video")
             ext = os.path.splitext(path)[1][1:].lower()
             if ext not in self.EXTS:
-                raise ValueError(f"Video files must be {', '.join(self.EXTS)}; {path!r} is not (convert it first)")
+                raise ValueError(
+                    f"Video files must be {', '.join(self.EXTS)}; {path!r} is not (convert it first)"
+                )
             if fps is not None:
-                warn("Video: fps is ignored for video files (the file keeps its own frame rate)", once="video-fps")
+                warn(
+                    "Video: fps is ignored for video files (the file keeps its own frame rate)",
+                    once="video-fps",
+                )
             self._path, self._format = path, ext
             self._probe_size()
         elif isinstance(data_or_path, io.IOBase) or hasattr(data_or_path, "getvalue"):
@@ -50,8 +56,10 @@ class Video(Media):
             _, self._height, self._width, _ = frames.shape
             self._bytes = _encode(frames, fmt, fps or 4)
         else:
-            raise TypeError(f"Video accepts a numpy array (T, C, H, W), a file path or a BytesIO, "
-                            f"not {type(data_or_path).__name__}")
+            raise TypeError(
+                f"Video accepts a numpy array (T, C, H, W), a file path or a BytesIO, "
+                f"not {type(data_or_path).__name__}"
+            )
 
     def _probe_size(self) -> None:
         """Frame size of a file, when cheap to learn (header of a GIF; ffmpeg's probe otherwise)."""
@@ -85,8 +93,12 @@ class Video(Media):
     @classmethod
     def bind_list(cls, items: list[Media], ctx: BindContext, key: str, step: int) -> Any:
         vids = [v for v in items if isinstance(v, Video)]
-        return {"_type": "videos", "count": len(vids), "videos": [v.bind(ctx, key, step) for v in vids],
-                "captions": captions(vids) or False}
+        return {
+            "_type": "videos",
+            "count": len(vids),
+            "videos": [v.bind(ctx, key, step) for v in vids],
+            "captions": captions(vids) or False,
+        }
 
 
 def _prepare(data: Any) -> Any:
@@ -96,11 +108,17 @@ def _prepare(data: Any) -> Any:
     if v.ndim == 4:
         v = v[None]
     if v.ndim != 5:
-        raise ValueError(f"Video data must be (time, channels, height, width) or (batch, time, channels, "
-                         f"height, width), got shape {list(v.shape)}")
+        raise ValueError(
+            f"Video data must be (time, channels, height, width) or (batch, time, channels, "
+            f"height, width), got shape {list(v.shape)}"
+        )
     b, t, c, h, w = v.shape
     if c not in (1, 3, 4):
-        hint = "; for (time, height, width, channels) pass arr.transpose(0, 3, 1, 2)" if v.shape[-1] in (1, 3, 4) else ""
+        hint = (
+            "; for (time, height, width, channels) pass arr.transpose(0, 3, 1, 2)"
+            if v.shape[-1] in (1, 3, 4)
+            else ""
+        )
         raise ValueError(f"Video channels (axis -3) must be 1, 3 or 4, got shape {list(v.shape)}{hint}")
     if min(b, t, h, w) == 0:
         raise ValueError(f"Video data is empty (shape {list(v.shape)})")
@@ -121,14 +139,21 @@ def _encode(frames: Any, fmt: str, fps: float) -> bytes:
         c = frames.shape[-1]
         imgs = [PIL.fromarray(f[..., 0] if c == 1 else f) for f in frames]
         buf = io.BytesIO()
-        imgs[0].save(buf, format="GIF", save_all=True, append_images=imgs[1:],
-                     duration=max(1, round(1000 / fps)), loop=0)
+        imgs[0].save(
+            buf,
+            format="GIF",
+            save_all=True,
+            append_images=imgs[1:],
+            duration=max(1, round(1000 / fps)),
+            loop=0,
+        )
         return buf.getvalue()
     try:
         import imageio_ffmpeg
     except ImportError:
-        raise ImportError(f"encoding {fmt} video needs imageio-ffmpeg: pip install 'runstore[media]' "
-                          "(or log format='gif')") from None
+        raise ImportError(
+            f"encoding {fmt} video needs imageio-ffmpeg: pip install 'runstore[media]' (or log format='gif')"
+        ) from None
     np = numpy()
     t, h, w, c = frames.shape
     if c == 4:
@@ -139,9 +164,15 @@ def _encode(frames: Any, fmt: str, fps: float) -> bytes:
         frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)))
     with tempfile.TemporaryDirectory(prefix="runstore-video-") as d:
         out = os.path.join(d, f"v.{fmt}")
-        writer = imageio_ffmpeg.write_frames(out, (frames.shape[2], frames.shape[1]), fps=fps,
-                                             codec=_CODECS[fmt], macro_block_size=1,
-                                             ffmpeg_log_level="error", pix_fmt_out="yuv420p")
+        writer = imageio_ffmpeg.write_frames(
+            out,
+            (frames.shape[2], frames.shape[1]),
+            fps=fps,
+            codec=_CODECS[fmt],
+            macro_block_size=1,
+            ffmpeg_log_level="error",
+            pix_fmt_out="yuv420p",
+        )
         writer.send(None)
         for f in frames:
             writer.send(np.ascontiguousarray(f))

@@ -13,6 +13,17 @@ from .line_series import line_series
 from .simple import bar, histogram, line, scatter
 
 __all__ = [
-    "line", "scatter", "bar", "histogram", "line_series", "pr_curve", "roc_curve", "confusion_matrix",
-    "plot_table", "visualize", "CustomChart", "CustomChartSpec", "Visualize",
+    "line",
+    "scatter",
+    "bar",
+    "histogram",
+    "line_series",
+    "pr_curve",
+    "roc_curve",
+    "confusion_matrix",
+    "plot_table",
+    "visualize",
+    "CustomChart",
+    "CustomChartSpec",
+    "Visualize",
 ]

@@ -11,8 +11,9 @@ from . import metrics
 from .custom_chart import CustomChart, plot_table
 
 
-def _inputs(y_true: Any, y_probas: Any, labels: Sequence[Any] | None, classes_to_plot: Any,
-            fn: str) -> list[tuple[Any, Any, Any]]:
+def _inputs(
+    y_true: Any, y_probas: Any, labels: Sequence[Any] | None, classes_to_plot: Any, fn: str
+) -> list[tuple[Any, Any, Any]]:
     """(label, class value, score column) per class to plot, after checking shapes and lengths."""
     import numpy as np
 
@@ -58,8 +59,10 @@ def _table(cols: list[str], per_class: list[tuple[Any, Any, Any]], fn: str) -> T
     total = sum(len(a) for _l, a, _b in per_class)
     cap = Table.MAX_ROWS // max(1, len(per_class))
     if total > Table.MAX_ROWS:
-        term.warn(f"{fn}: {total:,} curve points; keeping {cap:,} per class to fit Table.MAX_ROWS "
-                  f"({Table.MAX_ROWS:,})")
+        term.warn(
+            f"{fn}: {total:,} curve points; keeping {cap:,} per class to fit Table.MAX_ROWS "
+            f"({Table.MAX_ROWS:,})"
+        )
     data: list[list[Any]] = []
     for label, a, b in per_class:
         idx = np.arange(len(a))
@@ -70,9 +73,15 @@ def _table(cols: list[str], per_class: list[tuple[Any, Any, Any]], fn: str) -> T
     return Table(columns=cols, data=data)
 
 
-def pr_curve(y_true: Any = None, y_probas: Any = None, labels: Sequence[Any] | None = None,
-             classes_to_plot: Any = None, interp_size: int = 21, title: str = "Precision-Recall Curve",
-             split_table: bool = False) -> CustomChart:
+def pr_curve(
+    y_true: Any = None,
+    y_probas: Any = None,
+    labels: Sequence[Any] | None = None,
+    classes_to_plot: Any = None,
+    interp_size: int = 21,
+    title: str = "Precision-Recall Curve",
+    split_table: bool = False,
+) -> CustomChart:
     """Per-class precision at `interp_size` evenly spaced recall levels (wandb's interpolation)."""
     import numpy as np
 
@@ -87,19 +96,33 @@ def pr_curve(y_true: Any = None, y_probas: Any = None, labels: Sequence[Any] | N
         idx = np.searchsorted(recall, interp_recall, side="left")
         rows.append((label, precision[np.minimum(idx, len(precision) - 1)], interp_recall))
     table = _table(["class", "precision", "recall"], rows, "pr_curve")
-    return plot_table("wandb/area-under-curve/v0", table, {"x": "recall", "y": "precision", "class": "class"},
-                      {"title": title, "x-axis-title": "Recall", "y-axis-title": "Precision"},
-                      split_table=split_table)
+    return plot_table(
+        "wandb/area-under-curve/v0",
+        table,
+        {"x": "recall", "y": "precision", "class": "class"},
+        {"title": title, "x-axis-title": "Recall", "y-axis-title": "Precision"},
+        split_table=split_table,
+    )
 
 
-def roc_curve(y_true: Any = None, y_probas: Any = None, labels: Sequence[Any] | None = None,
-              classes_to_plot: Any = None, title: str = "ROC Curve", split_table: bool = False) -> CustomChart:
+def roc_curve(
+    y_true: Any = None,
+    y_probas: Any = None,
+    labels: Sequence[Any] | None = None,
+    classes_to_plot: Any = None,
+    title: str = "ROC Curve",
+    split_table: bool = False,
+) -> CustomChart:
     """Per-class one-vs-rest ROC curve (false vs true positive rate)."""
     rows = []
     for label, c, scores in _inputs(y_true, y_probas, labels, classes_to_plot, "roc_curve"):
         fpr, tpr, _ = metrics.roc_curve(y_true, scores, c)
         rows.append((label, fpr, tpr))
     table = _table(["class", "fpr", "tpr"], rows, "roc_curve")
-    return plot_table("wandb/area-under-curve/v0", table, {"x": "fpr", "y": "tpr", "class": "class"},
-                      {"title": title, "x-axis-title": "False positive rate",
-                       "y-axis-title": "True positive rate"}, split_table=split_table)
+    return plot_table(
+        "wandb/area-under-curve/v0",
+        table,
+        {"x": "fpr", "y": "tpr", "class": "class"},
+        {"title": title, "x-axis-title": "False positive rate", "y-axis-title": "True positive rate"},
+        split_table=split_table,
+    )

@@ -42,17 +42,24 @@ class CustomChartSpec:
                 "fieldSettings": self.fields,
                 "stringSettings": self.string_fields,
                 "transform": {"name": "tableWithLeafColNames"},
-                "userQuery": {"queryFields": [{
-                    "name": "runSets",
-                    "args": [{"name": "runSets", "value": "${runSets}"}],
-                    "fields": [
-                        {"name": "id", "fields": []},
-                        {"name": "name", "fields": []},
-                        {"name": "_defaultColorIndex", "fields": []},
-                        {"name": "summaryTable", "args": [{"name": "tableKey", "value": self.table_key}],
-                         "fields": []},
-                    ],
-                }]},
+                "userQuery": {
+                    "queryFields": [
+                        {
+                            "name": "runSets",
+                            "args": [{"name": "runSets", "value": "${runSets}"}],
+                            "fields": [
+                                {"name": "id", "fields": []},
+                                {"name": "name", "fields": []},
+                                {"name": "_defaultColorIndex", "fields": []},
+                                {
+                                    "name": "summaryTable",
+                                    "args": [{"name": "tableKey", "value": self.table_key}],
+                                    "fields": [],
+                                },
+                            ],
+                        }
+                    ]
+                },
             },
         }
 
@@ -104,7 +111,9 @@ class Visualize(Media):
 
     def bind(self, ctx: BindContext, key: str, step: int) -> dict[str, Any]:
         ref = self._data.bind(ctx, key, step)
-        ctx.set_internal_config(["viz", key], {"id": self._id, "historyFieldSettings": {"x-axis": "_step", "key": key}})
+        ctx.set_internal_config(
+            ["viz", key], {"id": self._id, "historyFieldSettings": {"x-axis": "_step", "key": key}}
+        )
         return ref
 
 
@@ -121,17 +130,27 @@ def check_columns(table: Table, **cols: str | None) -> None:
             raise ValueError(f"{arg}={name!r} is not a column of the table; columns are {table.columns}")
 
 
-def plot_table(vega_spec_name: str, data_table: Table, fields: dict[str, Any],
-               string_fields: dict[str, Any] | None = None, split_table: bool = False) -> CustomChart:
+def plot_table(
+    vega_spec_name: str,
+    data_table: Table,
+    fields: dict[str, Any],
+    string_fields: dict[str, Any] | None = None,
+    split_table: bool = False,
+) -> CustomChart:
     """A chart drawn by the Vega preset `vega_spec_name` from `data_table`; `fields` maps the preset's
     fields to table columns, `string_fields` fills its string settings (title, axis names)."""
     if not isinstance(vega_spec_name, str) or not vega_spec_name:
         raise ValueError("plot_table() needs a vega_spec_name such as 'wandb/line/v0'")
     if not isinstance(fields, dict):
-        raise TypeError(f"plot_table(fields=...) is a dict of chart field -> column, got {type(fields).__name__}")
-    return CustomChart(_check_table(data_table, "data_table"),
-                       CustomChartSpec(vega_spec_name, dict(fields), dict(string_fields or {}),
-                                       split_table=bool(split_table)))
+        raise TypeError(
+            f"plot_table(fields=...) is a dict of chart field -> column, got {type(fields).__name__}"
+        )
+    return CustomChart(
+        _check_table(data_table, "data_table"),
+        CustomChartSpec(
+            vega_spec_name, dict(fields), dict(string_fields or {}), split_table=bool(split_table)
+        ),
+    )
 
 
 def visualize(id: str, value: Table) -> Visualize:

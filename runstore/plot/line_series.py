@@ -13,11 +13,20 @@ def _seq(v: Any) -> bool:
     return isinstance(v, Iterable) and not isinstance(v, (str, bytes))
 
 
-def line_series(xs: Any, ys: Any, keys: Sequence[str] | None = None, title: str = "", xname: str = "x",
-                split_table: bool = False) -> CustomChart:
+def line_series(
+    xs: Any,
+    ys: Any,
+    keys: Sequence[str] | None = None,
+    title: str = "",
+    xname: str = "x",
+    split_table: bool = False,
+) -> CustomChart:
     """`xs`: one x sequence shared by every line, or one per line; `ys`: a sequence of y sequences."""
     xs = list(xs.tolist() if hasattr(xs, "tolist") else xs)
-    ys = [list(y.tolist() if hasattr(y, "tolist") else y) for y in (ys.tolist() if hasattr(ys, "tolist") else ys)]
+    ys = [
+        list(y.tolist() if hasattr(y, "tolist") else y)
+        for y in (ys.tolist() if hasattr(ys, "tolist") else ys)
+    ]
     if not ys or not all(isinstance(y, list) for y in ys):
         raise ValueError("line_series(ys=...) is a list of y-series, e.g. [[1, 2, 3], [2, 4, 6]]")
     if not xs or not _seq(xs[0]):
@@ -32,7 +41,16 @@ def line_series(xs: Any, ys: Any, keys: Sequence[str] | None = None, title: str 
         if len(x) != len(y):
             # wandb zips silently and drops the tail; a length mismatch is almost always a bug
             raise ValueError(f"line_series: series {keys[i]!r} has {len(y)} y values but {len(x)} x values")
-    data = [[x, keys[i], y] for i, (xx, yy) in enumerate(zip(xs, ys, strict=True)) for x, y in zip(xx, yy, strict=True)]
+    data = [
+        [x, keys[i], y]
+        for i, (xx, yy) in enumerate(zip(xs, ys, strict=True))
+        for x, y in zip(xx, yy, strict=True)
+    ]
     table = Table(columns=["step", "lineKey", "lineVal"], data=data)
-    return plot_table("wandb/lineseries/v0", table, {"step": "step", "lineKey": "lineKey", "lineVal": "lineVal"},
-                      {"title": title, "xname": xname}, split_table=split_table)
+    return plot_table(
+        "wandb/lineseries/v0",
+        table,
+        {"step": "step", "lineKey": "lineKey", "lineVal": "lineVal"},
+        {"title": title, "xname": xname},
+        split_table=split_table,
+    )

@@ -44,7 +44,9 @@ def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     return out
 
 
-def as_mapping(obj: Any, include: list[str] | None = None, exclude: list[str] | None = None) -> dict[str, Any]:
+def as_mapping(
+    obj: Any, include: list[str] | None = None, exclude: list[str] | None = None
+) -> dict[str, Any]:
     """What `config=` / `config.update()` accept: dict, Namespace, absl FLAGS, objects, YAML path."""
     if obj is None:
         return {}
@@ -82,8 +84,9 @@ def deep_merge(dst: dict[str, Any], src: Mapping[str, Any]) -> dict[str, Any]:
 class Config:
     """Attribute and item access over one dict; changes are persisted through `persist`."""
 
-    def __init__(self, persist: Callable[[dict[str, Any]], None] | None = None,
-                 allow_val_change: bool = False) -> None:
+    def __init__(
+        self, persist: Callable[[dict[str, Any]], None] | None = None, allow_val_change: bool = False
+    ) -> None:
         object.__setattr__(self, "_items", {})
         object.__setattr__(self, "_locked", {})
         object.__setattr__(self, "_persist", persist)
@@ -149,8 +152,10 @@ class Config:
         for raw_key, raw_val in as_mapping(d).items():
             key = _strip(raw_key)
             if key in self._locked:
-                term.warn(f"Config item '{key}' was locked by '{self._locked[key]}' (ignored update).",
-                          once_key=f"locked:{key}")
+                term.warn(
+                    f"Config item '{key}' was locked by '{self._locked[key]}' (ignored update).",
+                    once_key=f"locked:{key}",
+                )
                 continue
             val = config_value(key, raw_val)
             if key in self._items:

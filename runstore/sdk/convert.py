@@ -96,8 +96,10 @@ def config_value(key: str, v: Any) -> Any:
     try:
         return value(v, for_config=True)
     except Unconvertible:
-        term.warn(f"config value for {key!r} of type {type(v).__name__} is not serializable; stored as str()",
-                  once_key=f"config-unserializable:{key}")
+        term.warn(
+            f"config value for {key!r} of type {type(v).__name__} is not serializable; stored as str()",
+            once_key=f"config-unserializable:{key}",
+        )
         return str(v)
 
 
@@ -105,6 +107,8 @@ def log_value(key: str, v: Any) -> Any:
     try:
         return value(v)
     except Unconvertible:
-        term.warn(f"logged value for {key!r} of type {type(v).__name__} is not serializable; stored as str()",
-                  once_key=f"log-unserializable:{key}:{type(v).__name__}")
+        term.warn(
+            f"logged value for {key!r} of type {type(v).__name__} is not serializable; stored as str()",
+            once_key=f"log-unserializable:{key}:{type(v).__name__}",
+        )
         return str(v)

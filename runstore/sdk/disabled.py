@@ -48,7 +48,9 @@ class DisabledRun:
     def get_url(self) -> None:
         return None
 
-    def log(self, data: Any, step: int | None = None, commit: bool | None = None, sync: bool | None = None) -> None:
+    def log(
+        self, data: Any, step: int | None = None, commit: bool | None = None, sync: bool | None = None
+    ) -> None:
         return None
 
     def define_metric(self, name: str, *args: Any, **kwargs: Any) -> None:

@@ -210,14 +210,23 @@ def init(
     **kwargs: Any,
 ) -> Any:
     """Start (or resume) a run and return it. Every wandb.init() parameter is accepted."""
-    for k, v in (("entity", entity), ("project", project), ("id", id), ("name", name), ("notes", notes),
-                 ("group", group), ("job_type", job_type)):
+    for k, v in (
+        ("entity", entity),
+        ("project", project),
+        ("id", id),
+        ("name", name),
+        ("notes", notes),
+        ("group", group),
+        ("job_type", job_type),
+    ):
         _check_str(k, v)
     if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
         raise TypeError("init(tags=...) must be a list of str, e.g. tags=['baseline']")
     if sync_tensorboard or tensorboard or monitor_gym:
-        term.warn("sync_tensorboard/monitor_gym are not supported by runstore; log values with run.log()",
-                  once_key="tensorboard")
+        term.warn(
+            "sync_tensorboard/monitor_gym are not supported by runstore; log values with run.log()",
+            once_key="tensorboard",
+        )
     if sum(x is not None and x is not False for x in (resume, resume_from, fork_from)) > 1:
         raise ValueError("init(): resume, resume_from and fork_from are mutually exclusive; pass only one")
     if reinit is not None and not isinstance(reinit, bool) and reinit not in REINIT:
@@ -239,18 +248,28 @@ def init(
         file_settings = {}
     explicit: dict[str, Any] = {
         "mode": norm_mode(mode, "init(mode=...)") if mode is not None else None,
-        "project": project, "entity": entity, "run_id": id, "run_name": name, "run_notes": notes,
-        "run_tags": tuple(tags) if tags is not None else None, "run_group": group, "run_job_type": job_type,
+        "project": project,
+        "entity": entity,
+        "run_id": id,
+        "run_name": name,
+        "run_notes": notes,
+        "run_tags": tuple(tags) if tags is not None else None,
+        "run_group": group,
+        "run_job_type": job_type,
         "resume": (norm_resume(resume, "init(resume=...)") or "") if resume is not None else None,
-        "reinit": reinit, "save_code": save_code, "allow_val_change": allow_val_change,
+        "reinit": reinit,
+        "save_code": save_code,
+        "allow_val_change": allow_val_change,
     }
     s = resolve(explicit, settings, file_settings, os.environ, read_wandb_ini(root))
     s.resume = s.resume or None
     s.root_dir = str(root.parent)
     term.forced["silent"], term.forced["quiet"] = bool(s.silent), bool(s.quiet)
     if kwargs:
-        term.warn(f"init() ignores unknown or legacy arguments: {', '.join(sorted(kwargs))}",
-                  once_key=f"init-kwargs:{sorted(kwargs)}")
+        term.warn(
+            f"init() ignores unknown or legacy arguments: {', '.join(sorted(kwargs))}",
+            once_key=f"init-kwargs:{sorted(kwargs)}",
+        )
 
     if s.mode == "disabled":
         from .disabled import DisabledRun
@@ -269,8 +288,10 @@ def init(
         policy = "return_previous"
     if _global is not None and not getattr(_global, "_finished", True):
         if policy == "return_previous":
-            term.info(f"init() returned the active run {_global.id}; pass reinit='finish_previous' "
-                      "or 'create_new' to start another")
+            term.info(
+                f"init() returned the active run {_global.id}; pass reinit='finish_previous' "
+                "or 'create_new' to start another"
+            )
             return _global
         if policy == "finish_previous":
             for r in list(_active):
@@ -282,26 +303,34 @@ def init(
     if resume_mode == "auto":
         prev = _read_resume_file(store)
         if prev and run_id and prev != run_id:
-            term.warn(f"resume='auto' found run {prev} to resume but id={run_id!r} was given; "
-                      "using the given id")
+            term.warn(
+                f"resume='auto' found run {prev} to resume but id={run_id!r} was given; using the given id"
+            )
         elif prev:
             run_id = prev
     run_id = check_name("run id", run_id) if run_id else names.new_id()
     if resume_from is not None:
-        return _resume_from(store, s, project_name, run_id, resume_from, config,
-                            config_include_keys, config_exclude_keys)
+        return _resume_from(
+            store, s, project_name, run_id, resume_from, config, config_include_keys, config_exclude_keys
+        )
 
     ref = RunRef(project_name, run_id, store.run_dir(project_name, run_id))
     exists = (ref.path / RUN_LOG).exists()
     if exists and resume_mode is None:
-        raise UsageError(f"run {run_id!r} already exists in project {project_name!r}: pass resume='allow' "
-                         "to continue it, or choose another id")
+        raise UsageError(
+            f"run {run_id!r} already exists in project {project_name!r}: pass resume='allow' "
+            "to continue it, or choose another id"
+        )
     if exists and resume_mode == "never":
-        raise UsageError(f"run {run_id!r} already exists in project {project_name!r} and resume='never'; "
-                         "choose another id or pass resume='allow'")
+        raise UsageError(
+            f"run {run_id!r} already exists in project {project_name!r} and resume='never'; "
+            "choose another id or pass resume='allow'"
+        )
     if not exists and resume_mode == "must":
-        raise UsageError(f"resume='must' but run {run_id!r} does not exist in project {project_name!r}; "
-                         "check the id, or pass resume='allow' to create it")
+        raise UsageError(
+            f"resume='must' but run {run_id!r} does not exist in project {project_name!r}; "
+            "check the id, or pass resume='allow' to create it"
+        )
     try:
         store.ensure()
         if exists:
@@ -309,8 +338,10 @@ def init(
         else:
             run = _create(store, s, ref, config, config_include_keys, config_exclude_keys, fork_from)
     except OSError as e:
-        raise StoreError(f"cannot write run {run_id} under {root}: {e.strerror or e}; "
-                         "pass init(dir=...) or set RUNSTORE_DIR to a writable directory") from None
+        raise StoreError(
+            f"cannot write run {run_id} under {root}: {e.strerror or e}; "
+            "pass init(dir=...) or set RUNSTORE_DIR to a writable directory"
+        ) from None
     return _started(store, s, ref, run, resume_mode)
 
 
@@ -320,17 +351,32 @@ def _base_info(s: Settings, ref: RunRef, now: float) -> dict[str, Any]:
         program, args = s.program, list(s.program_args or ())
     pid = os.getpid()
     return {
-        "id": ref.id, "project": ref.project, "entity": s.entity or "", "name": s.run_name,
-        "notes": s.run_notes, "tags": list(s.run_tags or ()), "group": s.run_group,
-        "job_type": s.run_job_type, "mode": s.mode, "created": now, "host": hostname(), "pid": pid,
-        "pid_start": start_token(pid), "program": program, "args": args, "cwd": os.getcwd(),
+        "id": ref.id,
+        "project": ref.project,
+        "entity": s.entity or "",
+        "name": s.run_name,
+        "notes": s.run_notes,
+        "tags": list(s.run_tags or ()),
+        "group": s.run_group,
+        "job_type": s.run_job_type,
+        "mode": s.mode,
+        "created": now,
+        "host": hostname(),
+        "pid": pid,
+        "pid_start": start_token(pid),
+        "program": program,
+        "args": args,
+        "cwd": os.getcwd(),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "executable": sys.executable, "sweep_id": s.sweep_id, "runstore": __version__,
+        "executable": sys.executable,
+        "sweep_id": s.sweep_id,
+        "runstore": __version__,
     }
 
 
-def _create(store: Store, s: Settings, ref: RunRef, config: Any, include: Any, exclude: Any,
-            fork_from: str | None) -> Any:
+def _create(
+    store: Store, s: Settings, ref: RunRef, config: Any, include: Any, exclude: Any, fork_from: str | None
+) -> Any:
     from .run import Run
 
     now = time.time()
@@ -350,14 +396,27 @@ def _create(store: Store, s: Settings, ref: RunRef, config: Any, include: Any, e
         from ..store.history import iter_rows
 
         pst = load_run(pref)
-        items = {**pst.config, **items, "_wandb": {**pst.config.get("_wandb", {}),
-                                                   "branch_point": {"run_id": parent, "step": n}}}
+        items = {
+            **pst.config,
+            **items,
+            "_wandb": {**pst.config.get("_wandb", {}), "branch_point": {"run_id": parent, "step": n}},
+        }
         for row in iter_rows(pref.path / "history.jsonl"):
             if row.get("_step", 0) <= n:
                 fork_rows.append(jsonl.encode(row))
         step = n + 1
-    run = Run(store=store, ref=ref, settings=s, info=info, resumed=False, step=step, runtime_offset=0.0,
-              config=items, summary=SummaryState(), allow_val_change=bool(s.allow_val_change))
+    run = Run(
+        store=store,
+        ref=ref,
+        settings=s,
+        info=info,
+        resumed=False,
+        step=step,
+        runtime_offset=0.0,
+        config=items,
+        summary=SummaryState(),
+        allow_val_change=bool(s.allow_val_change),
+    )
     run._segment_start = now  # readers derive _runtime from the init record's `created`
     run._open({"t": "init", **info})
     for line in fork_rows:
@@ -400,10 +459,16 @@ def _start_recorder(run: Any, s: Settings, info: dict[str, Any]) -> None:
     from ..capture.recorder import Recorder
 
     run._recorder = Recorder(
-        run._ref.path / "files", run._event, program=info["program"], cwd=info["cwd"],
-        capture_git=not s.disable_git, capture_diff=not s.disable_code and s.save_code is not False,
-        save_code=bool(s.save_code) and not s.disable_code, ignore_globs=tuple(s.ignore_globs),
-        cache_dir=run._store.root / "cache")
+        run._ref.path / "files",
+        run._event,
+        program=info["program"],
+        cwd=info["cwd"],
+        capture_git=not s.disable_git,
+        capture_diff=not s.disable_code and s.save_code is not False,
+        save_code=bool(s.save_code) and not s.disable_code,
+        ignore_globs=tuple(s.ignore_globs),
+        cache_dir=run._store.root / "cache",
+    )
     run._recorder.start()
 
 
@@ -416,14 +481,37 @@ def _resume(store: Store, s: Settings, ref: RunRef, config: Any, include: Any, e
     last = last_step(ref.path / "history.jsonl")
     step = 0 if last is None else last + 1
     info = dict(st.info)
-    run = Run(store=store, ref=ref, settings=s, info=info, resumed=True, step=step,
-              runtime_offset=st.runtime, config=dict(st.config), summary=sstate,
-              allow_val_change=bool(s.allow_val_change))
+    run = Run(
+        store=store,
+        ref=ref,
+        settings=s,
+        info=info,
+        resumed=True,
+        step=step,
+        runtime_offset=st.runtime,
+        config=dict(st.config),
+        summary=sstate,
+        allow_val_change=bool(s.allow_val_change),
+    )
     pid = os.getpid()
-    run._open({"t": "resume", "time": run._segment_start, "step": step, "runtime": st.runtime,
-               "host": hostname(), "pid": pid, "pid_start": start_token(pid), "mode": s.mode})
-    for key, val in (("name", s.run_name), ("notes", s.run_notes), ("group", s.run_group),
-                     ("job_type", s.run_job_type)):
+    run._open(
+        {
+            "t": "resume",
+            "time": run._segment_start,
+            "step": step,
+            "runtime": st.runtime,
+            "host": hostname(),
+            "pid": pid,
+            "pid_start": start_token(pid),
+            "mode": s.mode,
+        }
+    )
+    for key, val in (
+        ("name", s.run_name),
+        ("notes", s.run_notes),
+        ("group", s.run_group),
+        ("job_type", s.run_job_type),
+    ):
         if val is not None and val != info.get(key):
             run._edit(key, val)
     if s.run_tags is not None and list(s.run_tags) != info.get("tags"):
@@ -448,8 +536,9 @@ def _parse_rewind(param: str, value: Any) -> tuple[str, int]:
     return check_name("run id", rid), step
 
 
-def _resume_from(store: Store, s: Settings, project: str, run_id: str, spec: str, config: Any,
-                 include: Any, exclude: Any) -> Any:
+def _resume_from(
+    store: Store, s: Settings, project: str, run_id: str, spec: str, config: Any, include: Any, exclude: Any
+) -> Any:
     """Rewind a run to step N: the rows after N move to a kept side file, then the run resumes."""
     rid, n = _parse_rewind("resume_from", spec)
     ref = store.find_run_by_id(rid, project) or store.find_run_by_id(rid)
@@ -475,7 +564,9 @@ def _started(store: Store, s: Settings, ref: RunRef, run: Any, resume_mode: str 
     client.register_live(store.root, ref.project, ref.id, ref.path, pid, start_token(pid), hostname())
     interval = s.x_stats_sampling_interval
     if interval is not None and not (isinstance(interval, (int, float)) and interval > 0):
-        term.warn(f"x_stats_sampling_interval must be a positive number of seconds, got {interval!r}; using 2")
+        term.warn(
+            f"x_stats_sampling_interval must be a positive number of seconds, got {interval!r}; using 2"
+        )
         interval = None
     # Before the tee: a daemon must not inherit the captured fds. The store's one daemon keeps the
     # interval of the run that started it.
@@ -496,8 +587,15 @@ def _started(store: Store, s: Settings, ref: RunRef, run: Any, resume_mode: str 
     return run
 
 
-def login(key: str | None = None, relogin: bool | None = None, host: str | None = None,
-          anonymous: str | None = None, timeout: int | None = None, verify: bool = False, **kwargs: Any) -> bool:
+def login(
+    key: str | None = None,
+    relogin: bool | None = None,
+    host: str | None = None,
+    anonymous: str | None = None,
+    timeout: int | None = None,
+    verify: bool = False,
+    **kwargs: Any,
+) -> bool:
     """wandb.login(): runstore has no accounts, so there is nothing to log in to; always True.
 
     Kept so scripts that call it first run unchanged. Remotes are configured with `runstore init --remote`.

@@ -25,6 +25,8 @@ _write = os.write
 # The fast path encodes without OPT_NON_STR_KEYS so that a non-str key makes orjson raise and the
 # slow path can report it properly.
 _FAST_OPTS = orjson.OPT_APPEND_NEWLINE
+
+
 class Metric:
     """What `define_metric` returns; can be passed as another metric's `step_metric`."""
 
@@ -74,9 +76,20 @@ class _RunSummary(SummaryView):
 class Run:
     """A run being written by this process. Create it with `runstore.init()`."""
 
-    def __init__(self, *, store: Store, ref: RunRef, settings: Settings, info: dict[str, Any],
-                 resumed: bool, step: int, runtime_offset: float, config: dict[str, Any],
-                 summary: SummaryState, allow_val_change: bool) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        ref: RunRef,
+        settings: Settings,
+        info: dict[str, Any],
+        resumed: bool,
+        step: int,
+        runtime_offset: float,
+        config: dict[str, Any],
+        summary: SummaryState,
+        allow_val_change: bool,
+    ) -> None:
         self._store = store
         self._ref = ref
         self._settings = settings
@@ -121,8 +134,10 @@ class Run:
 
     def _write_failed(self, e: BaseException, what: str) -> None:
         self._write_errors += 1
-        term.warn(f"could not write a {what} for run {self.id} ({e}); training continues, "
-                  "but this data is lost", once_key=f"write-failed:{self.id}:{type(e).__name__}")
+        term.warn(
+            f"could not write a {what} for run {self.id} ({e}); training continues, but this data is lost",
+            once_key=f"write-failed:{self.id}:{type(e).__name__}",
+        )
 
     def _config_event(self, changed: dict[str, Any]) -> None:
         self._event({"t": "config", "set": changed})
@@ -240,8 +255,13 @@ class Run:
         return f"<Run {self.path} ({self.name})>"
 
     # -- logging --------------------------------------------------------------------------------
-    def log(self, data: dict[str, Any], step: int | None = None, commit: bool | None = None,
-            sync: bool | None = None) -> None:
+    def log(
+        self,
+        data: dict[str, Any],
+        step: int | None = None,
+        commit: bool | None = None,
+        sync: bool | None = None,
+    ) -> None:
         """Log a dict of metrics for one step (contract §4: auto step, commit=False, explicit step)."""
         if step is None and commit is None and self._fast and data.__class__ is dict:
             # One C-level pass decides the fast path: sum() raises for anything that is not a number
@@ -272,28 +292,36 @@ class Run:
 
     def _log_slow(self, data: Any, step: Any, commit: Any) -> None:
         if not isinstance(data, Mapping):
-            raise TypeError(f"run.log() takes a dict of metric names to values, e.g. "
-                            f"run.log({{'loss': 0.5}}); got {type(data).__name__}")
+            raise TypeError(
+                f"run.log() takes a dict of metric names to values, e.g. "
+                f"run.log({{'loss': 0.5}}); got {type(data).__name__}"
+            )
         for k in data:
             if not isinstance(k, str):
                 raise TypeError(f"run.log() keys must be str; got {k!r} ({type(k).__name__})")
         if step is not None and (isinstance(step, bool) or not hasattr(step, "__index__")):
             raise TypeError(f"run.log(step=...) must be an int, got {type(step).__name__}")
         if self._finished:
-            term.warn(f"run {self.id} is finished; the call to log() is ignored",
-                      once_key=f"log-after-finish:{self.id}")
+            term.warn(
+                f"run {self.id} is finished; the call to log() is ignored",
+                once_key=f"log-after-finish:{self.id}",
+            )
             return
         if step is not None:
             step = int(step)
         row_step = self._step if step is None else max(step, self._step)
-        row = {(v.history_key(k) if isinstance(v, Media) else k): self._value(k, v, row_step)
-               for k, v in data.items()}
+        row = {
+            (v.history_key(k) if isinstance(v, Media) else k): self._value(k, v, row_step)
+            for k, v in data.items()
+        }
         if step is not None:
             if step < self._step:
-                term.warn(f"Tried to log to step {step} that is less than the current step {self._step}. "
-                          "Steps must be monotonically increasing, so this row is not in the history; "
-                          "it is kept in run.jsonl as a 'dropped' record.",
-                          once_key=f"dropped:{self.id}")
+                term.warn(
+                    f"Tried to log to step {step} that is less than the current step {self._step}. "
+                    "Steps must be monotonically increasing, so this row is not in the history; "
+                    "it is kept in run.jsonl as a 'dropped' record.",
+                    once_key=f"dropped:{self.id}",
+                )
                 self._event({"t": "dropped", "step": step, "current": self._step, "row": row})
                 return
             if step > self._step:
@@ -301,7 +329,7 @@ class Run:
                     self._flush()
                 self._step = step
         self._pending.update(row)
-        if (bool(commit) if commit is not None else step is None):
+        if bool(commit) if commit is not None else step is None:
             self._flush()
         self._fast = not self._pending and not self._defs
 
@@ -322,8 +350,10 @@ class Run:
         try:
             return to_stored(self._bind_ctx, key, v, step)
         except (OSError, ValueError, TypeError, ImportError) as e:
-            term.warn(f"could not log {key!r} ({type(e).__name__}: {e}); stored as null, training continues",
-                      once_key=f"media-failed:{key}:{type(e).__name__}")
+            term.warn(
+                f"could not log {key!r} ({type(e).__name__}: {e}); stored as null, training continues",
+                once_key=f"media-failed:{key}:{type(e).__name__}",
+            )
             return None
 
     def _flush(self) -> None:
@@ -354,13 +384,23 @@ class Run:
                 set_path(row, sm.split("."), self._step_values[sm])
                 flat[sm] = ((sm,), self._step_values[sm])
 
-    def define_metric(self, name: str, step_metric: str | Metric | None = None, step_sync: bool | None = None,
-                      hidden: bool | None = None, summary: str | None = None, goal: str | None = None,
-                      overwrite: bool | None = None, **kwargs: Any) -> Metric:
+    def define_metric(
+        self,
+        name: str,
+        step_metric: str | Metric | None = None,
+        step_sync: bool | None = None,
+        hidden: bool | None = None,
+        summary: str | None = None,
+        goal: str | None = None,
+        overwrite: bool | None = None,
+        **kwargs: Any,
+    ) -> Metric:
         """Customize how a metric is summarized and which metric is its x-axis (contract §5)."""
         if kwargs:
-            term.warn(f"define_metric() ignores unknown arguments: {', '.join(sorted(kwargs))}",
-                      once_key=f"define_metric-kwargs:{sorted(kwargs)}")
+            term.warn(
+                f"define_metric() ignores unknown arguments: {', '.join(sorted(kwargs))}",
+                once_key=f"define_metric-kwargs:{sorted(kwargs)}",
+            )
         if not isinstance(name, str) or not name:
             raise TypeError("define_metric() name must be a non-empty str, e.g. define_metric('val/*')")
         if "*" in name[:-1]:
@@ -374,16 +414,24 @@ class Run:
             ops = [s.strip().lower() for s in summary.split(",") if s.strip()]
             bad = [s for s in ops if s not in SUMMARY_OPS]
             if bad:
-                raise ValueError(f"Unhandled define_metric() arg: summary op: {bad[0]} "
-                                 f"(use any of {', '.join(SUMMARY_OPS)})")
+                raise ValueError(
+                    f"Unhandled define_metric() arg: summary op: {bad[0]} "
+                    f"(use any of {', '.join(SUMMARY_OPS)})"
+                )
         if goal is not None:
             g = {"min": "minimize", "max": "maximize"}.get(goal, goal)
             if g not in ("minimize", "maximize"):
                 raise ValueError(f"define_metric(goal={goal!r}): use 'minimize' or 'maximize'")
             goal = g
         d: dict[str, Any] = {"name": name}
-        for k, v in (("step_metric", step_metric), ("step_sync", step_sync), ("hidden", hidden),
-                     ("summary", ops or None), ("goal", goal), ("overwrite", overwrite)):
+        for k, v in (
+            ("step_metric", step_metric),
+            ("step_sync", step_sync),
+            ("hidden", hidden),
+            ("summary", ops or None),
+            ("goal", goal),
+            ("overwrite", overwrite),
+        ):
             if v is not None:
                 d[k] = v
         if step_metric and step_sync is None:
@@ -421,8 +469,17 @@ class Run:
             hbytes = os.fstat(self._hfd).st_size
         except OSError:
             hbytes = 0
-        self._event({"t": "exit", "code": code, "time": now, "runtime": runtime, "step": self._step,
-                     "history_bytes": hbytes, **self._sstate.snapshot()})
+        self._event(
+            {
+                "t": "exit",
+                "code": code,
+                "time": now,
+                "runtime": runtime,
+                "step": self._step,
+                "history_bytes": hbytes,
+                **self._sstate.snapshot(),
+            }
+        )
         for fd in (self._hfd, self._rfd):
             try:
                 os.close(fd)
@@ -434,8 +491,10 @@ class Run:
         client.unregister_live(self._store.root, self.project, self.id)
         if not quiet:
             state = "finished" if code == 0 else f"failed (exit code {code})"
-            term.info(f"run {self.name} ({self.id}) {state} after {self._step} steps, {runtime:.1f}s: "
-                      f"{self._ref.path}")
+            term.info(
+                f"run {self.name} ({self.id}) {state} after {self._step} steps, {runtime:.1f}s: "
+                f"{self._ref.path}"
+            )
         from . import init as _init
 
         _init._on_finish(self, code)
@@ -454,16 +513,22 @@ class Run:
             self.finish(exit_code=code)
         return False
 
-    def save(self, glob_str: Any = None, base_path: Any = None, policy: str = "live", glob: bool = True) -> list[str]:
+    def save(
+        self, glob_str: Any = None, base_path: Any = None, policy: str = "live", glob: bool = True
+    ) -> list[str]:
         """Copy files matching `glob_str` into the run (policy "live", "now" or "end"); returns their paths."""
         from .save import save
 
         if self._finished:
-            term.warn(f"run {self.id} is finished; save() is ignored", once_key=f"save-after-finish:{self.id}")
+            term.warn(
+                f"run {self.id} is finished; save() is ignored", once_key=f"save-after-finish:{self.id}"
+            )
             return []
         return save(self, glob_str, base_path, policy, glob)
 
-    def restore(self, name: str, run_path: str | None = None, replace: bool = False, root: str | None = None) -> Any:
+    def restore(
+        self, name: str, run_path: str | None = None, replace: bool = False, root: str | None = None
+    ) -> Any:
         from .save import restore
 
         return restore(name, run_path or f"{self.project}/{self.id}", replace, root or self.dir)
@@ -473,6 +538,13 @@ class Run:
 
     def alert(self, title: str, text: str, level: str | None = None, wait_duration: Any = None) -> None:
         """Record an alert in the run (there is no notification service to send it to)."""
-        self._event({"t": "alert", "time": _time(), "title": str(title), "text": str(text),
-                     "level": str(level or "INFO")})
+        self._event(
+            {
+                "t": "alert",
+                "time": _time(),
+                "title": str(title),
+                "text": str(text),
+                "level": str(level or "INFO"),
+            }
+        )
         term.info(f"alert [{level or 'INFO'}] {title}: {text}")

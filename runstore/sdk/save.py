@@ -35,7 +35,9 @@ def destination(src: str, glob_str: str, base_path: str | None, cwd: str) -> str
     return os.path.join(os.path.basename(os.path.dirname(src)), os.path.basename(src))
 
 
-def save(run: Any, glob_str: Any, base_path: Any = None, policy: str = "live", glob: bool = True) -> list[str]:
+def save(
+    run: Any, glob_str: Any, base_path: Any = None, policy: str = "live", glob: bool = True
+) -> list[str]:
     if isinstance(glob_str, os.PathLike):
         glob_str = os.fspath(glob_str)
     if not isinstance(glob_str, str) or not glob_str:
@@ -53,8 +55,10 @@ def save(run: Any, glob_str: Any, base_path: Any = None, policy: str = "live", g
     if not matches and os.path.isfile(os.path.join(files_dir, glob_str)):
         return [os.path.join(files_dir, glob_str)]  # a file the script already wrote into run.dir
     if not matches:
-        term.warn(f"save({glob_str!r}) matched no files; call save() again once they exist",
-                  once_key=f"save-none:{glob_str}")
+        term.warn(
+            f"save({glob_str!r}) matched no files; call save() again once they exist",
+            once_key=f"save-none:{glob_str}",
+        )
         return []
     out: list[str] = []
     for src in matches:
@@ -71,8 +75,10 @@ def save(run: Any, glob_str: Any, base_path: Any = None, policy: str = "live", g
             try:
                 copy_atomic(src, dest)
             except OSError as e:
-                term.warn(f"could not save {src} into the run ({e.strerror or e}); training continues",
-                          once_key=f"save-failed:{src}")
+                term.warn(
+                    f"could not save {src} into the run ({e.strerror or e}); training continues",
+                    once_key=f"save-failed:{src}",
+                )
                 continue
         run._saves[src] = (rel, policy, sig)
         run._event({"t": "save", "src": src, "path": rel.replace(os.sep, "/"), "policy": policy, "sig": sig})

@@ -15,28 +15,55 @@ from typing import Any
 
 from . import term
 
-MODES = {"online": "online", "offline": "offline", "disabled": "disabled", "dryrun": "offline",
-         "run": "online", "shared": "online"}
+MODES = {
+    "online": "online",
+    "offline": "offline",
+    "disabled": "disabled",
+    "dryrun": "offline",
+    "run": "online",
+    "shared": "online",
+}
 RESUME = {"allow", "must", "never", "auto"}
 REINIT = {"default", "return_previous", "finish_previous", "create_new"}
 TRUE = ("1", "true", "yes", "on")
 
 # setting name -> environment suffix (read as RUNSTORE_<suffix>, then WANDB_<suffix>)
 ENV = {
-    "mode": "MODE", "project": "PROJECT", "entity": "ENTITY", "run_id": "RUN_ID", "resume": "RESUME",
-    "run_name": "NAME", "run_notes": "NOTES", "run_tags": "TAGS", "run_group": "RUN_GROUP",
-    "run_job_type": "JOB_TYPE", "config_paths": "CONFIG_PATHS", "sweep_id": "SWEEP_ID",
-    "sweep_param_path": "SWEEP_PARAM_PATH", "console": "CONSOLE", "save_code": "SAVE_CODE",
-    "disable_code": "DISABLE_CODE", "disable_git": "DISABLE_GIT", "ignore_globs": "IGNORE_GLOBS",
-    "silent": "SILENT", "quiet": "QUIET",
+    "mode": "MODE",
+    "project": "PROJECT",
+    "entity": "ENTITY",
+    "run_id": "RUN_ID",
+    "resume": "RESUME",
+    "run_name": "NAME",
+    "run_notes": "NOTES",
+    "run_tags": "TAGS",
+    "run_group": "RUN_GROUP",
+    "run_job_type": "JOB_TYPE",
+    "config_paths": "CONFIG_PATHS",
+    "sweep_id": "SWEEP_ID",
+    "sweep_param_path": "SWEEP_PARAM_PATH",
+    "console": "CONSOLE",
+    "save_code": "SAVE_CODE",
+    "disable_code": "DISABLE_CODE",
+    "disable_git": "DISABLE_GIT",
+    "ignore_globs": "IGNORE_GLOBS",
+    "silent": "SILENT",
+    "quiet": "QUIET",
     # wandb's private setting x_stats_sampling_interval (WANDB__STATS_SAMPLING_INTERVAL)
     "x_stats_sampling_interval": "_STATS_SAMPLING_INTERVAL",
 }
 LIST_SETTINGS = ("run_tags", "config_paths", "ignore_globs")
 BOOL_SETTINGS = ("save_code", "disable_code", "disable_git", "silent", "quiet")
 # wandb.Settings field names users pass to init(settings=...) that we map onto ours.
-ALIASES = {"id": "run_id", "name": "run_name", "notes": "run_notes", "tags": "run_tags", "group": "run_group",
-           "job_type": "run_job_type", "dir": "root_dir"}
+ALIASES = {
+    "id": "run_id",
+    "name": "run_name",
+    "notes": "run_notes",
+    "tags": "run_tags",
+    "group": "run_group",
+    "job_type": "run_job_type",
+    "dir": "root_dir",
+}
 
 
 @dataclass
@@ -92,7 +119,9 @@ def norm_resume(value: Any, source: str) -> str | None:
     if v in ("true", "1"):
         return "auto"
     if v not in RESUME:
-        raise ValueError(f"{source}: resume must be one of allow, must, never, auto, True, False (got {value!r})")
+        raise ValueError(
+            f"{source}: resume must be one of allow, must, never, auto, True, False (got {value!r})"
+        )
     return v
 
 
@@ -205,8 +234,10 @@ def from_user(settings: Any) -> dict[str, Any]:
         else:
             unknown.append(k)
     if unknown:
-        term.warn(f"ignoring settings runstore does not use: {', '.join(sorted(unknown))}",
-                  once_key=f"settings:{sorted(unknown)}")
+        term.warn(
+            f"ignoring settings runstore does not use: {', '.join(sorted(unknown))}",
+            once_key=f"settings:{sorted(unknown)}",
+        )
     if "mode" in out:
         out["mode"] = norm_mode(out["mode"], "settings")
     if "resume" in out:
@@ -217,11 +248,21 @@ def from_user(settings: Any) -> dict[str, Any]:
     return out
 
 
-def resolve(explicit: Mapping[str, Any], user: Any, store_file: Mapping[str, Any],
-            env: Mapping[str, str] | None = None, wandb_ini: Mapping[str, Any] | None = None) -> Settings:
+def resolve(
+    explicit: Mapping[str, Any],
+    user: Any,
+    store_file: Mapping[str, Any],
+    env: Mapping[str, str] | None = None,
+    wandb_ini: Mapping[str, Any] | None = None,
+) -> Settings:
     env = os.environ if env is None else env
-    layers = [from_file(wandb_ini or {}), from_file(store_file), from_env(env), from_user(user),
-              {k: v for k, v in explicit.items() if v is not None}]
+    layers = [
+        from_file(wandb_ini or {}),
+        from_file(store_file),
+        from_env(env),
+        from_user(user),
+        {k: v for k, v in explicit.items() if v is not None},
+    ]
     merged: dict[str, Any] = {}
     for layer in layers:
         merged.update(layer)

@@ -160,8 +160,12 @@ def _load_cache(path: Path, head: bytes, size: int, ino: int) -> tuple[dict[str,
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = orjson.loads(bytes(z["__meta__"]))
-            if (meta.get("head") != head.hex() or meta["bytes"] > size or meta.get("version") != 1
-                    or meta.get("ino") != ino):
+            if (
+                meta.get("head") != head.hex()
+                or meta["bytes"] > size
+                or meta.get("version") != 1
+                or meta.get("ino") != ino
+            ):
                 return {}, 0, 0
             cols: dict[str, Any] = {}
             for i, (name, kind) in enumerate(meta["columns"]):

@@ -23,9 +23,17 @@ VERSION = 1
 
 def _to_entry(st: RunState, sig: list[int], hsig: list[int] | None) -> dict[str, Any]:
     return {
-        "sig": sig, "hsig": hsig, "info": st.info, "config": st.config, "metadata": st.metadata,
-        "segments": [[s.start, s.step, s.runtime_offset] for s in st.segments], "exit": st.exit,
-        "live": st.live, "dropped": st.dropped, "defs": st.defs.to_list(), "summary": st.summary,
+        "sig": sig,
+        "hsig": hsig,
+        "info": st.info,
+        "config": st.config,
+        "metadata": st.metadata,
+        "segments": [[s.start, s.step, s.runtime_offset] for s in st.segments],
+        "exit": st.exit,
+        "live": st.live,
+        "dropped": st.dropped,
+        "defs": st.defs.to_list(),
+        "summary": st.summary,
     }
 
 
@@ -33,9 +41,19 @@ def _from_entry(ref: RunRef, e: dict[str, Any]) -> RunState:
     defs = MetricDefs()
     for d in e.get("defs") or ():
         defs.add(d)
-    return RunState(ref=ref, info=e["info"], config=e["config"], metadata=e.get("metadata") or {},
-                    defs=defs, segments=[Segment(*s) for s in e["segments"]], exit=e["exit"], live=e["live"],
-                    events=[], dropped=e.get("dropped", 0), _summary=e["summary"])
+    return RunState(
+        ref=ref,
+        info=e["info"],
+        config=e["config"],
+        metadata=e.get("metadata") or {},
+        defs=defs,
+        segments=[Segment(*s) for s in e["segments"]],
+        exit=e["exit"],
+        live=e["live"],
+        events=[],
+        dropped=e.get("dropped", 0),
+        _summary=e["summary"],
+    )
 
 
 def load_states(store: Store, project: str | None = None) -> list[RunState]:

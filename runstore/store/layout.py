@@ -38,8 +38,13 @@ def check_name(kind: str, value: str, max_len: int = 128) -> str:
 
 
 def _valid(name: object) -> bool:
-    return isinstance(name, str) and bool(name) and name not in (".", "..") and len(name) <= 128 \
+    return (
+        isinstance(name, str)
+        and bool(name)
+        and name not in (".", "..")
+        and len(name) <= 128
         and not _BAD_NAME.search(name)
+    )
 
 
 def find_root(start: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Path:
@@ -82,7 +87,11 @@ class RunRef:
         return self._path
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, RunRef) and (self.project, self.id, self.dir) == (other.project, other.id, other.dir)
+        return isinstance(other, RunRef) and (self.project, self.id, self.dir) == (
+            other.project,
+            other.id,
+            other.dir,
+        )
 
     def __hash__(self) -> int:
         return hash((self.project, self.id, self.dir))

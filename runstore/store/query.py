@@ -18,8 +18,12 @@ from .runs import RunState
 OPS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex", "$exists", "$and", "$or", "$nor")
 _MISSING = object()
 _FIELD_ALIASES = {
-    "displayName": "display_name", "createdAt": "created_at", "jobType": "job_type",
-    "summary": "summary_metrics", "sweepName": "sweep", "sweep_id": "sweep",
+    "displayName": "display_name",
+    "createdAt": "created_at",
+    "jobType": "job_type",
+    "summary": "summary_metrics",
+    "sweepName": "sweep",
+    "sweep_id": "sweep",
 }
 
 

@@ -126,8 +126,9 @@ def _apply_event(st: RunState, ev: dict[str, Any]) -> None:
         st.segments = [Segment(float(ev.get("created", 0.0)), 0, 0.0)]
         st.live, st.exit = ev, None
     elif t == "resume":
-        st.segments.append(Segment(float(ev.get("time", 0.0)), int(ev.get("step", 0)),
-                                   float(ev.get("runtime", 0.0))))
+        st.segments.append(
+            Segment(float(ev.get("time", 0.0)), int(ev.get("step", 0)), float(ev.get("runtime", 0.0)))
+        )
         st.live, st.exit = ev, None
     elif t == "config":
         st.config.update(ev.get("set") or {})
@@ -174,7 +175,9 @@ def fold_summary(st: RunState) -> SummaryState:
             break
     # Summary edits are ordered against history rows by step: an edit made while the next step was C
     # comes after every row with _step < C and before the rest (docs/FORMAT.md).
-    pending = [e for e in st.events[start_idx:] if isinstance(e, dict) and e.get("t") in ("summary", "metric")]
+    pending = [
+        e for e in st.events[start_idx:] if isinstance(e, dict) and e.get("t") in ("summary", "metric")
+    ]
     pending = [e for e in pending if type(e.get("step", 0)) is int]
     j = 0
     for row in iter_rows(st.path / HISTORY, offset):

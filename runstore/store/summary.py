@@ -117,8 +117,12 @@ def _truthy(d: dict[str, Any]) -> dict[str, Any]:
 class SummaryState:
     """Summary values plus the running aggregates that `define_metric(summary=...)` needs."""
 
-    def __init__(self, values: dict[str, Any] | None = None, aggs: dict[str, Any] | None = None,
-                 defs: MetricDefs | None = None) -> None:
+    def __init__(
+        self,
+        values: dict[str, Any] | None = None,
+        aggs: dict[str, Any] | None = None,
+        defs: MetricDefs | None = None,
+    ) -> None:
         self.values: dict[str, Any] = values if values is not None else {}
         self.aggs: dict[str, dict[str, Any]] = aggs if aggs is not None else {}
         self.defs = defs if defs is not None else MetricDefs()

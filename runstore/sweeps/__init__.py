@@ -19,6 +19,16 @@ from .schema import Metric, SweepConfig, SweepConfigError, parse_config, warning
 from .search import Trial, bayes_sampler, next_params
 
 __all__ = [
-    "Metric", "SweepConfig", "SweepConfigError", "Trial", "bayes_sampler", "build_command", "format_args",
-    "next_params", "parse_config", "run_config_yaml", "runs_to_stop", "warnings",
+    "Metric",
+    "SweepConfig",
+    "SweepConfigError",
+    "Trial",
+    "bayes_sampler",
+    "build_command",
+    "format_args",
+    "next_params",
+    "parse_config",
+    "run_config_yaml",
+    "runs_to_stop",
+    "warnings",
 ]

@@ -72,7 +72,9 @@ def trial_env(sd: SweepDir, st: S.SweepState, run_id: str, param_path: str) -> d
     return out
 
 
-def write_param_files(sd: SweepDir, run_id: str, params: dict[str, Any], config: Any) -> tuple[str, str | None]:
+def write_param_files(
+    sd: SweepDir, run_id: str, params: dict[str, Any], config: Any
+) -> tuple[str, str | None]:
     """The per-run config YAML (and the JSON for `${args_json_file}` when the command uses it)."""
     from .macros import run_config_yaml
 
@@ -155,16 +157,23 @@ class Counts:
         if max_consecutive is not None and self.consecutive >= max_consecutive:
             return f"{self.consecutive} consecutive runs failed (--max-consecutive-failed-runs {max_consecutive})"
         flapping_off = (os.environ.get("WANDB_AGENT_DISABLE_FLAPPING") or "").lower() in _TRUE
-        if (not flapping_off and time.time() - self.started < FLAPPING_MAX_SECONDS
-                and self.failures >= FLAPPING_MAX_FAILURES):
-            return (f"{self.failures} runs failed within {FLAPPING_MAX_SECONDS:.0f}s of the agent starting "
-                    "(set WANDB_AGENT_DISABLE_FLAPPING=true to keep going)")
+        if (
+            not flapping_off
+            and time.time() - self.started < FLAPPING_MAX_SECONDS
+            and self.failures >= FLAPPING_MAX_FAILURES
+        ):
+            return (
+                f"{self.failures} runs failed within {FLAPPING_MAX_SECONDS:.0f}s of the agent starting "
+                "(set WANDB_AGENT_DISABLE_FLAPPING=true to keep going)"
+            )
         try:
             max_initial = int(os.environ.get("WANDB_AGENT_MAX_INITIAL_FAILURES") or 5)
         except ValueError:
             max_initial = 5
         if self.failures >= max_initial and self.failures >= self.successes:
-            return (f"{self.failures} of {self.runs} runs failed (WANDB_AGENT_MAX_INITIAL_FAILURES={max_initial})")
+            return (
+                f"{self.failures} of {self.runs} runs failed (WANDB_AGENT_MAX_INITIAL_FAILURES={max_initial})"
+            )
         return None
 
 
@@ -194,14 +203,21 @@ def _next(ctl: Controller, agent_id: str, said: set[str]) -> Tick | None:
 class CliAgent:
     """Runs the sweep's `command` for one trial at a time until the sweep, `count` or failures end it."""
 
-    def __init__(self, sd: SweepDir, count: int | None = None, max_consecutive_failed_runs: int | None = None,
-                 term_timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        sd: SweepDir,
+        count: int | None = None,
+        max_consecutive_failed_runs: int | None = None,
+        term_timeout: float | None = None,
+    ) -> None:
         _check_args(count, max_consecutive_failed_runs)
         self.sd = sd
         self.ctl = Controller(sd)
         self.count = count
         self.max_consecutive = max_consecutive_failed_runs
-        self.kill_delay = term_timeout if term_timeout is not None else _env_float("WANDB_AGENT_KILL_DELAY", 30.0)
+        self.kill_delay = (
+            term_timeout if term_timeout is not None else _env_float("WANDB_AGENT_KILL_DELAY", 30.0)
+        )
         self.child: subprocess.Popen[bytes] | None = None
         self.interrupted = 0
         self.kill_at: float | None = None
@@ -339,8 +355,13 @@ def _kill_tree(child: subprocess.Popen[bytes], sig: int, children: bool = True) 
             p.send_signal(sig)
 
 
-def run_cli_agent(sweep_id: str, count: int | None = None, store: Store | None = None,
-                  max_consecutive_failed_runs: int | None = None, term_timeout: float | None = None) -> int:
+def run_cli_agent(
+    sweep_id: str,
+    count: int | None = None,
+    store: Store | None = None,
+    max_consecutive_failed_runs: int | None = None,
+    term_timeout: float | None = None,
+) -> int:
     sd = find_sweep(sweep_id, store)
     return CliAgent(sd, count, max_consecutive_failed_runs, term_timeout).run()
 
@@ -390,8 +411,12 @@ def _teardown() -> None:
             r.finish(quiet=True)
 
 
-def function_agent(sd: SweepDir, function: Callable[[], Any], count: int | None = None,
-                   max_consecutive_failed_runs: int | None = None) -> None:
+def function_agent(
+    sd: SweepDir,
+    function: Callable[[], Any],
+    count: int | None = None,
+    max_consecutive_failed_runs: int | None = None,
+) -> None:
     _check_args(count, max_consecutive_failed_runs)
     if not callable(function):
         raise TypeError(f"agent(function=...) must be callable, got {type(function).__name__}")
@@ -423,8 +448,9 @@ def function_agent(sd: SweepDir, function: Callable[[], Any], count: int | None 
             ctl.agent_exit(agent_id, reason)
 
 
-def _run_function_trial(sd: SweepDir, ctl: Controller, agent_id: str, tick: Tick,
-                        function: Callable[[], Any]) -> tuple[bool, bool]:
+def _run_function_trial(
+    sd: SweepDir, ctl: Controller, agent_id: str, tick: Tick, function: Callable[[], Any]
+) -> tuple[bool, bool]:
     a = tick.assignment
     assert a is not None
     st = tick.state
@@ -474,9 +500,16 @@ def _run_function_trial(sd: SweepDir, ctl: Controller, agent_id: str, tick: Tick
     return result in ("finished", "stopped"), interrupted
 
 
-def agent(sweep_id: str, function: Callable[[], Any] | None = None, entity: str | None = None,
-          project: str | None = None, count: int | None = None, forward_signals: bool = False,
-          term_timeout: float | None = None, max_consecutive_failed_runs: int | None = None) -> None:
+def agent(
+    sweep_id: str,
+    function: Callable[[], Any] | None = None,
+    entity: str | None = None,
+    project: str | None = None,
+    count: int | None = None,
+    forward_signals: bool = False,
+    term_timeout: float | None = None,
+    max_consecutive_failed_runs: int | None = None,
+) -> None:
     """`wandb.agent`: run trials of a sweep. With `function`, each trial calls it in this process,
     sequentially, and the agent finishes the run it started; without, the sweep's `program` runs as a
     child process per trial, like `runstore agent`. `entity`/`project` are accepted for wandb

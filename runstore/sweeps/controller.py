@@ -101,8 +101,16 @@ class Controller:
         agent_id = names.new_id()
         pid = os.getpid()
         with self.sd.locked():
-            self.sd.append({"t": "agent", "agent": agent_id, "kind": kind, "host": hostname(), "pid": pid,
-                            "pid_start": start_token(pid)})
+            self.sd.append(
+                {
+                    "t": "agent",
+                    "agent": agent_id,
+                    "kind": kind,
+                    "host": hostname(),
+                    "pid": pid,
+                    "pid_start": start_token(pid),
+                }
+            )
         self._last_beat[agent_id] = time.time()
         return agent_id
 
@@ -153,8 +161,9 @@ class Controller:
                 self.sd.append(*out)
             return tick
 
-    def _schedule(self, st: SweepState, cfg: Any, trials: list[Any], agent_id: str, tick: Tick,
-                  emit: Any) -> None:
+    def _schedule(
+        self, st: SweepState, cfg: Any, trials: list[Any], agent_id: str, tick: Tick, emit: Any
+    ) -> None:
         if st.state == S.PAUSED:
             tick.wait = "the sweep is paused (runstore sweep --resume ID)"
             return
@@ -200,8 +209,9 @@ class Controller:
         """The search's view: every trial not released, with metric values when the search needs them."""
         from .search import Trial
 
-        need = cfg.metric is not None and (cfg.method == "bayes" or bool(cfg.early_terminate)
-                                           or cfg.metric.target is not None)
+        need = cfg.metric is not None and (
+            cfg.method == "bayes" or bool(cfg.early_terminate) or cfg.metric.target is not None
+        )
         out = []
         for t in st.active_trials():
             hist: list[float] = []
@@ -247,7 +257,9 @@ class Controller:
                 emit({"t": "release", "run": t.run_id, "reason": "its agent died"})
             else:
                 state = run_state if run_state in S.RESULTS else "failed"
-                emit({"t": "result", "run": t.run_id, "state": state, "code": rs.exit_code, "by": "controller"})
+                emit(
+                    {"t": "result", "run": t.run_id, "state": state, "code": rs.exit_code, "by": "controller"}
+                )
 
 
 def _target_reached(cfg: Any, trials: list[Any]) -> str | None:
@@ -298,8 +310,13 @@ def _prior(store: Any, project: str, cfg: Any, run_ids: list[str]) -> list[dict[
     return out
 
 
-def create_sweep(sweep: Any, entity: str | None = None, project: str | None = None,
-                 prior_runs: list[str] | None = None, store: Any = None) -> SweepDir:
+def create_sweep(
+    sweep: Any,
+    entity: str | None = None,
+    project: str | None = None,
+    prior_runs: list[str] | None = None,
+    store: Any = None,
+) -> SweepDir:
     """Validate a sweep config (dict, callable returning one, or YAML path) and create the sweep.
     Every problem is reported at once (schema.SweepConfigError) before anything is written."""
     from ..sdk import term
@@ -322,7 +339,11 @@ def create_sweep(sweep: Any, entity: str | None = None, project: str | None = No
 ACTIONS = {
     # action: (states it applies to, new state, what it means)
     "stop": ((S.PENDING, S.RUNNING, S.PAUSED), S.FINISHED, "no new runs; running runs finish"),
-    "cancel": ((S.PENDING, S.RUNNING, S.PAUSED, S.FINISHED), S.CANCELED, "no new runs; running runs are stopped"),
+    "cancel": (
+        (S.PENDING, S.RUNNING, S.PAUSED, S.FINISHED),
+        S.CANCELED,
+        "no new runs; running runs are stopped",
+    ),
     "pause": ((S.PENDING, S.RUNNING), S.PAUSED, "no new runs until resumed"),
     "resume": ((S.PAUSED,), S.RUNNING, "agents take new runs again"),
 }
@@ -351,16 +372,19 @@ def update_config(sd: SweepDir, sweep: Any) -> None:
         st = sd.load()
         if st.started:
             n = sum(1 for t in st.trials.values() if not t.prior)
-            raise UsageError(f"sweep {sd.id} has already started {n} run(s); its config can only be replaced "
-                             "before the first run (create a new sweep instead)")
+            raise UsageError(
+                f"sweep {sd.id} has already started {n} run(s); its config can only be replaced "
+                "before the first run (create a new sweep instead)"
+            )
         if st.state in S.DONE_STATES:
             raise UsageError(f"sweep {sd.id} is {st.state}; create a new sweep instead")
         sd.append({"t": "update", "config": dict(cfg.raw)})
         sd.write_config_copy(dict(cfg.raw))
 
 
-def sweep(sweep: Any, entity: str | None = None, project: str | None = None,
-          prior_runs: list[str] | None = None) -> str:
+def sweep(
+    sweep: Any, entity: str | None = None, project: str | None = None, prior_runs: list[str] | None = None
+) -> str:
     """`wandb.sweep`: create a sweep in the store and return its id."""
     from ..sdk import term
 

@@ -27,8 +27,11 @@ def bands(config: SweepConfig) -> list[int]:
 def _history(config: SweepConfig, trial: Trial) -> list[float]:
     """The run's metric values as "lower is better" (negated when maximizing), invalid ones dropped."""
     sign = -1.0 if config.metric and config.metric.goal == "maximize" else 1.0
-    return [sign * float(v) for v in trial.history
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    return [
+        sign * float(v)
+        for v in trial.history
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    ]
 
 
 def thresholds(config: SweepConfig, trials: Sequence[Trial]) -> list[tuple[int, float]]:

@@ -23,8 +23,15 @@ import yaml
 from .schema import SweepConfig
 
 DEFAULT_COMMAND = ["${env}", "${interpreter}", "${program}", "${args}"]
-ARG_STYLES = ("args", "args_no_hyphens", "args_no_boolean_flags", "args_no_equals", "args_json",
-              "args_append_hydra", "args_override_hydra")
+ARG_STYLES = (
+    "args",
+    "args_no_hyphens",
+    "args_no_boolean_flags",
+    "args_no_equals",
+    "args_json",
+    "args_append_hydra",
+    "args_override_hydra",
+)
 _ENVVAR = re.compile(r"\$\{envvar:([^}]*)\}")
 _MACRO = re.compile(r"^\$\{[^}]*\}$")
 
@@ -34,8 +41,14 @@ def format_args(params: Mapping[str, Any], style: str) -> list[str]:
     style = style.removeprefix("${").removesuffix("}")
     if style == "args_json":
         return [json.dumps(dict(params), default=str)]
-    prefix = {"args": "--", "args_no_boolean_flags": "--", "args_no_equals": "--", "args_no_hyphens": "",
-              "args_append_hydra": "+", "args_override_hydra": "++"}.get(style)
+    prefix = {
+        "args": "--",
+        "args_no_boolean_flags": "--",
+        "args_no_equals": "--",
+        "args_no_hyphens": "",
+        "args_append_hydra": "+",
+        "args_override_hydra": "++",
+    }.get(style)
     if prefix is None:
         raise ValueError(f"unknown argument style {style!r}; use one of {', '.join(ARG_STYLES)}")
     out: list[str] = []
@@ -50,8 +63,9 @@ def format_args(params: Mapping[str, Any], style: str) -> list[str]:
     return out
 
 
-def build_command(config: SweepConfig, params: dict[str, Any], *, env: Mapping[str, str],
-                  json_file: str | None) -> list[str]:
+def build_command(
+    config: SweepConfig, params: dict[str, Any], *, env: Mapping[str, str], json_file: str | None
+) -> list[str]:
     """Expand the sweep's `command` (default `${env} ${interpreter} ${program} ${args}`) for one run.
 
     `env` resolves `${envvar:NAME}`; `json_file` is the path substituted for `${args_json_file}` (the
@@ -69,12 +83,16 @@ def build_command(config: SweepConfig, params: dict[str, Any], *, env: Mapping[s
             argv.append(sys.executable)
         elif name == "program":
             if not config.program:
-                raise ValueError("the sweep config has no `program` but its command uses ${program} — "
-                                 "add `program: train.py` (or a `command` without ${program})")
+                raise ValueError(
+                    "the sweep config has no `program` but its command uses ${program} — "
+                    "add `program: train.py` (or a `command` without ${program})"
+                )
             argv.append(config.program)
         elif name == "args_json_file":
             if json_file is None:
-                raise ValueError("the command uses ${args_json_file}: pass json_file=<path of the params JSON>")
+                raise ValueError(
+                    "the command uses ${args_json_file}: pass json_file=<path of the params JSON>"
+                )
             argv.append(json_file)
         elif name in ARG_STYLES:
             argv += format_args(params, name)
@@ -85,4 +103,6 @@ def build_command(config: SweepConfig, params: dict[str, Any], *, env: Mapping[s
 def run_config_yaml(params: Mapping[str, Any]) -> str:
     """The per-run config file the child reads (`WANDB_SWEEP_PARAM_PATH`): wandb_version: 1 + {value: v}."""
     body = {k: {"value": v} for k, v in params.items()}
-    return "wandb_version: 1\n\n" + yaml.safe_dump(body, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    return "wandb_version: 1\n\n" + yaml.safe_dump(
+        body, sort_keys=False, allow_unicode=True, default_flow_style=False
+    )

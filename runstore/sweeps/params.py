@@ -30,33 +30,65 @@ from typing import Any
 # wandb's schema `parameter.anyOf` order: when `distribution` is omitted the first variant whose keys
 # and types fit wins (most variants require an explicit `distribution`, so in practice the keys decide).
 INFERENCE_ORDER: tuple[str, ...] = (
-    "q_beta", "beta", "categorical", "categorical_w_probabilities", "int_uniform", "uniform",
-    "log_normal", "log_uniform", "inv_log_uniform", "normal", "q_log_normal", "q_log_uniform",
-    "q_normal", "q_uniform", "constant", "inv_log_uniform_values", "log_uniform_values",
-    "q_log_uniform_values", "nested",
+    "q_beta",
+    "beta",
+    "categorical",
+    "categorical_w_probabilities",
+    "int_uniform",
+    "uniform",
+    "log_normal",
+    "log_uniform",
+    "inv_log_uniform",
+    "normal",
+    "q_log_normal",
+    "q_log_uniform",
+    "q_normal",
+    "q_uniform",
+    "constant",
+    "inv_log_uniform_values",
+    "log_uniform_values",
+    "q_log_uniform_values",
+    "nested",
 )
 DISTRIBUTIONS: tuple[str, ...] = tuple(d for d in INFERENCE_ORDER if d != "nested")
 
 # Keys each distribution takes (besides `distribution`), required ones first, with defaults.
 _REQUIRED: dict[str, tuple[str, ...]] = {
-    "constant": ("value",), "categorical": ("values",),
+    "constant": ("value",),
+    "categorical": ("values",),
     "categorical_w_probabilities": ("values", "probabilities"),
-    "int_uniform": ("min", "max"), "uniform": ("min", "max"), "q_uniform": ("min", "max"),
-    "log_uniform": ("min", "max"), "log_uniform_values": ("min", "max"),
-    "q_log_uniform": ("min", "max"), "q_log_uniform_values": ("min", "max"),
-    "inv_log_uniform": ("min", "max"), "inv_log_uniform_values": ("min", "max"),
-    "normal": (), "q_normal": (), "log_normal": (), "q_log_normal": (), "beta": (), "q_beta": (),
+    "int_uniform": ("min", "max"),
+    "uniform": ("min", "max"),
+    "q_uniform": ("min", "max"),
+    "log_uniform": ("min", "max"),
+    "log_uniform_values": ("min", "max"),
+    "q_log_uniform": ("min", "max"),
+    "q_log_uniform_values": ("min", "max"),
+    "inv_log_uniform": ("min", "max"),
+    "inv_log_uniform_values": ("min", "max"),
+    "normal": (),
+    "q_normal": (),
+    "log_normal": (),
+    "q_log_normal": (),
+    "beta": (),
+    "q_beta": (),
     "nested": ("parameters",),
 }
 _DEFAULTS: dict[str, dict[str, Any]] = {
-    "q_uniform": {"q": 1}, "q_log_uniform": {"q": 1}, "q_log_uniform_values": {"q": 1},
-    "normal": {"mu": 0.0, "sigma": 1.0}, "log_normal": {"mu": 0.0, "sigma": 1.0},
-    "q_normal": {"mu": 0.0, "sigma": 1.0, "q": 1}, "q_log_normal": {"mu": 0.0, "sigma": 1.0, "q": 1},
-    "beta": {"a": 1.0, "b": 1.0}, "q_beta": {"a": 1.0, "b": 1.0, "q": 1},
+    "q_uniform": {"q": 1},
+    "q_log_uniform": {"q": 1},
+    "q_log_uniform_values": {"q": 1},
+    "normal": {"mu": 0.0, "sigma": 1.0},
+    "log_normal": {"mu": 0.0, "sigma": 1.0},
+    "q_normal": {"mu": 0.0, "sigma": 1.0, "q": 1},
+    "q_log_normal": {"mu": 0.0, "sigma": 1.0, "q": 1},
+    "beta": {"a": 1.0, "b": 1.0},
+    "q_beta": {"a": 1.0, "b": 1.0, "q": 1},
 }
 # Only these may be inferred without an explicit `distribution` key (schema: the others require it).
-_INFERABLE = frozenset({"categorical", "categorical_w_probabilities", "int_uniform", "uniform", "constant",
-                        "nested"})
+_INFERABLE = frozenset(
+    {"categorical", "categorical_w_probabilities", "int_uniform", "uniform", "constant", "nested"}
+)
 GRID_DISTRIBUTIONS = frozenset({"constant", "categorical", "int_uniform", "q_uniform"})
 LOG_EXPONENT_DISTRIBUTIONS = frozenset({"log_uniform", "q_log_uniform", "inv_log_uniform"})
 # A finite support is enumerated for random search's dedup only up to this many values per parameter.
@@ -120,8 +152,10 @@ def _betacf(a: float, b: float, x: float) -> float:
     h = d
     for m in range(1, 500):
         m2 = 2 * m
-        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)),
-                   -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+        for aa in (
+            m * (b - m) * x / ((qam + m2) * (a + m2)),
+            -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)),
+        ):
             d = 1.0 + aa * d
             d = 1.0 / (d if abs(d) > tiny else tiny)
             c = 1.0 + aa / c
@@ -137,7 +171,9 @@ def beta_cdf(x: float, a: float, b: float) -> float:
         return 0.0
     if x >= 1.0:
         return 1.0
-    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
+    front = math.exp(
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
     if x < (a + 1.0) / (a + b + 2.0):
         return front * _betacf(a, b, x) / a
     return 1.0 - front * _betacf(b, a, 1.0 - x) / b
@@ -189,7 +225,11 @@ class ParamSpec:
         """Inverse CDF before quantization, for every non-categorical, non-int distribution."""
         d = self.distribution
         if d in ("normal", "q_normal", "log_normal", "q_log_normal"):
-            x = self.mu if self.sigma == 0 else NormalDist(self.mu, self.sigma).inv_cdf(min(max(u, _EPS), 1 - _EPS))
+            x = (
+                self.mu
+                if self.sigma == 0
+                else NormalDist(self.mu, self.sigma).inv_cdf(min(max(u, _EPS), 1 - _EPS))
+            )
             return math.exp(x) if "log" in d else x
         if d in ("beta", "q_beta"):
             return beta_ppf(u, self.a, self.b)
@@ -206,7 +246,11 @@ class ParamSpec:
         if d in ("log_normal", "q_log_normal"):
             if x <= 0:
                 return 0.0
-            return NormalDist(self.mu, self.sigma).cdf(math.log(x)) if self.sigma > 0 else float(math.log(x) >= self.mu)
+            return (
+                NormalDist(self.mu, self.sigma).cdf(math.log(x))
+                if self.sigma > 0
+                else float(math.log(x) >= self.mu)
+            )
         if d in ("beta", "q_beta"):
             return beta_cdf(x, self.a, self.b)
         lo, hi = self._lo_hi()
@@ -388,14 +432,18 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
 def parse_parameters(where: str, raw: Any) -> tuple[dict[str, ParamSpec], list[str]]:
     """Parse a `parameters:` mapping; `where` is the YAML path used in messages (e.g. "parameters")."""
     if not isinstance(raw, Mapping) or not raw:
-        return {}, [f"{where}: must be a non-empty mapping of parameter names to specs, "
-                    f"e.g. {{lr: {{min: 0.0001, max: 0.1}}}}"]
+        return {}, [
+            f"{where}: must be a non-empty mapping of parameter names to specs, "
+            f"e.g. {{lr: {{min: 0.0001, max: 0.1}}}}"
+        ]
     out: dict[str, ParamSpec] = {}
     problems: list[str] = []
     for name, spec in raw.items():
         if not isinstance(name, str) or not re.match(NAME_RE, name):
-            problems.append(f"{where}.{name}: invalid parameter name — use letters, digits, '_', '.', '-' "
-                            "and start with a letter or '_'")
+            problems.append(
+                f"{where}.{name}: invalid parameter name — use letters, digits, '_', '.', '-' "
+                "and start with a letter or '_'"
+            )
             continue
         parsed, errs = parse_param(f"{where}.{name}", spec)
         problems += errs
@@ -406,8 +454,10 @@ def parse_parameters(where: str, raw: Any) -> tuple[dict[str, ParamSpec], list[s
 
 def parse_param(where: str, raw: Any) -> tuple[ParamSpec | None, list[str]]:
     if not isinstance(raw, Mapping):
-        return None, [f"{where}: must be a mapping such as {{value: 1}}, {{values: [1, 2]}} or "
-                      f"{{min: 0.0, max: 1.0}}, got {raw!r}"]
+        return None, [
+            f"{where}: must be a mapping such as {{value: 1}}, {{values: [1, 2]}} or "
+            f"{{min: 0.0, max: 1.0}}, got {raw!r}"
+        ]
     dist = infer_distribution(raw)
     if dist is None:
         return None, _diagnose(where, raw)
@@ -417,7 +467,10 @@ def parse_param(where: str, raw: Any) -> tuple[ParamSpec | None, list[str]]:
     problems = _check(where, dist, raw)
     if problems:
         return None, problems
-    fields: dict[str, Any] = {**_DEFAULTS.get(dist, {}), **{k: v for k, v in raw.items() if k != "distribution"}}
+    fields: dict[str, Any] = {
+        **_DEFAULTS.get(dist, {}),
+        **{k: v for k, v in raw.items() if k != "distribution"},
+    }
     if dist == "int_uniform":  # an explicit int_uniform may be written with integral floats (1.0)
         fields["min"], fields["max"] = int(fields["min"]), int(fields["max"])
     for key in ("values", "probabilities"):
@@ -432,28 +485,39 @@ def _diagnose(where: str, raw: Mapping[str, Any]) -> list[str]:
     dist = raw.get("distribution")
     if "distribution" in raw:
         if not isinstance(dist, str) or dist not in DISTRIBUTIONS:
-            return [f"{where}.distribution: unknown distribution {dist!r}{_suggest(str(dist), DISTRIBUTIONS)} "
-                    f"— use one of: {', '.join(sorted(DISTRIBUTIONS))}"]
+            return [
+                f"{where}.distribution: unknown distribution {dist!r}{_suggest(str(dist), DISTRIBUTIONS)} "
+                f"— use one of: {', '.join(sorted(DISTRIBUTIONS))}"
+            ]
         problems = [f"{where}: {dist} needs `{k}` — add it" for k in _REQUIRED[dist] if k not in keys]
         allowed = allowed_keys(dist)
-        problems += [f"{where}.{k}: not a key of {dist}{_suggest(k, allowed)} — remove it "
-                     f"({dist} takes: {', '.join(allowed) or 'no other keys'})"
-                     for k in sorted(keys - set(allowed) - {"distribution"}, key=str)]
+        problems += [
+            f"{where}.{k}: not a key of {dist}{_suggest(k, allowed)} — remove it "
+            f"({dist} takes: {', '.join(allowed) or 'no other keys'})"
+            for k in sorted(keys - set(allowed) - {"distribution"}, key=str)
+        ]
         return problems or [f"{where}: invalid {dist} parameter"]
     unknown = sorted((k for k in keys if k not in _ALL_KEYS), key=str)
     if unknown:
-        return [f"{where}.{k}: unknown key{_suggest(str(k), _ALL_KEYS)} — a parameter takes value, values, "
-                "probabilities, min, max, q, mu, sigma, a, b, distribution or parameters" for k in unknown]
+        return [
+            f"{where}.{k}: unknown key{_suggest(str(k), _ALL_KEYS)} — a parameter takes value, values, "
+            "probabilities, min, max, q, mu, sigma, a, b, distribution or parameters"
+            for k in unknown
+        ]
     if {"min", "max"} <= keys and keys <= {"min", "max"}:
         return [f"{where}: min and max must be numbers, got min={raw['min']!r}, max={raw['max']!r}"]
     if len(keys & {"min", "max"}) == 1 and keys <= {"min", "max"}:
         return [f"{where}: needs both `min` and `max` — add the missing one"]
     if keys & {"q", "mu", "sigma", "a", "b"}:
-        return [f"{where}: keys {', '.join(sorted(keys))} need an explicit `distribution` "
-                "(e.g. q_uniform, normal, beta) — add it"]
-    return [f"{where}: can't tell which distribution keys {sorted(keys)} describe — give `value` (constant), "
-            "`values` (categorical), `values` + `probabilities`, `min` + `max` (int_uniform/uniform), "
-            "`parameters` (nested) or an explicit `distribution`"]
+        return [
+            f"{where}: keys {', '.join(sorted(keys))} need an explicit `distribution` "
+            "(e.g. q_uniform, normal, beta) — add it"
+        ]
+    return [
+        f"{where}: can't tell which distribution keys {sorted(keys)} describe — give `value` (constant), "
+        "`values` (categorical), `values` + `probabilities`, `min` + `max` (int_uniform/uniform), "
+        "`parameters` (nested) or an explicit `distribution`"
+    ]
 
 
 def _check(where: str, dist: str, raw: Mapping[str, Any]) -> list[str]:
@@ -465,8 +529,12 @@ def _check(where: str, dist: str, raw: Mapping[str, Any]) -> list[str]:
     if p:
         return p
     if dist == "int_uniform":
-        p += [f"{where}.{k}: int_uniform needs an integer, got {raw[k]!r} — use an integer or "
-              "`distribution: uniform`" for k in ("min", "max") if not float(raw[k]).is_integer()]
+        p += [
+            f"{where}.{k}: int_uniform needs an integer, got {raw[k]!r} — use an integer or "
+            "`distribution: uniform`"
+            for k in ("min", "max")
+            if not float(raw[k]).is_integer()
+        ]
     if "values" in raw and (not isinstance(raw["values"], list) or not raw["values"]):
         p.append(f"{where}.values: must be a non-empty list, got {raw['values']!r}")
     if dist == "categorical_w_probabilities" and not p:
@@ -474,8 +542,10 @@ def _check(where: str, dist: str, raw: Mapping[str, Any]) -> list[str]:
         if not isinstance(probs, list) or not all(is_number(x) for x in probs):
             p.append(f"{where}.probabilities: must be a list of numbers, got {probs!r}")
         elif len(probs) != len(raw["values"]):
-            p.append(f"{where}.probabilities: has {len(probs)} entries for {len(raw['values'])} values — "
-                     "give one probability per value")
+            p.append(
+                f"{where}.probabilities: has {len(probs)} entries for {len(raw['values'])} values — "
+                "give one probability per value"
+            )
         elif any(x < 0 for x in probs):
             p.append(f"{where}.probabilities: must all be >= 0, got {probs!r}")
         elif not math.isclose(sum(probs), 1.0, abs_tol=1e-6):
@@ -487,8 +557,9 @@ def _check(where: str, dist: str, raw: Mapping[str, Any]) -> list[str]:
         elif lo == hi:
             p.append(f"{where}: min equals max ({lo}) — use `value: {lo}` for a constant, or widen the range")
         if dist.endswith("_values") and lo <= 0:
-            p.append(f"{where}.min: {dist} takes actual values and needs min > 0, got {lo} — "
-                     "use a positive min")
+            p.append(
+                f"{where}.min: {dist} takes actual values and needs min > 0, got {lo} — use a positive min"
+            )
     if raw.get("q", 1) <= 0:
         p.append(f"{where}.q: must be > 0, got {raw['q']}")
     if raw.get("sigma", 1) < 0:

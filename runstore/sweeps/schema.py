@@ -31,12 +31,23 @@ IMPUTES = ("worst", "best", "latest")
 # Keys wandb accepts that runstore takes but does not act on (the store has no entity/cloud controller).
 _TOLERATED = ("project", "entity", "controller", "apiVersion", "kind")
 _UNSUPPORTED = {
-    "job": "W&B Launch jobs", "image_uri": "W&B Launch images",
-    "scheduler": "custom sweep schedulers", "metrics": "multi-objective (method: custom) sweeps",
+    "job": "W&B Launch jobs",
+    "image_uri": "W&B Launch images",
+    "scheduler": "custom sweep schedulers",
+    "metrics": "multi-objective (method: custom) sweeps",
 }
 _STRING_KEYS = ("program", "name", "description", "project", "entity", "apiVersion")
-_KNOWN = ("method", "parameters", "metric", "early_terminate", "command", "run_cap", *_STRING_KEYS,
-          "controller", "kind")
+_KNOWN = (
+    "method",
+    "parameters",
+    "metric",
+    "early_terminate",
+    "command",
+    "run_cap",
+    *_STRING_KEYS,
+    "controller",
+    "kind",
+)
 _HYPERBAND_KEYS = ("type", "min_iter", "max_iter", "s", "eta", "strict")
 
 
@@ -101,11 +112,13 @@ def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
             what += f" ({e.context} at line {ctx.line + 1})"  # where the broken construct started
         raise SweepConfigError([f"{where}{at}: YAML syntax error: {what} — fix the YAML there"]) from None
     if data is None:
-        raise SweepConfigError([f"{where}: the file is empty — a sweep config needs at least `method` "
-                                "and `parameters`"])
+        raise SweepConfigError(
+            [f"{where}: the file is empty — a sweep config needs at least `method` and `parameters`"]
+        )
     if not isinstance(data, dict):
-        raise SweepConfigError([f"{where}: must hold a mapping (method:, parameters:, ...), "
-                                f"not a {type(data).__name__}"])
+        raise SweepConfigError(
+            [f"{where}: must hold a mapping (method:, parameters:, ...), not a {type(data).__name__}"]
+        )
     return data
 
 
@@ -122,22 +135,29 @@ def parse_config(source: Mapping[str, Any] | str | os.PathLike[str]) -> SweepCon
         if key in _UNSUPPORTED:
             problems.append(f"{key}: {_UNSUPPORTED[key]} are not supported by runstore — remove `{key}`")
         elif key not in _KNOWN:
-            problems.append(f"{key}: unknown key{P._suggest(str(key), _KNOWN)} — remove it "
-                            f"(a sweep config takes: {', '.join(_KNOWN)})")
+            problems.append(
+                f"{key}: unknown key{P._suggest(str(key), _KNOWN)} — remove it "
+                f"(a sweep config takes: {', '.join(_KNOWN)})"
+            )
     method = raw.get("method")
     if "method" not in raw:
         problems.append("method: missing — add `method: grid`, `method: random` or `method: bayes`")
     elif method == "custom":
-        problems.append("method: custom (external schedulers) is not supported by runstore — "
-                        "use grid, random or bayes")
+        problems.append(
+            "method: custom (external schedulers) is not supported by runstore — use grid, random or bayes"
+        )
     elif method not in METHODS:
-        problems.append(f"method: {method!r} is not a search method{P._suggest(str(method), METHODS)} — "
-                        "use grid, random or bayes")
+        problems.append(
+            f"method: {method!r} is not a search method{P._suggest(str(method), METHODS)} — "
+            "use grid, random or bayes"
+        )
     for key in _STRING_KEYS:
         if key in raw and not isinstance(raw[key], str):
             problems.append(f"{key}: must be a string, got {raw[key]!r}")
-    if "controller" in raw and not (isinstance(raw["controller"], Mapping)
-                                    and raw["controller"].get("type", "local") in ("local", "cloud")):
+    if "controller" in raw and not (
+        isinstance(raw["controller"], Mapping)
+        and raw["controller"].get("type", "local") in ("local", "cloud")
+    ):
         problems.append("controller: must be {type: local} or {type: cloud} — runstore always runs locally")
     if "kind" in raw and raw["kind"] != "sweep":
         problems.append(f"kind: must be 'sweep', got {raw['kind']!r}")
@@ -147,16 +167,22 @@ def parse_config(source: Mapping[str, Any] | str | os.PathLike[str]) -> SweepCon
         parameters, errs = P.parse_parameters("parameters", raw["parameters"])
         problems += errs
     else:
-        problems.append("parameters: missing — add at least one, e.g. `parameters: {lr: {min: 0.0001, max: 0.1}}`")
+        problems.append(
+            "parameters: missing — add at least one, e.g. `parameters: {lr: {min: 0.0001, max: 0.1}}`"
+        )
     if method == "grid":
         problems += _grid_problems(parameters)
 
     metric = _parse_metric(raw, problems) if "metric" in raw else None
     if metric is None and "metric" not in raw:
         if method == "bayes":
-            problems.append("metric: required by method: bayes — add `metric: {name: val_loss, goal: minimize}`")
+            problems.append(
+                "metric: required by method: bayes — add `metric: {name: val_loss, goal: minimize}`"
+            )
         if "early_terminate" in raw:
-            problems.append("metric: required by early_terminate — add `metric: {name: val_loss, goal: minimize}`")
+            problems.append(
+                "metric: required by early_terminate — add `metric: {name: val_loss, goal: minimize}`"
+            )
     early = _parse_early_terminate(raw["early_terminate"], problems) if "early_terminate" in raw else None
     command = _parse_command(raw, problems)
     run_cap = raw.get("run_cap")
@@ -164,9 +190,18 @@ def parse_config(source: Mapping[str, Any] | str | os.PathLike[str]) -> SweepCon
         problems.append(f"run_cap: must be an integer > 0, got {run_cap!r}")
     if problems:
         raise SweepConfigError(problems)
-    return SweepConfig(raw=raw, method=method, metric=metric, parameters=parameters, early_terminate=early,
-                       program=raw.get("program"), command=command, run_cap=run_cap,
-                       name=raw.get("name"), description=raw.get("description"))
+    return SweepConfig(
+        raw=raw,
+        method=method,
+        metric=metric,
+        parameters=parameters,
+        early_terminate=early,
+        program=raw.get("program"),
+        command=command,
+        run_cap=run_cap,
+        name=raw.get("name"),
+        description=raw.get("description"),
+    )
 
 
 def _grid_problems(parameters: dict[str, P.ParamSpec]) -> list[str]:
@@ -174,9 +209,11 @@ def _grid_problems(parameters: dict[str, P.ParamSpec]) -> list[str]:
     for path, spec in P.flatten(parameters):
         if spec.distribution not in P.GRID_DISTRIBUTIONS:
             where = "parameters." + ".parameters.".join(path)
-            out.append(f"{where}: {spec.distribution} is a disallowed type with grid search (it can't be "
-                       "enumerated) — give a list of `values`, use int_uniform or q_uniform, or use "
-                       "method: random or bayes")
+            out.append(
+                f"{where}: {spec.distribution} is a disallowed type with grid search (it can't be "
+                "enumerated) — give a list of `values`, use int_uniform or q_uniform, or use "
+                "method: random or bayes"
+            )
     return out
 
 
@@ -188,15 +225,20 @@ def _parse_metric(raw: dict[str, Any], problems: list[str]) -> Metric | None:
     n0 = len(problems)
     for key in m:
         if key not in ("name", "goal", "target", "impute", "impute_while_running"):
-            problems.append(f"metric.{key}: unknown key — a metric takes name, goal, target, impute, "
-                            "impute_while_running")
+            problems.append(
+                f"metric.{key}: unknown key — a metric takes name, goal, target, impute, impute_while_running"
+            )
     name = m.get("name")
     if not isinstance(name, str) or not name:
-        problems.append(f"metric.name: {'missing' if 'name' not in m else f'must be a non-empty string, got {name!r}'}"
-                        " — name the logged metric to optimize, e.g. `name: val_loss`")
+        problems.append(
+            f"metric.name: {'missing' if 'name' not in m else f'must be a non-empty string, got {name!r}'}"
+            " — name the logged metric to optimize, e.g. `name: val_loss`"
+        )
     goal = m.get("goal", "minimize")
     if goal not in GOALS:
-        problems.append(f"metric.goal: {goal!r} is not a goal{P._suggest(str(goal), GOALS)} — use minimize or maximize")
+        problems.append(
+            f"metric.goal: {goal!r} is not a goal{P._suggest(str(goal), GOALS)} — use minimize or maximize"
+        )
     target = m.get("target")
     if "target" in m and not P.is_number(target):
         problems.append(f"metric.target: must be a number, got {target!r}")
@@ -207,7 +249,9 @@ def _parse_metric(raw: dict[str, Any], problems: list[str]) -> Metric | None:
     if iwr in (False, "false"):
         iwr = None
     elif iwr not in IMPUTES:
-        problems.append(f"metric.impute_while_running: {iwr!r} is not valid — use false, worst, best or latest")
+        problems.append(
+            f"metric.impute_while_running: {iwr!r} is not valid — use false, worst, best or latest"
+        )
     if len(problems) > n0:
         return None
     return Metric(name=name, goal=goal, target=target, impute=impute, impute_while_running=iwr)
@@ -235,7 +279,9 @@ def hyperband_bands(early: Mapping[str, Any]) -> list[int]:
 
 def _parse_early_terminate(et: Any, problems: list[str]) -> dict[str, Any] | None:
     if not isinstance(et, Mapping):
-        problems.append(f"early_terminate: must be a mapping like {{type: hyperband, min_iter: 3}}, got {et!r}")
+        problems.append(
+            f"early_terminate: must be a mapping like {{type: hyperband, min_iter: 3}}, got {et!r}"
+        )
         return None
     n0 = len(problems)
     if "type" not in et:
@@ -252,8 +298,10 @@ def _parse_early_terminate(et: Any, problems: list[str]) -> dict[str, Any] | Non
     if "max_iter" in et:  # wandb checks max_iter first when both forms are given
         for key in ("max_iter", "s"):
             if key not in et:
-                problems.append("early_terminate.s: missing — max_iter needs `s` (the number of brackets), "
-                                "or use `min_iter` instead")
+                problems.append(
+                    "early_terminate.s: missing — max_iter needs `s` (the number of brackets), "
+                    "or use `min_iter` instead"
+                )
             elif not (P.is_int(et[key]) and et[key] >= 1):
                 problems.append(f"early_terminate.{key}: must be an integer >= 1, got {et[key]!r}")
         out.update(max_iter=et.get("max_iter"), s=et.get("s"))
@@ -262,13 +310,17 @@ def _parse_early_terminate(et: Any, problems: list[str]) -> dict[str, Any] | Non
             problems.append(f"early_terminate.min_iter: must be an integer >= 1, got {et['min_iter']!r}")
         out["min_iter"] = et["min_iter"]
     else:
-        problems.append("early_terminate: needs `min_iter` (first bracket), or `max_iter` and `s` — add one form")
+        problems.append(
+            "early_terminate: needs `min_iter` (first bracket), or `max_iter` and `s` — add one form"
+        )
     if len(problems) > n0:
         return None
     out.update(eta=eta, strict=strict)
     if not hyperband_bands(out):
-        problems.append(f"early_terminate: max_iter={out['max_iter']} with eta={eta} and s={out['s']} gives no "
-                        "bracket (max_iter/eta < 1) — increase max_iter or s, or decrease eta")
+        problems.append(
+            f"early_terminate: max_iter={out['max_iter']} with eta={eta} and s={out['s']} gives no "
+            "bracket (max_iter/eta < 1) — increase max_iter or s, or decrease eta"
+        )
         return None
     return out
 
@@ -278,8 +330,10 @@ def _parse_command(raw: dict[str, Any], problems: list[str]) -> list[str] | None
         return None
     cmd = raw["command"]
     if not isinstance(cmd, list) or not cmd:
-        problems.append(f"command: must be a non-empty list of tokens, e.g. [${{env}}, ${{interpreter}}, "
-                        f"${{program}}, ${{args}}], got {cmd!r}")
+        problems.append(
+            f"command: must be a non-empty list of tokens, e.g. [${{env}}, ${{interpreter}}, "
+            f"${{program}}, ${{args}}], got {cmd!r}"
+        )
         return None
     bad = [t for t in cmd if isinstance(t, (dict, list)) or t is None]
     if bad:
@@ -297,14 +351,18 @@ def warnings(config: SweepConfig) -> list[str]:
             where = "parameters." + ".parameters.".join(path)
             lo, hi = math.exp(spec.min), math.exp(spec.max)
             new = spec.distribution.replace("log_uniform", "log_uniform_values")
-            out.append(f"{where}: {spec.distribution} takes min/max as natural-log exponents (deprecated) — "
-                       f"values range over e^{spec.min}..e^{spec.max} = {lo:.6g}..{hi:.6g}; use "
-                       f"`distribution: {new}` with min: {lo:.6g}, max: {hi:.6g} to give actual values")
+            out.append(
+                f"{where}: {spec.distribution} takes min/max as natural-log exponents (deprecated) — "
+                f"values range over e^{spec.min}..e^{spec.max} = {lo:.6g}..{hi:.6g}; use "
+                f"`distribution: {new}` with min: {lo:.6g}, max: {hi:.6g} to give actual values"
+            )
     et = config.raw.get("early_terminate")
     if isinstance(et, Mapping):
         extra = [k for k in et if k not in _HYPERBAND_KEYS]
         if extra:
             out.append(f"early_terminate: keys {', '.join(map(str, extra))} are ignored")
         if "max_iter" in et and "min_iter" in et:
-            out.append("early_terminate: both max_iter and min_iter given — max_iter + s is used, min_iter ignored")
+            out.append(
+                "early_terminate: both max_iter and min_iter given — max_iter + s is used, min_iter ignored"
+            )
     return out

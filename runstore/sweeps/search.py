@@ -108,13 +108,21 @@ def _random(config: SweepConfig, trials: list[Trial], rng: random.Random) -> dic
     return P.nest((path, chosen[path] if spec.searchable else spec.value) for path, spec in flat)
 
 
-def _unseen(search: list[tuple[P.Path, P.ParamSpec]], supports: list[list[tuple[Any, float]]],
-            trials: list[Trial], rng: random.Random, draw: Any) -> dict[P.Path, Any] | None:
+def _unseen(
+    search: list[tuple[P.Path, P.ParamSpec]],
+    supports: list[list[tuple[Any, float]]],
+    trials: list[Trial],
+    rng: random.Random,
+    draw: Any,
+) -> dict[P.Path, Any] | None:
     """A draw whose combination no trial has used yet, or None once the finite space is exhausted."""
     paths = [path for path, _ in search]
     allowed = [{P.canon(v) for v, _ in sup} for sup in supports]
-    seen = {k for t in trials
-            if (k := _key(t.params, paths)) is not None and all(c in a for c, a in zip(k, allowed, strict=True))}
+    seen = {
+        k
+        for t in trials
+        if (k := _key(t.params, paths)) is not None and all(c in a for c, a in zip(k, allowed, strict=True))
+    }
     total = math.prod(len(s) for s in supports)
     if len(seen) >= total:
         return None
@@ -138,7 +146,7 @@ _sampler_failed: set[str] = set()
 
 
 def bayes_sampler() -> str:
-    """"gp" (Optuna GPSampler) or "tpe" (Optuna TPESampler): which one bayes search uses here."""
+    """ "gp" (Optuna GPSampler) or "tpe" (Optuna TPESampler): which one bayes search uses here."""
     forced = os.environ.get("RUNSTORE_BAYES_SAMPLER", "").strip().lower()
     if forced in ("gp", "tpe"):
         return forced
@@ -177,9 +185,12 @@ def _dimension(optuna: Any, spec: P.ParamSpec) -> tuple[Any, str]:
     if d == "uniform":
         return D.FloatDistribution(float(spec.min), float(spec.max)), "float"
     try:
-        bounds = {"log_uniform_values": (spec.min, spec.max), "inv_log_uniform_values": (spec.min, spec.max),
-                  "log_uniform": (math.exp(spec.min), math.exp(spec.max)),
-                  "inv_log_uniform": (math.exp(-spec.max), math.exp(-spec.min))}.get(d)
+        bounds = {
+            "log_uniform_values": (spec.min, spec.max),
+            "inv_log_uniform_values": (spec.min, spec.max),
+            "log_uniform": (math.exp(spec.min), math.exp(spec.max)),
+            "inv_log_uniform": (math.exp(-spec.max), math.exp(-spec.min)),
+        }.get(d)
     except OverflowError:
         bounds = None
     if bounds is not None and 0 < bounds[0] < bounds[1] < math.inf:
@@ -258,8 +269,14 @@ def _bayes(config: SweepConfig, trials: list[Trial], seed: int | None) -> dict[s
             values[names[path]] = x
         else:
             state = State.RUNNING if obs == "running" else State.COMPLETE
-            frozen.append(optuna.trial.create_trial(
-                state=state, value=None if obs == "running" else obs, params=values, distributions=distributions))
+            frozen.append(
+                optuna.trial.create_trial(
+                    state=state,
+                    value=None if obs == "running" else obs,
+                    params=values,
+                    distributions=distributions,
+                )
+            )
     kind = bayes_sampler()
     direction = "maximize" if config.metric and config.metric.goal == "maximize" else "minimize"
     with _warnings.catch_warnings():
@@ -276,8 +293,9 @@ def _bayes(config: SweepConfig, trials: list[Trial], seed: int | None) -> dict[s
     return P.nest((path, chosen.get(path, spec.value)) for path, spec in flat)
 
 
-def _ask(optuna: Any, kind: str, seed: int | None, direction: str, frozen: list[Any],
-         distributions: dict[str, Any]) -> dict[str, Any]:
+def _ask(
+    optuna: Any, kind: str, seed: int | None, direction: str, frozen: list[Any], distributions: dict[str, Any]
+) -> dict[str, Any]:
     study = optuna.create_study(direction=direction, sampler=_make_sampler(optuna, kind, seed))
     if frozen:
         study.add_trials(frozen)

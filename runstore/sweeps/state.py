@@ -113,8 +113,9 @@ def _apply(st: SweepState, rec: dict[str, Any]) -> None:
             st.state = rec["state"]
             st.finished_reason = rec.get("reason")
     elif t == "agent":
-        st.agents[rec["agent"]] = AgentRec(rec["agent"], str(rec.get("host", "")), int(rec.get("pid", 0)),
-                                           rec.get("pid_start"), now, now)
+        st.agents[rec["agent"]] = AgentRec(
+            rec["agent"], str(rec.get("host", "")), int(rec.get("pid", 0)), rec.get("pid_start"), now, now
+        )
     elif t == "heartbeat":
         if rec["agent"] in st.agents:
             st.agents[rec["agent"]].heartbeat = now
@@ -122,8 +123,13 @@ def _apply(st: SweepState, rec: dict[str, Any]) -> None:
         if rec["agent"] in st.agents:
             st.agents[rec["agent"]].exited = True
     elif t == "propose":
-        st.trials[rec["run"]] = TrialRec(rec["run"], dict(rec.get("params") or {}), prior=bool(rec.get("prior")),
-                                         state=str(rec.get("state", "running")), time=now)
+        st.trials[rec["run"]] = TrialRec(
+            rec["run"],
+            dict(rec.get("params") or {}),
+            prior=bool(rec.get("prior")),
+            state=str(rec.get("state", "running")),
+            time=now,
+        )
         if st.state == PENDING and not rec.get("prior"):
             st.state = RUNNING
     elif t == "assign":
@@ -194,8 +200,13 @@ def sweeps_root(store: Store) -> Path:
     return store.root / SWEEPS_DIR
 
 
-def create(store: Store, config: dict[str, Any], project: str, entity: str | None = None,
-           prior_runs: list[dict[str, Any]] | None = None) -> SweepDir:
+def create(
+    store: Store,
+    config: dict[str, Any],
+    project: str,
+    entity: str | None = None,
+    prior_runs: list[dict[str, Any]] | None = None,
+) -> SweepDir:
     """A new sweep directory with its config and `create` record (plus `propose` records for prior runs)."""
     store.ensure()
     for _ in range(10):
@@ -208,10 +219,13 @@ def create(store: Store, config: dict[str, Any], project: str, entity: str | Non
     else:  # pragma: no cover - 36**8 ids
         raise UsageError("could not pick a free sweep id")
     sd.write_config_copy(config)
-    recs: list[dict[str, Any]] = [{"t": "create", "id": sd.id, "config": config, "project": project,
-                                   "entity": entity or ""}]
+    recs: list[dict[str, Any]] = [
+        {"t": "create", "id": sd.id, "config": config, "project": project, "entity": entity or ""}
+    ]
     for p in prior_runs or ():
-        recs.append({"t": "propose", "run": p["run"], "params": p["params"], "prior": True, "state": p["state"]})
+        recs.append(
+            {"t": "propose", "run": p["run"], "params": p["params"], "prior": True, "state": p["state"]}
+        )
     sd.append(*recs)
     return sd
 
@@ -233,12 +247,16 @@ def open_sweep(store: Store, path: str) -> SweepDir:
     """The sweep named by `path`; a clear error naming the store when there is none."""
     _, _, sid = parse_path(path)
     if not _ID.match(sid):
-        raise UsageError(f"{sid!r} is not a sweep id (8 characters of a-z, 0-9); "
-                         "create one with `runstore sweep config.yaml`")
+        raise UsageError(
+            f"{sid!r} is not a sweep id (8 characters of a-z, 0-9); "
+            "create one with `runstore sweep config.yaml`"
+        )
     sd = SweepDir(store, sid)
     if not sd.exists():
-        raise UsageError(f"no sweep {sid!r} in the store at {store.root} (is RUNSTORE_DIR/--dir the store the "
-                         "sweep was created in?)")
+        raise UsageError(
+            f"no sweep {sid!r} in the store at {store.root} (is RUNSTORE_DIR/--dir the store the "
+            "sweep was created in?)"
+        )
     return sd
 
 
