@@ -54,10 +54,33 @@ class Sizes:
     ls_runs: int
     ls_repeats: int
     daemon_s: float = 30.0
+    daemon_client_runs: int = 5  # fresh processes, each spawning and then probing a daemon
+    daemon_probe_calls: int = 10_000
+    crash_kills: int = 10
+    gpu_probe_calls: int = 1_000
+    image_runstore: int = 1_000
+    image_wandb: int = 300
 
 
 FULL = Sizes(200_000, 10_000, 10, 10, 3, 20_000, 1_000_000, 10_000, 5, 30.0)
-QUICK = Sizes(20_000, 1_000, 5, 3, 1, 2_000, 100_000, 500, 3, 10.0)
+QUICK = Sizes(
+    20_000,
+    1_000,
+    5,
+    3,
+    1,
+    2_000,
+    100_000,
+    500,
+    3,
+    10.0,
+    daemon_client_runs=3,
+    daemon_probe_calls=2_000,
+    crash_kills=3,
+    gpu_probe_calls=200,
+    image_runstore=200,
+    image_wandb=50,
+)
 
 
 @dataclass
@@ -467,6 +490,117 @@ def bench_daemon(sz: Sizes, tmp: Path, details: dict[str, Any]) -> Row:
     return row
 
 
+def bench_daemon_client(sz: Sizes, tmp: Path, details: dict[str, Any]) -> list[Row]:
+    spawn = Row(
+        "ensure_running() when no daemon runs: returns in", "ms", None, None, max_value=100.0, fmt="{:.1f}"
+    )
+    probe = Row(
+        "daemon probe at init (ensure_running() when a daemon runs)",
+        "µs/call",
+        None,
+        None,
+        max_value=1000.0,
+        fmt="{:.1f}",
+    )
+    results = []
+    for i in range(sz.daemon_client_runs):
+        step(f"daemon client: spawn, then {sz.daemon_probe_calls:,} probes ({i + 1}/{sz.daemon_client_runs})")
+        results.append(
+            child("daemon_client", {"calls": sz.daemon_probe_calls}, "runstore", tmp / f"daemon-client-{i}")
+        )
+    details["daemon_client"] = results
+    spawn.runstore = statistics.median(r["spawn_ms"] for r in results)
+    probe.runstore = statistics.median(r["probe_us"] for r in results)
+    spawned = [r["spawn_ms"] for r in results]
+    up = [r["daemon_up_ms"] for r in results]
+    spawn.notes.append(
+        f"ensure_running(): median of {len(results)} fresh processes (first call, runstore imported), "
+        f"min {min(spawned):.1f} ms, max {max(spawned):.1f} ms; the daemon then held its lock "
+        f"{statistics.median(up):.0f} ms after the call began (not waited for: it was running on return in "
+        f"{sum(r['running_on_return'] for r in results)} of {len(results)}); wandb: n/a (no daemon)"
+    )
+    probe.notes.append(
+        f"daemon probe: median over {len(results)} processes of the median of 5 rounds, "
+        f"{results[0]['calls']:,} calls each; wandb: n/a"
+    )
+    return [spawn, probe]
+
+
+def bench_crash(sz: Sizes, tmp: Path, details: dict[str, Any]) -> Row:
+    interval = 0.2
+    row = Row(
+        f"crash marked after SIGKILL, worst of {sz.crash_kills} (interval {interval:g} s)",
+        "s",
+        None,
+        None,
+        max_value=2 * interval + 0.05,
+        fmt="{:.3f}",
+    )
+    step(f"crash: SIGKILL {sz.crash_kills} training processes in turn, daemon interval {interval:g} s")
+    rs = child("crash_detect", {"kills": sz.crash_kills, "interval": interval}, "runstore", tmp / "crash")
+    row.runstore = rs["max_s"]
+    details["crash"] = rs
+    row.notes.append(
+        f"crash: SIGKILL to the daemon's `crashed` exit record in run.jsonl, {rs['kills']} kills, median "
+        f"{rs['median_s']:.3f} s, min {rs['min_s']:.3f} s; target two sampling intervals + 0.05 s; "
+        "wandb: n/a (offline, a killed run is simply left unfinished)"
+    )
+    return row
+
+
+def bench_gpu(sz: Sizes, tmp: Path, details: dict[str, Any]) -> Row:
+    step("gpu: gpu_inventory() in a fresh process")
+    rs = child("gpu_probe", {"calls": sz.gpu_probe_calls}, "runstore", tmp / "gpu")
+    details["gpu"] = rs
+    if rs["driver_present"]:  # then it is NVML's inventory, not the probe the target is about
+        row = Row("GPU inventory at init [NVIDIA driver present]", "ms", rs["first_ms"], None, fmt="{:.3f}")
+    else:
+        row = Row(
+            "GPU probe without NVML driver (gpu_inventory())", "ms", None, None, max_value=5.0, fmt="{:.3f}"
+        )
+        row.runstore = rs["first_ms"]
+    row.notes.append(
+        f"gpu: first call in a fresh process; median of {rs['calls']:,} more with its cache cleared "
+        f"{rs['median_ms']:.4f} ms; {rs['gpus']} GPUs; pynvml imported: {rs['pynvml_imported']}; "
+        "wandb: n/a (its GPU probe runs in wandb-core)"
+    )
+    return row
+
+
+def bench_image(sz: Sizes, tmp: Path, have_wandb: bool, details: dict[str, Any]) -> Row:
+    row = Row("log() of a 64x64 RGB Image (distinct each step)", "ms/image", None, None, max_value=5.0)
+    rounds = 5
+    step(f"image: runstore, {sz.image_runstore:,} images")
+    rs = child(
+        "image_log",
+        {"lib_name": "runstore", "n": sz.image_runstore, "rounds": rounds},
+        "runstore",
+        tmp / "image-runstore",
+    )
+    row.runstore = rs["ms_per_image"]
+    details["image_runstore"] = rs
+    row.notes.append(
+        f"image runstore: median of {rounds} rounds, {rs['images']:,} images, {rs['png_files']:,} PNG files "
+        f"(ms/image per round: {', '.join(f'{x:.2f}' for x in rs['rounds_ms'])})"
+    )
+    if have_wandb:
+        step(f"image: wandb, {sz.image_wandb:,} images")
+        wb = child(
+            "image_log",
+            {"lib_name": "wandb", "n": sz.image_wandb, "rounds": rounds},
+            "wandb",
+            tmp / "image-wandb",
+        )
+        row.wandb = wb["ms_per_image"]
+        details["image_wandb"] = wb
+        row.notes.append(
+            f"image wandb: median of {rounds} rounds, {wb['images']:,} images, {wb['png_files']:,} PNG files "
+            f"(ms/image per round: {', '.join(f'{x:.2f}' for x in wb['rounds_ms'])}); its finish() then "
+            f"took {wb['finish_s']:.2f} s (not counted)"
+        )
+    return row
+
+
 def bench_sweeps(sz: Sizes, tmp: Path, details: dict[str, Any]) -> list[Row]:
     rows = []
     for method, budget in (("grid", 20.0), ("random", 20.0), ("bayes", 1000.0)):
@@ -616,9 +750,13 @@ def main() -> int:
             ("log", lambda: [bench_log(sz, tmp, have_wb, details)]),
             ("startup", lambda: [bench_startup(sz, tmp, have_wb, details)]),
             ("bytes", lambda: [bench_bytes(sz, tmp, have_wb, details)]),
+            ("image", lambda: [bench_image(sz, tmp, have_wb, details)]),
             ("read", lambda: bench_read(sz, tmp, details)),
             ("ls", lambda: bench_ls(sz, tmp, details)),
             ("daemon", lambda: [bench_daemon(sz, tmp, details)]),
+            ("daemon client", lambda: bench_daemon_client(sz, tmp, details)),
+            ("crash", lambda: [bench_crash(sz, tmp, details)]),
+            ("gpu", lambda: [bench_gpu(sz, tmp, details)]),
             ("sweeps", lambda: bench_sweeps(sz, tmp, details)),
         ):
             try:

@@ -155,10 +155,10 @@ def read_history(store: str, project: str, run_id: str, cold: bool) -> Result:
 
     import runstore
     from runstore.store.history import read_columns
-    from runstore.store.layout import Store
+    from runstore.store.store import Store
 
     os.environ["RUNSTORE_DIR"] = store
-    run_path = Store(store).run_dir(project, run_id)
+    run_path = Store(store).run(project, run_id).path
     if cold:
         shutil.rmtree(run_path / "cache", ignore_errors=True)
     try:
@@ -215,8 +215,8 @@ def gen_runs(store: str, project: str, n: int) -> Result:
 
 def load_all_runs(store: str, project: str) -> Result:
     """Stand-in for `runstore ls` while the CLI is not built: fold run.jsonl of every run."""
-    from runstore.store.layout import Store
     from runstore.store.runs import load_run
+    from runstore.store.store import Store
 
     t = time.perf_counter()
     states = [load_run(ref) for ref in Store(store).iter_runs(project)]
@@ -322,6 +322,225 @@ def daemon_cpu(seconds: float, runs: int, interval: float) -> Result:
     }
 
 
+def _start_daemon(store: Path, interval: float, env: dict[str, str]) -> Any:
+    """`python -m runstore.daemon` on `store` (no idle exit), returned once it holds the store's lock."""
+    import subprocess
+
+    from runstore.daemon import lock, paths
+
+    daemon = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "runstore.daemon",
+            "--store",
+            str(store),
+            "--interval",
+            str(interval),
+            "--idle-exit",
+            "0",
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while lock.holder(paths.pid_path(store), wait=0) != daemon.pid:
+        if daemon.poll() is not None or time.monotonic() > deadline:
+            daemon.kill()
+            raise RuntimeError(f"daemon did not start: {daemon.stderr.read().decode()[-500:]}")  # type: ignore[union-attr]
+        time.sleep(0.01)
+    return daemon
+
+
+def daemon_client(calls: int) -> Result:
+    """What init() pays for the daemon, in a fresh interpreter that has imported runstore as init()'s caller
+    has: ensure_running() when no daemon runs (it spawns one and must not wait for it), then per call
+    once that daemon holds the lock (a lock probe; init() of every later run pays this)."""
+    import runstore  # noqa: F401 - imports a training script has paid before its init()
+    from runstore.daemon import client, control, lock, paths
+    from runstore.store.store import Store
+
+    store = Path(os.environ["RUNSTORE_DIR"])
+    Store(store).ensure()
+    env = {"RUNSTORE_DAEMON": "1"}
+    pid = None
+    try:
+        t0 = time.perf_counter()
+        client.ensure_running(store, env=env)
+        returned = time.perf_counter()
+        running_on_return = lock.is_locked(paths.pid_path(store))
+        deadline = returned + 30
+        while pid is None and time.perf_counter() < deadline:
+            pid = lock.holder(paths.pid_path(store), wait=0)
+            if pid is None:
+                time.sleep(0.005)
+        up = time.perf_counter()
+        if pid is None:
+            raise RuntimeError("ensure_running() started no daemon within 30 s")
+        rounds: list[float] = []
+        per = max(1, calls // 5)
+        for _ in range(5):
+            t = time.perf_counter()
+            for _ in range(per):
+                client.ensure_running(store, env=env)
+            rounds.append((time.perf_counter() - t) / per)
+        if lock.holder(paths.pid_path(store)) != pid:
+            raise RuntimeError("the daemon changed while probing")
+    finally:
+        if client.is_running(store):
+            control.stop(store)
+    return {
+        "spawn_ms": 1000 * (returned - t0),
+        "daemon_up_ms": 1000 * (up - t0),
+        "running_on_return": running_on_return,
+        "probe_us": 1e6 * statistics.median(rounds),
+        "rounds_probe_us": [1e6 * x for x in rounds],
+        "calls": per * 5,
+    }
+
+
+CRASHER = """\
+import os, time
+import runstore
+from runstore.daemon.client import register_live
+from runstore.store.liveness import hostname, start_token
+
+run = runstore.init(project="bench-crash")
+register_live(run._store.root, run._ref.project, run.id, run._ref.path, os.getpid(), start_token(os.getpid()),
+              hostname())
+print(run.id, flush=True)
+i = 0
+while True:  # trains until SIGKILLed
+    run.log({"loss": 1.0 / (i + 1), "i": i})
+    i += 1
+    time.sleep(0.01)
+"""
+
+
+def crash_detect(kills: int, interval: float) -> Result:
+    """Seconds from SIGKILL of a training process to the daemon's `crashed` exit record in its run.jsonl,
+    for `kills` runs in turn under one daemon sampling every `interval` s. Each run is killed once the
+    daemon has sampled it twice (it is tracking it); the record is polled every 2 ms."""
+    import signal
+    import subprocess
+
+    from runstore.store.runs import load_run
+    from runstore.store.store import Store
+
+    store = Path(os.environ["RUNSTORE_DIR"])
+    Store(store).ensure()
+    env = {**os.environ, "RUNSTORE_DAEMON": "0"}  # the runs' init() must not start daemons of their own
+    daemon = _start_daemon(store, interval, env)
+    times: list[float] = []
+    try:
+        for _ in range(kills):
+            p = subprocess.Popen(
+                [sys.executable, "-c", CRASHER],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            try:
+                rid = p.stdout.readline().strip()  # type: ignore[union-attr]
+                ref = Store(store).find_run_by_id(rid, "bench-crash") if rid else None
+                if ref is None:
+                    raise RuntimeError("a training run did not start")
+                system = ref.path / "system.jsonl"
+                deadline = time.monotonic() + 30
+                while not (system.exists() and system.read_bytes().count(b"\n") >= 2):
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the daemon did not sample the run")
+                    time.sleep(0.01)
+            except BaseException:
+                p.kill()
+                p.wait()
+                raise
+            t = time.monotonic()
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            while (st := load_run(ref)).exit is None:
+                if time.monotonic() - t > 30:
+                    raise RuntimeError("the daemon did not mark a SIGKILLed run crashed within 30 s")
+                time.sleep(0.002)
+            times.append(time.monotonic() - t)
+            if st.state != "crashed" or st.exit.get("by") != "daemon":
+                raise RuntimeError(f"unexpected exit record: {st.exit}")
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)
+    return {
+        "median_s": statistics.median(times),
+        "max_s": max(times),
+        "min_s": min(times),
+        "times_s": times,
+        "interval_s": interval,
+        "kills": kills,
+    }
+
+
+def gpu_probe(calls: int) -> Result:
+    """ms of gpu_inventory(), which init() records in the run's metadata: its first call in a fresh
+    interpreter, then the median of `calls` calls with its per-process cache cleared. Without an NVIDIA
+    driver it must be a stat(), not an import of pynvml (~20 ms)."""
+    import runstore  # noqa: F401
+    from runstore.daemon import gpu
+
+    imported_before = "pynvml" in sys.modules
+    t = time.perf_counter()
+    inventory = gpu.gpu_inventory()
+    first = time.perf_counter() - t
+    imported_after = "pynvml" in sys.modules
+    times = []
+    for _ in range(calls):
+        gpu._inventory.cache_clear()
+        t = time.perf_counter()
+        gpu.gpu_inventory()
+        times.append(time.perf_counter() - t)
+    return {
+        "first_ms": 1000 * first,
+        "median_ms": 1000 * statistics.median(times),
+        "calls": calls,
+        "gpus": len(inventory),
+        "driver_present": gpu.driver_present(),
+        "pynvml_imported": imported_after and not imported_before,
+    }
+
+
+def image_log(lib_name: str, n: int, rounds: int) -> Result:
+    """ms per `run.log({"img": lib.Image(px)})` of a 64x64 RGB uint8 array whose content changes every
+    step (so no file is deduplicated); the first image (imports, directory creation) is not counted."""
+    import numpy as np
+
+    lib = importlib.import_module(lib_name)
+    run = _init(lib, "bench-image")
+    px = np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    run.log({"img": lib.Image(px)})
+    per = max(1, n // rounds)
+    k = 0
+    per_image: list[float] = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        for _ in range(per):
+            k += 1
+            px[0, 0, 0], px[0, 0, 1] = k % 256, k // 256  # distinct content each step
+            run.log({"img": lib.Image(px)})
+        per_image.append((time.perf_counter() - t) / per)
+    t = time.perf_counter()
+    run.finish()
+    finish_s = time.perf_counter() - t
+    run_dir = Path(run.sync_dir) if lib_name == "runstore" else Path(run.dir).parent
+    return {
+        "ms_per_image": 1000 * statistics.median(per_image),
+        "rounds_ms": [1000 * x for x in per_image],
+        "images": per * rounds,
+        "png_files": sum(1 for _ in run_dir.rglob("*.png")),
+        "finish_s": finish_s,
+    }
+
+
 def sweep_proposals(method: str, finished: int, calls: int) -> Result:
     """Median time of one `next_params` proposal with `finished` finished trials already recorded."""
     import math
@@ -370,7 +589,7 @@ def agent_start(runs: int) -> Result:
     import subprocess
     import tempfile
 
-    from runstore.store.layout import Store
+    from runstore.store.store import Store
     from runstore.sweeps.controller import create_sweep
 
     cmd = [
@@ -417,6 +636,10 @@ WORKLOADS: dict[str, Callable[..., Result]] = {
     "daemon_cpu": daemon_cpu,
     "sweep_proposals": sweep_proposals,
     "agent_start": agent_start,
+    "daemon_client": daemon_client,
+    "crash_detect": crash_detect,
+    "gpu_probe": gpu_probe,
+    "image_log": image_log,
 }
 
 

@@ -8,25 +8,28 @@ wandb.finish()
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
-__version__ = "0.1.0"
+from .base.term import termerror, termlog, termwarn
+from .base.version import __version__
+from .errors import CommError, ConfigError, Error, UsageError
+from .sdk import registry as _registry
+from .sdk.init import finish, init, login, setup
+from .sdk.save import restore
+from .sdk.settings import UserSettings as Settings
 
-from .errors import CommError, ConfigError, Error, UsageError  # noqa: E402
-from .sdk import preinit as _preinit  # noqa: E402
-from .sdk.init import finish, init, login, setup  # noqa: E402
-from .sdk.settings import UserSettings as Settings  # noqa: E402
-from .sdk.term import termerror, termlog, termwarn  # noqa: E402
-
+# wandb's module globals. While a run is active the registry points them at it (`run.log` etc.); until
+# then they are placeholders that explain the missing init().
 run: Any = None
-config: Any = _preinit.config
-summary: Any = _preinit.summary
-log = _preinit.log
-define_metric = _preinit.define_metric
-mark_preempting = _preinit.mark_preempting
-alert = _preinit.alert
-save = _preinit.save
-
+config: Any = _registry.PREINIT["config"]
+summary: Any = _registry.PREINIT["summary"]
+log = _registry.PREINIT["log"]
+define_metric = _registry.PREINIT["define_metric"]
+mark_preempting = _registry.PREINIT["mark_preempting"]
+alert = _registry.PREINIT["alert"]
+save = _registry.PREINIT["save"]
+_registry.publish(sys.modules[__name__])
 
 _MEDIA = ("Image", "Histogram", "Html", "Audio", "Video", "Object3D", "box3d", "Molecule", "Plotly", "Table")
 
@@ -34,21 +37,17 @@ _MEDIA = ("Image", "Histogram", "Html", "Audio", "Video", "Object3D", "box3d", "
 def __getattr__(name: str) -> Any:
     # The read API, the data types and the chart presets pull in more code (numpy, PIL, …):
     # load them only when asked for, so `import runstore` stays fast.
-    if name == "Api":
-        from .api import Api
-
-        return Api
     # import_module, not `from . import x`: the latter asks this very __getattr__ first and recurses.
     from importlib import import_module
 
+    if name == "Api":
+        return import_module(f"{__name__}.api").Api
     if name in _MEDIA:
         return getattr(import_module(f"{__name__}.media"), name)
     if name == "plot":
         return import_module(f"{__name__}.plot")
     if name == "plot_table":
         return import_module(f"{__name__}.plot").plot_table
-    if name == "restore":
-        return import_module(f"{__name__}.sdk.save").restore
     if name == "sweep":
         return import_module(f"{__name__}.sweeps.controller").sweep
     if name == "agent":

@@ -32,3 +32,7 @@ class RunNotFound(Error):
 
 class StoreError(Error):
     """The store on disk is missing, unreadable or not writable."""
+
+
+class FormatError(StoreError):
+    """Data on disk is in a format version this runstore cannot read (a newer major version)."""

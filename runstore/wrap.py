@@ -18,7 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .base import env as _env
+from .capture.console import OutputLog
 from .errors import UsageError
+from .sdk.init import init
+from .sdk.run import Run
 
 _METRIC = re.compile(
     r"(?<![\w./-])(?P<key>[A-Za-z_][\w./-]*)\s*[:=]\s*"
@@ -74,16 +78,12 @@ def run_command(
     parse: bool = False,
     store_dir: Path | None = None,
 ) -> int:
-    import runstore
-
-    from .store.runs import fold_summary, last_step, load_run
-
     if not cmd:
         raise UsageError("nothing to run: give a command after --, e.g. runstore run -- python train.py")
     exe = _resolve(cmd)
     program, args = _program(cmd, exe)
     settings = {"console": "off", "program": program, "program_args": tuple(args)}
-    run = runstore.init(
+    run = init(
         project=project,
         name=name,
         tags=list(tags) if tags else None,
@@ -94,18 +94,17 @@ def run_command(
         reinit="create_new",
         dir=store_dir.parent if store_dir else None,
     )
-    env = {
-        **os.environ,
-        "WANDB_RUN_ID": run.id,
-        "WANDB_RESUME": "allow",
-        "WANDB_PROJECT": run.project,
-        "RUNSTORE_RUN_ID": run.id,
-        "RUNSTORE_RESUME": "allow",
-        "RUNSTORE_PROJECT": run.project,
-        "RUNSTORE_DIR": str(run._store.root),
-        # the wrapper already tees the child's output; a child init() must not capture it twice
-        "RUNSTORE_CONSOLE": "off",
-    }
+    # The child joins this run if it calls init(); the wrapper already tees its output, so a child
+    # init() must not capture it twice.
+    env = _env.child_env(
+        {
+            "run_id": run.id,
+            "resume": "allow",
+            "project": run.project,
+            "dir": str(run._store.root),
+            "console": "off",
+        }
+    )
     try:
         child = subprocess.Popen(
             list(cmd), executable=exe, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
@@ -128,24 +127,20 @@ def run_command(
         except (ValueError, OSError):
             pass  # not the main thread: signals go to the process group anyway
     try:
-        _pump(child, run, parse, last_step)
+        _pump(child, run, parse)
         code = child.wait()
     finally:
         for sig, old in forwarded.items():
             signal.signal(sig, old)
     exit_code = 128 - code if code < 0 else code
     # A child that called init() wrote rows and summary edits of its own: finish from what is on disk.
-    st = load_run(run._ref)
-    run._sstate = fold_summary(st)
-    run._step = max(run._step, (last_step(run._ref.path / "history.jsonl") or -1) + 1)
+    run._reload()
     run.finish(exit_code=exit_code, quiet=True)
     return exit_code
 
 
-def _pump(child: subprocess.Popen[bytes], run: Any, parse: bool, last_step: Any) -> None:
-    from .capture.console import OutputLog
-
-    log = OutputLog(Path(run.dir) / "output.log")
+def _pump(child: subprocess.Popen[bytes], run: Run, parse: bool) -> None:
+    log = OutputLog(run._ref.output_log)
     sel = selectors.DefaultSelector()
     assert child.stdout is not None and child.stderr is not None
     streams = {child.stdout.fileno(): 1, child.stderr.fileno(): 2}
@@ -153,7 +148,6 @@ def _pump(child: subprocess.Popen[bytes], run: Any, parse: bool, last_step: Any)
         os.set_blocking(fd, False)
         sel.register(fd, selectors.EVENT_READ)
     partial = {1: b"", 2: b""}
-    hist = run._ref.path / "history.jsonl"
     try:
         while sel.get_map():
             for key, _ in sel.select():
@@ -175,7 +169,7 @@ def _pump(child: subprocess.Popen[bytes], run: Any, parse: bool, last_step: Any)
                     for line in lines:
                         metrics = parse_metrics(line.decode("utf-8", "replace"))
                         if metrics:
-                            run._step = max(run._step, (last_step(hist) or -1) + 1)
+                            run._reload(summary=False)  # after rows the child may have logged itself
                             run.log(metrics)
     finally:
         sel.close()

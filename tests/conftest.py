@@ -13,30 +13,33 @@ from typing import Any
 import pytest
 
 import runstore
-from runstore.sdk import init as sdk_init
-from runstore.sdk import term
+from runstore.base import term
+from runstore.sdk import registry
+from runstore.store import schema
 from runstore.store.history import iter_rows
-from runstore.store.layout import Store
 from runstore.store.runs import load_run
+from runstore.store.store import Store
+
+# Every record any writer appends while the suite runs is checked against store/schema.py (the
+# declarations docs/FORMAT.md documents): a new record type or field fails the test that wrote it.
+schema.STRICT = True
 
 PY = sys.executable
 
 
 def _finish_everything() -> None:
-    for run in list(sdk_init._active):
+    for run in registry.active():
         try:
             run.finish(quiet=True)
         except Exception:
             pass
-    cur = sdk_init.current_run()
+    cur = registry.current()
     if cur is not None:
         try:
             cur.finish(quiet=True)
         except Exception:
             pass
-    sdk_init._active.clear()
-    if sdk_init.current_run() is not None:
-        sdk_init._unset_globals()
+    registry.forget_all()
 
 
 @pytest.fixture(autouse=True)
@@ -63,11 +66,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def _reset_term() -> None:
-    term._seen.clear()
-    forced = getattr(term, "forced", None)  # process-wide silent/quiet set by the last init()
-    if isinstance(forced, dict):
-        for k in forced:
-            forced[k] = False
+    term.current().reset()  # once-only warnings, and the silent/quiet flags set by the last init()
 
 
 @pytest.fixture
@@ -86,11 +85,16 @@ def run_state(run_or_id: Any, project: str | None = None, root: Path | None = No
 
 
 def history(run_or_path: Any) -> list[dict[str, Any]]:
+    """The rows of a run's current history (a live run, a run directory or a history file)."""
     if hasattr(run_or_path, "_ref"):
-        return list(iter_rows(run_or_path._ref.path / "history.jsonl"))
+        return list(iter_rows(load_run(run_or_path._ref).history_path))
     p = Path(run_or_path)
     if p.is_dir():
-        p = p / "history.jsonl"
+        from runstore.store.layout import run_ref_of_dir
+
+        ref = run_ref_of_dir(p)
+        assert ref is not None, f"{p} is not a run directory"
+        return list(iter_rows(load_run(ref).history_path))
     return list(iter_rows(p))
 
 

@@ -265,7 +265,7 @@ def test_read_columns_across_parse_chunks_matches_rows(monkeypatch) -> None:
     path = Path(run.sync_dir) / "history.jsonl"
     (Path(run.sync_dir) / "history.jsonl").open("ab").write(b'{"x": 999, "_st')  # torn tail
     monkeypatch.setattr(h, "PARSE_CHUNK", 997)  # many chunks, boundaries mid-line
-    cols, n = h.read_columns(path, use_cache=False)
+    cols, n = h.read_columns(path)
     rows = list(h.iter_rows(path))
     assert n == len(rows) == 300
     assert list(cols["x"]) == [r["x"] for r in rows]

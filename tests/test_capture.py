@@ -13,8 +13,8 @@ from conftest import run_cli
 
 import runstore
 from runstore.capture.git import strip_credentials
-from runstore.store.layout import Store
 from runstore.store.runs import load_run
+from runstore.store.store import Store
 
 PY = sys.executable
 
@@ -225,13 +225,14 @@ def test_requirements_cache_follows_the_environment(tmp_path: Path, monkeypatch)
     site = tmp_path / "site"
     site.mkdir()
     monkeypatch.setattr(sys, "path", [str(site), *sys.path])
-    cache = tmp_path / "cache"
-    first = environment.requirements_cached(cache)
+    store = Store(tmp_path / ".wandb")
+    first = environment.requirements_cached(store)
+    cache = store.requirements_cache("x").parent
     assert "orjson==" in first.lower() and len(list(cache.iterdir())) == 1
     cached = next(cache.iterdir())
     cached.write_text("marker==1\n")  # proves the second call reads the cache
-    assert environment.requirements_cached(cache) == "marker==1\n"
+    assert environment.requirements_cached(store) == "marker==1\n"
     time.sleep(0.01)
     (site / "newpkg-1.0.dist-info").mkdir()  # what `pip install` does to a site directory
-    assert environment.requirements_cached(cache) == first  # a new key: scanned again
+    assert environment.requirements_cached(store) == first  # a new key: scanned again
     assert environment.requirements_cached(None) == first

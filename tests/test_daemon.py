@@ -21,14 +21,15 @@ import psutil
 import pytest
 
 import runstore
-from runstore.daemon import client, control, lock, paths
-from runstore.daemon.live import Marker
+from runstore.daemon import client, control, lock
 from runstore.daemon.log import DaemonLog
 from runstore.daemon.loop import Daemon
 from runstore.errors import StoreError
-from runstore.store.layout import Store
+from runstore.store import live
+from runstore.store.live import Marker
 from runstore.store.liveness import hostname, start_token
 from runstore.store.runs import load_run
+from runstore.store.store import Store
 
 PY = sys.executable
 INTERVAL = 0.25
@@ -36,12 +37,12 @@ INTERVAL = 0.25
 TRAIN = """\
 import os, sys, time
 import runstore
-from runstore.daemon.client import register_live
+from runstore.store import live
 from runstore.store.liveness import hostname, start_token
 
 run = runstore.init(project="p", config={"lr": 0.1})
 # until init() registers runs itself
-register_live(run._store.root, run._ref.project, run.id, run._ref.path, os.getpid(),
+live.register(run._store, run._ref.project, run.id, run._ref.path, os.getpid(),
               start_token(os.getpid()), hostname())
 print(run.id, flush=True)
 steps, pause = int(sys.argv[1]), float(sys.argv[2])
@@ -125,7 +126,7 @@ def start_daemon(
         stderr=subprocess.PIPE,
     )
     procs.append(p)
-    assert wait_for(lambda: lock.holder(paths.pid_path(store), wait=0) == p.pid, 10), p.stderr
+    assert wait_for(lambda: lock.holder(Store(store).daemon_pid, wait=0) == p.pid, 10), p.stderr
     return p
 
 
@@ -154,7 +155,7 @@ def system_rows(run_id: str) -> list[dict[str, Any]]:
 
 
 def marker(store: Path, run_id: str) -> Path:
-    return paths.marker_path(store, "p", run_id)
+    return live.marker_path(Store(store), "p", run_id)
 
 
 # -- lock, client, CLI ----------------------------------------------------------------------------------
@@ -162,30 +163,64 @@ def test_one_daemon_per_store(store: Path, procs: list[subprocess.Popen[str]]) -
     first = start_daemon(procs, store)
     second = subprocess.Popen([PY, "-m", "runstore.daemon", "--store", str(store)], env=child_env())
     assert second.wait(timeout=10) == 0  # quietly, because the first one holds the lock
-    assert first.poll() is None and lock.holder(paths.pid_path(store)) == first.pid
-    assert paths.pid_path(store).read_text().strip() == str(first.pid)
+    assert first.poll() is None and lock.holder(Store(store).daemon_pid) == first.pid
+    assert Store(store).daemon_pid.read_text().strip() == str(first.pid)
     first.send_signal(signal.SIGTERM)  # clean exit: lock released, pid file removed
     assert first.wait(timeout=5) == 0
-    assert not paths.pid_path(store).exists() and not client.is_running(store)
-    log = paths.log_path(store).read_text()
+    assert not Store(store).daemon_pid.exists() and not client.is_running(store)
+    log = Store(store).daemon_log.read_text()
     assert "start:" in log and "stop: stopped" in log
 
 
-def test_ensure_running_spawns_once_and_is_cheap(store: Path, procs: list[subprocess.Popen[str]]) -> None:
+# Put first on a child's PYTHONPATH, this holds the interpreter at start-up until the file named by
+# DAEMON_TEST_GATE exists: a daemon spawned while the gate is closed cannot get as far as taking its lock.
+# Only the child's start-up is delayed (as on a very slow machine); runstore itself is untouched.
+GATE_SITECUSTOMIZE = """\
+import os, time
+_gate = os.environ.get("DAEMON_TEST_GATE")
+while _gate and not os.path.exists(_gate):
+    time.sleep(0.01)
+"""
+
+
+def daemon_children(store: Path) -> list[int]:
+    """Pids of this process's children that are daemons of `store` (ensure_running's spawns)."""
+    pids = []
+    for child in psutil.Process().children():
+        try:
+            cmd = child.cmdline()
+        except psutil.Error:  # exited meanwhile (or a zombie about to be reaped)
+            continue
+        if "runstore.daemon" in cmd and str(store) in cmd:
+            pids.append(child.pid)
+    return pids
+
+
+def test_ensure_running_spawns_once_without_waiting(
+    tmp_path: Path, store: Path, procs: list[subprocess.Popen[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     client.ensure_running(store, env={"RUNSTORE_DAEMON": "off"})
-    time.sleep(0.3)
-    assert not client.is_running(store)  # disabled: nothing started
-    t = time.perf_counter()
+    assert not client.is_running(store) and daemon_children(store) == []  # disabled: nothing started
+    hook = tmp_path / "gate-hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(GATE_SITECUSTOMIZE)
+    gate = tmp_path / "gate"
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("DAEMON_TEST_GATE", str(gate))
     client.ensure_running(store, interval=INTERVAL, env={"RUNSTORE_DAEMON": "1"})
-    assert time.perf_counter() - t < 0.1  # spawned, not waited for
-    pid = wait_for(lambda: lock.holder(paths.pid_path(store), wait=0), 10)
-    assert pid
-    t = time.perf_counter()
+    # Spawned, not waited for: it returned while its daemon is still held at the gate, before the lock.
+    (spawned,) = daemon_children(store)
+    assert not client.is_running(store)
+    gate.touch()
+    pid = wait_for(lambda: lock.holder(Store(store).daemon_pid, wait=0), 10)
+    assert pid == spawned
+    # The check init() pays when a daemon runs: the lock probe, nothing else. With the gate closed again,
+    # any second daemon spawned here would still be our child, stuck at the gate, when we look.
+    gate.unlink()
     for _ in range(100):
         client.ensure_running(store, env={"RUNSTORE_DAEMON": "1"})
-    per_call = (time.perf_counter() - t) / 100
-    assert per_call < 0.001  # the check init() pays when a daemon runs
-    assert lock.holder(paths.pid_path(store)) == pid
+    assert daemon_children(store) == [pid]
+    assert lock.holder(Store(store).daemon_pid) == pid
     assert control.status(store)["interval"] == INTERVAL
     assert control.stop(store) == pid
 
@@ -194,12 +229,12 @@ def test_ensure_running_never_raises(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     client.ensure_running(blocker / ".wandb", env={"RUNSTORE_DAEMON": "1"})  # cannot create: no error
-    client.register_live(blocker / ".wandb", "p", "r", tmp_path, 1, None, "h")
-    client.unregister_live(blocker / ".wandb", "p", "r")
+    live.register(Store(blocker / ".wandb"), "p", "r", tmp_path, 1, None, "h")
+    live.unregister(Store(blocker / ".wandb"), "p", "r")
 
 
 def test_register_and_unregister_live(store: Path) -> None:
-    client.register_live(store, "p", "abc", store / "projects/p/runs/abc", 123, "tok", "host1")
+    live.register(Store(store), "p", "abc", store / "projects/p/runs/abc", 123, "tok", "host1")
     path = marker(store, "abc")
     assert json.loads(path.read_text()) == {
         "project": "p",
@@ -210,9 +245,9 @@ def test_register_and_unregister_live(store: Path) -> None:
         "host": "host1",
     }
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left behind
-    client.unregister_live(store, "p", "abc")
+    live.unregister(Store(store), "p", "abc")
     assert not path.exists()
-    client.unregister_live(store, "p", "abc")  # twice is fine
+    live.unregister(Store(store), "p", "abc")  # twice is fine
 
 
 @pytest.fixture
@@ -242,7 +277,7 @@ def test_cli_start_status_stop(store: Path, procs: list[subprocess.Popen[str]], 
     assert code == 0 and json.loads(out)["running"] is False
     code, out, err = cli("daemon", "start", "--interval", "0.5", "--idle-exit", "30")
     assert code == 0, err
-    pid = lock.holder(paths.pid_path(store))
+    pid = lock.holder(Store(store).daemon_pid)
     assert pid and f"daemon started (pid {pid})" in out
     code, out, _ = cli("daemon", "start")
     assert code == 0 and f"already running (pid {pid})" in out
@@ -268,7 +303,7 @@ def test_cli_start_needs_a_store(tmp_path: Path, cli) -> None:
 def test_samples_live_run_and_marks_sigkilled_run_crashed(
     tmp_path: Path, store: Path, procs: list[subprocess.Popen[str]]
 ) -> None:
-    interval = 0.4  # long enough that a loaded machine's scheduling delays stay well inside the bound
+    interval = 0.4  # long enough that a loaded machine's scheduling delays do not bunch the samples up
     daemon = start_daemon(procs, store, interval=interval)
     train, rid = start_training(procs, tmp_path, steps=10_000, pause=0.01)
     rows = wait_for(lambda: len(system_rows(rid)) >= 3 and system_rows(rid), 10)
@@ -302,12 +337,10 @@ def test_samples_live_run_and_marks_sigkilled_run_crashed(
     assert runstore.Api().run(f"p/{rid}").system_metrics["_step"] >= 2
 
     train.kill()
-    killed = time.monotonic()
     ref = Store(store).find_run_by_id(rid, "p")
-    exit_rec = wait_for(lambda: load_run(ref).exit, 2 * interval + 1.0, every=0.01)
-    elapsed = time.monotonic() - killed
+    # How fast (within two sampling intervals) is measured by `make bench`; here: that it happens at all.
+    exit_rec = wait_for(lambda: load_run(ref).exit, 30)
     assert exit_rec, "the daemon did not write an exit record"
-    assert elapsed <= 2 * interval + 0.05, elapsed  # within two sampling intervals (+ polling slack)
     st = load_run(ref)
     exit_rec = [e for e in st.events if e.get("t") == "exit"][-1]  # as written (readers fold code None -> 1)
     assert exit_rec["state"] == "crashed" and exit_rec["by"] == "daemon" and exit_rec["code"] is None
@@ -322,7 +355,7 @@ def test_samples_live_run_and_marks_sigkilled_run_crashed(
     time.sleep(2 * interval)
     assert len(system_rows(rid)) == n  # nothing sampled for a dead run
     assert daemon.poll() is None
-    assert "marked crashed" in paths.log_path(store).read_text()
+    assert "marked crashed" in Store(store).daemon_log.read_text()
 
 
 def test_sigkilled_run_reads_crashed_without_daemon(
@@ -365,22 +398,22 @@ def test_training_survives_daemon_sigkill_and_new_daemon_picks_it_up(
 def test_idle_exit(store: Path, procs: list[subprocess.Popen[str]]) -> None:
     p = start_daemon(procs, store, idle_exit=0.5)
     assert p.wait(timeout=10) == 0
-    assert not paths.pid_path(store).exists()
-    assert "stop: idle" in paths.log_path(store).read_text()
+    assert not Store(store).daemon_pid.exists()
+    assert "stop: idle" in Store(store).daemon_log.read_text()
 
 
 def test_broken_markers_and_run_dirs_do_not_stop_the_daemon(
     tmp_path: Path, store: Path, procs: list[subprocess.Popen[str]]
 ) -> None:
-    live = paths.live_dir(store)
-    live.mkdir(parents=True, exist_ok=True)
-    (live / "p~garbage.json").write_bytes(b"{not json")
-    (live / "p~list.json").write_bytes(b"[1, 2]")
+    live_dir = Store(store).live_dir
+    live_dir.mkdir(parents=True, exist_ok=True)
+    (live_dir / "p~garbage.json").write_bytes(b"{not json")
+    (live_dir / "p~list.json").write_bytes(b"[1, 2]")
     sleeper = subprocess.Popen([PY, "-c", "import time; time.sleep(60)"])
     procs.append(sleeper)  # type: ignore[arg-type]
     # alive writer, directory gone: retried with backoff, logged once
-    client.register_live(
-        store,
+    live.register(
+        Store(store),
         "p",
         "nodir",
         store / "projects/p/runs/nodir",
@@ -389,13 +422,13 @@ def test_broken_markers_and_run_dirs_do_not_stop_the_daemon(
         hostname(),
     )
     # dead writer, directory gone: the marker is simply dropped
-    client.register_live(
-        store, "p", "deadnodir", store / "projects/p/runs/deadnodir", 999_999_999, None, hostname()
+    live.register(
+        Store(store), "p", "deadnodir", store / "projects/p/runs/deadnodir", 999_999_999, None, hostname()
     )
     # a run dir whose run.jsonl is a directory: reading it fails every time
     bad = store / "projects/p/runs/bad"
     (bad / "run.jsonl").mkdir(parents=True)
-    client.register_live(store, "p", "bad", bad, sleeper.pid, start_token(sleeper.pid), hostname())
+    live.register(Store(store), "p", "bad", bad, sleeper.pid, start_token(sleeper.pid), hostname())
     daemon = start_daemon(procs, store, interval=0.05)
     train, rid = start_training(procs, tmp_path, steps=10_000, pause=0.01)
     assert wait_for(lambda: len(system_rows(rid)) >= 3, 10)  # a good run next to broken ones is sampled
@@ -403,7 +436,7 @@ def test_broken_markers_and_run_dirs_do_not_stop_the_daemon(
     assert daemon.poll() is None
     assert not marker(store, "deadnodir").exists()
     assert marker(store, "nodir").exists()  # its writer still runs; the daemon keeps trying, slowly
-    log = paths.log_path(store).read_text().splitlines()
+    log = Store(store).daemon_log.read_text().splitlines()
     for key in ("run p/nodir", "run p/bad", "marker p~garbage.json", "marker p~list.json"):
         hits = [line for line in log if f"error: {key}:" in line]
         assert len(hits) == 1, (key, log)  # rate-limited: one line, not one per tick
@@ -516,8 +549,8 @@ def test_idle_exit_successor_for_a_run_registered_while_exiting(store: Path, pro
             return False
 
         def close(self) -> None:  # runs after the decision to exit, before the lock is released
-            client.register_live(
-                store,
+            live.register(
+                Store(store),
                 "p",
                 "late",
                 store / "projects/p/runs/late",
@@ -527,7 +560,7 @@ def test_idle_exit_successor_for_a_run_registered_while_exiting(store: Path, pro
             )
 
     assert loop.serve(store, interval=INTERVAL, idle_exit=0.1, tasks=[RegistersLate()]) == 0
-    successor = wait_for(lambda: lock.holder(paths.pid_path(store), wait=0), 10)
+    successor = wait_for(lambda: lock.holder(Store(store).daemon_pid, wait=0), 10)
     assert successor and successor != os.getpid()
     assert control.stop(store) == successor
 
@@ -539,11 +572,11 @@ def test_stop_reports_a_daemon_that_will_not_exit(store: Path, procs) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         from runstore.daemon import lock
         from pathlib import Path
-        fd = lock.acquire(Path({str(paths.pid_path(store))!r}))
+        fd = lock.acquire(Path({str(Store(store).daemon_pid)!r}))
         print("locked", flush=True)
         time.sleep(60)
     """)
-    paths.daemon_dir(store).mkdir(parents=True, exist_ok=True)
+    Store(store).daemon_dir.mkdir(parents=True, exist_ok=True)
     p = subprocess.Popen([PY, "-c", code], stdout=subprocess.PIPE, text=True)
     procs.append(p)  # type: ignore[arg-type]
     assert p.stdout is not None and p.stdout.readline().strip() == "locked"
@@ -553,7 +586,7 @@ def test_stop_reports_a_daemon_that_will_not_exit(store: Path, procs) -> None:
 
 
 def test_marker_fields_parse() -> None:
-    from runstore.daemon.live import BadMarker, parse
+    from runstore.store.live import BadMarker, parse
 
     m = parse("a~b~c.json", b'{"pid": 5, "dir": "/x", "project": "a~b", "id": "c"}', (1, 2))
     assert isinstance(m, Marker) and (m.project, m.id, m.pid, m.pid_start, m.host) == (

@@ -7,7 +7,7 @@ import os
 from conftest import all_run_dirs
 
 import runstore
-from runstore.store.layout import find_root
+from runstore.store.store import find_root
 
 
 def test_runstore_dir_is_the_store_itself(tmp_path, monkeypatch):
@@ -73,12 +73,12 @@ def test_fallback_is_cwd_dot_wandb(tmp_path, monkeypatch):
     # tmp_path has no .wandb and (normally) nothing above it has one either
     expected = next((d / ".wandb" for d in (work, *work.parents) if (d / ".wandb").is_dir()), work / ".wandb")
     assert find_root() == expected
-    assert find_root(start=work, env={}) == expected
+    assert find_root(start=work, environ={}) == expected
 
 
 def test_find_root_explicit_env_mapping(tmp_path):
-    assert find_root(start=tmp_path, env={"RUNSTORE_DIR": str(tmp_path / "x")}) == tmp_path / "x"
-    assert find_root(start=tmp_path, env={"WANDB_DIR": str(tmp_path / "y")}) == tmp_path / "y" / ".wandb"
+    assert find_root(start=tmp_path, environ={"RUNSTORE_DIR": str(tmp_path / "x")}) == tmp_path / "x"
+    assert find_root(start=tmp_path, environ={"WANDB_DIR": str(tmp_path / "y")}) == tmp_path / "y" / ".wandb"
 
 
 def test_init_dir_puts_store_under_dir(tmp_path):

@@ -11,8 +11,8 @@ from conftest import run_cli
 import runstore
 from runstore.errors import RunNotFound, StoreError, UsageError
 from runstore.store.history import iter_rows
-from runstore.store.layout import Store
 from runstore.store.runs import load_run
+from runstore.store.store import Store
 
 cli = run_cli
 

@@ -149,7 +149,7 @@ def test_generated_name_is_adjective_noun_n():
     m2 = re.fullmatch(r"([a-z]+)-([a-z]+)-(\d+)", r2.name)
     assert m1 and m2, (r1.name, r2.name)
     assert (int(m1.group(3)), int(m2.group(3))) == (1, 2)
-    from runstore.sdk import names
+    from runstore.base import names
 
     assert m1.group(1) in names.ADJECTIVES and m1.group(2) in names.NOUNS
     assert run_state(r1).info["name"] == r1.name

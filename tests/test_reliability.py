@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import runstore
 from runstore.store import jsonl
 from runstore.store.history import iter_rows
-from runstore.store.layout import Store
+from runstore.store.store import Store
 
 # -- (a) SIGKILL --------------------------------------------------------------------------------------
 N = 500

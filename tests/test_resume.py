@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from conftest import all_run_dirs, history, run_state, user_keys
+from conftest import all_run_dirs, events, history, run_state, user_keys
 
 import runstore
 from runstore.store.history import iter_rows
@@ -304,9 +304,10 @@ def test_fork_from_unknown_run_and_bad_spec():
         runstore.init(project="p", fork_from="par00001?_step=abc")
 
 
-def test_resume_from_rewinds_and_keeps_old_rows_in_side_file():
+def test_resume_from_starts_a_new_history_generation_and_rewrites_nothing():
     run = _ten_steps()
     rd = run._ref.path
+    before = (rd / "history.jsonl").read_bytes()
     r = runstore.init(project="p", resume_from=f"{run.id}?_step=4")
     assert r.id == run.id and r.resumed is True
     assert r.step == 5
@@ -316,12 +317,35 @@ def test_resume_from_rewinds_and_keeps_old_rows_in_side_file():
     r.finish()
     rows = history(r)
     assert [(row["_step"], row["x"]) for row in rows] == [(0, 0), (1, 1), (2, 2), (3, 3), (4, 4), (5, 50)]
-    sides = sorted(rd.glob("history.rewound-*.jsonl"))
-    assert len(sides) == 1
-    assert [row["x"] for row in iter_rows(sides[0])] == list(range(10))
+    # The old generation is untouched, byte for byte (a replica that copied it by offset stays right);
+    # the new one is named by the rewind record.
+    assert (rd / "history.jsonl").read_bytes() == before
+    assert [row["x"] for row in iter_rows(rd / "history.1.jsonl")] == [0, 1, 2, 3, 4, 50]
+    assert [e["history"] for e in events(r, "rewind")] == ["history.1.jsonl"]
+    assert not list(rd.glob("history.rewound-*"))
     st = run_state(r)
+    assert st.history_path == rd / "history.1.jsonl"
     assert st.summary["x"] == 50 and st.summary["_step"] == 5
     assert st.state == "finished"
+
+
+def test_second_rewind_starts_the_next_generation_and_resume_appends_to_it():
+    run = _ten_steps()
+    rd = run._ref.path
+    runstore.init(project="p", resume_from=f"{run.id}?_step=6").finish()
+    (rd / "history.2.jsonl").write_bytes(b"")  # an orphan (a crash between file and record): never reused
+    r = runstore.init(project="p", resume_from=f"{run.id}?_step=2")
+    r.log({"x": 30})
+    r.finish()
+    assert [row["x"] for row in history(r)] == [0, 1, 2, 30]
+    assert [e["history"] for e in events(r, "rewind")] == ["history.1.jsonl", "history.3.jsonl"]
+    assert [row["x"] for row in iter_rows(rd / "history.1.jsonl")] == list(range(7))
+    r = runstore.init(project="p", id=run.id, resume="allow")
+    assert r.step == 4
+    r.log({"x": 40})
+    r.finish()
+    assert [row["x"] for row in iter_rows(rd / "history.3.jsonl")] == [0, 1, 2, 30, 40]
+    assert runstore.Api().run(f"p/{run.id}").summary["x"] == 40
 
 
 def test_resume_from_without_new_logs_summary_reflects_rewind():

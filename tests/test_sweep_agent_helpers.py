@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from runstore.store.layout import Store
+from runstore.store import sweeps as S
+from runstore.store.store import Store
 from runstore.sweeps import controller as C
-from runstore.sweeps import state as S
 
 PY = sys.executable
 # The CLI with the sweep commands registered, whether or not runstore.cli has wired them yet.

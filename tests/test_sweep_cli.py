@@ -9,7 +9,7 @@ from conftest import run_cli
 from test_sweep_agent_helpers import register_cli, store_of
 
 import runstore
-from runstore.sweeps import state as S
+from runstore.store import sweeps as S
 
 CONFIG = """
 program: prog.py
@@ -46,7 +46,7 @@ def _sweep(path: str):
     api = runstore.Api()
     if hasattr(api, "sweep"):
         return api.sweep(path)
-    from runstore.sweeps.api import Sweep
+    from runstore.api import Sweep
 
     return Sweep.load(api, path)
 

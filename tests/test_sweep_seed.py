@@ -10,7 +10,7 @@ from pathlib import Path
 from test_sweep_agent_helpers import CLI_SHIM, PY, child_env, store_of
 
 import runstore
-from runstore.sweeps import state as S
+from runstore.store import sweeps as S
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "sweep"
 # Until runstore/__init__.py exports sweep/agent, the script is run with them attached (a no-op after).
@@ -53,7 +53,7 @@ def test_seed_script_tab_in_process(tmp_path: Path) -> None:
     assert {t.state for t in st.trials.values()} == {"finished"}
     sw = runstore.Api().sweep(sd.id) if hasattr(runstore.Api(), "sweep") else None
     if sw is None:
-        from runstore.sweeps.api import Sweep
+        from runstore.api import Sweep
 
         sw = Sweep.load(runstore.Api(), f"mi-primer-barrido/{sd.id}")
     assert sw.name == "barrido" and len(sw.runs) == 4

@@ -14,8 +14,8 @@ from test_sweep_agent_helpers import PY, grid_config, journal, make_sweep, store
 
 import runstore
 from runstore.errors import UsageError
+from runstore.store import sweeps as S
 from runstore.sweeps import controller as C
-from runstore.sweeps import state as S
 from runstore.sweeps.schema import SweepConfigError
 
 
@@ -176,7 +176,7 @@ def test_lock_is_exclusive(tmp_path: Path) -> None:
     order: list[str] = []
 
     def other() -> None:
-        fd = os.open(sd.path / S.LOCK, os.O_RDWR)
+        fd = os.open(sd.path / "lock", os.O_RDWR)
         fcntl.flock(fd, fcntl.LOCK_EX)
         order.append("other")
         os.close(fd)

@@ -1,6 +1,6 @@
 """Console capture to files/output.log at the file-descriptor level (contract §13.2, issue 3).
 
-    cap = start(run_dir / "files" / "output.log")   # None: not capturing, nothing changed
+    cap = start(ref.output_log)   # None: not capturing, nothing changed
     ...
     if cap is not None:
         cap.stop()
@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..base import env as _env
+from ..base import term
 from ._tee import OutputLog, pump
 
 __all__ = ["ConsoleCapture", "OutputLog", "enabled", "start"]
@@ -41,9 +43,7 @@ _active: ConsoleCapture | None = None
 def enabled(env: Mapping[str, str] | None = None) -> bool:
     """False when the console setting is `off` (RUNSTORE_CONSOLE, else WANDB_CONSOLE); every other
     value (auto, wrap, redirect, wrap_raw, wrap_emu, unset) means capture at the fd level."""
-    env = os.environ if env is None else env
-    value = env.get("RUNSTORE_CONSOLE") or env.get("WANDB_CONSOLE") or ""
-    return value.strip().lower() != "off"
+    return str(_env.get("console", env)).strip().lower() != "off"
 
 
 def _flush_python() -> None:
@@ -285,8 +285,6 @@ class ConsoleCapture:
         sources = dict(zip(self._reads, self._saved, strict=True))
         log = pump(sources, log, idle_return=1.0)
         self._restore()
-        from ..sdk import term
-
         code = self._proc.returncode
         why = f"exit status {code}" if code is not None and code >= 0 else f"signal {-(code or 0)}"
         term.warn(

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import getpass
+import hashlib
 import os
 import platform
 import sys
+from importlib import metadata
 from typing import Any
+
+from ..base import env as _env
+from ..daemon.gpu import gpu_inventory
+from ..store.jsonl import write_atomic
+from ..store.store import Store
 
 
 def _environment_key() -> str:
     """Changes whenever a distribution is installed or removed: pip adds or deletes entries in a
     site directory, which changes that directory's mtime."""
-    import hashlib
-
     h = hashlib.sha1(sys.executable.encode())
     for p in sys.path:
         try:
@@ -24,12 +29,12 @@ def _environment_key() -> str:
     return h.hexdigest()[:16]
 
 
-def requirements_cached(cache_dir: str | os.PathLike[str] | None) -> str:
+def requirements_cached(store: Store | None) -> str:
     """`requirements()`, remembered per environment in the store's derived cache (scanning a large
     environment's metadata takes tens of milliseconds; the cache read takes one)."""
-    if cache_dir is None:
+    if store is None:
         return requirements()
-    path = os.path.join(cache_dir, f"requirements-{_environment_key()}.txt")
+    path = store.requirements_cache(_environment_key())
     try:
         with open(path) as f:
             return f.read()
@@ -37,9 +42,7 @@ def requirements_cached(cache_dir: str | os.PathLike[str] | None) -> str:
         pass
     text = requirements()
     try:
-        from ..store.jsonl import write_atomic
-
-        os.makedirs(cache_dir, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, text.encode())
     except OSError:
         pass  # no cache on a read-only store; the text is still right
@@ -48,8 +51,6 @@ def requirements_cached(cache_dir: str | os.PathLike[str] | None) -> str:
 
 def requirements() -> str:
     """`name==version` of every installed distribution, sorted (pip freeze without a subprocess)."""
-    from importlib import metadata
-
     seen: dict[str, str] = {}
     for dist in metadata.distributions():
         try:
@@ -92,8 +93,6 @@ def machine() -> dict[str, Any]:
     except Exception:
         pass
     try:
-        from ..daemon.gpu import gpu_inventory
-
         gpus = gpu_inventory()
     except Exception:
         gpus = []
@@ -104,7 +103,8 @@ def machine() -> dict[str, Any]:
     slurm = {k[6:].lower(): v for k, v in os.environ.items() if k.startswith("SLURM_")}
     if slurm:
         meta["slurm"] = slurm
-    if os.environ.get("WANDB_DOCKER"):
-        meta["docker"] = os.environ["WANDB_DOCKER"]
+    docker = _env.get("docker")
+    if docker:
+        meta["docker"] = docker
     meta["executable"] = sys.executable
     return meta

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from ..base import env as _env
 
 MAX_UNTRACKED = 1000
 _CREDENTIALS = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@")
@@ -26,15 +29,15 @@ def find_root(start: str | os.PathLike[str]) -> Path | None:
 
 
 def capture(
-    start: str | os.PathLike[str], want_diff: bool = True, env: dict[str, str] | None = None
+    start: str | os.PathLike[str], want_diff: bool = True, environ: Mapping[str, str] | None = None
 ) -> tuple[dict[str, Any], bytes | None]:
     """({commit, branch, remote, dirty, root, untracked}, diff bytes or None) for the repo at `start`.
 
     Outside a repository both are empty and nothing is printed: most scripts that are not in git
     simply have no git state. `WANDB_GIT_COMMIT` / `WANDB_GIT_REMOTE_URL` override what git says.
     """
-    env = dict(os.environ) if env is None else env
-    root = find_root(start) if not env.get("WANDB_GIT_ROOT") else Path(env["WANDB_GIT_ROOT"])
+    git_root = _env.get("git_root", environ)
+    root = Path(git_root) if git_root else find_root(start)
     info: dict[str, Any] = {}
     diff: bytes | None = None
     if root is not None:
@@ -72,8 +75,9 @@ def capture(
         except Exception as e:  # a broken or foreign repository must not stop the run
             info = {"root": str(root), "error": f"{type(e).__name__}: {e}"[:300]}
             diff = None
-    if env.get("WANDB_GIT_COMMIT"):
-        info["commit"] = env["WANDB_GIT_COMMIT"]
-    if env.get("WANDB_GIT_REMOTE_URL"):
-        info["remote"] = strip_credentials(env["WANDB_GIT_REMOTE_URL"])
+    commit, remote_url = _env.get("git_commit", environ), _env.get("git_remote_url", environ)
+    if commit:
+        info["commit"] = commit
+    if remote_url:
+        info["remote"] = strip_credentials(remote_url)
     return info, (diff or None)

@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from ..store import jsonl
+from ..store.layout import RunRef
+from ..store.store import Store
+from . import environment, git
 
 
 def ignored(relpath: str, globs: tuple[str, ...] | list[str]) -> bool:
@@ -26,7 +29,8 @@ def ignored(relpath: str, globs: tuple[str, ...] | list[str]) -> bool:
 class Recorder:
     def __init__(
         self,
-        files_dir: Path,
+        ref: RunRef,
+        store: Store,
         write_event: Callable[[dict[str, Any]], None],
         *,
         program: str,
@@ -35,9 +39,9 @@ class Recorder:
         capture_diff: bool,
         save_code: bool,
         ignore_globs: tuple[str, ...] = (),
-        cache_dir: Path | None = None,
     ) -> None:
-        self._files = files_dir
+        self._ref = ref
+        self._store = store
         self._write_event = write_event
         self._program = program
         self._cwd = cwd
@@ -45,7 +49,6 @@ class Recorder:
         self._diff = capture_diff
         self._save_code = save_code
         self._ignore = ignore_globs
-        self._cache_dir = cache_dir
         self._thread = threading.Thread(target=self._run, name="runstore-capture", daemon=True)
         self.error: str | None = None
 
@@ -56,10 +59,9 @@ class Recorder:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
-    def _write(self, relpath: str, data: bytes) -> None:
-        if ignored(relpath, self._ignore):
+    def _write(self, dest: Path, data: bytes) -> None:
+        if ignored(self._ref.files_rel(dest), self._ignore):
             return
-        dest = self._files / relpath
         dest.parent.mkdir(parents=True, exist_ok=True)
         jsonl.write_atomic(dest, data)
 
@@ -70,8 +72,6 @@ class Recorder:
             self.error = f"{type(e).__name__}: {e}"
 
     def _record(self) -> None:
-        from . import environment, git
-
         t0 = time.perf_counter()
         meta: dict[str, Any] = environment.machine()
         program = self._program
@@ -87,7 +87,7 @@ class Recorder:
                     root = Path(info["root"])
                     meta["root"] = info["root"]
             if diff:
-                self._write("diff.patch", diff)
+                self._write(self._ref.diff_patch, diff)
         meta.setdefault("root", str(root))
         if script is not None and script.is_file():
             try:
@@ -96,12 +96,11 @@ class Recorder:
                 meta["codePath"] = script.name
             meta["codePathLocal"] = os.path.relpath(script, self._cwd)
             if self._save_code:
-                rel = f"code/{meta['codePath']}"
-                if not ignored(rel, self._ignore):
-                    dest = self._files / rel
+                dest = self._ref.code_file(meta["codePath"])
+                if not ignored(self._ref.files_rel(dest), self._ignore):
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(script, dest)
-        if not ignored("requirements.txt", self._ignore):
-            self._write("requirements.txt", environment.requirements_cached(self._cache_dir).encode())
+        if not ignored(self._ref.files_rel(self._ref.requirements), self._ignore):
+            self._write(self._ref.requirements, environment.requirements_cached(self._store).encode())
         meta["capture_seconds"] = round(time.perf_counter() - t0, 4)
         self._write_event({"t": "meta", "set": meta})

@@ -11,12 +11,10 @@ from typing import Any
 import yaml
 
 from ..errors import UsageError
-from ..store.layout import FILES_DIR, Store
+from ..store.layout import REPLACED
 from ..store.runs import RunState
+from ..store.store import Store
 from . import git as gitcap
-
-# Files of a run that are records of the run, not inputs to re-run it.
-_NOT_RESTORED = ("media", "output.log", "diff.patch", "requirements.txt")
 
 
 @dataclass
@@ -51,20 +49,24 @@ def restore(
     out = Restored(run_id=st.id, command=rerun_command(st))
     if use_git:
         _restore_git(st, cwd, out, branch=branch, force=force)
-    out.restore_dir = store.root / "restore" / st.id
-    out.restore_dir.mkdir(parents=True, exist_ok=True)
-    (out.restore_dir / "config.yaml").write_text(config_yaml(st.config))
-    files = st.path / FILES_DIR
-    if (files / "requirements.txt").is_file():
-        shutil.copyfile(files / "requirements.txt", out.restore_dir / "requirements.txt")
-    if not use_git and files.is_dir():
-        for src in sorted(files.rglob("*")):
-            rel = src.relative_to(files)
-            if src.is_file() and rel.parts[0] not in _NOT_RESTORED:
-                dest = out.restore_dir / "files" / rel
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(src, dest)
-                out.files.append(str(rel))
+    paths = store.restore_paths(st.id)
+    out.restore_dir = paths.dir
+    paths.dir.mkdir(parents=True, exist_ok=True)
+    paths.config.write_text(config_yaml(st.config))
+    if st.ref.requirements.is_file():
+        shutil.copyfile(st.ref.requirements, paths.requirements)
+    if not use_git:
+        # What the program saved (kind `replaced`) and the copy of its source, not the run's records of
+        # itself (media, output.log, diff.patch, requirements.txt).
+        code = st.ref.code_dir
+        for f in st.ref.files():
+            if f.kind != REPLACED and code not in f.path.parents:
+                continue
+            rel = st.ref.files_rel(f.path)
+            dest = paths.files_dir / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f.path, dest)
+            out.files.append(rel)
     return out
 
 
@@ -112,7 +114,7 @@ def _restore_git(st: RunState, cwd: Path, out: Restored, *, branch: bool, force:
         out.branch = name
     else:
         repo.git.checkout("--detach", commit)
-    patch = st.path / FILES_DIR / "diff.patch"
+    patch = st.ref.diff_patch
     if patch.is_file() and patch.stat().st_size:
         try:
             repo.git.apply("--binary", "--whitespace=nowarn", str(patch))

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import datetime as _dt
-import os
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from ..errors import RunNotFound, UsageError
-from ..store.layout import RUN_LOG, RunRef, Store, find_root
-from ..store.runs import load_run
+from ..base import env as _env
+from ..errors import UsageError
+from ..store.store import Store
 
 # Tests swap these for consoles writing to StringIO (deterministic width, no colour).
 console = Console(highlight=False)
@@ -20,61 +19,18 @@ err_console = Console(stderr=True, highlight=False)
 
 def store_at(dir: Path | None) -> Store:
     """The store for `--dir D`: D itself if it is a store, else D/.wandb; default: discovered."""
-    if dir is None:
-        return Store(find_root())
-    d = Path(dir).expanduser().absolute()
-    if d.name == ".wandb" or (d / "projects").is_dir():
-        return Store(d)
-    return Store(d / ".wandb")
+    return Store.at(dir)
 
 
 def require_store(store: Store) -> Store:
-    if not store.root.is_dir():
+    """The store, which must exist and be in a format this runstore reads."""
+    if not store.exists():
         raise UsageError(
             f"no runstore store at {store.root}; run a script that calls runstore.init() "
             "or `runstore init` first"
         )
+    store.check_format()
     return store
-
-
-def resolve_run(store: Store, spec: str, project: str | None = None) -> RunRef:
-    """A RUN argument: `latest`, a run directory, `project/id`, an id, a unique id prefix, or a name."""
-    if not spec:
-        raise UsageError("empty RUN reference; give a run id, id prefix, name, path or 'latest'")
-    if spec == "latest":
-        ref = store.latest()
-        if ref is None:
-            raise RunNotFound(f"no latest run recorded in {store.root}")
-        return ref
-    p = Path(spec)
-    if (p / RUN_LOG).is_file():
-        p = p.absolute()
-        return RunRef(p.parent.parent.name, p.name, p)
-    if p.name == "files" and (p.parent / RUN_LOG).is_file():
-        p = p.parent.absolute()
-        return RunRef(p.parent.parent.name, p.name, p)
-    if "/" in spec:
-        proj, _, rid = spec.rpartition("/")
-        proj = proj.rpartition("/")[2]
-        ref = store.find_run_by_id(rid, proj)
-        if ref is None:
-            raise RunNotFound(f"run {spec!r} not found in {store.root}")
-        return ref
-    ref = store.find_run_by_id(spec, project)
-    if ref is not None:
-        return ref
-    refs = list(store.iter_runs(project))
-    by_prefix = [r for r in refs if r.id.startswith(spec)]
-    if len(by_prefix) == 1:
-        return by_prefix[0]
-    by_name = [r for r in refs if load_run(r).info.get("name") == spec]
-    if len(by_name) == 1:
-        return by_name[0]
-    matches = by_prefix or by_name
-    if matches:
-        ids = ", ".join(sorted(f"{r.project}/{r.id}" for r in matches)[:8])
-        raise UsageError(f"{spec!r} is ambiguous: it matches {ids}; use more of the id or project/id")
-    raise RunNotFound(f"no run matches {spec!r} in {store.root} (try `runstore ls`)")
 
 
 def fmt_value(v: Any, width: int = 24) -> str:
@@ -107,4 +63,4 @@ def fmt_duration(seconds: float) -> str:
 
 
 def debug_enabled() -> bool:
-    return (os.environ.get("RUNSTORE_DEBUG") or "").lower() in ("1", "true", "yes")
+    return _env.flag("debug")

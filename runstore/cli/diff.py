@@ -9,98 +9,28 @@ import orjson
 import typer
 from rich.table import Table
 
-from ..store.history import flatten
-from ..store.query import iso
-from ..store.runs import RunState, load_run
-from ._common import console, fmt_duration, fmt_value, require_store, resolve_run, store_at
-
-_ABSENT = object()
-META_KEYS = (
-    "state",
-    "exit_code",
-    "created",
-    "runtime",
-    "host",
-    "program",
-    "args",
-    "python",
-    "cwd",
-    "git.commit",
-    "git.branch",
-    "git.dirty",
-    "group",
-    "job_type",
-    "tags",
-    "notes",
-)
+from ..api import Api, Run, compare
+from ._common import console, fmt_duration, fmt_value, require_store, store_at
 
 
-def _meta(st: RunState) -> dict[str, Any]:
-    info = st.info
-    m: dict[str, Any] = {
-        "state": st.state,
-        "exit_code": st.exit_code,
-        "created": iso(st.created),
-        "runtime": fmt_duration(st.runtime),
-        "host": info.get("host"),
-        "program": info.get("program"),
-        "args": info.get("args"),
-        "python": info.get("python"),
-        "cwd": info.get("cwd"),
-        "group": info.get("group"),
-        "job_type": info.get("job_type"),
-        "tags": info.get("tags"),
-        "notes": info.get("notes"),
-    }
-    m.update({k: v for k, v in flatten(st.metadata).items() if k in META_KEYS})
-    return m
+def _cell(section: str, key: str, v: Any, width: int) -> str:
+    if section == "metadata" and key == "runtime" and isinstance(v, (int, float)):
+        return fmt_duration(v)
+    return fmt_value(v, width)
 
 
-def compare(a: RunState, b: RunState, show_all: bool = False) -> dict[str, dict[str, list[Any]]]:
-    """{section: {key: [value_a, value_b]}} for config, summary and metadata (differing keys only,
-    unless `show_all`). A key absent on one side has None there and is always a difference."""
-    sections = {
-        "config": (
-            flatten({k: v for k, v in a.config.items() if k != "_wandb"}),
-            flatten({k: v for k, v in b.config.items() if k != "_wandb"}),
-        ),
-        "summary": (
-            {k: v for k, v in flatten(a.summary).items() if not k.startswith("_")},
-            {k: v for k, v in flatten(b.summary).items() if not k.startswith("_")},
-        ),
-        "metadata": (_meta(a), _meta(b)),
-    }
-    out: dict[str, dict[str, list[Any]]] = {}
-    for name, (x, y) in sections.items():
-        keys = list(dict.fromkeys([*x, *y]))
-        if name != "metadata":
-            keys.sort()
-        rows: dict[str, list[Any]] = {}
-        for k in keys:
-            va, vb = x.get(k, _ABSENT), y.get(k, _ABSENT)
-            same = va is not _ABSENT and vb is not _ABSENT and _canon(va) == _canon(vb)
-            if name == "metadata" and k in ("created", "runtime"):
-                same = same or not show_all  # always different; noise unless asked for
-            if show_all or not same:
-                rows[k] = [None if va is _ABSENT else va, None if vb is _ABSENT else vb]
-        out[name] = rows
-    return out
+def markdown(a: Run, b: Run, result: dict[str, dict[str, list[Any]]]) -> str:
+    def cell(section: str, k: str, v: Any) -> str:
+        return _cell(section, k, v, 60).replace("|", "\\|")
 
-
-def _canon(v: Any) -> bytes:
-    return orjson.dumps(v, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
-
-
-def markdown(a: RunState, b: RunState, result: dict[str, dict[str, list[Any]]]) -> str:
-    def cell(v: Any) -> str:
-        return fmt_value(v, 60).replace("|", "\\|")
-
-    lines = [f"### runstore diff: `{a.info.get('name')}` ({a.id}) vs `{b.info.get('name')}` ({b.id})", ""]
+    lines = [f"### runstore diff: `{a.name}` ({a.id}) vs `{b.name}` ({b.id})", ""]
     for section, rows in result.items():
         if not rows:
             continue
         lines += [f"**{section}**", "", f"| key | {a.id} | {b.id} |", "|---|---|---|"]
-        lines += [f"| `{k}` | {cell(va)} | {cell(vb)} |" for k, (va, vb) in rows.items()]
+        lines += [
+            f"| `{k}` | {cell(section, k, va)} | {cell(section, k, vb)} |" for k, (va, vb) in rows.items()
+        ]
         lines.append("")
     if not any(result.values()):
         lines.append("No differences.")
@@ -118,15 +48,15 @@ def diff(
 ) -> None:
     """Compare two runs' config, summary and metadata; by default only what differs."""
     store = require_store(store_at(dir))
-    a = load_run(resolve_run(store, run_a, project))
-    b = load_run(resolve_run(store, run_b, project))
+    api = Api(store=store)
+    a, b = api.run(run_a, project=project), api.run(run_b, project=project)
     result = compare(a, b, show_all)
     if json:
-        payload = {
-            "a": {"id": a.id, "project": a.ref.project, "name": a.info.get("name")},
-            "b": {"id": b.id, "project": b.ref.project, "name": b.info.get("name")},
-            **result,
+        # Each side as `ls --json` shows it, minus the config and summary that the sections compare.
+        side = {
+            r.id: {k: v for k, v in r.to_dict().items() if k not in ("config", "summary")} for r in (a, b)
         }
+        payload = {"a": side[a.id], "b": side[b.id], **result}
         console.print_json(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY).decode())
         return
     if md:
@@ -138,12 +68,12 @@ def diff(
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("")
     table.add_column("key", no_wrap=True)
-    table.add_column(f"{a.info.get('name')} ({a.id})", overflow="fold")
-    table.add_column(f"{b.info.get('name')} ({b.id})", overflow="fold")
+    table.add_column(f"{a.name} ({a.id})", overflow="fold")
+    table.add_column(f"{b.name} ({b.id})", overflow="fold")
     for section, rows in result.items():
         first = True
         for k, (va, vb) in rows.items():
-            table.add_row(section if first else "", k, fmt_value(va, 40), fmt_value(vb, 40))
+            table.add_row(section if first else "", k, _cell(section, k, va, 40), _cell(section, k, vb, 40))
             first = False
     console.print(table)
 
@@ -152,4 +82,4 @@ def register(app: typer.Typer) -> None:
     app.command("diff")(diff)
 
 
-__all__ = ["compare", "markdown", "register"]
+__all__ = ["markdown", "register"]

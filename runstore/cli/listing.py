@@ -9,10 +9,9 @@ from typing import Any
 import orjson
 import typer
 
+from ..api import Api, Run
 from ..errors import UsageError
-from ..store.index import load_states
-from ..store.query import iso, select
-from ..store.runs import RunState
+from ..store.history import flatten
 from ._common import console, fmt_duration, fmt_time, fmt_value, require_store, store_at
 
 _EXPR = re.compile(r"^\s*([A-Za-z_][\w.\-/]*)\s*(>=|<=|!=|==|=|>|<|~)\s*(.*?)\s*$")
@@ -61,11 +60,9 @@ def parse_filter(text: str) -> dict[str, Any]:
     return {field: {_OPS[op]: value}}
 
 
-def _varying(states: list[RunState], kind: str) -> list[str]:
+def _varying(rows: list[dict[str, Any]], kind: str) -> list[str]:
     """Leaf keys of config/summary whose values are not the same in every listed run."""
-    from ..store.history import flatten
-
-    flat = [flatten(s.config if kind == "config" else s.summary) for s in states]
+    flat = [flatten(r[kind]) for r in rows]
     keys: dict[str, None] = {}
     for f in flat:
         for k in f:
@@ -76,7 +73,7 @@ def _varying(states: list[RunState], kind: str) -> list[str]:
         vals = [
             orjson.dumps(f.get(k), option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_SORT_KEYS) for f in flat
         ]
-        if len(states) == 1 or len(set(vals)) > 1:
+        if len(rows) == 1 or len(set(vals)) > 1:
             out.append(k)
     return sorted(out)[:MAX_VARYING]
 
@@ -88,19 +85,17 @@ def collect(
     sort: str | None,
     limit: int,
     sweep: str | None = None,
-) -> tuple[list[RunState], int]:
+) -> tuple[list[Run], int]:
     store = require_store(store_at(store_dir))
     if project is None:
         project = store.read_settings().get("project") or None
-        if project and not store.project_dir(project).is_dir():
-            project = None
-    states = load_states(store, project)
+        if project and not store.has_project(project):
+            project = None  # the default project has no runs yet: list every project's
     flt: dict[str, Any] = {"$and": [parse_filter(f) for f in filters]} if filters else {}
     if sweep:
         flt = {"$and": [flt, {"sweep": sweep}]} if flt else {"sweep": sweep}
-    ordered = select(states, flt, sort or "-created_at")
-    total = len(ordered)
-    return (ordered[:limit] if limit > 0 else ordered), total
+    runs = list(Api(store=store, overrides={"project": project}).runs(project, flt, sort or "-created_at"))
+    return (runs[:limit] if limit > 0 else runs), len(runs)
 
 
 def ls(
@@ -123,25 +118,9 @@ def ls(
     """List runs: name, id, state, created, runtime, and the config/summary values that vary."""
     if limit < 0:
         raise UsageError("--limit must be >= 0")
-    states, total = collect(dir, project, filter or [], sort, limit, sweep)
+    runs, total = collect(dir, project, filter or [], sort, limit, sweep)
     if json:
-        out = [
-            {
-                "id": s.id,
-                "name": s.info.get("name"),
-                "project": s.ref.project,
-                "state": s.state,
-                "created_at": iso(s.created),
-                "runtime": round(s.runtime, 3),
-                "tags": s.info.get("tags") or [],
-                "group": s.info.get("group"),
-                "job_type": s.info.get("job_type"),
-                "path": str(s.path),
-                "config": {k: v for k, v in s.config.items() if k != "_wandb"},
-                "summary": s.summary,
-            }
-            for s in states
-        ]
+        out = [r.to_dict() for r in runs]
         # Straight to stdout: rich's JSON highlighting takes seconds on thousands of runs.
         console.file.write(
             orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_INDENT_2).decode()
@@ -149,31 +128,30 @@ def ls(
         console.file.write("\n")
         console.file.flush()
         return
-    if not states:
+    if not runs:
         console.print("no runs" + (" match" if filter else ""))
         return
-    render(states, total)
+    render(runs, total)
 
 
-def render(states: list[RunState], total: int) -> None:
-    from ..store.history import flatten
-
-    multi = len({s.ref.project for s in states}) > 1
+def render(runs: list[Run], total: int) -> None:
+    rows = [r.to_dict() for r in runs]
+    multi = len({r["project"] for r in rows}) > 1
     fixed: list[tuple[str, list[str]]] = []
     if multi:
-        fixed.append(("project", [s.ref.project for s in states]))
+        fixed.append(("project", [r["project"] for r in rows]))
     fixed += [
-        ("name", [fmt_value(s.info.get("name"), 32) for s in states]),
-        ("id", [s.id for s in states]),
-        ("state", [s.state for s in states]),
-        ("created", [fmt_time(s.created) for s in states]),
-        ("runtime", [fmt_duration(s.runtime) for s in states]),
+        ("name", [fmt_value(r["name"], 32) for r in rows]),
+        ("id", [r["id"] for r in rows]),
+        ("state", [r["state"] for r in rows]),
+        ("created", [fmt_time(r.created) for r in runs]),
+        ("runtime", [fmt_duration(r["runtime"]) for r in rows]),
     ]
-    flat_cfg = [flatten(s.config) for s in states]
-    flat_sum = [flatten(s.summary) for s in states]
+    flat_cfg = [flatten(r["config"]) for r in rows]
+    flat_sum = [flatten(r["summary"]) for r in rows]
     extra: list[tuple[str, str, list[str]]] = []
     for kind, flats in (("config", flat_cfg), ("summary", flat_sum)):
-        for k in _varying(states, kind):
+        for k in _varying(rows, kind):
             extra.append((kind, k, [fmt_value(f[k]) if k in f else "-" for f in flats]))
 
     def width(header: str, cells: list[str]) -> int:
@@ -206,13 +184,13 @@ def render(states: list[RunState], total: int) -> None:
         return "  ".join(parts).rstrip()
 
     out = [line([h for h, _, _ in cols], header=True)]
-    out += [line([cells[i] for _, cells, _ in cols]) for i in range(len(states))]
+    out += [line([cells[i] for _, cells, _ in cols]) for i in range(len(rows))]
     console.file.write("\n".join(out) + "\n")
     console.file.flush()
     if hidden:
         console.print(f"(not shown for width: {', '.join(hidden)}; see --json)")
-    if total > len(states):
-        console.print(f"… {total - len(states)} more run(s); use --limit 0 to show all")
+    if total > len(rows):
+        console.print(f"… {total - len(rows)} more run(s); use --limit 0 to show all")
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ import typer
 
 from ..capture.restore import restore as do_restore
 from ..store.runs import load_run
-from ._common import console, require_store, resolve_run, store_at
+from ._common import console, require_store, store_at
 
 
 def restore(
@@ -23,7 +23,7 @@ def restore(
 ) -> None:
     """Restore a run's exact code: its git commit on a new branch plus its diff.patch, and its config."""
     store = require_store(store_at(dir))
-    st = load_run(resolve_run(store, run, project))
+    st = load_run(store.resolve(run, project))
     r = do_restore(store, st, Path.cwd(), use_git=not no_git, branch=branch, force=force)
     if r.stash:
         console.print(f"stashed your uncommitted changes as '{r.stash}' (git stash list)")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import orjson
 import typer
 
-from ..sdk.settings import from_env, norm_mode, resolve
-from ..store.layout import Store
+from ..base import env as _env
+from ..sdk.settings import norm_mode, status_report
+from ..store.layout import check_name
+from ..store.store import Store
 from ._common import console, store_at
 
 DirOpt = typer.Option(None, "--dir", help="Directory of the store (or its parent); default: found like .git.")
@@ -25,13 +26,7 @@ def init(
     dir: Path = typer.Option(None, "--dir", help="Create the store in this directory (default: cwd)."),
 ) -> None:
     """Create a .wandb/ store here (like `git init`) and write its settings."""
-    if os.environ.get("RUNSTORE_DIR") and dir is None:
-        store = Store(Path(os.environ["RUNSTORE_DIR"]).expanduser().absolute())
-    else:
-        base = Path(dir).expanduser().absolute() if dir else Path.cwd()
-        store = Store(base if base.name == ".wandb" else base / ".wandb")
-    from ..store.layout import check_name
-
+    store = Store.for_init(dir)
     if project is not None:
         check_name("project", project)
     current = {} if reset else store.read_settings()
@@ -48,6 +43,12 @@ def init(
     console.print(f"{verb} runstore store in {store.root}")
     for k in sorted(current):
         console.print(f"  {k}: {current[k]}")
+
+
+def _env_note() -> None:
+    found = _env.raw("mode")
+    if found is not None:
+        console.print(f"note: {found[0]}={found[1]} in your environment overrides this setting")
 
 
 def _set_mode(mode: str | None, dir: Path | None) -> Store:
@@ -67,37 +68,21 @@ def off(dir: Path = DirOpt) -> None:
     """Switch this store to offline mode: runs are kept locally and never synced."""
     store = _set_mode("offline", dir)
     console.print(f"runstore is now offline for {store.root}; runs stay local. `runstore on` to sync again.")
-    if os.environ.get("WANDB_MODE") or os.environ.get("RUNSTORE_MODE"):
-        console.print("note: WANDB_MODE/RUNSTORE_MODE in your environment overrides this setting")
+    _env_note()
 
 
 def on(dir: Path = DirOpt) -> None:
     """Switch this store back to online mode (the default): runs sync to the configured remote."""
     store = _set_mode(None, dir)
     console.print(f"runstore is now online for {store.root}.")
-    if os.environ.get("WANDB_MODE") or os.environ.get("RUNSTORE_MODE"):
-        console.print("note: WANDB_MODE/RUNSTORE_MODE in your environment overrides this setting")
+    _env_note()
 
 
 def status(dir: Path = DirOpt, json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Show the store in use, its settings, the effective settings and what it holds."""
     store = store_at(dir)
-    file_settings = store.read_settings()
-    env = from_env(os.environ)
-    eff = resolve({}, None, file_settings)
-    projects = store.projects()
-    nruns = sum(store.count_runs(p) for p in projects)
-    latest = store.latest()
-    report: dict[str, Any] = {
-        "store": str(store.root),
-        "exists": store.root.is_dir(),
-        "settings_file": file_settings,
-        "environment": {k: v for k, v in env.items()},
-        "effective": {"mode": eff.mode, "project": eff.project, "entity": eff.entity, "remote": eff.remote},
-        "projects": projects,
-        "runs": nruns,
-        "latest_run": f"{latest.project}/{latest.id}" if latest else None,
-    }
+    report = status_report(store, os.environ)
+    env = report["environment"]
     if json:
         console.print_json(orjson.dumps(report, option=orjson.OPT_SORT_KEYS).decode())
         return
@@ -112,7 +97,9 @@ def status(dir: Path = DirOpt, json: bool = typer.Option(False, "--json", help="
     )
     if env:
         console.print("from environment: " + ", ".join(f"{k}={v}" for k, v in sorted(env.items())))
-    console.print(f"{len(projects)} project(s), {nruns} run(s); latest: {report['latest_run'] or '-'}")
+    console.print(
+        f"{len(report['projects'])} project(s), {report['runs']} run(s); latest: {report['latest_run'] or '-'}"
+    )
 
 
 def register(app: typer.Typer) -> None:

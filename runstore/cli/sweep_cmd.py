@@ -7,15 +7,22 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+import orjson
 import typer
+from rich.table import Table
+from rich.text import Text
 
+from ..api import Api, Sweep
 from ..errors import UsageError
+from ..store import sweeps as S
+from ..store.history import flatten
+from ..store.store import Store, find_root
+from ..sweeps import controller as C
+from ..sweeps.schema import SweepConfigError, parse_config
 from ._common import console, err_console, fmt_duration, fmt_time, fmt_value, store_at
 
 
 def _load_config(path: str, name: str | None, program: str | None) -> dict[str, Any]:
-    from ..sweeps.schema import parse_config
-
     if not Path(path).is_file():
         raise UsageError(
             f"sweep config {path!r} does not exist (give a YAML file, or a sweep id with "
@@ -31,17 +38,13 @@ def _load_config(path: str, name: str | None, program: str | None) -> dict[str, 
 
 def _config_errors(e: Exception, source: str) -> typer.Exit:
     """All problems of a sweep config, one per line (the CLI's one-line error would hide all but one)."""
-    from rich.text import Text
-
     err_console.print(Text.assemble(("error: ", "bold red"), f"invalid sweep config {source}:"))
     for line in str(e).splitlines():
         err_console.print(f"  {line}", soft_wrap=True, markup=False, highlight=False)
     return typer.Exit(1)
 
 
-def _agent_command(store: Any, st: Any) -> str:
-    from ..store.layout import find_root
-
+def _agent_command(store: Store, st: Sweep) -> str:
     where = f"{st.entity}/{st.project}" if st.entity else st.project
     cmd = ["runstore", "agent"]
     if store.root != find_root():
@@ -78,16 +81,13 @@ def sweep(
     ),
     verbose: bool = typer.Option(False, "--verbose", help="Accepted for wandb compatibility."),
     dir: Path = typer.Option(None, "--dir", help="Store directory (or its parent)."),
+    json: bool = typer.Option(False, "--json", help="With `show` or `ls`: print JSON."),
 ) -> None:
     """Create a sweep from CONFIG_YAML, steer one (--stop/--cancel/--pause/--resume ID), `show ID` or `ls`.
 
     Creating prints the sweep id and the `runstore agent` command to run, in as many terminals or
     machines sharing the store as you like.
     """
-    from ..sweeps import controller as C
-    from ..sweeps import state as S
-    from ..sweeps.schema import SweepConfigError
-
     store = store_at(dir)
     args = list(args or [])
     actions = [
@@ -97,10 +97,10 @@ def sweep(
         raise UsageError("give only one of --stop, --cancel, --pause, --resume, --update")
     if args[:1] == ["show"]:
         if len(args) != 2:
-            raise UsageError("usage: runstore sweep show SWEEP_ID")
-        return _show(store, args[1])
+            raise UsageError("usage: runstore sweep show SWEEP_ID [--json]")
+        return _show(store, args[1], json)
     if args[:1] == ["ls"]:
-        return _list(store)
+        return _list(store, json)
     if len(args) != 1:
         raise UsageError("give one sweep config YAML (or a sweep id with --stop/--cancel/--pause/--resume)")
     target = args[0]
@@ -119,52 +119,50 @@ def sweep(
         sd = C.create_sweep(raw, entity=entity, project=project, prior_runs=prior_run or None, store=store)
     except SweepConfigError as e:
         raise _config_errors(e, target) from None
-    st = sd.load()
     console.print(f"Created sweep with ID: {sd.id}", markup=False, highlight=False)
     console.print(
-        f"Run sweep agent with: {_agent_command(store, st)}", markup=False, highlight=False, soft_wrap=True
+        f"Run sweep agent with: {_agent_command(store, Api(store=store).sweep(sd.id))}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
     )
     return None
 
 
-def _show(store: Any, ref: str) -> None:
+def _show(store: Store, ref: str, as_json: bool = False) -> None:
     """A table of the sweep's runs, best first by the sweep's metric, with their parameters."""
-    from rich.table import Table
-
-    from ..api import Api
-    from ..store.history import flatten
-    from ..sweeps.api import Sweep
-
-    sw = Sweep.load(Api(store=store), ref)
-    st = sw._st
-    cfg = st.config
-    metric = cfg.get("metric") if isinstance(cfg.get("metric"), dict) else None
-    mname = metric.get("name") if metric else None
-    states = sw.load_states()
-    if mname:
-        from ..store.query import select
-
-        states = select(states, None, sw._default_order())
-    by_run = {t.run_id: flatten(t.params) for t in st.trials.values()}
+    api = Api(store=store)
+    sw = api.sweep(ref)
+    if as_json:
+        doc = {**sw.to_dict(), "runs": [r.to_dict() for r in sw.ranked_runs()]}
+        console.file.write(
+            orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_INDENT_2).decode() + "\n"
+        )
+        return
+    metric = sw.metric
+    mname = metric["name"] if metric else None
+    runs = list(sw.ranked_runs())
+    trials = sw.trials()
+    by_run = {t["run"]: flatten(t["params"]) for t in trials}
     pnames: dict[str, None] = {}
-    for t in st.trials.values():
-        for k in flatten(t.params):
+    for t in trials:
+        for k in flatten(t["params"]):
             pnames.setdefault(k, None)
     counts: dict[str, int] = {}
-    for s in states:
-        counts[s.state] = counts.get(s.state, 0) + 1
+    for r in runs:
+        counts[r.state] = counts.get(r.state, 0) + 1
     exp = sw.expected_run_count
     head = (
-        f"sweep {sw.id} {sw.name!r}: {sw.state}, method {cfg.get('method')}"
-        + (f", {metric.get('goal', 'minimize')} {mname}" if mname else "")
-        + f", project {st.project}; {len(states)} run(s)"
+        f"sweep {sw.id} {sw.name!r}: {sw.state}, method {sw.method}"
+        + (f", {metric.get('goal', 'minimize')} {mname}" if metric else "")
+        + f", project {sw.project}; {len(runs)} run(s)"
         + (f" of {exp}" if exp else "")
         + (f" ({', '.join(f'{n} {k}' for k, n in sorted(counts.items()))})" if counts else "")
     )
     console.print(head, markup=False, highlight=False, soft_wrap=True)
-    if not states:
+    if not runs:
         console.print(
-            f"no runs yet: start one with `{_agent_command(store, st)}`", markup=False, highlight=False
+            f"no runs yet: start one with `{_agent_command(store, sw)}`", markup=False, highlight=False
         )
         return
     table = Table(show_edge=False, header_style="bold")
@@ -176,13 +174,15 @@ def _show(store: Any, ref: str) -> None:
     for p in pnames:
         table.add_column(p, justify="right", no_wrap=True)
     table.add_column("runtime", justify="right", no_wrap=True)
-    for s in states:
-        params = by_run.get(s.id) or flatten({k: s.config.get(k) for k in cfg.get("parameters") or {}})
-        row = [s.id, fmt_value(s.info.get("name")), s.state]
+    parameters = sw.config.get("parameters") or {}
+    for r in runs:
+        d = r.to_dict()
+        params = by_run.get(r.id) or flatten({k: d["config"].get(k) for k in parameters})
+        row = [r.id, fmt_value(d["name"]), d["state"]]
         if mname:
-            row.append(fmt_value(_dig(s.summary, str(mname))))
+            row.append(fmt_value(_dig(d["summary"], str(mname))))
         row += [fmt_value(params.get(p)) for p in pnames]
-        row.append(fmt_duration(s.runtime))
+        row.append(fmt_duration(d["runtime"]))
         table.add_row(*row)
     console.print(table)
 
@@ -197,29 +197,30 @@ def _dig(d: Any, name: str) -> Any:
     return d
 
 
-def _list(store: Any) -> None:
-    from rich.table import Table
-
-    from ..sweeps import state as S
-
-    sweeps = S.list_sweeps(store)
+def _list(store: Store, as_json: bool = False) -> None:
+    sweeps = Api(store=store).sweeps() if store.exists() else []
+    if as_json:
+        docs = [sw.to_dict() for sw in sweeps]
+        console.file.write(
+            orjson.dumps(docs, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_INDENT_2).decode() + "\n"
+        )
+        return
     if not sweeps:
         console.print(f"no sweeps in {store.root}; create one with `runstore sweep config.yaml`")
         return
     table = Table(show_edge=False, header_style="bold")
     for col in ("sweep", "name", "state", "method", "project", "runs", "created"):
         table.add_column(col)
-    for sd in sweeps:
-        st = sd.load()
-        runs = sum(1 for t in st.trials.values() if not t.prior and t.released is None)
+    for sw in sweeps:
+        d = sw.to_dict()
         table.add_row(
-            sd.id,
-            fmt_value(st.config.get("name")),
-            st.state,
-            str(st.config.get("method")),
-            st.project,
-            str(runs),
-            fmt_time(st.created),
+            sw.id,
+            fmt_value(sw.config.get("name")),
+            d["state"],
+            str(d["method"]),
+            d["project"],
+            str(d["runs"]),
+            fmt_time(sw.created),
         )
     console.print(table)
 

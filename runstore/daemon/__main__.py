@@ -10,7 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .paths import DEFAULT_IDLE_EXIT, DEFAULT_INTERVAL
+from .client import DEFAULT_IDLE_EXIT, DEFAULT_INTERVAL
+from .loop import serve
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,8 +28,6 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if not a.interval > 0:
         ap.error("--interval must be > 0")
-    from .loop import serve
-
     return serve(
         a.store, interval=a.interval, idle_exit=a.idle_exit if a.idle_exit > 0 else None, echo=a.foreground
     )

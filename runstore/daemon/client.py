@@ -1,8 +1,8 @@
-"""What the training process and the CLI call: live markers and starting the daemon.
+"""What the training process and the CLI call to have a daemon: is one running, start one.
 
-Everything here is on `init()`'s path, so it is cheap (a small atomic file write; a flock probe of ~10 µs)
-and never raises: tracking must not break training. The daemon is started without waiting for it.
-Call `register_live` before `ensure_running`: a daemon that is exiting for idleness looks at the live
+`ensure_running` is on `init()`'s path, so it is cheap (a flock probe of ~10 µs) and never raises:
+tracking must not break training. The daemon is started without waiting for it. Register the run's live
+marker (store/live.py) before calling it: a daemon that is exiting for idleness looks at the live
 markers once more after releasing its lock and starts a successor if it finds one, so a run registered
 at that moment is never left without a daemon.
 """
@@ -11,94 +11,54 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import orjson
-
-from . import paths
+from ..base import env as _env
+from ..store.store import Store
 
 if TYPE_CHECKING:
     import subprocess
 
-_OFF = ("0", "off", "false", "no")
+DEFAULT_INTERVAL = 2.0  # seconds between samples (wandb's legacy monitor sampled every 2 s too)
+DEFAULT_IDLE_EXIT = 120.0  # seconds without a live run before the daemon exits by itself
+StoreLike = Store | str | os.PathLike[str]
+
+
+def as_store(store: StoreLike) -> Store:
+    """The daemon's functions take a Store or the path of one."""
+    return store if isinstance(store, Store) else Store(Path(store).absolute())
 
 
 def enabled(env: Mapping[str, str] | None = None) -> bool:
-    """False when `RUNSTORE_DAEMON` is 0/off/false/no (the test suite's default; CI jobs may want it)."""
-    env = os.environ if env is None else env
-    return (env.get("RUNSTORE_DAEMON") or "").strip().lower() not in _OFF
+    """False when `RUNSTORE_DAEMON` is false (0/off/no; the test suite's default; CI jobs may want it)."""
+    return _env.flag("daemon", env)
 
 
-def register_live(
-    store_root: Path, project: str, run_id: str, run_dir: Path, pid: int, pid_start: str | None, host: str
-) -> None:
-    """Write `<store>/daemon/live/<project>~<id>.json` so the daemon samples this run. Never raises."""
-    path = paths.marker_path(store_root, project, run_id)
-    data = orjson.dumps(
-        {
-            "project": project,
-            "id": run_id,
-            "dir": os.fspath(run_dir),
-            "pid": pid,
-            "pid_start": pid_start,
-            "host": host,
-        }
-    )
+def is_running(store: StoreLike) -> bool:
     try:
-        _write_atomic(path, data)
-    except FileNotFoundError:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomic(path, data)
-        except OSError:
-            pass
-    except OSError:
-        pass  # a read-only or full store: the run still trains, it just goes unsampled
-
-
-def unregister_live(store_root: Path, project: str, run_id: str) -> None:
-    try:
-        os.unlink(paths.marker_path(store_root, project, run_id))
-    except OSError:
-        pass
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    # Not jsonl.write_atomic: that would import the store package's encoder for a 150-byte file, and the
-    # tmp name must not match `*.json` or the daemon could read a half-written marker.
-    tmp = f"{path}.tmp{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-
-
-def is_running(store_root: Path) -> bool:
-    try:
-        from . import lock
-    except ImportError:  # no fcntl (Windows): no daemon on this platform
+        from . import lock  # needs fcntl: on Windows there is no daemon, and init() must not fail
+    except ImportError:
         return False
-    return lock.is_locked(paths.pid_path(store_root))
+    return lock.is_locked(as_store(store).daemon_pid)
 
 
 def ensure_running(
-    store_root: Path, interval: float | None = None, env: Mapping[str, str] | None = None
+    store: StoreLike, interval: float | None = None, env: Mapping[str, str] | None = None
 ) -> None:
     """Start the store's daemon unless one holds its lock or `RUNSTORE_DAEMON` is off. Never waits, never raises."""
     try:
-        if not enabled(env) or is_running(store_root):
+        if not enabled(env) or is_running(store):
             return
-        spawn(store_root, interval=interval)
+        spawn(store, interval=interval)
     except Exception:
         pass  # e.g. no sys.executable (embedded interpreter), fork limits: training goes on unsampled
 
 
 def spawn(
-    store_root: Path, interval: float | None = None, idle_exit: float | None = None, reap: bool = True
+    store: StoreLike, interval: float | None = None, idle_exit: float | None = None, reap: bool = True
 ) -> subprocess.Popen[bytes]:
     """Start `python -m runstore.daemon` detached from this process; returns at once.
 
@@ -108,13 +68,12 @@ def spawn(
     is up still leaves a trace). The loser of a race between two spawns exits on the lock by itself.
     """
     import subprocess  # here, not at the top: init() imports this module and rarely spawns
-    import threading
 
     if not sys.executable:
         raise OSError("no Python executable to start the daemon with")
-    root = Path(store_root).absolute()
-    ddir = paths.daemon_dir(root)
-    ddir.mkdir(parents=True, exist_ok=True)
+    st = as_store(store)
+    root = st.root.absolute()
+    st.daemon_dir.mkdir(parents=True, exist_ok=True)
     args = [sys.executable, "-m", "runstore.daemon", "--store", os.fspath(root)]
     if interval is not None:
         args += ["--interval", repr(float(interval))]
@@ -126,7 +85,7 @@ def spawn(
     env["PYTHONPATH"] = pkg_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     devnull = os.open(os.devnull, os.O_RDWR)
     try:
-        errfd = os.open(paths.log_path(root), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        errfd = os.open(st.daemon_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     except OSError:
         errfd = devnull
     try:

@@ -5,17 +5,20 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
-from . import lock, paths
-from .client import spawn
+from ..store import live
+from ..store.liveness import is_alive
+from ..store.store import Store
+from . import lock
+from .client import DEFAULT_IDLE_EXIT, DEFAULT_INTERVAL, StoreLike, as_store, spawn
+from .loop import serve
 
 
 def _args_of(pid: int) -> dict[str, float | None]:
     """--interval / --idle-exit of a running daemon, read from its command line (no state file needed)."""
-    out: dict[str, float | None] = {"interval": paths.DEFAULT_INTERVAL, "idle_exit": paths.DEFAULT_IDLE_EXIT}
+    out: dict[str, float | None] = {"interval": DEFAULT_INTERVAL, "idle_exit": DEFAULT_IDLE_EXIT}
     try:
         import psutil
 
@@ -42,27 +45,24 @@ def _uptime(pid: int) -> float | None:
         return None
 
 
-def status(store_root: Path) -> dict[str, Any]:
+def status(store: StoreLike) -> dict[str, Any]:
     """The daemon's state as a JSON-able dict (the `--json` form of `runstore daemon status`)."""
-    from ..store.liveness import is_alive
-    from .live import read_all
-
-    root = Path(store_root).absolute()
-    pid = lock.holder(paths.pid_path(root))
+    st = as_store(store)
+    pid = lock.holder(st.daemon_pid)
     report: dict[str, Any] = {
-        "store": str(root),
+        "store": str(st.root),
         "running": pid is not None,
         "pid": pid,
         "interval": None,
         "idle_exit": None,
         "uptime": None,
-        "log": str(paths.log_path(root)),
+        "log": str(st.daemon_log),
     }
     if pid is not None:
         report.update(_args_of(pid))
         report["uptime"] = _uptime(pid)
     runs = []
-    for m in sorted(read_all(root), key=lambda m: (m.project, m.id)):
+    for m in sorted(live.read_all(st), key=lambda m: (m.project, m.id)):
         alive = is_alive(m.pid, m.pid_start, m.host)
         runs.append(
             {
@@ -79,15 +79,15 @@ def status(store_root: Path) -> dict[str, Any]:
 
 
 def start(
-    store_root: Path, interval: float | None = None, idle_exit: float | None = None, wait: float = 5.0
+    store: StoreLike, interval: float | None = None, idle_exit: float | None = None, wait: float = 5.0
 ) -> tuple[int, bool]:
     """Start the daemon detached unless one runs; (its pid, whether this call started it)."""
-    root = Path(store_root).absolute()
-    pid_file = paths.pid_path(root)
+    st = as_store(store)
+    pid_file = st.daemon_pid
     pid = lock.holder(pid_file)
     if pid is not None:
         return pid, False
-    proc = spawn(root, interval=interval, idle_exit=idle_exit, reap=False)
+    proc = spawn(st, interval=interval, idle_exit=idle_exit, reap=False)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         pid = lock.holder(pid_file, wait=0.05)
@@ -99,23 +99,20 @@ def start(
     if proc.poll() is None:
         proc.kill()
         proc.wait()
-    raise StoreError(
-        f"the daemon did not start ({_last_log_line(root) or 'no log line'}); see {paths.log_path(root)}"
-    )
+    raise StoreError(f"the daemon did not start ({_last_log_line(st) or 'no log line'}); see {st.daemon_log}")
 
 
-def _last_log_line(root: Path) -> str:
+def _last_log_line(st: Store) -> str:
     try:
-        lines = paths.log_path(root).read_text(errors="replace").strip().splitlines()
+        lines = st.daemon_log.read_text(errors="replace").strip().splitlines()
     except OSError:
         return ""
     return lines[-1] if lines else ""
 
 
-def stop(store_root: Path, timeout: float = 5.0) -> int | None:
+def stop(store: StoreLike, timeout: float = 5.0) -> int | None:
     """SIGTERM the store's daemon and wait for it to let go of its lock; its pid, or None if none ran."""
-    root = Path(store_root).absolute()
-    pid_file = paths.pid_path(root)
+    pid_file = as_store(store).daemon_pid
     pid = lock.holder(pid_file)
     if pid is None:
         return None
@@ -147,19 +144,16 @@ def _running(pid: int) -> bool:
         return False
 
 
-def run_foreground(store_root: Path, interval: float | None = None, idle_exit: float | None = None) -> int:
+def run_foreground(store: StoreLike, interval: float | None = None, idle_exit: float | None = None) -> int:
     """Be the daemon in this process (log echoed to stderr) until Ctrl-C, SIGTERM or idleness."""
-    from .loop import serve
-
-    root = Path(store_root).absolute()
-    if lock.is_locked(paths.pid_path(root)):
+    st = as_store(store)
+    if lock.is_locked(st.daemon_pid):
         raise StoreError(
-            f"a daemon already runs for {root} (pid {lock.holder(paths.pid_path(root))}); "
-            "`runstore daemon stop` first"
+            f"a daemon already runs for {st.root} (pid {lock.holder(st.daemon_pid)}); `runstore daemon stop` first"
         )
     return serve(
-        root,
-        interval=interval or paths.DEFAULT_INTERVAL,
-        idle_exit=paths.DEFAULT_IDLE_EXIT if idle_exit is None else (idle_exit or None),
+        st,
+        interval=interval or DEFAULT_INTERVAL,
+        idle_exit=DEFAULT_IDLE_EXIT if idle_exit is None else (idle_exit or None),
         echo=True,
     )

@@ -17,8 +17,14 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import lock, paths
+from ..store import live
+from ..store.liveness import is_alive
+from ..store.store import Store
+from . import lock
+from .client import DEFAULT_IDLE_EXIT, DEFAULT_INTERVAL, StoreLike, as_store, spawn
+from .gpu import open_backend
 from .log import Backoff, DaemonLog
+from .monitor import LiveRunsTask
 
 
 class Task(Protocol):
@@ -81,13 +87,13 @@ class Daemon:
 
     def __init__(
         self,
-        store_root: Path,
+        store: StoreLike,
         tasks: list[Task],
         log: DaemonLog,
         idle_exit: float | None = None,
         max_sleep: float = 60.0,
     ) -> None:
-        self.store_root = Path(store_root)
+        self.store = as_store(store)
         self.tasks = tasks
         self.log = log
         self.idle_exit = idle_exit
@@ -107,7 +113,7 @@ class Daemon:
         """Loop until stopped or idle; returns why it stopped ("stopped" or "idle")."""
         if any(t.wants_events for t in self.tasks):
             try:
-                self.events = FsEvents(self.store_root / "projects", self.wake)
+                self.events = FsEvents(self.store.projects_dir, self.wake)
             except Exception as e:  # inotify limits, missing watchdog: fall back to the timer alone
                 self.log.info(f"file-system events off ({type(e).__name__}: {e}); tasks run on their timers")
         last_busy = time.monotonic()
@@ -161,17 +167,14 @@ class Daemon:
                 self.log.ok(key, now)
 
 
-def default_tasks(store_root: Path, interval: float, log: DaemonLog) -> list[Task]:
-    from .gpu import open_backend
-    from .monitor import LiveRunsTask
-
-    return [LiveRunsTask(store_root, interval, log, gpu=open_backend(log.info))]
+def default_tasks(store: Store, interval: float, log: DaemonLog) -> list[Task]:
+    return [LiveRunsTask(store, interval, log, gpu=open_backend(log.info))]
 
 
 def serve(
-    store_root: Path,
-    interval: float = paths.DEFAULT_INTERVAL,
-    idle_exit: float | None = paths.DEFAULT_IDLE_EXIT,
+    store: StoreLike,
+    interval: float = DEFAULT_INTERVAL,
+    idle_exit: float | None = DEFAULT_IDLE_EXIT,
     echo: bool = False,
     tasks: list[Task] | None = None,
 ) -> int:
@@ -180,14 +183,14 @@ def serve(
     SIGTERM and SIGINT stop it cleanly (pid file removed). After an idle exit it looks at the live
     markers once more, lock released: a run registered while it was deciding to exit gets a successor.
     """
-    root = Path(store_root).absolute()
-    ddir = paths.daemon_dir(root)
-    paths.live_dir(root).mkdir(parents=True, exist_ok=True)
-    pid_file = paths.pid_path(root)
+    st = as_store(store)
+    root = st.root
+    st.live_dir.mkdir(parents=True, exist_ok=True)
+    pid_file = st.daemon_pid
     fd = lock.acquire(pid_file)
     if fd is None:
         return 0  # one daemon per store: the other one is doing the work
-    log = DaemonLog(ddir / paths.LOG_FILE, echo=echo)
+    log = DaemonLog(st.daemon_log, echo=echo)
     reason = "error"
     try:
         log.info(
@@ -195,8 +198,8 @@ def serve(
             f"{'never' if idle_exit is None else f'{idle_exit:g}s'}"
         )
         daemon = Daemon(
-            root,
-            tasks if tasks is not None else default_tasks(root, interval, log),
+            st,
+            tasks if tasks is not None else default_tasks(st, interval, log),
             log,
             idle_exit=idle_exit,
             max_sleep=max(interval, 1.0) * 30,
@@ -210,16 +213,11 @@ def serve(
     finally:
         lock.release(pid_file, fd)
         log.info(f"stop: {reason}")
-    if reason == "idle" and _local_live_markers(root):
-        from .client import spawn
-
+    if reason == "idle" and _local_live_markers(st):
         log.info("a run registered while exiting: starting a successor")
-        spawn(root, interval=interval, idle_exit=idle_exit, reap=False)
+        spawn(st, interval=interval, idle_exit=idle_exit, reap=False)
     return 0
 
 
-def _local_live_markers(root: Path) -> bool:
-    from ..store.liveness import is_alive
-    from .live import read_all
-
-    return any(is_alive(m.pid, m.pid_start, m.host) for m in read_all(root))
+def _local_live_markers(store: Store) -> bool:
+    return any(is_alive(m.pid, m.pid_start, m.host) for m in live.read_all(store))

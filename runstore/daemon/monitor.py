@@ -1,8 +1,9 @@
 """The task that watches live runs: sample each one whose process is alive, mark dead ones crashed.
 
-Per tick and live run it costs: a /proc read (is the writer alive?), a stat of run.jsonl (and a read of
-any new bytes, to notice an exit record), the process-tree sample, one append to system.jsonl. A run
-whose directory is broken is retried with exponential backoff and logged at a limited rate.
+Per tick and live run it costs: a /proc read (is the writer alive?), a stat of the run's event log (and
+a fold of any new bytes, to notice an exit record: store.runs.RunFollower), the process-tree sample, one
+append to its system metrics. A run whose directory is broken is retried with exponential backoff and
+logged at a limited rate.
 """
 
 from __future__ import annotations
@@ -10,15 +11,15 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..store import jsonl
-from ..store.layout import RUN_LOG, SYSTEM, RunRef
+from ..store.layout import RunRef
+from ..store.live import BadMarker, Marker, MarkerScanner
 from ..store.liveness import is_alive
-from . import crash
+from ..store.runs import RunFollower, mark_if_crashed
+from ..store.store import Store
 from .gpu import GpuBackend
-from .live import BadMarker, Marker, MarkerScanner
 from .log import Backoff, DaemonLog
 from .sampler import MIB, ChildIndex, HostSampler, HostSnapshot, RunSampler
 
@@ -30,14 +31,17 @@ class Tracked:
     marker: Marker
     ref: RunRef
     backoff: Backoff
-    offset: int = 0  # bytes of run.jsonl folded so far
-    ended: bool = False  # the last init/resume has an exit record after it
-    seg_start: float | None = None
-    runtime_offset: float = 0.0
+    follower: RunFollower
     sampler: RunSampler | None = None
     retry_at: float = 0.0
-    # run.save(policy="live") files: source path -> [path under files/, (size, mtime_ns) last copied]
-    live_files: dict[str, list[Any]] = field(default_factory=dict)
+    # run.save(policy="live") files: source path -> (size, mtime_ns) of the copy last made by anyone
+    copied: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def segment(self) -> tuple[float | None, float]:
+        """(start, runtime before it) of the run's current segment."""
+        segs = self.follower.state.segments
+        return (segs[-1].start, segs[-1].runtime_offset) if segs else (None, 0.0)
 
 
 class RunDirMissing(OSError):
@@ -54,13 +58,11 @@ class LiveRunsTask:
     name = "live-runs"
     wants_events = False
 
-    def __init__(
-        self, store_root: Path, interval: float, log: DaemonLog, gpu: GpuBackend | None = None
-    ) -> None:
+    def __init__(self, store: Store, interval: float, log: DaemonLog, gpu: GpuBackend | None = None) -> None:
         self.interval = interval
         self.log = log
         self.gpu = gpu
-        self.scanner = MarkerScanner(store_root)
+        self.scanner = MarkerScanner(store)
         self.host = HostSampler(gpu)
         self.index = ChildIndex(refresh_s=max(10.0, 5 * interval))
         self.tracked: dict[str, Tracked] = {}
@@ -99,8 +101,9 @@ class LiveRunsTask:
                 continue
             tr = self.tracked.get(name)
             if tr is None or tr.marker.sig != m.sig:
+                ref = RunRef(m.project, m.id, m.dir)
                 tr = self.tracked[name] = Tracked(
-                    marker=m, ref=RunRef(m.project, m.id, m.dir), backoff=Backoff(self.interval)
+                    marker=m, ref=ref, backoff=Backoff(self.interval), follower=RunFollower(ref)
                 )
             alive = is_alive(m.pid, m.pid_start, m.host)
             if alive:
@@ -125,84 +128,57 @@ class LiveRunsTask:
     def _handle(self, tr: Tracked, alive: bool, host: list[HostSnapshot], wall: float) -> None:
         m = tr.marker
         try:
-            self._fold_log(tr)
+            tr.follower.refresh()
         except FileNotFoundError:
             if not alive:
                 self._drop(tr, "its process exited and its directory is gone")
                 return
-            raise RunDirMissing(f"no {RUN_LOG} in {m.dir}") from None
-        if tr.ended:
+            raise RunDirMissing(f"no run in {m.dir}") from None
+        if tr.follower.ended:
             self._drop(tr, None)  # finished (finish() normally removes the marker itself)
             return
         if not alive:
-            if crash.mark_if_crashed(tr.ref):
+            if mark_if_crashed(tr.ref):
                 self.log.info(
                     f"run {m.project}/{m.id} marked crashed: process {m.pid} died without an exit record"
                 )
             self._drop(tr, None)
             return
-        if tr.live_files:
+        if tr.follower.state.saves:
             self._copy_live_files(tr)
         if not host:
             host.append(self.host.sample())
         snap = host[0]
         if tr.sampler is None:
             tr.sampler = self._new_sampler(tr, snap)
-        runtime = None if tr.seg_start is None else tr.runtime_offset + wall - tr.seg_start
+        seg_start, runtime_offset = tr.segment
+        runtime = None if seg_start is None else runtime_offset + wall - seg_start
         row = tr.sampler.row(wall, snap, self.index, time.monotonic(), runtime)
         if row is not None:  # None: the process ended since the liveness check; next tick decides
-            jsonl.append(tr.ref.path / SYSTEM, row)
-
-    def _fold_log(self, tr: Tracked) -> None:
-        """Read run.jsonl's new bytes and track whether the current segment has ended."""
-        path = tr.ref.path / RUN_LOG
-        size = os.stat(path).st_size
-        if size < tr.offset:  # replaced (never done by runstore; a restored backup, say): start over
-            tr.offset, tr.ended, tr.seg_start = 0, False, None
-        if size == tr.offset:
-            return
-        events, tr.offset = jsonl.read(path, tr.offset)
-        for ev in events:
-            if not isinstance(ev, dict):
-                continue
-            t = ev.get("t")
-            if t == "init":
-                tr.ended, tr.seg_start, tr.runtime_offset = False, _num(ev.get("created")), 0.0
-            elif t == "resume":
-                tr.ended, tr.seg_start = False, _num(ev.get("time"))
-                tr.runtime_offset = _num(ev.get("runtime")) or 0.0
-            elif t == "exit":
-                tr.ended = True
-            elif (
-                t == "save"
-                and ev.get("policy") == "live"
-                and isinstance(ev.get("src"), str)
-                and isinstance(ev.get("path"), str)
-            ):
-                tr.live_files[ev["src"]] = [ev["path"], ev.get("sig")]
+            jsonl.append(tr.ref.system_log, row)
 
     def _copy_live_files(self, tr: Tracked) -> None:
         """Re-copy `save(policy="live")` files that changed since their last copy (at most once a tick)."""
-        files = tr.ref.path / "files"
-        for src, entry in tr.live_files.items():
-            rel, last = entry
+        for src, rec in tr.follower.state.saves.items():
+            if rec.get("policy") != "live":
+                continue
             try:
                 st = os.stat(src)
             except OSError:
                 continue  # gone or unreadable for now: the last copy stays
             sig = [st.st_size, st.st_mtime_ns]
-            if sig == last:
+            if sig == tr.copied.get(src, rec.get("sig")):
                 continue
-            dest = (files / rel).resolve()
-            if files.resolve() not in dest.parents:
+            dest = tr.ref.files_path(rec["path"])
+            if dest is None:
                 continue  # a hand-edited record pointing outside the run: never write there
             jsonl.copy_atomic(src, dest)
-            entry[1] = sig
+            tr.copied[src] = sig
 
     def _new_sampler(self, tr: Tracked, snap: HostSnapshot) -> RunSampler:
         """A sampler that continues what an earlier daemon wrote for this segment (sample index, and the
         since-start counters), so a restarted daemon does not start the run's counts over."""
-        last = jsonl.last_row(tr.ref.path / SYSTEM)
+        last = jsonl.last_row(tr.ref.system_log)
         step = last["_step"] + 1 if last else 0
         base = HostSnapshot(
             metrics={},
@@ -213,7 +189,8 @@ class LiveRunsTask:
             net_recv=snap.net_recv,
         )
         ts = _num(last.get("_timestamp")) if last else None
-        if last and ts is not None and tr.seg_start is not None and ts >= tr.seg_start:
+        seg_start, _ = tr.segment
+        if last and ts is not None and seg_start is not None and ts >= seg_start:
             for attr, key, scale in (
                 ("disk_read", "disk.in", MIB),
                 ("disk_write", "disk.out", MIB),

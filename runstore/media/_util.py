@@ -9,7 +9,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from ..sdk import term
+from ..base import term
 from .base import BindContext, Media
 
 
@@ -37,7 +37,7 @@ def is_torch(v: Any) -> bool:
 
 def to_numpy(v: Any) -> Any:
     """numpy, torch, TF, JAX or nested sequences as a numpy array (torch: detached and moved to CPU)."""
-    from ..sdk.convert import to_host
+    from ..base.convert import to_host
 
     np = numpy()
     if isinstance(v, np.ndarray):

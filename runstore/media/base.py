@@ -8,16 +8,13 @@ into the history row and the summary, in wandb's format (contract §7).
 from __future__ import annotations
 
 import hashlib
-import os
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..store import jsonl
+from ..store.layout import RunRef, media_relpath
 
-MEDIA_DIR = "media"
-# At most this many steps share one directory: a run logging an image per step for 100,000 steps
-# gets 100 directories of <= 1,000 files per key instead of one directory of 100,000 (docs/FORMAT.md).
-STEPS_PER_DIR = 1000
+if TYPE_CHECKING:
+    from ..sdk.run import Run
 
 
 class Media:
@@ -40,28 +37,14 @@ class Media:
         return [m.bind(ctx, key, step) for m in items]
 
 
-def safe_key(key: str) -> str:
-    """A metric key as a relative path: `/` makes directories (as in wandb), nothing may escape."""
-    parts = [p for p in key.replace("\\", "/").split("/") if p not in ("", ".", "..")]
-    cleaned = ["".join(c if c.isalnum() or c in "-_.=+@" else "_" for c in p)[:100] for p in parts]
-    return "/".join(cleaned) or "_"
-
-
 class BindContext:
-    """What a media value may touch while being logged: the run's files dir and its internal config."""
+    """What a media value may touch while being logged: the run's files and its internal config."""
 
-    def __init__(self, files_dir: Path, run: Any = None) -> None:
-        self.files_dir = files_dir
+    def __init__(self, ref: RunRef, run: Run | None = None) -> None:
+        self.ref = ref
+        self.files_dir = ref.files_dir
         self.run = run
         self._by_sha: dict[str, str] = {}
-
-    def media_path(self, kind: str, key: str, step: int, digest: str, ext: str) -> str:
-        """`media/<kind>/<key>_<step>_<sha256[:20]>.<ext>`, in a per-1000-steps directory."""
-        bucket = f"{(step // STEPS_PER_DIR) * STEPS_PER_DIR:07d}"
-        k = safe_key(key)
-        head, _, leaf = k.rpartition("/")
-        rel = "/".join(p for p in (MEDIA_DIR, kind, head, bucket, f"{leaf}_{step}_{digest[:20]}.{ext}") if p)
-        return rel
 
     def write_file(self, kind: str, key: str, step: int, data: bytes, ext: str) -> tuple[str, str, int]:
         """Store `data` once per run; returns (path relative to files/, sha256 hex, size)."""
@@ -69,7 +52,7 @@ class BindContext:
         known = self._by_sha.get(digest + ext)
         if known is not None and (self.files_dir / known).exists():
             return known, digest, len(data)
-        rel = self.media_path(kind, key, step, digest, ext)
+        rel = media_relpath(kind, key, step, digest, ext)
         dest = self.files_dir / rel
         if not dest.exists():
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -90,11 +73,3 @@ class BindContext:
         d[path[-1]] = value
         items["_wandb"] = wb
         self.run._config_event({"_wandb": wb})
-
-
-def file_digest(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

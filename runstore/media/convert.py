@@ -50,7 +50,7 @@ def is_media_like(v: Any) -> bool:
 
 
 def to_stored(ctx: BindContext, key: str, v: Any, step: int) -> Any:
-    from ..sdk.convert import log_value
+    from ..base.convert import log_value
 
     if isinstance(v, dict):
         return {str(k): to_stored(ctx, f"{key}/{k}", x, step) for k, x in v.items()}

@@ -10,8 +10,8 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from ..base import term
 from ..errors import Error
-from ..sdk import term
 from . import table_cells, table_files
 from .base import BindContext, Media
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..base import term
 from ..media.table import Table
-from ..sdk import term
 from . import metrics
 from .custom_chart import CustomChart, plot_table
 

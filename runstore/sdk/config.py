@@ -6,15 +6,30 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from ..base import term
+from ..base.convert import Unconvertible, value
 from ..errors import ConfigError
-from . import term
-from .convert import config_value
+from ..media.base import Media
 
 
 def _strip(key: Any) -> str:
     if not isinstance(key, str):
         raise TypeError(f"config keys must be str, got {type(key).__name__} ({key!r})")
     return key.strip("-")
+
+
+def config_value(key: str, v: Any) -> Any:
+    """A config value as stored: JSON-friendly; what has no faithful form is kept as its str()."""
+    if isinstance(v, Media):
+        raise TypeError(f"config[{key!r}]: media objects cannot be config values; log them with run.log()")
+    try:
+        return value(v, for_config=True)
+    except Unconvertible:
+        term.warn(
+            f"config value for {key!r} of type {type(v).__name__} is not serializable; stored as str()",
+            once_key=f"config-unserializable:{key}",
+        )
+        return str(v)
 
 
 def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:

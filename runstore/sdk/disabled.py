@@ -6,7 +6,8 @@ import os
 import tempfile
 from typing import Any
 
-from . import names
+from ..base import names
+from . import registry
 from .config import Config
 from .settings import Settings
 from .summary import SummaryView
@@ -30,7 +31,7 @@ class DisabledRun:
         self.tags = tuple(settings.run_tags or ())
         self.group = settings.run_group
         self.job_type = settings.run_job_type
-        self.dir = os.path.join(tempfile.gettempdir(), "runstore-disabled", self.id, "files")
+        self.dir = os.path.join(tempfile.gettempdir(), "runstore-disabled", self.id)  # never written
         self.config = Config(allow_val_change=True)
         self.config.update(config)
         self.summary = SummaryView({}, None)
@@ -69,10 +70,7 @@ class DisabledRun:
         if self._finished:
             return
         self._finished = True
-        from . import init as _init
-
-        if _init._global is self:
-            _init._unset_globals()
+        registry.finished(self)
 
     def __enter__(self) -> DisabledRun:
         return self

@@ -1,127 +1,125 @@
-"""`runstore.init()` and the process-wide run registry (globals, reinit, resume, exit hooks)."""
+"""`runstore.init()`: validate the arguments, resolve the settings, apply the reinit policy, plan what
+to do with the store (create, resume or rewind a run), do it. Each step is one function below.
+
+The process-wide state (active runs, module globals, exit hooks) lives in registry.py.
+"""
 
 from __future__ import annotations
 
-import atexit
 import copy
 import os
 import platform
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import orjson
-
-from .. import __version__
+from ..base import env as _env
+from ..base import names, term
+from ..base.version import __version__
+from ..capture import console
+from ..capture.recorder import Recorder
+from ..daemon import client
 from ..errors import StoreError, UsageError
-from ..store import jsonl
-from ..store.layout import RUN_LOG, RunRef, Store, check_name, find_root
+from ..store import format as fmt
+from ..store import jsonl, live
+from ..store.history import iter_rows
+from ..store.layout import RunRef, check_name
 from ..store.liveness import hostname, start_token
-from ..store.runs import fold_summary, last_step, load_run
+from ..store.runs import fold_summary, last_step, load_run, rewind
+from ..store.store import Store, find_root
 from ..store.summary import SummaryState
-from . import names, term
+from . import registry
 from .config import Config, as_mapping, load_yaml
-from .settings import REINIT, Settings, norm_mode, norm_resume, read_wandb_ini, resolve
-
-RESUME_FILE = "wandb-resume.json"
-
-_active: list[Any] = []
-_global: Any = None
-_hooks = {"installed": False, "code": None}
+from .disabled import DisabledRun
+from .run import Run
+from .settings import REINIT, Settings, from_user, norm_mode, norm_resume, resolve
 
 
-# -- exit hooks -------------------------------------------------------------------------------
-def _record_exit(code: Any) -> None:
-    _hooks["code"] = 0 if code is None else code if isinstance(code, int) else 1
-
-
-def _install_hooks() -> None:
-    if _hooks["installed"]:
-        return
-    _hooks["installed"] = True
-    real_exit = sys.exit
-
-    def exit(code: Any = None) -> None:  # noqa: A001 - stands in for sys.exit
-        _record_exit(code)
-        real_exit(code)
-
-    exit.__doc__ = real_exit.__doc__
-    sys.exit = exit
-    real_hook = sys.excepthook
-
-    def excepthook(tp: type[BaseException], value: BaseException, tb: Any) -> None:
-        _hooks["code"] = 255 if issubclass(tp, KeyboardInterrupt) else 1
-        real_hook(tp, value, tb)
-
-    sys.excepthook = excepthook
-    atexit.register(_at_exit)
-
-
-def _at_exit() -> None:
-    code = _hooks["code"] if _hooks["code"] is not None else 0
-    for run in list(_active):
-        try:
-            run.finish(exit_code=code, quiet=True)
-        except Exception as e:  # nothing may stop the interpreter from exiting
-            term.warn(f"could not finish run {getattr(run, 'id', '?')} at exit: {e}")
-
-
-# -- globals ----------------------------------------------------------------------------------
-_BOUND = ("log", "define_metric", "mark_preempting", "alert", "save")
-
-
-def _set_globals(run: Any) -> None:
-    global _global
-    import runstore
-
-    _global = run
-    runstore.run = run
-    runstore.config = run.config
-    runstore.summary = run.summary
-    for name in _BOUND:
-        setattr(runstore, name, getattr(run, name))
-
-
-def _unset_globals() -> None:
-    global _global
-    import runstore
-
-    _global = None
-    runstore.run = None
-    runstore.config = runstore._preinit.config
-    runstore.summary = runstore._preinit.summary
-    for name in _BOUND:
-        setattr(runstore, name, getattr(runstore._preinit, name))
-
-
-def current_run() -> Any:
-    return _global
-
-
-def _on_finish(run: Any, code: int) -> None:
-    if run in _active:
-        _active.remove(run)
-    if not _active:  # the next init() decides again; until then only the environment counts
-        term.forced["silent"] = term.forced["quiet"] = False
-    if run is _global:
-        _unset_globals()
-    if code == 0:
-        store = getattr(run, "_store", None)
-        if store is not None:
-            path = store.root / RESUME_FILE
-            try:
-                if orjson.loads(path.read_bytes()).get("run_id") == run.id:
-                    path.unlink()
-            except (OSError, ValueError, AttributeError):
-                pass
-
-
-# -- helpers ----------------------------------------------------------------------------------
+# -- step 1: validate ----------------------------------------------------------------------------
 def _check_str(name: str, value: Any) -> None:
     if value is not None and not isinstance(value, str):
         raise TypeError(f"init({name}=...) must be a str, got {type(value).__name__}")
+
+
+def _validate(
+    strs: Mapping[str, Any], tags: Any, reinit: Any, resume: Any, resume_from: Any, fork_from: Any
+) -> None:
+    """Misuse of init() is a TypeError/ValueError naming the fix, before anything is touched."""
+    for k, v in strs.items():
+        _check_str(k, v)
+    if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
+        raise TypeError("init(tags=...) must be a list of str, e.g. tags=['baseline']")
+    if sum(x is not None and x is not False for x in (resume, resume_from, fork_from)) > 1:
+        raise ValueError("init(): resume, resume_from and fork_from are mutually exclusive; pass only one")
+    if reinit is not None and not isinstance(reinit, bool) and reinit not in REINIT:
+        raise ValueError(f"init(reinit={reinit!r}): use one of {', '.join(sorted(REINIT))}, True or False")
+
+
+# -- step 2: settings ------------------------------------------------------------------------------
+def _store_of(dir: Any, user: Mapping[str, Any]) -> Store:
+    """init(dir=D) > init(settings={"dir": D}) > RUNSTORE_DIR / WANDB_DIR > the nearest .wandb/."""
+    chosen = dir if dir is not None else user.get("root_dir")
+    if chosen is None:
+        return Store(find_root())
+    if not isinstance(chosen, (str, os.PathLike)):
+        raise TypeError(f"init(dir=...) must be a path, got {type(chosen).__name__}")
+    return Store.in_dir(chosen)
+
+
+def _settings(explicit: dict[str, Any], settings: Any, dir: Any) -> tuple[Store, Settings]:
+    user = from_user(settings)
+    store = _store_of(dir, user)
+    try:
+        file_settings = store.read_settings()
+    except StoreError as e:
+        term.warn(f"{e}; using defaults", once_key="settings-broken")
+        file_settings = {}
+    s = resolve(explicit, user, file_settings, os.environ, store.read_wandb_ini())
+    s.resume = s.resume or None
+    s.root_dir = str(store.root.parent)
+    return store, s
+
+
+def _sweep_trial() -> bool:
+    """This process runs a sweep trial (an agent set its sweep id and parameter file)."""
+    return bool(_env.get("sweep_id") and _env.get("sweep_param_path"))
+
+
+# -- step 3: a second init() in this process -----------------------------------------------------------
+def _reinit_policy(s: Settings) -> str:
+    policy = s.reinit
+    if policy is None or policy == "default":
+        return "finish_previous" if "ipykernel" in sys.modules else "return_previous"
+    if policy is True:
+        return "finish_previous"
+    if policy is False:
+        return "return_previous"
+    return str(policy)
+
+
+# -- step 4: plan ---------------------------------------------------------------------------------
+@dataclass
+class Plan:
+    action: Literal["create", "resume", "rewind"]
+    ref: RunRef
+    resume_mode: str | None
+    rewind_step: int = 0
+
+
+def _parse_step_spec(param: str, value: Any) -> tuple[str, int]:
+    if not isinstance(value, str) or "?_step=" not in value:
+        raise ValueError(f"init({param}=...) takes '<run_id>?_step=<N>', got {value!r}")
+    rid, _, n = value.partition("?_step=")
+    try:
+        step = int(n)
+    except ValueError:
+        raise ValueError(f"init({param}=...): _step must be an int in {value!r}") from None
+    if step < 0:
+        raise ValueError(f"init({param}=...): _step must be >= 0 in {value!r}")
+    return check_name("run id", rid), step
 
 
 def _infer_project() -> str:
@@ -137,20 +135,37 @@ def _infer_project() -> str:
     return "uncategorized"
 
 
-def _program() -> tuple[str, list[str]]:
-    main = sys.modules.get("__main__")
-    script = getattr(main, "__file__", None)
-    return (os.path.abspath(script) if script else "<python with no main file>"), list(sys.argv[1:])
+def _plan(store: Store, s: Settings, resume_from: str | None) -> Plan:
+    project = check_name("project", s.project or _infer_project())
+    if resume_from is not None:
+        rid, n = _parse_step_spec("resume_from", resume_from)
+        ref = store.find_run_by_id(rid, project) or store.find_run_by_id(rid)
+        if ref is None:
+            raise UsageError(f"resume_from: run {rid!r} not found in the store")
+        return Plan("rewind", ref, "allow", n)
+    mode = s.resume
+    run_id = s.run_id
+    if mode == "auto":
+        prev = store.resume_id()
+        if prev and run_id and prev != run_id:
+            term.warn(
+                f"resume='auto' found run {prev} to resume but id={run_id!r} was given; using the given id"
+            )
+        elif prev:
+            run_id = prev
+    ref = store.run(project, check_name("run id", run_id) if run_id else names.new_id())
+    exists = ref.exists()
+    where = f"run {ref.id!r} {'already exists' if exists else 'does not exist'} in project {project!r}"
+    if exists and mode is None:
+        raise UsageError(f"{where}: pass resume='allow' to continue it, or choose another id")
+    if exists and mode == "never":
+        raise UsageError(f"{where} and resume='never'; choose another id or pass resume='allow'")
+    if not exists and mode == "must":
+        raise UsageError(f"resume='must' but {where}; check the id, or pass resume='allow' to create it")
+    return Plan("resume" if exists else "create", ref, mode)
 
 
-def _store_root(dir: Any) -> Path:
-    if dir is None:
-        return find_root()
-    if not isinstance(dir, (str, os.PathLike)):
-        raise TypeError(f"init(dir=...) must be a path, got {type(dir).__name__}")
-    return Path(dir).expanduser().absolute() / ".wandb"
-
-
+# -- step 5: execute --------------------------------------------------------------------------------
 def _config_sources(s: Settings, config: Any, include: Any, exclude: Any) -> dict[str, Any]:
     """config-defaults.yaml, then config_paths, then init(config=...) (contract §3.5)."""
     merged: dict[str, Any] = {}
@@ -165,184 +180,10 @@ def _config_sources(s: Settings, config: Any, include: Any, exclude: Any) -> dic
     return merged
 
 
-def _write_resume_file(store: Store, run_id: str) -> None:
-    try:
-        jsonl.write_atomic(store.root / RESUME_FILE, orjson.dumps({"run_id": run_id}))
-    except OSError:
-        pass
-
-
-def _read_resume_file(store: Store) -> str | None:
-    try:
-        rid = orjson.loads((store.root / RESUME_FILE).read_bytes()).get("run_id")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return rid if isinstance(rid, str) else None
-
-
-# -- init -------------------------------------------------------------------------------------
-def init(
-    entity: str | None = None,
-    project: str | None = None,
-    dir: str | os.PathLike[str] | None = None,
-    id: str | None = None,
-    name: str | None = None,
-    notes: str | None = None,
-    tags: Sequence[str] | None = None,
-    config: Any = None,
-    config_exclude_keys: list[str] | None = None,
-    config_include_keys: list[str] | None = None,
-    allow_val_change: bool | None = None,
-    group: str | None = None,
-    job_type: str | None = None,
-    mode: str | None = None,
-    force: bool | None = None,
-    reinit: bool | str | None = None,
-    resume: bool | str | None = None,
-    resume_from: str | None = None,
-    fork_from: str | None = None,
-    save_code: bool | None = None,
-    tensorboard: bool | None = None,
-    sync_tensorboard: bool | None = None,
-    monitor_gym: bool | None = None,
-    settings: Any = None,
-    anonymous: str | None = None,
-    **kwargs: Any,
-) -> Any:
-    """Start (or resume) a run and return it. Every wandb.init() parameter is accepted."""
-    for k, v in (
-        ("entity", entity),
-        ("project", project),
-        ("id", id),
-        ("name", name),
-        ("notes", notes),
-        ("group", group),
-        ("job_type", job_type),
-    ):
-        _check_str(k, v)
-    if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
-        raise TypeError("init(tags=...) must be a list of str, e.g. tags=['baseline']")
-    if sync_tensorboard or tensorboard or monitor_gym:
-        term.warn(
-            "sync_tensorboard/monitor_gym are not supported by runstore; log values with run.log()",
-            once_key="tensorboard",
-        )
-    if sum(x is not None and x is not False for x in (resume, resume_from, fork_from)) > 1:
-        raise ValueError("init(): resume, resume_from and fork_from are mutually exclusive; pass only one")
-    if reinit is not None and not isinstance(reinit, bool) and reinit not in REINIT:
-        raise ValueError(f"init(reinit={reinit!r}): use one of {', '.join(sorted(REINIT))}, True or False")
-
-    sweep_env = _sweep_env()
-    if sweep_env is not None:
-        # Under a sweep agent the run's identity comes from the agent (contract §1.3, §11.6).
-        for label, value in (("project", project), ("entity", entity), ("id", id)):
-            if value is not None:
-                term.warn(f"Ignoring {label} '{value}' when running a sweep.")
-        project = entity = id = None
-    root = _store_root(dir)
-    store = Store(root)
-    try:
-        file_settings = store.read_settings()
-    except StoreError as e:
-        term.warn(f"{e}; using defaults", once_key="settings-broken")
-        file_settings = {}
-    explicit: dict[str, Any] = {
-        "mode": norm_mode(mode, "init(mode=...)") if mode is not None else None,
-        "project": project,
-        "entity": entity,
-        "run_id": id,
-        "run_name": name,
-        "run_notes": notes,
-        "run_tags": tuple(tags) if tags is not None else None,
-        "run_group": group,
-        "run_job_type": job_type,
-        "resume": (norm_resume(resume, "init(resume=...)") or "") if resume is not None else None,
-        "reinit": reinit,
-        "save_code": save_code,
-        "allow_val_change": allow_val_change,
-    }
-    s = resolve(explicit, settings, file_settings, os.environ, read_wandb_ini(root))
-    s.resume = s.resume or None
-    s.root_dir = str(root.parent)
-    term.forced["silent"], term.forced["quiet"] = bool(s.silent), bool(s.quiet)
-    if kwargs:
-        term.warn(
-            f"init() ignores unknown or legacy arguments: {', '.join(sorted(kwargs))}",
-            once_key=f"init-kwargs:{sorted(kwargs)}",
-        )
-
-    if s.mode == "disabled":
-        from .disabled import DisabledRun
-
-        run = DisabledRun(s, _config_sources(s, config, config_include_keys, config_exclude_keys))
-        _set_globals(run)
-        return run
-
-    # A second init() in the same process (contract §1.5).
-    policy = s.reinit
-    if policy is None or policy == "default":
-        policy = "finish_previous" if "ipykernel" in sys.modules else "return_previous"
-    elif policy is True:
-        policy = "finish_previous"
-    elif policy is False:
-        policy = "return_previous"
-    if _global is not None and not getattr(_global, "_finished", True):
-        if policy == "return_previous":
-            term.info(
-                f"init() returned the active run {_global.id}; pass reinit='finish_previous' "
-                "or 'create_new' to start another"
-            )
-            return _global
-        if policy == "finish_previous":
-            for r in list(_active):
-                r.finish()
-
-    project_name = check_name("project", s.project or _infer_project())
-    resume_mode = s.resume
-    run_id = s.run_id
-    if resume_mode == "auto":
-        prev = _read_resume_file(store)
-        if prev and run_id and prev != run_id:
-            term.warn(
-                f"resume='auto' found run {prev} to resume but id={run_id!r} was given; using the given id"
-            )
-        elif prev:
-            run_id = prev
-    run_id = check_name("run id", run_id) if run_id else names.new_id()
-    if resume_from is not None:
-        return _resume_from(
-            store, s, project_name, run_id, resume_from, config, config_include_keys, config_exclude_keys
-        )
-
-    ref = RunRef(project_name, run_id, store.run_dir(project_name, run_id))
-    exists = (ref.path / RUN_LOG).exists()
-    if exists and resume_mode is None:
-        raise UsageError(
-            f"run {run_id!r} already exists in project {project_name!r}: pass resume='allow' "
-            "to continue it, or choose another id"
-        )
-    if exists and resume_mode == "never":
-        raise UsageError(
-            f"run {run_id!r} already exists in project {project_name!r} and resume='never'; "
-            "choose another id or pass resume='allow'"
-        )
-    if not exists and resume_mode == "must":
-        raise UsageError(
-            f"resume='must' but run {run_id!r} does not exist in project {project_name!r}; "
-            "check the id, or pass resume='allow' to create it"
-        )
-    try:
-        store.ensure()
-        if exists:
-            run = _resume(store, s, ref, config, config_include_keys, config_exclude_keys)
-        else:
-            run = _create(store, s, ref, config, config_include_keys, config_exclude_keys, fork_from)
-    except OSError as e:
-        raise StoreError(
-            f"cannot write run {run_id} under {root}: {e.strerror or e}; "
-            "pass init(dir=...) or set RUNSTORE_DIR to a writable directory"
-        ) from None
-    return _started(store, s, ref, run, resume_mode)
+def _program() -> tuple[str, list[str]]:
+    main = sys.modules.get("__main__")
+    script = getattr(main, "__file__", None)
+    return (os.path.abspath(script) if script else "<python with no main file>"), list(sys.argv[1:])
 
 
 def _base_info(s: Settings, ref: RunRef, now: float) -> dict[str, Any]:
@@ -371,39 +212,29 @@ def _base_info(s: Settings, ref: RunRef, now: float) -> dict[str, Any]:
         "executable": sys.executable,
         "sweep_id": s.sweep_id,
         "runstore": __version__,
+        "format": fmt.VERSION,
     }
 
 
-def _create(
-    store: Store, s: Settings, ref: RunRef, config: Any, include: Any, exclude: Any, fork_from: str | None
-) -> Any:
-    from .run import Run
-
+def _create(store: Store, s: Settings, ref: RunRef, config: dict[str, Any], fork_from: str | None) -> Run:
     now = time.time()
     info = _base_info(s, ref, now)
     if not info["name"]:
         info["name"] = names.new_name(store.count_runs(ref.project) + 1)
     staged = Config()
-    staged.update(_config_sources(s, config, include, exclude), allow_val_change=True)
+    staged.update(config, allow_val_change=True)
     items = staged.as_dict()
     step = 0
     fork_rows: list[bytes] = []
     if fork_from is not None:
-        parent, n = _parse_rewind("fork_from", fork_from)
+        parent, n = _parse_step_spec("fork_from", fork_from)
         pref = store.find_run_by_id(parent, ref.project) or store.find_run_by_id(parent)
         if pref is None:
             raise UsageError(f"fork_from: run {parent!r} not found in the store")
-        from ..store.history import iter_rows
-
         pst = load_run(pref)
-        items = {
-            **pst.config,
-            **items,
-            "_wandb": {**pst.config.get("_wandb", {}), "branch_point": {"run_id": parent, "step": n}},
-        }
-        for row in iter_rows(pref.path / "history.jsonl"):
-            if row.get("_step", 0) <= n:
-                fork_rows.append(jsonl.encode(row))
+        branch = {"run_id": parent, "step": n}
+        items = {**pst.config, **items, "_wandb": {**pst.config.get("_wandb", {}), "branch_point": branch}}
+        fork_rows = [jsonl.encode(row) for row in iter_rows(pst.history_path) if row["_step"] <= n]
         step = n + 1
     run = Run(
         store=store,
@@ -416,12 +247,12 @@ def _create(
         config=items,
         summary=SummaryState(),
         allow_val_change=bool(s.allow_val_change),
-    )
-    run._segment_start = now  # readers derive _runtime from the init record's `created`
+        history=ref.history_file(),
+        segment_start=now,
+    )  # readers derive _runtime from `created`
     run._open({"t": "init", **info})
     for line in fork_rows:
-        jsonl.write_all(run._hfd, line)
-        run._sstate.apply_row(jsonl.decode(line))
+        run._append_history_line(line)
     if items:
         run._config_event(items)
     _apply_sweep_values(run, s)
@@ -429,56 +260,11 @@ def _create(
     return run
 
 
-def _sweep_env() -> tuple[str, str] | None:
-    """(sweep id, per-run config path) when this process runs a sweep trial, else None."""
-    env = os.environ
-    sid = env.get("RUNSTORE_SWEEP_ID") or env.get("WANDB_SWEEP_ID")
-    path = env.get("RUNSTORE_SWEEP_PARAM_PATH") or env.get("WANDB_SWEEP_PARAM_PATH")
-    return (sid, path) if sid and path else None
-
-
-def _apply_sweep_values(run: Any, s: Settings) -> None:
-    """The trial's parameters, deep-merged over the user's config and locked: later changes to these
-    keys are ignored with wandb's warning (contract §3.3)."""
-    if not (s.sweep_id and s.sweep_param_path):
-        return
-    try:
-        values = load_yaml(s.sweep_param_path)
-    except ValueError as e:
-        term.warn(f"sweep parameters could not be read ({e}); the run uses its own config")
-        return
-    run.config.update_locked(values, user="sweep")
-
-
-def _start_recorder(run: Any, s: Settings, info: dict[str, Any]) -> None:
-    """Git state, diff.patch, requirements and machine facts of a new run, on a background thread.
-
-    diff.patch is kept by default (restore needs it), unlike wandb; `save_code=False` or
-    `WANDB_DISABLE_CODE` turn it off, `save_code=True` also copies the main script into files/code/.
-    """
-    from ..capture.recorder import Recorder
-
-    run._recorder = Recorder(
-        run._ref.path / "files",
-        run._event,
-        program=info["program"],
-        cwd=info["cwd"],
-        capture_git=not s.disable_git,
-        capture_diff=not s.disable_code and s.save_code is not False,
-        save_code=bool(s.save_code) and not s.disable_code,
-        ignore_globs=tuple(s.ignore_globs),
-        cache_dir=run._store.root / "cache",
-    )
-    run._recorder.start()
-
-
-def _resume(store: Store, s: Settings, ref: RunRef, config: Any, include: Any, exclude: Any) -> Any:
-    from .run import Run
-
+def _resume(store: Store, s: Settings, ref: RunRef, config: dict[str, Any]) -> Run:
     st = load_run(ref)
     sstate = fold_summary(st)
     sstate.values = copy.deepcopy(sstate.values)
-    last = last_step(ref.path / "history.jsonl")
+    last = last_step(st.history_path)
     step = 0 if last is None else last + 1
     info = dict(st.info)
     run = Run(
@@ -492,6 +278,7 @@ def _resume(store: Store, s: Settings, ref: RunRef, config: Any, include: Any, e
         config=dict(st.config),
         summary=sstate,
         allow_val_change=bool(s.allow_val_change),
+        history=st.history_path,
     )
     pid = os.getpid()
     run._open(
@@ -516,52 +303,68 @@ def _resume(store: Store, s: Settings, ref: RunRef, config: Any, include: Any, e
             run._edit(key, val)
     if s.run_tags is not None and list(s.run_tags) != info.get("tags"):
         run._edit("tags", list(s.run_tags))  # passing tags on resume replaces them, as in wandb
-    new = _config_sources(s, config, include, exclude)
-    if new:
-        run.config.update(new, allow_val_change=True)
+    if config:
+        run.config.update(config, allow_val_change=True)
     _apply_sweep_values(run, s)
     return run
 
 
-def _parse_rewind(param: str, value: Any) -> tuple[str, int]:
-    if not isinstance(value, str) or "?_step=" not in value:
-        raise ValueError(f"init({param}=...) takes '<run_id>?_step=<N>', got {value!r}")
-    rid, _, n = value.partition("?_step=")
+def _apply_sweep_values(run: Run, s: Settings) -> None:
+    """The trial's parameters, deep-merged over the user's config and locked: later changes to these
+    keys are ignored with wandb's warning (contract §3.3)."""
+    if not (s.sweep_id and s.sweep_param_path):
+        return
     try:
-        step = int(n)
-    except ValueError:
-        raise ValueError(f"init({param}=...): _step must be an int in {value!r}") from None
-    if step < 0:
-        raise ValueError(f"init({param}=...): _step must be >= 0 in {value!r}")
-    return check_name("run id", rid), step
+        values = load_yaml(s.sweep_param_path)
+    except ValueError as e:
+        term.warn(f"sweep parameters could not be read ({e}); the run uses its own config")
+        return
+    run.config.update_locked(values, user="sweep")
 
 
-def _resume_from(
-    store: Store, s: Settings, project: str, run_id: str, spec: str, config: Any, include: Any, exclude: Any
-) -> Any:
-    """Rewind a run to step N: the rows after N move to a kept side file, then the run resumes."""
-    rid, n = _parse_rewind("resume_from", spec)
-    ref = store.find_run_by_id(rid, project) or store.find_run_by_id(rid)
-    if ref is None:
-        raise UsageError(f"resume_from: run {rid!r} not found in the store")
-    from ..store.history import iter_rows
+def _start_recorder(run: Run, s: Settings, info: dict[str, Any]) -> None:
+    """Git state, diff.patch, requirements and machine facts of a new run, on a background thread.
 
-    hist = ref.path / "history.jsonl"
-    kept = b"".join(jsonl.encode(r) for r in iter_rows(hist) if r.get("_step", 0) <= n)
-    side = ref.path / f"history.rewound-{int(time.time() * 1000)}.jsonl"
-    if hist.exists():
-        os.link(hist, side)  # nothing logged is lost: the full old history stays beside the new one
-    jsonl.write_atomic(hist, kept)
-    jsonl.append(ref.path / RUN_LOG, {"t": "rewind", "step": n, "time": time.time(), "kept": side.name})
-    run = _resume(store, s, ref, config, include, exclude)
-    return _started(store, s, ref, run, "allow")
+    diff.patch is kept by default (restore needs it), unlike wandb; `save_code=False` or
+    `WANDB_DISABLE_CODE` turn it off, `save_code=True` also copies the main script into files/code/.
+    """
+    run._recorder = Recorder(
+        run._ref,
+        run._store,
+        run._event,
+        program=info["program"],
+        cwd=info["cwd"],
+        capture_git=not s.disable_git,
+        capture_diff=not s.disable_code and s.save_code is not False,
+        save_code=bool(s.save_code) and not s.disable_code,
+        ignore_globs=tuple(s.ignore_globs),
+    )
+    run._recorder.start()
 
 
-def _started(store: Store, s: Settings, ref: RunRef, run: Any, resume_mode: str | None) -> Any:
-    from ..daemon import client
+def _execute(plan: Plan, store: Store, s: Settings, config: dict[str, Any], fork_from: str | None) -> Run:
+    try:
+        store.ensure()
+        if plan.action == "rewind":
+            # The rows after N stay in the old generation; the run goes on in a new one.
+            rewind(plan.ref, plan.rewind_step)
+        if plan.action == "create":
+            run = _create(store, s, plan.ref, config, fork_from)
+        else:
+            run = _resume(store, s, plan.ref, config)
+    except OSError as e:
+        raise StoreError(
+            f"cannot write run {plan.ref.id} under {store.root}: {e.strerror or e}; "
+            "pass init(dir=...) or set RUNSTORE_DIR to a writable directory"
+        ) from None
+    _started(store, s, run, plan.resume_mode)
+    return run
 
+
+def _started(store: Store, s: Settings, run: Run, resume_mode: str | None) -> None:
+    ref = run._ref
     pid = os.getpid()
-    client.register_live(store.root, ref.project, ref.id, ref.path, pid, start_token(pid), hostname())
+    live.register(store, ref.project, ref.id, ref.path, pid, start_token(pid), hostname())
     interval = s.x_stats_sampling_interval
     if interval is not None and not (isinstance(interval, (int, float)) and interval > 0):
         term.warn(
@@ -570,21 +373,122 @@ def _started(store: Store, s: Settings, ref: RunRef, run: Any, resume_mode: str 
         interval = None
     # Before the tee: a daemon must not inherit the captured fds. The store's one daemon keeps the
     # interval of the run that started it.
-    client.ensure_running(store.root, interval=interval)
+    client.ensure_running(store, interval=interval)
     if str(s.console).lower() != "off":
-        from ..capture import console
-
-        run._console = console.start(ref.path / "files" / "output.log")
+        run._console = console.start(ref.output_log)
     store.set_latest(ref)
     if resume_mode == "auto":
-        _write_resume_file(store, ref.id)
-    _active.append(run)
-    _install_hooks()
-    if not (_global is not None and not getattr(_global, "_finished", True)):
-        _set_globals(run)
+        store.set_resume_id(ref.id)
+    registry.started(run, make_current=not registry.current_is_live())
     verb = "resumed" if run.resumed else "tracking"
     term.info(f"{verb} run {run.name} ({ref.id}) in {ref.path}")
-    return run
+
+
+# -- init --------------------------------------------------------------------------------------------
+def init(
+    entity: str | None = None,
+    project: str | None = None,
+    dir: str | os.PathLike[str] | None = None,
+    id: str | None = None,
+    name: str | None = None,
+    notes: str | None = None,
+    tags: Sequence[str] | None = None,
+    config: Any = None,
+    config_exclude_keys: list[str] | None = None,
+    config_include_keys: list[str] | None = None,
+    allow_val_change: bool | None = None,
+    group: str | None = None,
+    job_type: str | None = None,
+    mode: str | None = None,
+    force: bool | None = None,
+    reinit: bool | str | None = None,
+    resume: bool | str | None = None,
+    resume_from: str | None = None,
+    fork_from: str | None = None,
+    save_code: bool | None = None,
+    tensorboard: bool | None = None,
+    sync_tensorboard: bool | None = None,
+    monitor_gym: bool | None = None,
+    settings: Any = None,
+    anonymous: str | None = None,
+    **kwargs: Any,
+) -> Run | DisabledRun:
+    """Start (or resume) a run and return it. Every wandb.init() parameter is accepted."""
+    _validate(
+        {
+            "entity": entity,
+            "project": project,
+            "id": id,
+            "name": name,
+            "notes": notes,
+            "group": group,
+            "job_type": job_type,
+        },
+        tags,
+        reinit,
+        resume,
+        resume_from,
+        fork_from,
+    )
+    if sync_tensorboard or tensorboard or monitor_gym:
+        term.warn(
+            "sync_tensorboard/monitor_gym are not supported by runstore; log values with run.log()",
+            once_key="tensorboard",
+        )
+    if _sweep_trial():
+        # Under a sweep agent the run's identity comes from the agent (contract §1.3, §11.6).
+        for label, value in (("project", project), ("entity", entity), ("id", id)):
+            if value is not None:
+                term.warn(f"Ignoring {label} '{value}' when running a sweep.")
+        project = entity = id = None
+    explicit: dict[str, Any] = {
+        "mode": norm_mode(mode, "init(mode=...)") if mode is not None else None,
+        "project": project,
+        "entity": entity,
+        "run_id": id,
+        "run_name": name,
+        "run_notes": notes,
+        "run_tags": tuple(tags) if tags is not None else None,
+        "run_group": group,
+        "run_job_type": job_type,
+        "resume": (norm_resume(resume, "init(resume=...)") or "") if resume is not None else None,
+        "reinit": reinit,
+        "save_code": save_code,
+        "allow_val_change": allow_val_change,
+    }
+    store, s = _settings(explicit, settings, dir)
+    t = term.current()
+    t.forced_silent, t.forced_quiet = bool(s.silent), bool(s.quiet)
+    if kwargs:
+        term.warn(
+            f"init() ignores unknown or legacy arguments: {', '.join(sorted(kwargs))}",
+            once_key=f"init-kwargs:{sorted(kwargs)}",
+        )
+    if s.mode == "disabled":
+        disabled = DisabledRun(s, _config_sources(s, config, config_include_keys, config_exclude_keys))
+        registry.set_current(disabled)
+        return disabled
+
+    current = registry.current()
+    if current is not None and not current._finished:
+        policy = _reinit_policy(s)
+        if policy == "return_previous":
+            term.info(
+                f"init() returned the active run {current.id}; pass reinit='finish_previous' "
+                "or 'create_new' to start another"
+            )
+            return current  # type: ignore[return-value]
+        if policy == "finish_previous":
+            for r in registry.active():
+                r.finish()
+
+    try:
+        store.check_format()
+    except StoreError as e:
+        raise StoreError(f"{e}; pass init(dir=...) or set RUNSTORE_DIR to use another store") from None
+    plan = _plan(store, s, resume_from)
+    values = _config_sources(s, config, config_include_keys, config_exclude_keys)
+    return _execute(plan, store, s, values, fork_from if plan.action == "create" else None)
 
 
 def login(
@@ -610,8 +514,9 @@ def setup(settings: Any = None) -> None:
 
 def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
     """Finish the current run, if any (`wandb.finish`)."""
-    if _global is not None:
-        _global.finish(exit_code=exit_code, quiet=quiet)
+    run = registry.current()
+    if run is not None:
+        run.finish(exit_code=exit_code, quiet=quiet)
 
 
-__all__ = ["init", "finish", "login", "setup", "current_run"]
+__all__ = ["init", "finish", "login", "setup", "Plan"]

@@ -4,22 +4,32 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..media.base import Media
-from ..store import jsonl
-from ..store.layout import FILES_DIR, RunRef, Store
-from ..store.summary import SUMMARY_OPS, MetricDefs, SummaryState, leaves, metric_name
-from . import term
+from ..base import term
+from ..base.convert import log_value
+from ..media.base import BindContext, Media
+from ..media.convert import is_media_like, to_stored
+from ..store import jsonl, live, schema
+from ..store.layout import RunRef
+from ..store.runs import fold_summary, last_step, load_run
+from ..store.store import Store
+
+if TYPE_CHECKING:
+    from ..capture.console import ConsoleCapture
+    from ..capture.recorder import Recorder
+from ..store.summary import SUMMARY_OPS, MetricDefs, SummaryState, leaves, metric_name, set_path
+from . import registry
 from .config import Config
-from .convert import log_value
+from .save import final_copies, restore
+from .save import save as save_files
 from .settings import Settings
 from .summary import SummaryView
 
-_time = time.time
 _dumps = orjson.dumps
 _write = os.write
 # The fast path encodes without OPT_NON_STR_KEYS so that a non-str key makes orjson raise and the
@@ -89,7 +99,13 @@ class Run:
         config: dict[str, Any],
         summary: SummaryState,
         allow_val_change: bool,
+        history: Path,
+        segment_start: float | None = None,
+        clock: Callable[[], float] = time.time,
+        terminal: term.Terminal | None = None,
     ) -> None:
+        """`history` is the history generation rows are appended to; `clock` gives `_timestamp`s and
+        runtimes (tests pass a fake one), `terminal` where warnings go (default: the process's)."""
         self._store = store
         self._ref = ref
         self._settings = settings
@@ -97,17 +113,19 @@ class Run:
         self.resumed = resumed
         self._step = step
         self._runtime_offset = runtime_offset
-        self._segment_start = _time()
+        self._clock = clock
+        self._term = terminal or term.current()
+        self._segment_start = clock() if segment_start is None else segment_start
+        self._history = history
         self._finished = False
         self._pending: dict[str, Any] = {}
         self._defs: MetricDefs = summary.defs
         self._step_values: dict[str, Any] = {}
-        self._write_errors = 0
         self._rfd = -1
         self._hfd = -1
-        self._recorder: Any = None
-        self._console: Any = None
-        self._bind_ctx: Any = None
+        self._recorder: Recorder | None = None
+        self._console: ConsoleCapture | None = None
+        self._bind_ctx: BindContext | None = None
         self._saves: dict[str, tuple[str, str, list[int] | None]] = {}
         self._sstate = summary
         self._svalues = summary.values
@@ -118,23 +136,28 @@ class Run:
 
     # -- files ----------------------------------------------------------------------------------
     def _open(self, first_event: dict[str, Any]) -> None:
-        d = self._ref.path
-        (d / FILES_DIR).mkdir(parents=True, exist_ok=True)
-        self._rfd = jsonl.open_append(d / "run.jsonl")
-        self._hfd = jsonl.open_append(d / "history.jsonl")
+        self._ref.files_dir.mkdir(parents=True, exist_ok=True)
+        self._rfd = jsonl.open_append(self._ref.run_log)
+        self._hfd = jsonl.open_append(self._history)
         self._event(first_event)
+
+    def _append_history_line(self, line: bytes) -> None:
+        """A row already encoded (a fork's copy of its parent's rows)."""
+        jsonl.write_all(self._hfd, line)
+        self._sstate.apply_row(jsonl.decode(line))
 
     def _event(self, obj: dict[str, Any]) -> None:
         if self._rfd < 0:
             return
+        if schema.STRICT:
+            schema.check(schema.RUN_LOG, obj)
         try:
             jsonl.write_all(self._rfd, jsonl.encode(obj))
         except Exception as e:
             self._write_failed(e, "run record")
 
     def _write_failed(self, e: BaseException, what: str) -> None:
-        self._write_errors += 1
-        term.warn(
+        self._term.warn(
             f"could not write a {what} for run {self.id} ({e}); training continues, but this data is lost",
             once_key=f"write-failed:{self.id}:{type(e).__name__}",
         )
@@ -164,7 +187,7 @@ class Run:
 
     @property
     def dir(self) -> str:
-        return str(self._ref.path / FILES_DIR)
+        return str(self._ref.files_dir)
 
     @property
     def sync_dir(self) -> str:
@@ -275,7 +298,7 @@ class Run:
             except Exception:
                 plain = False
             if plain:
-                row = {**data, "_step": self._step, "_timestamp": _time()}
+                row = {**data, "_step": self._step, "_timestamp": self._clock()}
                 try:
                     line = _dumps(row, option=_FAST_OPTS)
                 except TypeError:  # numpy scalars, huge ints, non-str keys: the slow path handles them
@@ -302,7 +325,7 @@ class Run:
         if step is not None and (isinstance(step, bool) or not hasattr(step, "__index__")):
             raise TypeError(f"run.log(step=...) must be an int, got {type(step).__name__}")
         if self._finished:
-            term.warn(
+            self._term.warn(
                 f"run {self.id} is finished; the call to log() is ignored",
                 once_key=f"log-after-finish:{self.id}",
             )
@@ -316,7 +339,7 @@ class Run:
         }
         if step is not None:
             if step < self._step:
-                term.warn(
+                self._term.warn(
                     f"Tried to log to step {step} that is less than the current step {self._step}. "
                     "Steps must be monotonically increasing, so this row is not in the history; "
                     "it is kept in run.jsonl as a 'dropped' record.",
@@ -339,18 +362,14 @@ class Run:
         A media value that cannot be written is a warning and the key is stored as None: tracking
         failures never stop training; bad arguments were already rejected by the media constructors.
         """
-        from ..media.convert import is_media_like, to_stored
-
         if not is_media_like(v):
             return log_value(key, v)
         if self._bind_ctx is None:
-            from ..media.base import BindContext
-
-            self._bind_ctx = BindContext(self._ref.path / FILES_DIR, self)
+            self._bind_ctx = BindContext(self._ref, self)
         try:
             return to_stored(self._bind_ctx, key, v, step)
         except (OSError, ValueError, TypeError, ImportError) as e:
-            term.warn(
+            self._term.warn(
                 f"could not log {key!r} ({type(e).__name__}: {e}); stored as null, training continues",
                 once_key=f"media-failed:{key}:{type(e).__name__}",
             )
@@ -361,7 +380,7 @@ class Run:
         if self._defs:
             self._sync_step_metrics(row)
         row["_step"] = self._step
-        row["_timestamp"] = _time()
+        row["_timestamp"] = self._clock()
         try:
             jsonl.write_all(self._hfd, jsonl.encode(row))
         except Exception as e:
@@ -379,8 +398,6 @@ class Run:
             d = self._defs.lookup(name)
             sm = d.get("step_metric") if d else None
             if sm and d.get("step_sync", True) and sm not in flat and sm in self._step_values:
-                from ..store.summary import set_path
-
                 set_path(row, sm.split("."), self._step_values[sm])
                 flat[sm] = ((sm,), self._step_values[sm])
 
@@ -397,7 +414,7 @@ class Run:
     ) -> Metric:
         """Customize how a metric is summarized and which metric is its x-axis (contract §5)."""
         if kwargs:
-            term.warn(
+            self._term.warn(
                 f"define_metric() ignores unknown arguments: {', '.join(sorted(kwargs))}",
                 once_key=f"define_metric-kwargs:{sorted(kwargs)}",
             )
@@ -441,6 +458,16 @@ class Run:
         self._fast = False
         return Metric(d)
 
+    def _reload(self, summary: bool = True) -> None:
+        """Another process (a child of `runstore run` that joined this run) appended rows: continue after
+        its last step, and (`summary`) take the summary from the store."""
+        last = last_step(self._history)
+        self._step = max(self._step, (last if last is not None else -1) + 1)
+        if summary:
+            self._sstate = fold_summary(load_run(self._ref))
+            self._svalues = self._sstate.values
+            self._defs = self._sstate.defs
+
     # -- finishing ------------------------------------------------------------------------------
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         """Flush the pending row and write the exit record. Idempotent; never blocks on uploads."""
@@ -453,14 +480,12 @@ class Run:
         if self._recorder is not None:
             self._recorder.join(timeout=10.0)  # its metadata belongs before the exit record
         if self._saves:
-            from .save import final_copies
-
             final_copies(self)
         if self._console is not None:
             self._console.stop()  # output.log is complete before the run reads as finished
             self._console = None
         code = int(exit_code) if exit_code is not None else 0
-        now = _time()
+        now = self._clock()
         runtime = self._runtime_offset + now - self._segment_start
         values = self._sstate.values
         if values.get("_timestamp", -1.0) >= self._segment_start:
@@ -486,18 +511,16 @@ class Run:
             except OSError:
                 pass
         self._hfd = self._rfd = -1
-        from ..daemon import client
-
-        client.unregister_live(self._store.root, self.project, self.id)
+        live.unregister(self._store, self.project, self.id)
+        if code == 0:
+            self._store.clear_resume_id(self.id)
         if not quiet:
             state = "finished" if code == 0 else f"failed (exit code {code})"
-            term.info(
+            self._term.info(
                 f"run {self.name} ({self.id}) {state} after {self._step} steps, {runtime:.1f}s: "
                 f"{self._ref.path}"
             )
-        from . import init as _init
-
-        _init._on_finish(self, code)
+        registry.finished(self)
 
     def __enter__(self) -> Run:
         return self
@@ -517,20 +540,16 @@ class Run:
         self, glob_str: Any = None, base_path: Any = None, policy: str = "live", glob: bool = True
     ) -> list[str]:
         """Copy files matching `glob_str` into the run (policy "live", "now" or "end"); returns their paths."""
-        from .save import save
-
         if self._finished:
-            term.warn(
+            self._term.warn(
                 f"run {self.id} is finished; save() is ignored", once_key=f"save-after-finish:{self.id}"
             )
             return []
-        return save(self, glob_str, base_path, policy, glob)
+        return save_files(self, glob_str, base_path, policy, glob)
 
     def restore(
         self, name: str, run_path: str | None = None, replace: bool = False, root: str | None = None
     ) -> Any:
-        from .save import restore
-
         return restore(name, run_path or f"{self.project}/{self.id}", replace, root or self.dir)
 
     def mark_preempting(self) -> None:
@@ -541,10 +560,10 @@ class Run:
         self._event(
             {
                 "t": "alert",
-                "time": _time(),
+                "time": self._clock(),
                 "title": str(title),
                 "text": str(text),
                 "level": str(level or "INFO"),
             }
         )
-        term.info(f"alert [{level or 'INFO'}] {title}: {text}")
+        self._term.info(f"alert [{level or 'INFO'}] {title}: {text}")

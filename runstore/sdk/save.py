@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import glob as globlib
 import os
+import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..base import term
 from ..capture.recorder import ignored
+from ..errors import Error
 from ..store.jsonl import copy_atomic, file_sig
-from . import term
+from ..store.store import Store
+from . import registry
+
+if TYPE_CHECKING:
+    from .run import Run
 
 POLICIES = ("live", "now", "end")
 
@@ -36,7 +43,7 @@ def destination(src: str, glob_str: str, base_path: str | None, cwd: str) -> str
 
 
 def save(
-    run: Any, glob_str: Any, base_path: Any = None, policy: str = "live", glob: bool = True
+    run: Run, glob_str: Any, base_path: Any = None, policy: str = "live", glob: bool = True
 ) -> list[str]:
     if isinstance(glob_str, os.PathLike):
         glob_str = os.fspath(glob_str)
@@ -86,7 +93,7 @@ def save(
     return out
 
 
-def final_copies(run: Any) -> None:
+def final_copies(run: Run) -> None:
     """At finish: the last state of every 'live' and 'end' file."""
     for src, (rel, policy, sig) in list(run._saves.items()):
         if policy == "now":
@@ -105,11 +112,7 @@ def final_copies(run: Any) -> None:
 def restore(name: str, run_path: str | None = None, replace: bool = False, root: str | None = None) -> Any:
     """`wandb.restore`: a file of a run (this one, or `run_path` = "project/id") opened for reading,
     copied to `root` (default: the current run's files dir, else cwd); None if the run has no such file."""
-    from ..api import Api
-    from ..errors import Error
-    from .init import current_run
-
-    current = current_run()
+    current = registry.current()
     if run_path is None:
         if current is None:
             raise Error("restore() needs run_path='project/run_id' when no run is active")
@@ -118,11 +121,16 @@ def restore(name: str, run_path: str | None = None, replace: bool = False, root:
             return open(local)
         run_path = f"{current.project}/{current.id}"
     target = root if root is not None else (current.dir if current is not None else ".")
+    store = getattr(current, "_store", None) or Store.discover()
     try:
-        f = Api().run(run_path).file(name)
+        src = store.resolve(run_path).saved_file(name)
     except Error:
         return None
-    dest = Path(target) / f.name
+    if src is None:
+        return None
+    dest = Path(target) / name
     if dest.exists() and not replace:
         return open(dest)
-    return f.download(root=target, replace=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dest)
+    return open(dest)

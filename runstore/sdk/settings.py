@@ -1,19 +1,19 @@
-"""Resolving a run's settings from one declared precedence table.
+"""A run's settings, resolved in one declared precedence order:
 
     explicit init() arguments > init(settings=...) > RUNSTORE_* > WANDB_* > .wandb/settings.yaml > defaults
 
-Only this module (and the CLI) read the environment and the settings file.
+Which environment variables set which setting, and how their values parse, is the table in base/env.py.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from pathlib import Path
+from dataclasses import dataclass, fields
 from typing import Any
 
-from . import term
+from ..base import env as _env
+from ..base import term
+from ..store.store import Store
 
 MODES = {
     "online": "online",
@@ -25,35 +25,13 @@ MODES = {
 }
 RESUME = {"allow", "must", "never", "auto"}
 REINIT = {"default", "return_previous", "finish_previous", "create_new"}
-TRUE = ("1", "true", "yes", "on")
 
-# setting name -> environment suffix (read as RUNSTORE_<suffix>, then WANDB_<suffix>)
-ENV = {
-    "mode": "MODE",
-    "project": "PROJECT",
-    "entity": "ENTITY",
-    "run_id": "RUN_ID",
-    "resume": "RESUME",
-    "run_name": "NAME",
-    "run_notes": "NOTES",
-    "run_tags": "TAGS",
-    "run_group": "RUN_GROUP",
-    "run_job_type": "JOB_TYPE",
-    "config_paths": "CONFIG_PATHS",
-    "sweep_id": "SWEEP_ID",
-    "sweep_param_path": "SWEEP_PARAM_PATH",
-    "console": "CONSOLE",
-    "save_code": "SAVE_CODE",
-    "disable_code": "DISABLE_CODE",
-    "disable_git": "DISABLE_GIT",
-    "ignore_globs": "IGNORE_GLOBS",
-    "silent": "SILENT",
-    "quiet": "QUIET",
-    # wandb's private setting x_stats_sampling_interval (WANDB__STATS_SAMPLING_INTERVAL)
-    "x_stats_sampling_interval": "_STATS_SAMPLING_INTERVAL",
-}
-LIST_SETTINGS = ("run_tags", "config_paths", "ignore_globs")
-BOOL_SETTINGS = ("save_code", "disable_code", "disable_git", "silent", "quiet")
+# Run settings of the table (base/env.py) that are not fields of Settings: `dir` chooses the store before
+# any setting is read, `disabled` is another spelling of mode="disabled".
+_NOT_FIELDS = ("dir", "disabled")
+RUN_VARS = tuple(v for v in _env.VARS if v.scope == "run" and v.name not in _NOT_FIELDS)
+# Settings that only init() arguments (or runstore itself) set: no environment variable.
+INIT_ONLY = ("root_dir", "reinit", "allow_val_change", "program", "program_args")
 # wandb.Settings field names users pass to init(settings=...) that we map onto ours.
 ALIASES = {
     "id": "run_id",
@@ -95,10 +73,9 @@ class Settings:
     program: str | None = None  # what ran, when it is not this interpreter's __main__ (runstore run)
     program_args: tuple[str, ...] | None = None
     x_stats_sampling_interval: float | None = None  # seconds between system-metric samples (daemon)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def norm_mode(value: str, source: str) -> str:
@@ -126,68 +103,56 @@ def norm_resume(value: Any, source: str) -> str | None:
 
 
 def _coerce(name: str, raw: Any) -> Any:
-    if name in LIST_SETTINGS:
+    """A value from init(settings=...) or settings.yaml as the setting's kind (lists from "a,b")."""
+    kind = _env.BY_NAME[name].kind if name in _env.BY_NAME else "str"
+    if kind == "list":
         if isinstance(raw, str):
-            return tuple(t.strip() for t in raw.split(",") if t.strip())
+            return _env.parse("list", raw)
         return tuple(str(t) for t in raw)
-    if name in BOOL_SETTINGS:
-        return raw if isinstance(raw, bool) else str(raw).strip().lower() in TRUE
+    if kind == "bool" and not isinstance(raw, bool):
+        return _env.parse("bool", str(raw), name)
     return raw
 
 
-def from_env(env: Mapping[str, str]) -> dict[str, Any]:
+def from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The run settings the environment sets (RUNSTORE_* over WANDB_*); bad values warn and are ignored."""
     out: dict[str, Any] = {}
-    for name, suffix in ENV.items():
-        raw = env.get(f"RUNSTORE_{suffix}")
-        if raw is None or raw == "":
-            raw = env.get(f"WANDB_{suffix}")
-        if raw is None or raw == "":
+    for var in RUN_VARS:
+        found = _env.raw(var.name, environ)
+        if found is None:
             continue
+        name, value = found
         try:
-            if name == "mode":
-                out[name] = norm_mode(raw, "WANDB_MODE")
-            elif name == "resume":
-                out[name] = norm_resume(raw, "WANDB_RESUME")
-            elif name == "x_stats_sampling_interval":
-                out[name] = float(raw)
+            if var.name == "mode":
+                out["mode"] = norm_mode(value, name)
+            elif var.name == "resume":
+                out["resume"] = norm_resume(value, name)
             else:
-                out[name] = _coerce(name, raw)
+                out[var.name] = _env.parse(var.kind, value, name)
         except ValueError as e:
-            term.warn(f"{e}; ignoring it", once_key=f"env:{name}")
-    disabled = env.get("RUNSTORE_DISABLED") or env.get("WANDB_DISABLED") or ""
-    if disabled.strip().lower() in TRUE:
-        out["mode"] = "disabled"
+            term.warn(f"{e}; ignoring it", once_key=f"env:{var.name}")
+    try:
+        if _env.lookup("disabled", environ):
+            out["mode"] = "disabled"
+    except ValueError as e:
+        term.warn(f"{e}; ignoring it", once_key="env:disabled")
     return out
 
 
 def from_file(store_settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings in .wandb/settings.yaml (or wandb's INI file) that runs use."""
     out: dict[str, Any] = {}
-    for k in ("project", "entity", "remote"):
-        if store_settings.get(k):
-            out[k] = str(store_settings[k])
+    for var in _env.VARS:
+        if var.file and var.name != "mode" and store_settings.get(var.name):
+            out[var.name] = str(store_settings[var.name])
     if store_settings.get("mode"):
         try:
             out["mode"] = norm_mode(store_settings["mode"], "settings.yaml")
         except ValueError as e:
             term.warn(f"{e}; ignoring it", once_key="file:mode")
-    if str(store_settings.get("disabled", "")).lower() in TRUE:  # wandb's legacy `wandb off` wrote this
+    if str(store_settings.get("disabled", "")).lower() in _env.TRUE:  # wandb's legacy `wandb off` wrote this
         out.setdefault("mode", "offline")
     return out
-
-
-def read_wandb_ini(root: Path) -> dict[str, Any]:
-    """wandb's own workspace settings file (`[default]` INI) next to ours, lowest precedence."""
-    path = root / "settings"
-    if not path.is_file():
-        return {}
-    import configparser
-
-    cp = configparser.ConfigParser()
-    try:
-        cp.read(path)
-    except configparser.Error:
-        return {}
-    return dict(cp["default"]) if cp.has_section("default") else {}
 
 
 class UserSettings(dict):  # type: ignore[type-arg]
@@ -229,7 +194,7 @@ def from_user(settings: Any) -> dict[str, Any]:
     unknown = []
     for k, v in d.items():
         k = ALIASES.get(k, k)
-        if k in known and k != "extra":
+        if k in known:
             out[k] = v
         else:
             unknown.append(k)
@@ -243,27 +208,47 @@ def from_user(settings: Any) -> dict[str, Any]:
     if "resume" in out:
         out["resume"] = norm_resume(out["resume"], "settings")
     for k in list(out):
-        if k in LIST_SETTINGS or k in BOOL_SETTINGS:
+        if k in _env.BY_NAME:
             out[k] = _coerce(k, out[k])
     return out
 
 
 def resolve(
     explicit: Mapping[str, Any],
-    user: Any,
+    user: Mapping[str, Any],
     store_file: Mapping[str, Any],
-    env: Mapping[str, str] | None = None,
+    environ: Mapping[str, str],
     wandb_ini: Mapping[str, Any] | None = None,
 ) -> Settings:
-    env = os.environ if env is None else env
+    """The precedence table: init() arguments > init(settings=...) (already through `from_user`) > env
+    (RUNSTORE_* > WANDB_*) > .wandb/settings.yaml > wandb's INI file > defaults."""
     layers = [
         from_file(wandb_ini or {}),
         from_file(store_file),
-        from_env(env),
-        from_user(user),
+        from_env(environ),
+        dict(user),
         {k: v for k, v in explicit.items() if v is not None},
     ]
     merged: dict[str, Any] = {}
     for layer in layers:
         merged.update(layer)
     return Settings(**merged)
+
+
+def status_report(store: Store, environ: Mapping[str, str]) -> dict[str, Any]:
+    """What `runstore status` shows (its `--json` form): the store, its settings file, what the
+    environment sets, the effective settings of a run started here, and what the store holds."""
+    file_settings = store.read_settings()
+    eff = resolve({}, {}, file_settings, environ, store.read_wandb_ini())
+    projects = store.projects()
+    latest = store.latest()
+    return {
+        "store": str(store.root),
+        "exists": store.exists(),
+        "settings_file": file_settings,
+        "environment": from_env(environ),
+        "effective": {"mode": eff.mode, "project": eff.project, "entity": eff.entity, "remote": eff.remote},
+        "projects": projects,
+        "runs": sum(store.count_runs(p) for p in projects),
+        "latest_run": f"{latest.project}/{latest.id}" if latest else None,
+    }

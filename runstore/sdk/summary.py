@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from ..store.summary import is_leaf_dict
-from .convert import log_value
+from ..base.convert import log_value
+from ..store.summary import del_path, is_leaf_dict, set_path
 
 
 class MissingKey(KeyError, AttributeError):
@@ -103,16 +103,12 @@ class SummaryView:
     __delattr__ = __delitem__
 
     def _set(self, path: tuple[str, ...], value: Any) -> None:
-        from ..store.summary import set_path
-
         value = log_value(".".join(path), value)
         set_path(self._values, path, value)
         if self._persist is not None:
             self._persist({"set": [[list(path), value]]})
 
     def _del(self, path: tuple[str, ...]) -> None:
-        from ..store.summary import del_path
-
         del_path(self._values, path)
         if self._persist is not None:
             self._persist({"del": [list(path)]})

@@ -1,6 +1,7 @@
 """The run store: the only code that knows the on-disk layout (see docs/FORMAT.md)."""
 
-from .layout import RunRef, Store, check_name, find_root
+from .layout import KINDS, Kind, RunRef, StoreFile, check_name
 from .runs import RunState, load_run
+from .store import Store, find_root
 
-__all__ = ["Store", "RunRef", "RunState", "find_root", "check_name", "load_run"]
+__all__ = ["Store", "RunRef", "RunState", "StoreFile", "Kind", "KINDS", "find_root", "check_name", "load_run"]

@@ -1,9 +1,9 @@
 """Reading history rows: streaming for `scan_history`, columnar (and cached) for DataFrames.
 
-`history.jsonl` is the source of truth. For large runs a derived column cache
-(`<run>/cache/history.npz`) makes repeated DataFrame reads fast; it records how many bytes of the
-history it covers, so rows appended later are parsed from that offset and the cache is extended. Deleting
-the cache is always safe.
+A history file (one generation, see store/runs.py) is the source of truth. For large runs a derived
+column cache (`RunRef.history_cache`) makes repeated DataFrame reads fast; it records how many bytes of
+the history it covers, so rows appended later are parsed from that offset and the cache is extended.
+Deleting the cache is always safe.
 """
 
 from __future__ import annotations
@@ -17,12 +17,11 @@ from typing import Any
 import orjson
 
 from . import jsonl
+from .layout import tmp_path
 from .summary import is_leaf_dict
 
 CHUNK = 1 << 22
 PARSE_CHUNK = 1 << 25
-CACHE_DIR = "cache"
-CACHE_FILE = "history.npz"
 CACHE_MIN_ROWS = 20_000  # below this, parsing is fast enough that a cache only costs disk
 _HEAD = 256  # bytes of the file's start kept in the cache to notice a replaced history
 
@@ -192,20 +191,28 @@ def _save_cache(path: Path, cols: dict[str, Any], rows: int, nbytes: int, head: 
         else:
             columns.append((name, "array"))
             arrays[f"c{i}"] = arr
-    # `ino` notices a history replaced by a rewind (resume_from), which keeps the same first rows.
+    # `ino` notices a history file replaced under the same name (format 1's rewind did that).
     meta = {"version": 1, "bytes": nbytes, "rows": rows, "head": head.hex(), "ino": ino, "columns": columns}
     arrays["__meta__"] = np.frombuffer(orjson.dumps(meta), dtype=np.uint8)
+    tmp = tmp_path(path)
     try:
         path.parent.mkdir(exist_ok=True)
-        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}.npz")
-        np.savez(tmp, **arrays)
+        with open(tmp, "wb") as f:  # a file object: np.savez would append ".npz" to a name
+            np.savez(f, **arrays)
         os.replace(tmp, path)
     except OSError:
-        pass  # a read-only store still reads, just without a cache
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        # a read-only store still reads, just without a cache
 
 
-def read_columns(path: str | os.PathLike[str], use_cache: bool = True) -> tuple[dict[str, Any], int]:
-    """All rows of a history file as flat numpy columns (missing cells NaN/None) and the row count."""
+def read_columns(
+    path: str | os.PathLike[str], cache: str | os.PathLike[str] | None = None
+) -> tuple[dict[str, Any], int]:
+    """All rows of a history file as flat numpy columns (missing cells NaN/None) and the row count,
+    using and refreshing the column cache at `cache` (None: no cache)."""
     path = Path(path)
     try:
         stat = path.stat()
@@ -214,8 +221,8 @@ def read_columns(path: str | os.PathLike[str], use_cache: bool = True) -> tuple[
             head = f.read(_HEAD)
     except FileNotFoundError:
         return {}, 0
-    cache = path.parent / CACHE_DIR / CACHE_FILE
-    cols, nrows, offset = _load_cache(cache, head, size, ino) if use_cache else ({}, 0, 0)
+    cache_path = Path(cache) if cache is not None else None
+    cols, nrows, offset = _load_cache(cache_path, head, size, ino) if cache_path is not None else ({}, 0, 0)
     # Parse in chunks so that only one chunk's row dicts are alive at a time (a 1M-row history would
     # otherwise hold a million dicts, ~2 GB, before the first column is built).
     parts: list[tuple[dict[str, Any], int]] = [(cols, nrows)] if nrows else []
@@ -239,6 +246,6 @@ def read_columns(path: str | os.PathLike[str], use_cache: bool = True) -> tuple[
         return {}, 0
     cols = _concat(parts)
     nrows += new_rows
-    if use_cache and nrows >= CACHE_MIN_ROWS and new_rows >= max(1000, nrows // 100):
-        _save_cache(cache, cols, nrows, offset + used_total, head, ino)
+    if cache_path is not None and nrows >= CACHE_MIN_ROWS and new_rows >= max(1000, nrows // 100):
+        _save_cache(cache_path, cols, nrows, offset + used_total, head, ino)
     return cols, nrows

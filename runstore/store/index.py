@@ -1,7 +1,7 @@
 """A derived per-project index of folded run states, so listing 10,000 runs reads one file.
 
-`<store>/cache/runs-<project>.json` maps run id -> the folded fields of its run.jsonl plus the size and
-mtime of the files they came from. An entry is reused only while those signatures match (one `stat`
+The index (`Store.index_path(project)`) maps run id -> the folded fields of its run.jsonl plus the size
+and mtime of the files they came from. An entry is reused only while those signatures match (one `stat`
 per run, two for runs without an exit record, whose summary depends on history.jsonl). The index may
 be deleted at any time; a read-only store simply goes without it.
 """
@@ -12,13 +12,16 @@ from typing import Any
 
 import orjson
 
+from ..base import term
+from ..errors import FormatError
 from . import jsonl
 from .jsonl import file_sig
-from .layout import HISTORY, RUN_LOG, RunRef, Store
+from .layout import HISTORY, RUN_LOG, RunRef, history_generation
 from .runs import RunState, Segment, load_run
+from .store import Store
 from .summary import MetricDefs
 
-VERSION = 1
+VERSION = 2
 
 
 def _to_entry(st: RunState, sig: list[int], hsig: list[int] | None) -> dict[str, Any]:
@@ -34,10 +37,14 @@ def _to_entry(st: RunState, sig: list[int], hsig: list[int] | None) -> dict[str,
         "dropped": st.dropped,
         "defs": st.defs.to_list(),
         "summary": st.summary,
+        "history": st.history_name,
     }
 
 
 def _from_entry(ref: RunRef, e: dict[str, Any]) -> RunState:
+    history = e.get("history") or HISTORY
+    if history_generation(history) is None:
+        raise ValueError(f"bad history name {history!r} in the index")  # refolded from run.jsonl
     defs = MetricDefs()
     for d in e.get("defs") or ():
         defs.add(d)
@@ -52,6 +59,7 @@ def _from_entry(ref: RunRef, e: dict[str, Any]) -> RunState:
         live=e["live"],
         events=[],
         dropped=e.get("dropped", 0),
+        history_name=history,
         _summary=e["summary"],
     )
 
@@ -65,7 +73,7 @@ def load_states(store: Store, project: str | None = None) -> list[RunState]:
 
 
 def _project_states(store: Store, project: str) -> list[RunState]:
-    path = store.root / "cache" / f"runs-{project}.json"
+    path = store.index_path(project)
     try:
         cached = orjson.loads(path.read_bytes())
         entries = cached["runs"] if cached.get("version") == VERSION else {}
@@ -75,6 +83,7 @@ def _project_states(store: Store, project: str) -> list[RunState]:
     states: list[RunState] = []
     dirty = False
     for ref in store.iter_runs(project):
+        # Plain strings, not Paths: this loop runs once per run of the project on every listing.
         sig = file_sig(f"{ref.dir}/{RUN_LOG}")
         if sig is None:
             continue
@@ -82,7 +91,7 @@ def _project_states(store: Store, project: str) -> list[RunState]:
         hsig = None
         if e is not None and e.get("sig") == sig:
             if e.get("exit") is None:  # a summary folded from history is only as fresh as the history
-                hsig = file_sig(f"{ref.dir}/{HISTORY}")
+                hsig = file_sig(f"{ref.dir}/{e.get('history') or HISTORY}")
             if e.get("exit") is not None or e.get("hsig") == hsig:
                 try:
                     states.append(_from_entry(ref, e))
@@ -90,10 +99,14 @@ def _project_states(store: Store, project: str) -> list[RunState]:
                     continue
                 except (KeyError, TypeError, ValueError):
                     pass
-        st = load_run(ref)
+        try:
+            st = load_run(ref)
+        except FormatError as e:
+            term.warn(f"{e}; it is left out", once_key=f"format:{ref.dir}")
+            continue
         if not st.info:
             continue  # a run directory whose first record is not on disk yet
-        hsig = None if st.exit is not None else file_sig(f"{ref.dir}/{HISTORY}")
+        hsig = None if st.exit is not None else file_sig(st.history_path)
         try:
             entry = _to_entry(st, sig, hsig)
             orjson.dumps(entry, option=orjson.OPT_SERIALIZE_NUMPY)

@@ -20,6 +20,8 @@ from typing import Any
 
 import orjson
 
+from .layout import tmp_path
+
 OPTS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 _dumps = orjson.dumps
 _loads = orjson.loads
@@ -190,15 +192,40 @@ def copy_atomic(src: str | os.PathLike[str], dest: str | os.PathLike[str]) -> No
 
     dest = os.fspath(dest)
     os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
-    tmp = os.path.join(os.path.dirname(dest), f".{os.path.basename(dest)}.tmp{os.getpid()}")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dest)
+    tmp = tmp_path(dest)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        _discard(tmp)
+        raise
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write a whole file so that readers see either the old or the new content, never a mix."""
-    path = os.fspath(path)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    tmp = tmp_path(path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        _discard(tmp)
+        raise
+
+
+def write_new(path: str | os.PathLike[str], data: bytes) -> None:
+    """Create `path` with `data`, whole or not at all; FileExistsError if it exists (never replaced)."""
+    tmp = tmp_path(path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.link(tmp, path)  # unlike rename, link refuses to replace an existing file
+    finally:
+        _discard(tmp)
+
+
+def _discard(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

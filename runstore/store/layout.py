@@ -1,28 +1,80 @@
-"""Where a store lives and how its directories are named.
+"""Where everything lives in a store, and what kind of file each one is.
 
 This module and its siblings in `runstore.store` are the only code that knows the on-disk layout
-(docs/FORMAT.md). Everything else goes through `Store`.
+(docs/FORMAT.md); a test fails when a store file or directory name appears anywhere else. Other code
+asks a `Store` (store-level files), a `RunRef` (one run's files) or a `SweepDir` (store/sweeps.py).
+
+Every file of a store has one of four kinds, which is what replication decides by:
+
+* `append`    — only ever grows (run.jsonl, history generations, system.jsonl, output.log, journals):
+                a replica copies the bytes it does not have yet.
+* `immutable` — written once, under a name that never gets other content (media, tables, diff.patch,
+                requirements.txt, code, trial configs): copied once.
+* `replaced`  — swapped whole, atomically (settings, the format file, files saved by `run.save`, a
+                sweep's readable config): a replica takes the new version when it changes.
+* `derived`   — caches, indexes and local process state (latest-run, cache/, daemon/): never copied,
+                rebuilt or recreated wherever they are needed, deletable at any time.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Literal, NamedTuple
 
-from ..errors import StoreError
+Kind = Literal["append", "immutable", "replaced", "derived"]
+APPEND: Kind = "append"
+IMMUTABLE: Kind = "immutable"
+REPLACED: Kind = "replaced"
+DERIVED: Kind = "derived"
+KINDS: tuple[Kind, ...] = (APPEND, IMMUTABLE, REPLACED, DERIVED)
 
+# -- the names ------------------------------------------------------------------------------------
 STORE_DIRNAME = ".wandb"
 SETTINGS_FILE = "settings.yaml"
+WANDB_INI = "settings"  # wandb's own workspace settings (INI), read with the lowest precedence
+FORMAT_FILE = "format.json"
 LATEST_FILE = "latest-run"
+RESUME_FILE = "wandb-resume.json"
+GITIGNORE = ".gitignore"
+PROJECTS_DIR = "projects"
+RUNS_DIR = "runs"
+SWEEPS_DIR = "sweeps"
+CACHE_DIR = "cache"
+DAEMON_DIR = "daemon"
+RESTORE_DIR = "restore"
+
 RUN_LOG = "run.jsonl"
-HISTORY = "history.jsonl"
+HISTORY = "history.jsonl"  # generation 0; a rewind starts history.<N>.jsonl
 SYSTEM = "system.jsonl"
 FILES_DIR = "files"
+OUTPUT_LOG = "output.log"
+DIFF_PATCH = "diff.patch"
+REQUIREMENTS = "requirements.txt"
+CODE_DIR = "code"
+MEDIA_DIR = "media"
 
-SETTING_KEYS = ("project", "entity", "mode", "remote")
+PID_FILE = "daemon.pid"
+LOG_FILE = "daemon.log"
+LIVE_DIR = "live"
+MARKER_SUFFIX = ".json"
+
+JOURNAL = "journal.jsonl"
+SWEEP_CONFIG = "config.yaml"
+SWEEP_LOCK = "lock"
+
+RESTORE_CONFIG = "config.yaml"
+
+# At most this many steps share one media directory: a run logging an image per step for 100,000 steps
+# gets 100 directories of <= 1,000 files per key instead of one directory of 100,000.
+STEPS_PER_DIR = 1000
+
+_GENERATION = re.compile(r"^history\.(\d+)\.jsonl$")
+_REWOUND = re.compile(r"^history\.rewound-\d+\.jsonl$")  # format 1: the full history kept by a rewind
+_TRIAL_CONFIG = re.compile(r"^config-[^/]+\.(yaml|json)$")
+_TMP = re.compile(r"\.tmp-runstore-\d+$")
 _BAD_NAME = re.compile(r"[/\\#?%:\r\n\x00]")
 
 
@@ -30,41 +82,154 @@ def check_name(kind: str, value: str, max_len: int = 128) -> str:
     """Validate a project or run id used as a path component; raise ValueError naming the fix."""
     if not isinstance(value, str):
         raise TypeError(f"{kind} must be a str, got {type(value).__name__}")
-    if not value or value in (".", "..") or len(value) > max_len or _BAD_NAME.search(value):
+    if not valid_name(value, max_len):
         raise ValueError(
             f"invalid {kind} {value!r}: use 1-{max_len} characters without / \\ # ? % : or newlines"
         )
     return value
 
 
-def _valid(name: object) -> bool:
+def valid_name(name: object, max_len: int = 128) -> bool:
     return (
         isinstance(name, str)
         and bool(name)
         and name not in (".", "..")
-        and len(name) <= 128
+        and len(name) <= max_len
         and not _BAD_NAME.search(name)
     )
 
 
-def find_root(start: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Path:
-    """The store directory to use, found the way git finds `.git`.
-
-    `RUNSTORE_DIR` names the store itself; `WANDB_DIR` (wandb's meaning) names its parent; otherwise the
-    nearest `.wandb/` in `start` (default: cwd) or one of its ancestors; otherwise `<start>/.wandb`.
-    """
-    env = os.environ if env is None else env
-    if env.get("RUNSTORE_DIR"):
-        return Path(env["RUNSTORE_DIR"]).expanduser().absolute()
-    if env.get("WANDB_DIR"):
-        return Path(env["WANDB_DIR"]).expanduser().absolute() / STORE_DIRNAME
-    here = Path(start if start is not None else os.getcwd()).absolute()
-    for d in (here, *here.parents):
-        if (d / STORE_DIRNAME).is_dir():
-            return d / STORE_DIRNAME
-    return here / STORE_DIRNAME
+def tmp_path(path: str | os.PathLike[str]) -> str:
+    """Where an atomic write of `path` stages its bytes: a hidden sibling that no reader or replica
+    mistakes for a store file (see `is_tmp`)."""
+    head, tail = os.path.split(os.fspath(path))
+    return os.path.join(head, f".{tail}.tmp-runstore-{os.getpid()}")
 
 
+def is_tmp(name: str) -> bool:
+    return _TMP.search(name) is not None
+
+
+def history_name(generation: int) -> str:
+    return HISTORY if generation == 0 else f"history.{generation}.jsonl"
+
+
+def history_generation(name: str) -> int | None:
+    """0 for history.jsonl, N for history.N.jsonl, None for anything else (e.g. a traversal attempt)."""
+    if name == HISTORY:
+        return 0
+    m = _GENERATION.match(name)
+    return int(m.group(1)) if m else None
+
+
+def safe_key(key: str) -> str:
+    """A metric key as a relative path: `/` makes directories (as in wandb), nothing may escape."""
+    parts = [p for p in key.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    cleaned = ["".join(c if c.isalnum() or c in "-_.=+@" else "_" for c in p)[:100] for p in parts]
+    return "/".join(cleaned) or "_"
+
+
+def media_relpath(kind: str, key: str, step: int, digest: str, ext: str) -> str:
+    """`media/<kind>/<key>_<step>_<sha256[:20]>.<ext>` (relative to files/), in a per-1000-steps directory."""
+    bucket = f"{(step // STEPS_PER_DIR) * STEPS_PER_DIR:07d}"
+    k = safe_key(key)
+    head, _, leaf = k.rpartition("/")
+    return "/".join(p for p in (MEDIA_DIR, kind, head, bucket, f"{leaf}_{step}_{digest[:20]}.{ext}") if p)
+
+
+# -- kinds ----------------------------------------------------------------------------------------
+def run_file_kind(rel: str) -> Kind | None:
+    """The kind of a file of a run, by its path relative to the run directory (posix); None for a
+    file that is not part of the format (nor the temporary file of a write in progress)."""
+    parts = rel.split("/")
+    name = parts[-1]
+    if is_tmp(name):
+        return None
+    if len(parts) == 1:
+        if name in (RUN_LOG, SYSTEM) or history_generation(name) is not None:
+            return APPEND
+        if _REWOUND.match(name):
+            return IMMUTABLE
+        return None
+    if parts[0] == CACHE_DIR:
+        return DERIVED
+    if parts[0] != FILES_DIR:
+        return None
+    inner = parts[1:]
+    if inner == [OUTPUT_LOG]:
+        return APPEND
+    if inner in ([DIFF_PATCH], [REQUIREMENTS]) or inner[0] in (CODE_DIR, MEDIA_DIR) and len(inner) > 1:
+        return IMMUTABLE
+    return REPLACED  # whatever the program saved or wrote into run.dir
+
+
+def sweep_file_kind(rel: str) -> Kind | None:
+    """The kind of a file of a sweep, by its path relative to the sweep directory."""
+    if "/" in rel or is_tmp(rel):
+        return None
+    if rel == JOURNAL:
+        return APPEND
+    if rel == SWEEP_CONFIG:
+        return REPLACED
+    if rel == SWEEP_LOCK:
+        return DERIVED
+    if _TRIAL_CONFIG.match(rel):
+        return IMMUTABLE
+    return None
+
+
+def store_file_kind(rel: str) -> Kind | None:
+    """The kind of a store-level file (not under projects/ or sweeps/), by its path relative to the root."""
+    parts = rel.split("/")
+    if is_tmp(parts[-1]):
+        return None
+    if len(parts) == 1:
+        if rel in (SETTINGS_FILE, WANDB_INI, FORMAT_FILE):
+            return REPLACED
+        if rel in (LATEST_FILE, RESUME_FILE, GITIGNORE):
+            return DERIVED
+        return None
+    if parts[0] in (CACHE_DIR, DAEMON_DIR, RESTORE_DIR):
+        return DERIVED
+    return None
+
+
+def kind_of(rel: str) -> Kind | None:
+    """The kind of any file of a store, by its path relative to the store root (posix)."""
+    parts = rel.split("/")
+    if parts[0] == PROJECTS_DIR:
+        if len(parts) >= 5 and parts[2] == RUNS_DIR:
+            return run_file_kind("/".join(parts[4:]))
+        return None
+    if parts[0] == SWEEPS_DIR:
+        return sweep_file_kind("/".join(parts[2:])) if len(parts) >= 3 else None
+    return store_file_kind(rel)
+
+
+class StoreFile(NamedTuple):
+    """A file of a store: its path relative to the store root (posix), where it is, and its kind."""
+
+    rel: str
+    path: Path
+    kind: Kind
+
+
+def walk(base: Path) -> Iterator[tuple[str, Path]]:
+    """(posix path relative to `base`, path) of every regular file under `base`, sorted, not following
+    symlinked directories."""
+    try:
+        entries = sorted(os.scandir(base), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for e in entries:
+        if e.is_dir(follow_symlinks=False):
+            for rel, path in walk(Path(e.path)):
+                yield f"{e.name}/{rel}", path
+        elif e.is_file(follow_symlinks=False):
+            yield e.name, Path(e.path)
+
+
+# -- one run --------------------------------------------------------------------------------------
 class RunRef:
     """Where one run lives: enough to open it, nothing read yet.
 
@@ -86,6 +251,82 @@ class RunRef:
             self._path = Path(self.dir)
         return self._path
 
+    @property
+    def rel(self) -> str:
+        """The run directory relative to its store's root."""
+        return f"{PROJECTS_DIR}/{self.project}/{RUNS_DIR}/{self.id}"
+
+    # The run's files. Readers that need the *current* history use RunState.history_path (a rewind
+    # moves it to a new generation).
+    @property
+    def run_log(self) -> Path:
+        return self.path / RUN_LOG
+
+    @property
+    def system_log(self) -> Path:
+        return self.path / SYSTEM
+
+    def history_file(self, name: str = HISTORY) -> Path:
+        if history_generation(name) is None:
+            raise ValueError(f"{name!r} is not a history file name")
+        return self.path / name
+
+    def history_cache(self, name: str = HISTORY) -> Path:
+        """The derived column cache of one history generation."""
+        return self.path / CACHE_DIR / f"{name.removesuffix('.jsonl')}.npz"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.path / FILES_DIR
+
+    @property
+    def output_log(self) -> Path:
+        return self.path / FILES_DIR / OUTPUT_LOG
+
+    @property
+    def diff_patch(self) -> Path:
+        return self.path / FILES_DIR / DIFF_PATCH
+
+    @property
+    def requirements(self) -> Path:
+        return self.path / FILES_DIR / REQUIREMENTS
+
+    @property
+    def code_dir(self) -> Path:
+        return self.files_dir / CODE_DIR
+
+    def code_file(self, relpath: str) -> Path:
+        """Where a copy of the program's source file `relpath` (relative to its repository) goes."""
+        return self.files_dir / CODE_DIR / relpath
+
+    def files_rel(self, path: str | os.PathLike[str]) -> str:
+        """`path` (under files/) as the posix name a run's files are known by (`run.files()`)."""
+        return Path(os.path.relpath(path, self.files_dir)).as_posix()
+
+    def files_path(self, name: str) -> Path | None:
+        """Where the run's file `name` (as `run.files()` names it) is or would be; None for a name that
+        leads outside files/ (`..`, an absolute path, a symlink out)."""
+        root = self.files_dir.resolve()
+        target = (root / name).resolve()
+        return target if root in target.parents else None
+
+    def saved_file(self, name: str) -> Path | None:
+        """The run's existing file `name`, or None."""
+        target = self.files_path(name)
+        return target if target is not None and target.is_file() else None
+
+    def exists(self) -> bool:
+        return self.run_log.exists()
+
+    def files(self) -> list[StoreFile]:
+        """Every file of the run with its kind (temporary files of writes in progress left out)."""
+        out = []
+        for rel, path in walk(self.path):
+            kind = run_file_kind(rel)
+            if kind is not None:
+                out.append(StoreFile(f"{self.rel}/{rel}", path, kind))
+        return out
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RunRef) and (self.project, self.id, self.dir) == (
             other.project,
@@ -100,125 +341,48 @@ class RunRef:
         return f"RunRef({self.project!r}, {self.id!r}, {self.dir!r})"
 
 
-class Store:
-    """A `.wandb/` directory: settings, projects and their runs."""
-
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = Path(root)
-
-    @classmethod
-    def discover(cls, start: str | os.PathLike[str] | None = None) -> Store:
-        return cls(find_root(start))
-
-    def __repr__(self) -> str:
-        return f"Store({str(self.root)!r})"
-
-    # -- settings --------------------------------------------------------------------------------
-    @property
-    def settings_path(self) -> Path:
-        return self.root / SETTINGS_FILE
-
-    def read_settings(self) -> dict[str, Any]:
-        """settings.yaml as a dict ({} when absent). A broken file is a StoreError naming the file."""
-        try:
-            text = self.settings_path.read_text()
-        except FileNotFoundError:
-            return {}
-        except OSError as e:
-            raise StoreError(f"cannot read {self.settings_path}: {e.strerror}") from None
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            raise StoreError(f"{self.settings_path} is not valid YAML ({e}); fix or delete it") from None
-        if data is None:
-            return {}
-        if not isinstance(data, dict):
-            raise StoreError(f"{self.settings_path} must hold a mapping of settings; fix or delete it")
-        return {str(k): v for k, v in data.items()}
-
-    def write_settings(self, values: Mapping[str, Any]) -> None:
-        import yaml
-
-        from .jsonl import write_atomic
-
-        self.ensure()
-        clean = {k: v for k, v in values.items() if v is not None}
-        write_atomic(self.settings_path, yaml.safe_dump(clean, sort_keys=True).encode())
-
-    def ensure(self) -> Path:
-        try:
-            if not self.root.is_dir():
-                self.root.mkdir(parents=True, exist_ok=True)
-                # Like a venv: git ignores the store by itself, so runs never show up as untracked
-                # files in the repository they describe (nor in the diff.patch of the next run).
-                (self.root / ".gitignore").write_text("# created by runstore\n*\n")
-            (self.root / "projects").mkdir(exist_ok=True)
-        except OSError as e:
-            raise StoreError(f"cannot create the store at {self.root}: {e.strerror}") from None
-        return self.root
-
-    # -- runs ------------------------------------------------------------------------------------
-    def project_dir(self, project: str) -> Path:
-        return self.root / "projects" / project
-
-    def run_dir(self, project: str, run_id: str) -> Path:
-        return self.root / "projects" / project / "runs" / run_id
-
-    def projects(self) -> list[str]:
-        try:
-            return sorted(e.name for e in os.scandir(self.root / "projects") if e.is_dir())
-        except FileNotFoundError:
-            return []
-
-    def iter_runs(self, project: str | None = None) -> Iterator[RunRef]:
-        for p in [project] if project else self.projects():
-            base = self.root / "projects" / p / "runs"
-            try:
-                entries = list(os.scandir(base))
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            for e in entries:
-                if e.is_dir():
-                    yield RunRef(p, e.name, e.path)
-
-    def count_runs(self, project: str) -> int:
-        """How many runs a project has. O(1) where the filesystem counts subdirectories in a directory's
-        link count (ext4, xfs, tmpfs, overlayfs): init() numbers generated names with it, and a project
-        with 10,000 runs must not make every init() list them."""
-        path = self.root / "projects" / project / "runs"
-        try:
-            nlink = os.stat(path).st_nlink
-        except FileNotFoundError:
-            return 0
-        if nlink >= 2:
-            return nlink - 2
-        return sum(1 for e in os.scandir(path) if e.is_dir())  # btrfs and others report 1
-
-    def find_run_by_id(self, run_id: str, project: str | None = None) -> RunRef | None:
-        if not _valid(run_id) or (project is not None and not _valid(project)):
-            return None  # e.g. "..": never a run, and never a path outside the store
-        for p in [project] if project else self.projects():
-            d = self.run_dir(p, run_id)
-            if (d / RUN_LOG).exists():
-                return RunRef(p, run_id, d)
+def run_ref_of_dir(path: str | os.PathLike[str]) -> RunRef | None:
+    """The run whose directory (or whose files/ directory) `path` is, wherever it lies; else None."""
+    p = Path(path)
+    if p.name == FILES_DIR and (p.parent / RUN_LOG).is_file():
+        p = p.parent
+    if not (p / RUN_LOG).is_file():
         return None
+    p = p.absolute()
+    return RunRef(p.parent.parent.name, p.name, p)
 
-    def set_latest(self, ref: RunRef) -> None:
-        from .jsonl import write_atomic
 
-        try:
-            write_atomic(self.root / LATEST_FILE, f"{ref.project}/{ref.id}\n".encode())
-        except OSError:
-            pass  # a convenience pointer; never worth failing a run for
+class RestorePaths(NamedTuple):
+    """What `runstore restore` writes for a run (derived: it can always be written again)."""
 
-    def latest(self) -> RunRef | None:
-        try:
-            text = (self.root / LATEST_FILE).read_text().strip()
-        except OSError:
-            return None
-        project, _, run_id = text.partition("/")
-        if not run_id:
-            return None
-        return self.find_run_by_id(run_id, project)
+    dir: Path
+    config: Path
+    requirements: Path
+    files_dir: Path
+
+
+__all__ = [
+    "Kind",
+    "KINDS",
+    "APPEND",
+    "IMMUTABLE",
+    "REPLACED",
+    "DERIVED",
+    "StoreFile",
+    "RunRef",
+    "RestorePaths",
+    "check_name",
+    "valid_name",
+    "tmp_path",
+    "is_tmp",
+    "history_name",
+    "history_generation",
+    "safe_key",
+    "media_relpath",
+    "kind_of",
+    "run_file_kind",
+    "sweep_file_kind",
+    "store_file_kind",
+    "walk",
+    "run_ref_of_dir",
+]

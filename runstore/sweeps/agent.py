@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import subprocess
@@ -22,17 +23,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..base import env as _env
+from ..base import term
 from ..errors import UsageError
-from ..sdk import term
+from ..sdk import registry
 from ..store import jsonl
-from ..store.layout import RUN_LOG, RunRef, Store, find_root
-from . import state as S
+from ..store import sweeps as S
+from ..store.runs import load_run, mark_if_crashed, mark_stopped
+from ..store.store import Store
+from ..store.sweeps import SweepDir
 from .controller import Controller, Tick
-from .state import SweepDir
+from .macros import build_command, run_config_yaml
+from .schema import SweepConfig
 
 FLAPPING_MAX_SECONDS = 60.0
 FLAPPING_MAX_FAILURES = 3
-_TRUE = ("1", "true", "yes", "on")
 
 
 class RunStopped(Exception):  # noqa: N818 - wandb injects a plain Exception; this is a subclass of it
@@ -40,16 +45,8 @@ class RunStopped(Exception):  # noqa: N818 - wandb injects a plain Exception; th
     `--cancel`, Ctrl-C). An Exception like wandb's, so code that catches Exception behaves the same."""
 
 
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name) or default)
-    except ValueError:
-        term.warn(f"{name} must be a number of seconds; using {default}")
-        return default
-
-
 def poll_interval() -> float:
-    return _env_float("RUNSTORE_AGENT_POLL", 1.0)
+    return float(_env.get("agent_poll", warn=term.warn))
 
 
 def _say(msg: str) -> None:
@@ -57,33 +54,34 @@ def _say(msg: str) -> None:
 
 
 def find_sweep(sweep_id: str, store: Store | None = None) -> SweepDir:
-    return S.open_sweep(store or Store(find_root()), sweep_id)
+    return S.open_sweep(store or Store.discover(), sweep_id)
 
 
 # -- the trial's environment ----------------------------------------------------------------------
 def trial_env(sd: SweepDir, st: S.SweepState, run_id: str, param_path: str) -> dict[str, str]:
     """What a trial's process must see (contract §11.5): both prefixes, because RUNSTORE_* settings win
-    over WANDB_* ones and a stray RUNSTORE_PROJECT must not send the run elsewhere."""
-    env = {"SWEEP_ID": sd.id, "RUN_ID": run_id, "SWEEP_PARAM_PATH": param_path, "PROJECT": st.project}
+    over WANDB_* ones and a stray RUNSTORE_PROJECT must not send the run elsewhere; and the store, by
+    RUNSTORE_DIR, which wins over WANDB_DIR: one store for every trial."""
+    values = {
+        "sweep_id": sd.id,
+        "run_id": run_id,
+        "sweep_param_path": param_path,
+        "project": st.project,
+        "dir": str(sd.store.root),
+    }
     if st.entity:
-        env["ENTITY"] = st.entity
-    out = {f"{p}_{k}": v for k, v in env.items() for p in ("WANDB", "RUNSTORE")}
-    out["RUNSTORE_DIR"] = str(sd.store.root)  # wins over WANDB_DIR in the child: one store for all
-    return out
+        values["entity"] = st.entity
+    return _env.assignments(values)
 
 
 def write_param_files(
-    sd: SweepDir, run_id: str, params: dict[str, Any], config: Any
+    sd: SweepDir, run_id: str, params: dict[str, Any], config: SweepConfig
 ) -> tuple[str, str | None]:
     """The per-run config YAML (and the JSON for `${args_json_file}` when the command uses it)."""
-    from .macros import run_config_yaml
-
     yaml_path = sd.run_config_path(run_id)
     jsonl.write_atomic(yaml_path, run_config_yaml(params).encode())
     json_path = None
     if any("args_json_file" in str(tok) for tok in (config.command or ())):
-        import json
-
         json_path = str(sd.run_config_path(run_id, "json"))
         jsonl.write_atomic(json_path, json.dumps(params).encode())
     return str(yaml_path), json_path
@@ -94,30 +92,9 @@ def _announce(run_id: str, params: dict[str, Any]) -> None:
     _say(f"Agent Starting Run: {run_id} with config:{lines}")
 
 
-def _find_run(sd: SweepDir, st: S.SweepState, run_id: str) -> RunRef | None:
-    d = sd.store.run_dir(st.project, run_id)
-    if (d / RUN_LOG).exists():
-        return RunRef(st.project, run_id, d)
-    return sd.store.find_run_by_id(run_id)
-
-
-def mark_stopped(ref: RunRef, code: int | None, reason: str) -> None:
-    """Append the exit record that makes an early-terminated run read `stopped` (after its process is
-    gone: its own finish(), if any, came first and this record, being last, wins)."""
-    from ..daemon.crash import crashed_record
-    from ..store.runs import load_run
-
-    rec = crashed_record(load_run(ref))
-    rec.update({"state": "stopped", "code": code, "by": "agent", "reason": reason})
-    jsonl.append(ref.path / RUN_LOG, rec)
-
-
 def settle(sd: SweepDir, st: S.SweepState, run_id: str, code: int, stopped: str | None) -> str:
     """The trial's result, from the run in the store when there is one, else from the exit code."""
-    from ..daemon.crash import mark_if_crashed
-    from ..store.runs import load_run
-
-    ref = _find_run(sd, st, run_id)
+    ref = S.trial_run(sd.store, st, run_id)
     if stopped is not None:
         if ref is not None:
             mark_stopped(ref, code, stopped)
@@ -156,7 +133,7 @@ class Counts:
         """Why the agent should stop after this run, or None."""
         if max_consecutive is not None and self.consecutive >= max_consecutive:
             return f"{self.consecutive} consecutive runs failed (--max-consecutive-failed-runs {max_consecutive})"
-        flapping_off = (os.environ.get("WANDB_AGENT_DISABLE_FLAPPING") or "").lower() in _TRUE
+        flapping_off = _env.get("agent_disable_flapping", warn=term.warn)
         if (
             not flapping_off
             and time.time() - self.started < FLAPPING_MAX_SECONDS
@@ -166,10 +143,7 @@ class Counts:
                 f"{self.failures} runs failed within {FLAPPING_MAX_SECONDS:.0f}s of the agent starting "
                 "(set WANDB_AGENT_DISABLE_FLAPPING=true to keep going)"
             )
-        try:
-            max_initial = int(os.environ.get("WANDB_AGENT_MAX_INITIAL_FAILURES") or 5)
-        except ValueError:
-            max_initial = 5
+        max_initial = _env.get("agent_max_initial_failures", warn=term.warn)
         if self.failures >= max_initial and self.failures >= self.successes:
             return (
                 f"{self.failures} of {self.runs} runs failed (WANDB_AGENT_MAX_INITIAL_FAILURES={max_initial})"
@@ -216,7 +190,7 @@ class CliAgent:
         self.count = count
         self.max_consecutive = max_consecutive_failed_runs
         self.kill_delay = (
-            term_timeout if term_timeout is not None else _env_float("WANDB_AGENT_KILL_DELAY", 30.0)
+            term_timeout if term_timeout is not None else float(_env.get("agent_kill_delay", warn=term.warn))
         )
         self.child: subprocess.Popen[bytes] | None = None
         self.interrupted = 0
@@ -273,13 +247,11 @@ class CliAgent:
         return code
 
     def _run_one(self, agent_id: str, tick: Tick) -> bool:
-        from .macros import build_command
-
         a = tick.assignment
         assert a is not None
         st, cfg = tick.state, tick.config
         yaml_path, json_path = write_param_files(self.sd, a.run_id, a.params, cfg)
-        env = {k: v for k, v in os.environ.items() if k not in ("WANDB_SERVICE",)}
+        env = {k: v for k, v in os.environ.items() if k not in _env.WANDB_PRIVATE}
         env.update(trial_env(self.sd, st, a.run_id, yaml_path))
         cmd = build_command(cfg, a.params, env=env, json_file=json_path)
         _announce(a.run_id, a.params)
@@ -391,10 +363,8 @@ def _inject(thread: threading.Thread) -> None:
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(RunStopped))
 
 
-def _active_run(run_id: str) -> Any:
-    from ..sdk import init as sdk_init
-
-    for r in list(sdk_init._active):
+def _active_run(run_id: str) -> registry.ActiveRun | None:
+    for r in registry.active():
         if getattr(r, "id", None) == run_id:
             return r
     return None
@@ -403,9 +373,7 @@ def _active_run(run_id: str) -> Any:
 def _teardown() -> None:
     """Like wandb's teardown before each job: a run left active would be returned by the function's
     init() instead of a new trial run."""
-    from ..sdk import init as sdk_init
-
-    for r in list(sdk_init._active):
+    for r in registry.active():
         term.warn(f"finishing run {r.id}, still active when the sweep agent starts a trial")
         with contextlib.suppress(Exception):
             r.finish(quiet=True)

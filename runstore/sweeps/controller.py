@@ -12,18 +12,27 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..sdk import names
-from ..store.layout import HISTORY, RUN_LOG, RunRef
+from ..base import env as _env
+from ..base import names, term
+from ..errors import RunNotFound, UsageError
+from ..store import jsonl
+from ..store import sweeps as S
+from ..store.history import iter_rows
+from ..store.layout import RunRef, check_name
 from ..store.liveness import hostname, is_alive, start_token
-from . import state as S
-from .state import SweepDir, SweepState
+from ..store.runs import load_run, mark_if_crashed
+from ..store.store import Store
+from ..store.sweeps import SweepDir, SweepState
+from .hyperband import runs_to_stop
+from .schema import SweepConfig, parse_config, warnings
+from .search import Trial, next_params
 
-# An agent on another host is presumed dead when it has not written a heartbeat for this long.
-AGENT_TIMEOUT_S = float(os.environ.get("RUNSTORE_SWEEP_AGENT_TIMEOUT", "300"))
 HEARTBEAT_S = 30.0
+Emit = Callable[[dict[str, Any]], None]
 
 
 @dataclass
@@ -37,20 +46,19 @@ class Tick:
     """What one agent should do now."""
 
     state: SweepState
-    config: Any  # schema.SweepConfig
+    config: SweepConfig
     assignment: Assignment | None = None
     stop: dict[str, str] = field(default_factory=dict)  # this agent's runs to stop -> why
     done: str | None = None  # why the agent has nothing more to do (it exits after its running child)
     wait: str | None = None  # why there is nothing to start right now (paused, runs still in flight)
 
 
-# run dir -> ((run.jsonl sig, history sig), metric history, summary value): a finished run is read once
-_metric_cache: dict[str, tuple[Any, list[float], float | None]] = {}
+# run dir -> (run log sig, history file name, its sig, metric history, summary value): a finished run is
+# read once
+_metric_cache: dict[str, tuple[Any, str, Any, list[float], float | None]] = {}
 
 
-def parse(config: dict[str, Any]) -> Any:
-    from .schema import parse_config
-
+def parse(config: Any) -> SweepConfig:
     return parse_config(config)
 
 
@@ -72,21 +80,19 @@ def _dig(d: Any, name: str) -> Any:
 
 def metric_values(ref: RunRef, name: str) -> tuple[list[float], float | None]:
     """The metric's logged values in order, and its summary value, for one run (cached by file signature)."""
-    from ..store import jsonl
-    from ..store.history import iter_rows
-    from ..store.runs import load_run
-
-    sig = (jsonl.file_sig(ref.path / RUN_LOG), jsonl.file_sig(ref.path / HISTORY))
+    sig = jsonl.file_sig(ref.run_log)
     hit = _metric_cache.get(ref.dir)
-    if hit is not None and hit[0] == sig:
-        return hit[1], hit[2]
+    if hit is not None and hit[0] == sig and jsonl.file_sig(ref.history_file(hit[1])) == hit[2]:
+        return hit[3], hit[4]
+    st = load_run(ref)
+    hsig = jsonl.file_sig(st.history_path)
     hist: list[float] = []
-    for row in iter_rows(ref.path / HISTORY):
+    for row in iter_rows(st.history_path):
         v = _num(_dig(row, name))
         if v is not None:
             hist.append(v)
-    summary = _num(_dig(load_run(ref).summary, name))
-    _metric_cache[ref.dir] = (sig, hist, summary)
+    summary = _num(_dig(st.summary, name))
+    _metric_cache[ref.dir] = (sig, st.history_name, hsig, hist, summary)
     return hist, summary
 
 
@@ -131,7 +137,7 @@ class Controller:
 
             def emit(rec: dict[str, Any]) -> None:
                 out.append(rec)
-                S._apply(st, {"time": time.time(), **rec})  # later decisions in this tick see it
+                S.apply(st, {"time": time.time(), **rec})  # later decisions in this tick see it
 
             now = time.time()
             if now - self._last_beat.get(agent_id, 0.0) >= HEARTBEAT_S:
@@ -146,8 +152,6 @@ class Controller:
                 tick.done = "the sweep was canceled"
             else:
                 if cfg.early_terminate and cfg.metric is not None:
-                    from .hyperband import runs_to_stop
-
                     for rid in runs_to_stop(cfg, trials):
                         tr = st.trials.get(rid)
                         if tr is not None and tr.stop is None and tr.state == "running":
@@ -162,7 +166,7 @@ class Controller:
             return tick
 
     def _schedule(
-        self, st: SweepState, cfg: Any, trials: list[Any], agent_id: str, tick: Tick, emit: Any
+        self, st: SweepState, cfg: SweepConfig, trials: list[Trial], agent_id: str, tick: Tick, emit: Emit
     ) -> None:
         if st.state == S.PAUSED:
             tick.wait = "the sweep is paused (runstore sweep --resume ID)"
@@ -181,8 +185,6 @@ class Controller:
                 emit({"t": "state", "state": S.FINISHED, "reason": f"run_cap {cfg.run_cap} reached"})
                 tick.done = f"the sweep is finished (run_cap {cfg.run_cap} reached)"
             return
-        from .search import next_params
-
         params = next_params(cfg, trials)
         if params is None:
             if in_flight:
@@ -200,15 +202,10 @@ class Controller:
 
     # -- reading the store ----------------------------------------------------------------------
     def _ref(self, st: SweepState, run_id: str) -> RunRef | None:
-        d = self.store.run_dir(st.project, run_id)
-        if (d / RUN_LOG).exists():
-            return RunRef(st.project, run_id, d)
-        return self.store.find_run_by_id(run_id)  # a program that forced its own project
+        return S.trial_run(self.store, st, run_id)
 
-    def _trials(self, st: SweepState, cfg: Any) -> list[Any]:
+    def _trials(self, st: SweepState, cfg: SweepConfig) -> list[Trial]:
         """The search's view: every trial not released, with metric values when the search needs them."""
-        from .search import Trial
-
         need = cfg.metric is not None and (
             cfg.method == "bayes" or bool(cfg.early_terminate) or cfg.metric.target is not None
         )
@@ -230,15 +227,12 @@ class Controller:
             return True
         alive = is_alive(a.pid, a.pid_start, a.host)
         if alive is None:  # another host: only its heartbeats tell
-            return time.time() - a.heartbeat > AGENT_TIMEOUT_S
+            return time.time() - a.heartbeat > _env.get("sweep_agent_timeout", warn=term.warn)
         return not alive
 
-    def _settle_orphans(self, st: SweepState, agent_id: str, emit: Any) -> None:
+    def _settle_orphans(self, st: SweepState, agent_id: str, emit: Emit) -> None:
         """Trials in flight whose agent is gone: a run that ended gets its result, a run that never started
         or crashed gives its slot back (grid proposes the combination again), a live run is left alone."""
-        from ..daemon.crash import mark_if_crashed
-        from ..store.runs import load_run
-
         for t in st.in_flight():
             if t.prior or t.agent == agent_id or not self._agent_dead(st, t.agent):
                 continue
@@ -262,7 +256,7 @@ class Controller:
                 )
 
 
-def _target_reached(cfg: Any, trials: list[Any]) -> str | None:
+def _target_reached(cfg: SweepConfig, trials: list[Trial]) -> str | None:
     m = cfg.metric
     if m is None or m.target is None:
         return None
@@ -277,13 +271,12 @@ def _target_reached(cfg: Any, trials: list[Any]) -> str | None:
 
 
 # -- creating and steering a sweep (`runstore.sweep()`, `runstore sweep ...`) ------------------------
-def _default(key: str, given: str | None, config: dict[str, Any], store: Any) -> str | None:
+def _default(key: str, given: str | None, config: dict[str, Any], store: Store) -> str | None:
     if given:
         return given
     if isinstance(config.get(key), str) and config[key]:
         return str(config[key])
-    suffix = key.upper()
-    env = os.environ.get(f"RUNSTORE_{suffix}") or os.environ.get(f"WANDB_{suffix}")
+    env = _env.get(key)
     if env:
         return env
     try:
@@ -292,11 +285,8 @@ def _default(key: str, given: str | None, config: dict[str, Any], store: Any) ->
         return None
 
 
-def _prior(store: Any, project: str, cfg: Any, run_ids: list[str]) -> list[dict[str, Any]]:
+def _prior(store: Store, project: str, cfg: SweepConfig, run_ids: list[str]) -> list[dict[str, Any]]:
     """Existing runs that seed the search: their values of the sweep's parameters and their state."""
-    from ..errors import RunNotFound
-    from ..store.runs import load_run
-
     out = []
     for rid in run_ids:
         rid = str(rid).rpartition("/")[2]
@@ -315,17 +305,13 @@ def create_sweep(
     entity: str | None = None,
     project: str | None = None,
     prior_runs: list[str] | None = None,
-    store: Any = None,
+    store: Store | None = None,
 ) -> SweepDir:
     """Validate a sweep config (dict, callable returning one, or YAML path) and create the sweep.
     Every problem is reported at once (schema.SweepConfigError) before anything is written."""
-    from ..sdk import term
-    from ..store.layout import Store, check_name, find_root
-    from .schema import warnings
-
     if callable(sweep) and not isinstance(sweep, dict):
         sweep = sweep()
-    store = store or Store(find_root())
+    store = store or Store.discover()
     cfg = parse(sweep)
     for w in warnings(cfg):
         term.warn(f"Malformed sweep config detected! {w}")
@@ -350,8 +336,6 @@ ACTIONS = {
 
 
 def set_state(sd: SweepDir, action: str) -> str:
-    from ..errors import UsageError
-
     allowed, new, _ = ACTIONS[action]
     with sd.locked():
         st = sd.load()
@@ -365,8 +349,6 @@ def set_state(sd: SweepDir, action: str) -> str:
 
 def update_config(sd: SweepDir, sweep: Any) -> None:
     """Replace the config of a sweep that has not started a run (wandb's `sweep --update`)."""
-    from ..errors import UsageError
-
     cfg = parse(sweep)
     with sd.locked():
         st = sd.load()
@@ -386,8 +368,6 @@ def sweep(
     sweep: Any, entity: str | None = None, project: str | None = None, prior_runs: list[str] | None = None
 ) -> str:
     """`wandb.sweep`: create a sweep in the store and return its id."""
-    from ..sdk import term
-
     sd = create_sweep(sweep, entity, project, prior_runs)
     st = sd.load()
     term.info(f"Created sweep with ID: {sd.id}")

@@ -1,10 +1,10 @@
-"""A sweep on disk: `<store>/sweeps/<id>/` holds `config.yaml` and an append-only `journal.jsonl`.
+"""A sweep on disk: `<store>/sweeps/<id>/` holds an append-only `journal.jsonl` and a readable copy
+of the current config.
 
-The journal is the source of truth (docs/FORMAT.md, "Sweeps"); `config.yaml` is a readable copy of the
-current config. Every record is one JSON line with a type `t`, appended with a single write; the sweep's
-state is the fold of those lines. Anything that decides what runs next (the controller) holds an
-exclusive `flock` on `lock` in the sweep directory while it folds and appends, so agents on one machine
-or on machines sharing the store never take the same proposal twice.
+The journal is the source of truth (docs/FORMAT.md, "Sweeps"); the sweep's state is the fold of its
+records. Anything that decides what runs next (the controller, sweeps/controller.py) holds an
+exclusive `flock` on the sweep's lock file while it folds and appends, so agents on one machine or on
+machines sharing the store never take the same proposal twice.
 """
 
 from __future__ import annotations
@@ -17,17 +17,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..base import names
 from ..errors import UsageError
-from ..sdk import names
-from ..store import jsonl
-from ..store.layout import Store
+from . import jsonl, schema
+from . import layout as L
+from .layout import RunRef
 
-SWEEPS_DIR = "sweeps"
-JOURNAL = "journal.jsonl"
-CONFIG = "config.yaml"
-LOCK = "lock"
+if TYPE_CHECKING:
+    from .store import Store
 
 PENDING, RUNNING, PAUSED, FINISHED, CANCELED = "PENDING", "RUNNING", "PAUSED", "FINISHED", "CANCELED"
 STATES = (PENDING, RUNNING, PAUSED, FINISHED, CANCELED)
@@ -91,13 +90,14 @@ def fold(records: list[dict[str, Any]], sweep_id: str) -> SweepState:
     st = SweepState(id=sweep_id)
     for rec in records:
         try:
-            _apply(st, rec)
+            apply(st, rec)
         except (TypeError, ValueError, KeyError, AttributeError):
             continue  # a malformed line is skipped, like a torn one
     return st
 
 
-def _apply(st: SweepState, rec: dict[str, Any]) -> None:
+def apply(st: SweepState, rec: dict[str, Any]) -> None:
+    """Fold one journal record into `st` (the controller applies its own decisions as it makes them)."""
     t = rec.get("t")
     now = float(rec.get("time", 0.0))
     if t == "create":
@@ -150,11 +150,25 @@ class SweepDir:
     def __init__(self, store: Store, sweep_id: str) -> None:
         self.store = store
         self.id = sweep_id
-        self.path = store.root / SWEEPS_DIR / sweep_id
+        self.path = store.sweeps_dir / sweep_id
 
     @property
     def journal(self) -> Path:
-        return self.path / JOURNAL
+        return self.path / L.JOURNAL
+
+    @property
+    def rel(self) -> str:
+        """The sweep directory relative to the store root."""
+        return f"{L.SWEEPS_DIR}/{self.id}"
+
+    def files(self) -> list[L.StoreFile]:
+        """The sweep's files with their kinds (layout.py)."""
+        out = []
+        for rel, path in L.walk(self.path):
+            kind = L.sweep_file_kind(rel)
+            if kind is not None:
+                out.append(L.StoreFile(f"{self.rel}/{rel}", path, kind))
+        return out
 
     def exists(self) -> bool:
         return self.journal.is_file()
@@ -169,6 +183,9 @@ class SweepDir:
     def append(self, *records: dict[str, Any]) -> None:
         """Append records with one write (an assignment is its proposal plus who took it)."""
         now = time.time()
+        if schema.STRICT:
+            for r in records:
+                schema.check("journal.jsonl", {"time": now, **r})
         data = b"".join(jsonl.encode({"time": now, **r}) for r in records)
         fd = jsonl.open_append(self.journal)
         try:
@@ -180,7 +197,7 @@ class SweepDir:
     def locked(self) -> Iterator[None]:
         """The sweep's exclusive lock. flock on a local disk; on NFS Linux maps it to a POSIX lock, which
         the server arbitrates between machines."""
-        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = os.open(self.path / L.SWEEP_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -190,14 +207,13 @@ class SweepDir:
     def write_config_copy(self, config: dict[str, Any]) -> None:
         import yaml
 
-        jsonl.write_atomic(self.path / CONFIG, yaml.safe_dump(config, sort_keys=False).encode())
+        jsonl.write_atomic(self.path / L.SWEEP_CONFIG, yaml.safe_dump(config, sort_keys=False).encode())
 
     def run_config_path(self, run_id: str, ext: str = "yaml") -> Path:
+        """The trial's parameters, as the file its process reads (WANDB_SWEEP_PARAM_PATH)."""
+        if not L.valid_name(run_id) or ext not in ("yaml", "json"):
+            raise ValueError(f"no trial config for run {run_id!r} ({ext})")
         return self.path / f"config-{run_id}.{ext}"
-
-
-def sweeps_root(store: Store) -> Path:
-    return store.root / SWEEPS_DIR
 
 
 def create(
@@ -233,7 +249,7 @@ def create(
 def parse_path(path: str) -> tuple[str | None, str | None, str]:
     """`id`, `project/id` or `entity/project/id` -> (entity, project, id)."""
     parts = [p for p in str(path).strip().strip("/").split("/") if p]
-    if len(parts) == 4 and parts[2] == "sweeps":  # the URL form entity/project/sweeps/id
+    if len(parts) == 4 and parts[2] == "sweeps":  # wandb's URL form entity/project/sweeps/id
         parts = [parts[0], parts[1], parts[3]]
     if not parts or len(parts) > 3:
         raise UsageError(f"sweep {path!r}: give a sweep id, project/id or entity/project/id")
@@ -260,10 +276,16 @@ def open_sweep(store: Store, path: str) -> SweepDir:
     return sd
 
 
+def trial_run(store: Store, st: SweepState, run_id: str) -> RunRef | None:
+    """The run of a trial: in the sweep's project, or wherever a program that forced its own project put it."""
+    return store.find_run_by_id(run_id, st.project) or store.find_run_by_id(run_id)
+
+
 def list_sweeps(store: Store) -> list[SweepDir]:
-    root = sweeps_root(store)
+    root = store.sweeps_dir
     try:
         ids = sorted(e.name for e in os.scandir(root) if e.is_dir() and _ID.match(e.name))
     except FileNotFoundError:
         return []
-    return [SweepDir(store, i) for i in ids if (root / i / JOURNAL).is_file()]
+    sweeps = [SweepDir(store, i) for i in ids]
+    return [sd for sd in sweeps if sd.exists()]

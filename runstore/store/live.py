@@ -1,15 +1,75 @@
-"""Reading the live markers in `<store>/daemon/live/` (one per running run, written by `init()`)."""
+"""Live markers: one small JSON file per running run (`Store.live_dir`), written by `init()`, removed by
+`finish()` or by the daemon once the run has ended. The daemon samples the runs they name.
+
+Writing and removing a marker is on `init()`'s and `finish()`'s path: cheap (one small atomic write) and
+never raising, since tracking must not break training.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from . import paths
+from . import layout as L
+
+if TYPE_CHECKING:
+    from .store import Store
+
+
+def marker_path(store: Store, project: str, run_id: str) -> Path:
+    # `~` may appear in a project name, so the name alone is not a unique key for a reader: the marker's
+    # content carries `project` and `id` and the daemon trusts those, not the file name.
+    return store.live_dir / f"{project}~{run_id}{L.MARKER_SUFFIX}"
+
+
+def register(
+    store: Store, project: str, run_id: str, run_dir: Path, pid: int, pid_start: str | None, host: str
+) -> None:
+    """Write the run's marker so the daemon samples it. Never raises."""
+    path = marker_path(store, project, run_id)
+    data = orjson.dumps(
+        {
+            "project": project,
+            "id": run_id,
+            "dir": os.fspath(run_dir),
+            "pid": pid,
+            "pid_start": pid_start,
+            "host": host,
+        }
+    )
+    try:
+        _write_atomic(path, data)
+    except FileNotFoundError:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomic(path, data)
+        except OSError:
+            pass
+    except OSError:
+        pass  # a read-only or full store: the run still trains, it just goes unsampled
+
+
+def unregister(store: Store, project: str, run_id: str) -> None:
+    try:
+        os.unlink(marker_path(store, project, run_id))
+    except OSError:
+        pass
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    # Not jsonl.write_atomic: that module's encoder is not needed for a 150-byte file. The temporary
+    # name does not end in `.json`, so the daemon never reads a half-written marker.
+    tmp = L.tmp_path(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
 
 
 @dataclass(frozen=True)
@@ -41,7 +101,7 @@ def parse(name: str, data: bytes, sig: tuple[int, int]) -> Marker:
     pid, run_dir = d.get("pid"), d.get("dir")
     if type(pid) is not int or pid <= 0 or not isinstance(run_dir, str) or not run_dir:
         raise BadMarker("needs an integer `pid` and a `dir`")
-    stem = name[: -len(paths.MARKER_SUFFIX)]
+    stem = name[: -len(L.MARKER_SUFFIX)]
     project, _, run_id = stem.rpartition("~")
     ps = d.get("pid_start")
     host = d.get("host")
@@ -60,8 +120,8 @@ def parse(name: str, data: bytes, sig: tuple[int, int]) -> Marker:
 class MarkerScanner:
     """Lists the markers each tick; a file is parsed again only when its (inode, mtime) changed."""
 
-    def __init__(self, store_root: Path) -> None:
-        self.dir = paths.live_dir(store_root)
+    def __init__(self, store: Store) -> None:
+        self.dir = store.live_dir
         self._cache: dict[str, tuple[tuple[int, int], Marker | BadMarker]] = {}
 
     def scan(self) -> dict[str, Marker | BadMarker]:
@@ -71,7 +131,7 @@ class MarkerScanner:
         except FileNotFoundError:
             entries = []
         for e in entries:
-            if not e.name.endswith(paths.MARKER_SUFFIX):
+            if not e.name.endswith(L.MARKER_SUFFIX):
                 continue  # `.tmp<pid>` files of a write in progress
             try:
                 st = e.stat()
@@ -110,6 +170,6 @@ class MarkerScanner:
         self._cache.pop(name, None)
 
 
-def read_all(store_root: Path) -> list[Marker]:
+def read_all(store: Store) -> list[Marker]:
     """Every valid marker (for `runstore daemon status`)."""
-    return [m for m in MarkerScanner(store_root).scan().values() if isinstance(m, Marker)]
+    return [m for m in MarkerScanner(store).scan().values() if isinstance(m, Marker)]

@@ -1,115 +1,29 @@
-"""The public read API, call-compatible with `wandb.Api` (contract §12), over the local store."""
+"""Runs read from the store: `Run`, `Runs`, `File` (what `Api().run()` and `Api().runs()` return)."""
 
 from __future__ import annotations
 
 import copy
+import fnmatch
 import mimetypes
 import os
 import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import Error, RunNotFound, UsageError
-from .sdk.summary import SummaryView
-from .store import jsonl
-from .store.history import flatten, iter_rows, read_columns
-from .store.index import load_states
-from .store.layout import FILES_DIR, HISTORY, RUN_LOG, SYSTEM, Store, check_name
-from .store.query import MISSING, iso, select
-from .store.runs import RunState, last_step, load_run, with_runtime
+from ..errors import Error
+from ..media.table import Table
+from ..media.table_files import is_table_ref
+from ..sdk.summary import SummaryView
+from ..store import jsonl
+from ..store.history import flatten, iter_rows, read_columns
+from ..store.layout import walk
+from ..store.query import MISSING, iso
+from ..store.runs import RunState, append_record, last_step, with_runtime
 
-
-def _split(path: str | None) -> list[str]:
-    if path is None:
-        return []
-    if not isinstance(path, str):
-        raise TypeError(f"a run/project path must be a str like 'project/run_id', got {type(path).__name__}")
-    parts = [p for p in path.strip().strip("/").split("/") if p]
-    if len(parts) == 4 and parts[2] == "runs":  # the URL form entity/project/runs/id
-        parts = [parts[0], parts[1], parts[3]]
-    return parts
-
-
-class Api:
-    """Read (and edit) runs in a local store: `Api().runs("project")`, `Api().run("project/id")`.
-
-    `overrides` may hold `project` and `entity` defaults; `store` picks a store directory (default: the
-    one `init()` would use from the current directory).
-    """
-
-    def __init__(
-        self,
-        overrides: Mapping[str, Any] | None = None,
-        timeout: int | None = None,
-        api_key: str | None = None,
-        *,
-        store: str | os.PathLike[str] | Store | None = None,
-    ) -> None:
-        self._store = store if isinstance(store, Store) else Store(store) if store else Store.discover()
-        self._overrides = dict(overrides or {})
-        self.settings = {**self._store.read_settings(), **self._overrides}
-
-    @property
-    def store(self) -> Store:
-        return self._store
-
-    @property
-    def default_entity(self) -> str | None:
-        return self.settings.get("entity")
-
-    def flush(self) -> None:
-        """Nothing is cached between calls; kept for wandb compatibility."""
-
-    def projects(self, entity: str | None = None) -> list[str]:
-        return self._store.projects()
-
-    def _project_of(self, parts: list[str]) -> str | None:
-        if len(parts) >= 2:
-            return parts[-1] if len(parts) == 2 else parts[1]
-        if len(parts) == 1:
-            return parts[0]
-        return self.settings.get("project")
-
-    def runs(
-        self,
-        path: str | None = None,
-        filters: dict[str, Any] | None = None,
-        order: str = "+created_at",
-        per_page: int = 50,
-        include_sweeps: bool = True,
-        lazy: bool = True,
-    ) -> Runs:
-        """Runs of a project (`"project"` or `"entity/project"`; all projects when none is set)."""
-        parts = _split(path)
-        if len(parts) > 2:
-            raise UsageError(
-                f"runs() takes 'entity/project' or 'project', got {path!r}; use run() for one run"
-            )
-        project = self._project_of(parts)
-        if project is not None:
-            check_name("project", project)
-        states = select(load_states(self._store, project), filters, order)
-        return Runs(self, [Run(self, s) for s in states])
-
-    def sweep(self, path: str) -> Any:
-        """A sweep: `"id"`, `"project/id"` or `"entity/project/id"` (contract §12)."""
-        from .sweeps.api import Sweep
-
-        return Sweep.load(self, path)
-
-    def run(self, path: str) -> Run:
-        """One run: `"project/id"`, `"entity/project/id"`, `"entity/project/runs/id"` or just `"id"`."""
-        parts = _split(path)
-        if not parts or len(parts) > 3:
-            raise UsageError(f"run() takes 'project/run_id' or 'entity/project/run_id', got {path!r}")
-        run_id = parts[-1]
-        project = parts[-2] if len(parts) >= 2 else None
-        ref = self._store.find_run_by_id(run_id, project)
-        if ref is None:
-            where = f"project {project!r}" if project else "any project"
-            raise RunNotFound(f"run {run_id!r} not found in {where} of the store at {self._store.root}")
-        return Run(self, load_run(ref))
+if TYPE_CHECKING:
+    from ._api import Api
+    from ._sweeps import Sweep
 
 
 class Runs:
@@ -228,10 +142,29 @@ class Run:
         self._api = api
         self._st = state
         self._info = dict(state.info)
-        self._orig_info = copy.deepcopy(self._info)
-        self.config = {k: v for k, v in state.config.items() if k != "_wandb"}
-        self._orig_config = copy.deepcopy(self.config)
+        # Copies to edit are made on first use: listing 10,000 runs must not deep-copy 10,000 configs.
+        self._orig_info: dict[str, Any] | None = None
+        self._config: dict[str, Any] | None = None
+        self._orig_config: dict[str, Any] = {}
         self._summary: _ApiSummary | None = None
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The run's config (without wandb's internal `_wandb` key); edit it, then `update()`."""
+        if self._config is None:
+            self._config = {k: copy.deepcopy(v) for k, v in self._st.config.items() if k != "_wandb"}
+            self._orig_config = copy.deepcopy(self._config)
+        return self._config
+
+    @config.setter
+    def config(self, value: Mapping[str, Any]) -> None:
+        self.config  # noqa: B018 - takes the snapshot that update() compares with
+        self._config = dict(value)
+
+    def _edit_info(self, key: str, value: Any) -> None:
+        if self._orig_info is None:
+            self._orig_info = copy.deepcopy(self._info)
+        self._info[key] = value
 
     # -- identity ------------------------------------------------------------------------------
     @property
@@ -267,7 +200,7 @@ class Run:
         def set_(self: Run, value: Any) -> None:
             if value is not None and not isinstance(value, kind):
                 raise TypeError(f"run.{key} must be a {kind.__name__}")
-            self._info[key] = value
+            self._edit_info(key, value)
 
         return property(get, set_)
 
@@ -285,7 +218,7 @@ class Run:
     def tags(self, value: Any) -> None:
         if isinstance(value, str) or not all(isinstance(t, str) for t in value):
             raise TypeError("run.tags must be a list of str")
-        self._info["tags"] = list(value)
+        self._edit_info("tags", list(value))
 
     @property
     def state(self) -> str:
@@ -300,6 +233,11 @@ class Run:
         return iso(self._st.created)
 
     @property
+    def created(self) -> float:
+        """When the run started, in Unix seconds (runstore's addition beside wandb's `created_at`)."""
+        return self._st.created
+
+    @property
     def heartbeat_at(self) -> str:
         return iso(max(self._st.last_activity(), self._st.created))
 
@@ -308,16 +246,14 @@ class Run:
         return self._st.runtime
 
     @property
-    def sweep(self) -> Any:
+    def sweep(self) -> Sweep | None:
         """The Sweep this run belongs to, or None."""
         sid = self._info.get("sweep_id")
         if not sid:
             return None
-        from .errors import Error as _Error
-
         try:
             return self._api.sweep(sid)
-        except _Error:
+        except Error:
             return None  # a run that names a sweep missing from this store
 
     @property
@@ -356,13 +292,13 @@ class Run:
 
     @property
     def lastHistoryStep(self) -> int:  # noqa: N802 - wandb's name
-        s = last_step(self._st.path / HISTORY)
+        s = last_step(self._st.history_path)
         return -1 if s is None else s
 
     @property
     def system_metrics(self) -> dict[str, Any]:
         """The latest system-metrics sample, keys as wandb serves them (`system.cpu`, …)."""
-        rows, _ = jsonl.read(self._st.path / SYSTEM)
+        rows, _ = jsonl.read(self._st.ref.system_log)
         return _system_keys(rows[-1]) if rows and isinstance(rows[-1], dict) else {}
 
     def __repr__(self) -> str:
@@ -371,9 +307,9 @@ class Run:
     # -- history -------------------------------------------------------------------------------
     def _stream_path(self, stream: str) -> Path:
         if stream in ("default", "history"):
-            return self._st.path / HISTORY
+            return self._st.history_path
         if stream in ("events", "system"):
-            return self._st.path / SYSTEM
+            return self._st.ref.system_log
         raise ValueError(f"stream must be 'default' or 'events', got {stream!r}")
 
     def scan_history(
@@ -388,7 +324,7 @@ class Run:
         if keys is not None and (isinstance(keys, str) or not all(isinstance(k, str) for k in keys)):
             raise TypeError("scan_history(keys=...) takes a list of str")
         segments = self._st.segments
-        for row in iter_rows(self._st.path / HISTORY):
+        for row in iter_rows(self._st.history_path):
             step = row.get("_step", 0)
             if step < min_step or (max_step is not None and step >= max_step):
                 continue
@@ -449,7 +385,8 @@ class Run:
         import numpy as np
         import pandas as pd
 
-        cols, n = read_columns(path)
+        cache = self._st.ref.history_cache(self._st.history_name) if path == self._st.history_path else None
+        cols, n = read_columns(path, cache)
         if samples is not None and n > samples:
             idx = _sample_index(n, samples)
             cols = {k: v[idx] for k, v in cols.items()}
@@ -472,26 +409,21 @@ class Run:
     def files(
         self, names: list[str] | None = None, pattern: str | None = None, per_page: int = 50
     ) -> list[File]:
-        import fnmatch
-
-        root = self._st.path / FILES_DIR
+        root = self._st.ref.files_dir
         out = []
-        for dirpath, _dirs, filenames in os.walk(root):
-            for fn in filenames:
-                rel = os.path.relpath(os.path.join(dirpath, fn), root).replace(os.sep, "/")
-                if names is not None and rel not in names:
-                    continue
-                if pattern is not None and not fnmatch.fnmatch(rel, pattern):
-                    continue
-                out.append(File(root, rel))
-        return sorted(out, key=lambda f: f.name)
+        for rel, _path in walk(root):
+            if names is not None and rel not in names:
+                continue
+            if pattern is not None and not fnmatch.fnmatch(rel, pattern):
+                continue
+            out.append(File(root, rel))
+        return out
 
     def file(self, name: str) -> File:
-        root = (self._st.path / FILES_DIR).resolve()
-        target = (root / name).resolve()
-        if root not in target.parents or not target.is_file():
+        target = self._st.ref.saved_file(name)
+        if target is None:
             raise Error(f"file {name!r} not found in run {self.id}; list them with run.files()")
-        return File(self._st.path / FILES_DIR, os.path.relpath(target, root).replace(os.sep, "/"))
+        return File(self._st.ref.files_dir, self._st.ref.files_rel(target))
 
     # -- tables --------------------------------------------------------------------------------
     def table(self, key: str, step: int | None = None) -> Any:
@@ -500,9 +432,6 @@ class Run:
         INCREMENTAL tables come back whole (every increment up to that log). For a chart logged under
         `K`, `table("K")` finds its table at `K_table`. `.get_dataframe()` gives a DataFrame.
         """
-        from .media.table import Table
-        from .media.table_files import is_table_ref
-
         if not isinstance(key, str):
             raise TypeError(f"run.table(key) takes a str, got {type(key).__name__}")
         names = (key, f"{key}_table", f"Custom Chart Tables/{key}_table")
@@ -519,11 +448,11 @@ class Run:
                 f"no table logged under {key!r} in {where} of run {self.id}; "
                 f"tables in the summary: {keys or 'none'}"
             )
-        return Table.from_json(found, root=self._st.path / FILES_DIR)
+        return Table.from_json(found, root=self._st.ref.files_dir)
 
     # -- edits ---------------------------------------------------------------------------------
     def _append(self, ev: dict[str, Any]) -> None:
-        jsonl.append(self._st.path / RUN_LOG, ev)
+        append_record(self._st.ref, ev)
 
     def _write_summary_edits(self) -> None:
         s = self._summary
@@ -542,7 +471,8 @@ class Run:
 
     def update(self) -> None:
         """Persist edits to name, notes, tags, group, job_type, config and summary."""
-        changed = {k: v for k, v in self._info.items() if self._orig_info.get(k) != v}
+        orig = self._orig_info if self._orig_info is not None else self._info
+        changed = {k: v for k, v in self._info.items() if orig.get(k) != v}
         if changed:
             self._append({"t": "edit", "set": changed, "source": "api"})
             self._orig_info = copy.deepcopy(self._info)
@@ -560,6 +490,30 @@ class Run:
 
     save = update
 
+    # -- as data ---------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The run as one JSON-able object: what `runstore ls --json` prints for it (and what an HTTP
+        reader serves), with the config and summary as stored, not as edited since."""
+        st, info = self._st, self._info
+        return {
+            "id": st.id,
+            "name": info.get("name"),
+            "project": st.ref.project,
+            "entity": info.get("entity") or "",
+            "state": st.state,
+            "exit_code": st.exit_code,
+            "created_at": iso(st.created),
+            "runtime": round(st.runtime, 3),
+            "tags": list(info.get("tags") or []),
+            "group": info.get("group"),
+            "job_type": info.get("job_type"),
+            "notes": info.get("notes"),
+            "sweep": info.get("sweep_id"),
+            "path": str(st.path),
+            "config": {k: v for k, v in st.config.items() if k != "_wandb"},
+            "summary": st.summary,
+        }
+
 
 def _system_keys(row: dict[str, Any]) -> dict[str, Any]:
     """system.jsonl stores wandb-core's names bare (`cpu`); wandb serves them as `system.cpu`."""
@@ -567,8 +521,6 @@ def _system_keys(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _table_ref(flat: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any] | None:
-    from .media.table_files import is_table_ref
-
     for name in names:
         if is_table_ref(flat.get(name)):
             return flat[name]

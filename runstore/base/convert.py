@@ -1,4 +1,4 @@
-"""Turning user values into what the store keeps (contract §3.1 for config, §4.5 for log)."""
+"""Turning user values into what JSON can hold (contract §3.1 for config, §4.5 for log)."""
 
 from __future__ import annotations
 
@@ -86,21 +86,6 @@ def value(v: Any, *, for_config: bool = False) -> Any:
     if for_config and callable(v):
         return f"{getattr(v, '__module__', '')}.{getattr(v, '__qualname__', repr(v))}"
     raise Unconvertible
-
-
-def config_value(key: str, v: Any) -> Any:
-    from ..media.base import Media
-
-    if isinstance(v, Media):
-        raise TypeError(f"config[{key!r}]: media objects cannot be config values; log them with run.log()")
-    try:
-        return value(v, for_config=True)
-    except Unconvertible:
-        term.warn(
-            f"config value for {key!r} of type {type(v).__name__} is not serializable; stored as str()",
-            once_key=f"config-unserializable:{key}",
-        )
-        return str(v)
 
 
 def log_value(key: str, v: Any) -> Any:

@@ -1,0 +1,121 @@
+"""`Api`: the entry point of the read API, call-compatible with `wandb.Api` (contract §12)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import RunNotFound, UsageError
+from ..store.index import load_states
+from ..store.layout import check_name, run_ref_of_dir
+from ..store.query import select
+from ..store.runs import load_run
+from ..store.store import Store
+from ._runs import Run, Runs
+from ._sweeps import Sweep, list_sweeps
+
+
+def _split(path: str | None) -> list[str]:
+    if path is None:
+        return []
+    if not isinstance(path, str):
+        raise TypeError(f"a run/project path must be a str like 'project/run_id', got {type(path).__name__}")
+    parts = [p for p in path.strip().strip("/").split("/") if p]
+    if len(parts) == 4 and parts[2] == "runs":  # wandb's URL form entity/project/runs/id
+        parts = [parts[0], parts[1], parts[3]]
+    return parts
+
+
+class Api:
+    """Read (and edit) runs in a local store: `Api().runs("project")`, `Api().run("project/id")`.
+
+    `overrides` may hold `project` and `entity` defaults; `store` picks a store directory (default: the
+    one `init()` would use from the current directory).
+    """
+
+    def __init__(
+        self,
+        overrides: Mapping[str, Any] | None = None,
+        timeout: int | None = None,
+        api_key: str | None = None,
+        *,
+        store: str | os.PathLike[str] | Store | None = None,
+    ) -> None:
+        self._store = store if isinstance(store, Store) else Store(store) if store else Store.discover()
+        self._store.check_format()
+        self._overrides = dict(overrides or {})
+        self.settings = {**self._store.read_settings(), **self._overrides}
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def default_entity(self) -> str | None:
+        return self.settings.get("entity")
+
+    def flush(self) -> None:
+        """Nothing is cached between calls; kept for wandb compatibility."""
+
+    def projects(self, entity: str | None = None) -> list[str]:
+        return self._store.projects()
+
+    def _project_of(self, parts: list[str]) -> str | None:
+        if len(parts) >= 2:
+            return parts[-1] if len(parts) == 2 else parts[1]
+        if len(parts) == 1:
+            return parts[0]
+        return self.settings.get("project")
+
+    def runs(
+        self,
+        path: str | None = None,
+        filters: dict[str, Any] | None = None,
+        order: str = "+created_at",
+        per_page: int = 50,
+        include_sweeps: bool = True,
+        lazy: bool = True,
+    ) -> Runs:
+        """Runs of a project (`"project"` or `"entity/project"`; all projects when none is set)."""
+        parts = _split(path)
+        if len(parts) > 2:
+            raise UsageError(
+                f"runs() takes 'entity/project' or 'project', got {path!r}; use run() for one run"
+            )
+        project = self._project_of(parts)
+        if project is not None:
+            check_name("project", project)
+        states = select(load_states(self._store, project), filters, order)
+        return Runs(self, [Run(self, s) for s in states])
+
+    def sweep(self, path: str) -> Sweep:
+        """A sweep: `"id"`, `"project/id"` or `"entity/project/id"` (contract §12)."""
+        return Sweep.load(self, path)
+
+    def sweeps(self) -> list[Sweep]:
+        """Every sweep in the store (runstore's addition; wandb lists them per project)."""
+        return list_sweeps(self)
+
+    def run(self, path: str, *, project: str | None = None) -> Run:
+        """One run: `"project/id"`, `"entity/project/id"`, `"entity/project/runs/id"`, or a single word:
+        a run id, a unique id prefix, a run name or `"latest"` (also a run directory). `project` limits
+        the single-word forms to one project."""
+        parts = _split(path)
+        by_dir = run_ref_of_dir(path)
+        if by_dir is not None:
+            return Run(self, load_run(by_dir))
+        if not parts or len(parts) > 3:
+            raise UsageError(f"run() takes 'project/run_id' or 'entity/project/run_id', got {path!r}")
+        if len(parts) == 1:
+            return Run(self, load_run(self._store.resolve(parts[0], project)))
+        run_id, project = parts[-1], parts[-2]
+        ref = self._store.find_run_by_id(run_id, project)
+        if ref is None:
+            raise RunNotFound(
+                f"run {run_id!r} not found in project {project!r} of the store at {self._store.root}"
+            )
+        return Run(self, load_run(ref))
+
+
+__all__ = ["Api"]

@@ -1,0 +1,9 @@
+"""The base layer: what every other layer may use and which uses nothing of runstore's.
+
+* `env`     — the one table of settings and environment variables (name, env vars, default, help),
+              and the one parser of their values.
+* `term`    — messages from inside training code: printed, never raised.
+* `names`   — run ids and generated run names.
+* `convert` — user values (numpy, torch, dataclasses, …) to what JSON can hold.
+* `nested`  — paths into nested dicts (summary keys, dotted metric names).
+"""
