@@ -30,11 +30,16 @@ bench: install
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python bench/run.py --write-results
 
+# ruff (lint and format), the import layers (pyproject.toml [tool.importlinter]) and the types.
 lint: install
 	$(BIN)/ruff check runstore tests bench examples scripts
+	$(BIN)/ruff format --check runstore tests bench examples scripts
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 docs: install
 	$(BIN)/python scripts/gen_cli_docs.py > docs/CLI.md
+	$(BIN)/python scripts/gen_settings_docs.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache

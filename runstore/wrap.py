@@ -14,7 +14,7 @@ import selectors
 import shutil
 import signal
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,25 +94,38 @@ def run_command(
         reinit="create_new",
         dir=store_dir.parent if store_dir else None,
     )
+    if not isinstance(run, Run):  # mode "disabled": run the command, track nothing
+        run.finish()
+        child = _start(cmd, exe, _env.child_env({"mode": "disabled"}), capture=False)
+        return _wait(child, lambda: None)
     # The child joins this run if it calls init(); the wrapper already tees its output, so a child
     # init() must not capture it twice.
     env = _env.child_env(
-        {
-            "run_id": run.id,
-            "resume": "allow",
-            "project": run.project,
-            "dir": str(run._store.root),
-            "console": "off",
-        }
+        {"run_id": run.id, "resume": "allow", "project": run.project, "dir": str(run._store.root), "console": "off"}
     )
     try:
-        child = subprocess.Popen(
-            list(cmd), executable=exe, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-        )
-    except OSError as e:
+        child = _start(cmd, exe, env, capture=True)
+    except CommandNotFound:
         run.finish(exit_code=127, quiet=True)
+        raise
+    exit_code = _wait(child, lambda: _pump(child, run, parse))
+    # A child that called init() wrote rows and summary edits of its own: finish from what is on disk.
+    run._reload()
+    run.finish(exit_code=exit_code, quiet=True)
+    return exit_code
+
+
+def _start(cmd: Sequence[str], exe: str, env: dict[str, str], capture: bool) -> subprocess.Popen[bytes]:
+    pipe = subprocess.PIPE if capture else None
+    try:
+        return subprocess.Popen(list(cmd), executable=exe, stdout=pipe, stderr=pipe, env=env)
+    except OSError as e:
         raise CommandNotFound(f"cannot start {cmd[0]}: {e.strerror or e}") from None
 
+
+def _wait(child: subprocess.Popen[bytes], pump: Callable[[], None]) -> int:
+    """Forward SIGINT/SIGTERM/SIGHUP to the child while `pump` runs and the child lives; its exit code,
+    a signal N as 128+N."""
     forwarded: dict[int, Any] = {}
 
     def forward(signum: int, _frame: Any) -> None:
@@ -121,22 +134,18 @@ def run_command(
         except OSError:
             pass
 
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         try:
-            forwarded[sig] = signal.signal(sig, forward)
+            forwarded[signum] = signal.signal(signum, forward)
         except (ValueError, OSError):
             pass  # not the main thread: signals go to the process group anyway
     try:
-        _pump(child, run, parse)
+        pump()
         code = child.wait()
     finally:
-        for sig, old in forwarded.items():
-            signal.signal(sig, old)
-    exit_code = 128 - code if code < 0 else code
-    # A child that called init() wrote rows and summary edits of its own: finish from what is on disk.
-    run._reload()
-    run.finish(exit_code=exit_code, quiet=True)
-    return exit_code
+        for num, old in forwarded.items():
+            signal.signal(num, old)
+    return 128 - code if code < 0 else code
 
 
 def _pump(child: subprocess.Popen[bytes], run: Run, parse: bool) -> None:

@@ -1,5 +1,5 @@
 """Helpers for the media tests: log values in a real run, read the row back, check references against
-the contract fixtures (tests/fixtures/media/references.json, written from WANDB-CONTRACT.md §7)."""
+the reference fixtures (tests/fixtures/media/references.json: wandb's formats, docs/COMPAT.md §7)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def log_and_read(values: dict[str, Any]) -> tuple[Any, dict[str, Any], dict[str,
 
 
 def check_ref(ref: dict[str, Any], run: Any) -> bytes:
-    """`ref` has exactly the fields contract §7 lists for its `_type`; its file (if any) exists under
+    """`ref` has exactly the fields docs/COMPAT.md §7 lists for its `_type`; its file (if any) exists under
     run.dir with the recorded sha256 and size. Returns the file's bytes."""
     spec = REFS[ref["_type"]]
     allowed = {"_type", *spec["required"], *spec["optional"]}

@@ -1,4 +1,4 @@
-"""run.log(): the step state machine (contract §4.2), reserved keys, value conversion, argument checks."""
+"""run.log(): the step state machine (docs/COMPAT.md §4.2), reserved keys, value conversion, argument checks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""wandb.plot: each chart is stored as its table at `K_table` plus `_wandb.visualize.K` (contract §8)."""
+"""wandb.plot: each chart is stored as its table at `K_table` plus `_wandb.visualize.K` (docs/COMPAT.md §8)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from runstore.plot import metrics
 def visualize_spec(
     preset: str, fields: dict[str, Any], strings: dict[str, Any], table_key: str
 ) -> dict[str, Any]:
-    """wandb's panel config for a chart, written out from contract §8 / wandb's custom_chart.py."""
+    """wandb's panel config for a chart, written out from docs/COMPAT.md §8 / wandb's custom_chart.py."""
     return {
         "panel_type": "Vega2",
         "panel_config": {

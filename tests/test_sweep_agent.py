@@ -1,4 +1,4 @@
-"""The in-process agent: `runstore.agent(sweep_id, function=..., count=...)` (contract §11.7)."""
+"""The in-process agent: `runstore.agent(sweep_id, function=..., count=...)` (docs/COMPAT.md §11.7)."""
 
 from __future__ import annotations
 

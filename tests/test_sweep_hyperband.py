@@ -1,4 +1,4 @@
-"""Hyperband early termination on scripted metric curves (contract §11.9)."""
+"""Hyperband early termination on scripted metric curves (docs/COMPAT.md §11.9)."""
 
 from __future__ import annotations
 

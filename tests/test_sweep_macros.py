@@ -1,4 +1,4 @@
-"""`command` macros and the per-run config file (contract §11.3–11.4)."""
+"""`command` macros and the per-run config file (docs/COMPAT.md §11.3–11.4)."""
 
 from __future__ import annotations
 

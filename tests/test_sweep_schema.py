@@ -1,4 +1,4 @@
-"""Sweep config validation, distribution inference and sampling bounds (contract §11.1–11.2)."""
+"""Sweep config validation, distribution inference and sampling bounds (docs/COMPAT.md §11.1–11.2)."""
 
 from __future__ import annotations
 

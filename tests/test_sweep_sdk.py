@@ -1,4 +1,4 @@
-"""What a sweep trial's run does with the agent's environment (contract §3.3, §11.6)."""
+"""What a sweep trial's run does with the agent's environment (docs/COMPAT.md §3.3, §11.6)."""
 
 from __future__ import annotations
 

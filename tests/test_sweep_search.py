@@ -1,4 +1,4 @@
-"""Search: grid order and exhaustion, seeded random with dedup, bayes via Optuna (contract §11.8)."""
+"""Search: grid order and exhaustion, seeded random with dedup, bayes via Optuna (docs/COMPAT.md §11.8)."""
 
 from __future__ import annotations
 

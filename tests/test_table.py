@@ -1,4 +1,4 @@
-"""wandb.Table: construction, typing, logging as a table-file (contract §7.2), read-back, log modes."""
+"""wandb.Table: construction, typing, logging as a table-file (docs/COMPAT.md §7.2), read-back, log modes."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import runstore
 from runstore.errors import Error
 from runstore.media.table import Table
 
-# Written from contract §7.2: the `table-file` pointer minus `artifact_path`/`_latest_artifact_path`,
+# Written from docs/COMPAT.md §7.2: the `table-file` pointer minus `artifact_path`/`_latest_artifact_path`,
 # which wandb has only because of its hidden run_table artifact (no artifacts here yet).
 TABLE_FILE_KEYS = {"_type", "path", "sha256", "size", "ncols", "nrows", "log_mode"}
 INCREMENTAL_KEYS = TABLE_FILE_KEYS | {"increment_num", "increment_nrows"}

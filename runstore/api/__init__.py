@@ -1,4 +1,4 @@
-"""The public read API, call-compatible with `wandb.Api` (contract §12), over a local store.
+"""The public read API, call-compatible with `wandb.Api` (docs/COMPAT.md §12), over a local store.
 
 api = runstore.Api()
 run = api.run("project/id")        # or "latest", an id prefix, a run name

@@ -1,4 +1,4 @@
-"""`Api`: the entry point of the read API, call-compatible with `wandb.Api` (contract §12)."""
+"""`Api`: the entry point of the read API, call-compatible with `wandb.Api` (docs/COMPAT.md §12)."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ class Api:
         return Runs(self, [Run(self, s) for s in states])
 
     def sweep(self, path: str) -> Sweep:
-        """A sweep: `"id"`, `"project/id"` or `"entity/project/id"` (contract §12)."""
+        """A sweep: `"id"`, `"project/id"` or `"entity/project/id"` (docs/COMPAT.md §12)."""
         return Sweep.load(self, path)
 
     def sweeps(self) -> list[Sweep]:

@@ -1,4 +1,4 @@
-"""`Api().sweep(path)`: a sweep read from the store (contract §12)."""
+"""`Api().sweep(path)`: a sweep read from the store (docs/COMPAT.md §12)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Turning user values into what JSON can hold (contract §3.1 for config, §4.5 for log)."""
+"""Turning user values into what JSON can hold (docs/COMPAT.md §3.1 for config, §4.5 for log)."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""What a run records besides its metrics: console output, git state, environment, code (contract §13)."""
+"""What a run records besides its metrics: console output, git state, environment, code (docs/COMPAT.md §13)."""

@@ -1,4 +1,4 @@
-"""Console capture to files/output.log at the file-descriptor level (contract §13.2, issue 3).
+"""Console capture to files/output.log at the file-descriptor level (docs/COMPAT.md §13.2, issue 3).
 
     cap = start(ref.output_log)   # None: not capturing, nothing changed
     ...

@@ -1,4 +1,4 @@
-"""Metadata about the machine and process (contract §13.4) and the installed distributions."""
+"""Metadata about the machine and process (docs/COMPAT.md §13.4) and the installed distributions."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from ..errors import UsageError
-from ..store.layout import REPLACED
+from ..store.layout import REPLACED, RestorePaths
 from ..store.runs import RunState
 from ..store.store import Store
 from . import git as gitcap
@@ -24,7 +24,7 @@ class Restored:
     commit: str | None = None
     patched: bool = False
     stash: str | None = None
-    restore_dir: Path | None = None
+    paths: RestorePaths | None = None
     files: list[str] = field(default_factory=list)
     command: str = ""
 
@@ -49,8 +49,7 @@ def restore(
     out = Restored(run_id=st.id, command=rerun_command(st))
     if use_git:
         _restore_git(st, cwd, out, branch=branch, force=force)
-    paths = store.restore_paths(st.id)
-    out.restore_dir = paths.dir
+    paths = out.paths = store.restore_paths(st.id)
     paths.dir.mkdir(parents=True, exist_ok=True)
     paths.config.write_text(config_yaml(st.config))
     if st.ref.requirements.is_file():

@@ -15,7 +15,14 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+from ..errors import Error  # noqa: E402
 from . import daemon_cmd, diff, listing, restore, run_cmd, settings_cmds, sweep_cmd  # noqa: E402
+from ._common import debug_enabled, err_console  # noqa: E402
+
+try:  # recent typer ships its own copy of click
+    from typer._click.exceptions import ClickException
+except ImportError:
+    from click import ClickException  # type: ignore[assignment]
 
 settings_cmds.register(app)
 listing.register(app)
@@ -28,23 +35,13 @@ sweep_cmd.register(app)
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI: errors become one line on stderr and exit code 1 (2 for usage), no traceback."""
-    try:  # recent typer ships its own copy of click
-        from typer._click.exceptions import ClickException  # type: ignore[import-not-found]
-    except ImportError:
-        from click import ClickException
-
-    from ..errors import Error
-    from ._common import debug_enabled, err_console
-
     cmd = typer.main.get_command(app)
     try:
         args = sys.argv[1:] if argv is None else argv
         if args[:1] == ["agent"]:
             # Straight to argparse: typer's parameter coercion imports pydantic, and an agent must start
             # its first trial within 0.5 s.
-            from .sweep_cmd import agent_main
-
-            rv = agent_main(args[1:])
+            rv = sweep_cmd.agent_main(args[1:])
         else:
             rv = cmd.main(args=argv, prog_name="runstore", standalone_mode=False)
     except typer.Exit as e:

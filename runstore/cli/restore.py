@@ -33,9 +33,10 @@ def restore(
             f"checked out {r.commit[:12]} on {where}"
             + (" and applied the run's diff.patch" if r.patched else " (the run had no local changes)")
         )
-    console.print(f"config: {r.restore_dir / 'config.yaml'}")
-    if r.files:
-        console.print(f"{len(r.files)} file(s) restored under {r.restore_dir / 'files'}")
+    if r.paths is not None:
+        console.print(f"config: {r.paths.config}")
+        if r.files:
+            console.print(f"{len(r.files)} file(s) restored under {r.paths.files_dir}")
     if r.command:
         console.print(f"re-run with: {r.command}")
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from ..wrap import run_command
+from ._common import store_at
 
 
 def run(
@@ -27,8 +28,6 @@ def run(
     The child gets WANDB_RUN_ID / WANDB_RESUME=allow / WANDB_PROJECT, so a script that calls
     runstore.init() (or wandb.init via runstore) joins this run. Exits with CMD's exit code.
     """
-    from ._common import store_at
-
     tag_list = [t.strip() for group_ in (tags or []) for t in group_.split(",") if t.strip()]
     store = store_at(dir) if dir is not None else None
     code = run_command(

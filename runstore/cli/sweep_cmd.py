@@ -18,6 +18,7 @@ from ..store import sweeps as S
 from ..store.history import flatten
 from ..store.store import Store, find_root
 from ..sweeps import controller as C
+from ..sweeps.agent import run_cli_agent
 from ..sweeps.schema import SweepConfigError, parse_config
 from ._common import console, err_console, fmt_duration, fmt_time, fmt_value, store_at
 
@@ -273,8 +274,6 @@ def agent_main(argv: list[str]) -> int:
         ns = _agent_parser().parse_args(argv)
     except SystemExit as e:
         return 2 if e.code else 0
-    from ..sweeps.agent import run_cli_agent
-
     return run_cli_agent(
         ns.sweep_id,
         count=ns.count,

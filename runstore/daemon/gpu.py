@@ -5,7 +5,7 @@ in daemon.log (only when a driver is present but NVML fails). The cheap check co
 without `/proc/driver/nvidia` pynvml is not even imported (importing it costs ~20 ms, too much for
 `init()`, which records `gpu_inventory()` in the run's metadata).
 
-Metric names are wandb-core's (docs: WANDB-CONTRACT §13.1), per device index i:
+Metric names are wandb-core's (docs/COMPAT.md §13.1), per device index i:
 `gpu.i.gpu` (utilisation %), `gpu.i.memory` (memory-controller utilisation %), `gpu.i.memoryAllocated`
 (% of memory in use), `gpu.i.memoryAllocatedBytes`, `gpu.i.temp` (°C), `gpu.i.powerWatts`,
 `gpu.i.enforcedPowerLimitWatts`, `gpu.i.powerPercent` (power / enforced limit, %).

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..base import term
+from ..base.convert import to_host
 from .base import BindContext, Media
 
 
@@ -37,8 +38,6 @@ def is_torch(v: Any) -> bool:
 
 def to_numpy(v: Any) -> Any:
     """numpy, torch, TF, JAX or nested sequences as a numpy array (torch: detached and moved to CPU)."""
-    from ..base.convert import to_host
-
     np = numpy()
     if isinstance(v, np.ndarray):
         return v

@@ -2,7 +2,7 @@
 
 A `Media` subclass implements `bind(ctx, key, step)`: it writes its file(s) through `ctx.write_file`
 (content-addressed: the same bytes are stored once per run) and returns the JSON reference that goes
-into the history row and the summary, in wandb's format (contract §7).
+into the history row and the summary, in wandb's format (docs/COMPAT.md §7).
 """
 
 from __future__ import annotations

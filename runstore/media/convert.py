@@ -1,9 +1,10 @@
-"""Which logged values are media, and how they are stored (contract §4.5)."""
+"""Which logged values are media, and how they are stored (docs/COMPAT.md §4.5)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..base.convert import log_value
 from .base import BindContext, Media
 
 HISTOGRAM_THRESHOLD = 32  # arrays with more elements than this are logged as a 32-bin histogram
@@ -50,8 +51,6 @@ def is_media_like(v: Any) -> bool:
 
 
 def to_stored(ctx: BindContext, key: str, v: Any, step: int) -> Any:
-    from ..base.convert import log_value
-
     if isinstance(v, dict):
         return {str(k): to_stored(ctx, f"{key}/{k}", x, step) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
@@ -72,6 +71,8 @@ def _as_media(v: Any) -> Any:
     kind = _kind(v)
     if kind == "media" or kind is None:
         return v
+    # The data types' modules load on the first value that needs one: `import runstore` (which loads
+    # this module) does not pay for them.
     from . import Histogram, Plotly, Table
 
     if kind == "dataframe":

@@ -1,7 +1,7 @@
 """wandb.Image: numpy/torch/PIL/path/matplotlib → `media/images/…png` + an `image-file` reference.
 
 Masks (`media/images/mask/….mask.png`) and 2-D boxes (`media/metadata/boxes2D/….boxes2D.json`) are
-written next to the image, their class labels kept once in config `_wandb` (contract §7.2).
+written next to the image, their class labels kept once in config `_wandb` (docs/COMPAT.md §7.2).
 
 Non-finite pixels: wandb would silently turn NaN into an arbitrary byte. Here NaN becomes 0 and ±Inf the
 largest/smallest finite value, with one warning, so a diverging model's output still logs.

@@ -8,11 +8,13 @@ cannot handle the figure — a chart is never lost because of a converter limita
 
 from __future__ import annotations
 
+import base64
 import warnings
 from typing import Any
 
-from ._util import ensure_matplotlib_figure, file_ref, is_matplotlib, json_bytes, warn
+from ._util import ensure_matplotlib_figure, file_ref, is_matplotlib, json_bytes, numpy, warn
 from .base import BindContext, Media
+from .image import Image
 
 
 def _is_plotly(v: Any) -> bool:
@@ -38,10 +40,6 @@ def _plain_arrays(v: Any) -> Any:
     wandb's files hold plain JSON lists, which every plotly.js version reads."""
     if isinstance(v, dict):
         if "bdata" in v and "dtype" in v and len(v) <= 3:
-            import base64
-
-            from ._util import numpy
-
             np = numpy()
             a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
             if "shape" in v:
@@ -83,8 +81,6 @@ class Plotly(Media):
         """A Plotly for plotly figures and convertible matplotlib figures, else a PNG Image."""
         if not is_matplotlib(fig):
             return cls(fig)
-        from .image import Image
-
         mfig = ensure_matplotlib_figure(fig)
         if any(ax.images for ax in mfig.axes):
             return Image(mfig)

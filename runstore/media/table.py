@@ -1,4 +1,4 @@
-"""`Table`: rows and columns, logged as a `table-file` reference (contract §7.2, §15 #23).
+"""`Table`: rows and columns, logged as a `table-file` reference (docs/COMPAT.md §7.2, §15 #23).
 
 Rows are kept as the user's values (so `get_column`/`get_dataframe` give back what was added); they are
 converted to JSON only when the table is logged. The on-disk formats are described in `table_files`.

@@ -13,6 +13,7 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
+from ..base.convert import Unconvertible, value
 from .base import BindContext, Media
 
 ANY = "any"
@@ -113,8 +114,6 @@ def to_json(ctx: BindContext, key: str, step: int, v: Any) -> Any:
     if hasattr(v, "item") and callable(v.item):  # numpy/torch scalars; datetime64 -> datetime
         item = v.item()
         return _epoch_ms(item) if isinstance(item, _dt.date) else to_json(ctx, key, step, item)
-    from ..base.convert import Unconvertible, value
-
     try:
         return value(v)
     except Unconvertible:

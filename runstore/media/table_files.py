@@ -122,5 +122,5 @@ def _find_root(path: Path, prev: str) -> Path:
             return parent
     raise FileNotFoundError(
         f"{path} is an increment of a table; its previous increment {prev!r} was not "
-        "found above it: pass root=<run dir>/files"
+        "found above it: pass root= the run's files directory (run.dir)"
     )

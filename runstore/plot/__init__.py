@@ -1,4 +1,4 @@
-"""`wandb.plot`: charts stored as a table plus the Vega panel spec that draws it (contract §8).
+"""`wandb.plot`: charts stored as a table plus the Vega panel spec that draws it (docs/COMPAT.md §8).
 
 Each helper returns a `CustomChart`; `run.log({"K": chart})` stores its table at `K_table` and the
 panel at config `_wandb.visualize.K`, as wandb does.

@@ -1,4 +1,4 @@
-"""`confusion_matrix` chart from predicted labels or class probabilities (contract §8)."""
+"""`confusion_matrix` chart from predicted labels or class probabilities (docs/COMPAT.md §8)."""
 
 from __future__ import annotations
 

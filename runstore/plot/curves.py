@@ -1,4 +1,4 @@
-"""`pr_curve` and `roc_curve` charts (contract §8), computed with numpy (see `metrics`)."""
+"""`pr_curve` and `roc_curve` charts (docs/COMPAT.md §8), computed with numpy (see `metrics`)."""
 
 from __future__ import annotations
 

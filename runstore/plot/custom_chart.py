@@ -1,4 +1,4 @@
-"""Custom charts: a table plus the Vega chart spec that draws it (contract §8).
+"""Custom charts: a table plus the Vega chart spec that draws it (docs/COMPAT.md §8).
 
 Nothing renders locally; logging a chart under key `K` stores what wandb stores, so a future UI (or
 wandb, after a sync) can draw it: the table at history/summary key `K_table` and the panel spec in config

@@ -1,4 +1,4 @@
-"""`line_series`: several y-series against shared or per-series x values, in long format (contract §8)."""
+"""`line_series`: several y-series against shared or per-series x values, in long format (docs/COMPAT.md §8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Charts over a table the user built: line, scatter, bar, histogram (contract §8)."""
+"""Charts over a table the user built: line, scatter, bar, histogram (docs/COMPAT.md §8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`run.config`: a dict of hyperparameters with wandb's access and change rules (contract §3)."""
+"""`run.config`: a dict of hyperparameters with wandb's access and change rules (docs/COMPAT.md §3)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
-"""`mode="disabled"`: a run with the full API that writes nothing (contract §1.9)."""
+"""`mode="disabled"`: a run with the full API that writes nothing (docs/COMPAT.md §1.9)."""
 
 from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any
+from typing import Any, Literal
 
 from ..base import names
 from . import registry
@@ -75,6 +75,6 @@ class DisabledRun:
     def __enter__(self) -> DisabledRun:
         return self
 
-    def __exit__(self, *exc: Any) -> bool:
+    def __exit__(self, *exc: Any) -> Literal[False]:
         self.finish()
         return False

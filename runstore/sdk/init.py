@@ -167,7 +167,7 @@ def _plan(store: Store, s: Settings, resume_from: str | None) -> Plan:
 
 # -- step 5: execute --------------------------------------------------------------------------------
 def _config_sources(s: Settings, config: Any, include: Any, exclude: Any) -> dict[str, Any]:
-    """config-defaults.yaml, then config_paths, then init(config=...) (contract §3.5)."""
+    """config-defaults.yaml, then config_paths, then init(config=...) (docs/COMPAT.md §3.5)."""
     merged: dict[str, Any] = {}
     if os.path.isfile("config-defaults.yaml"):
         try:
@@ -311,7 +311,7 @@ def _resume(store: Store, s: Settings, ref: RunRef, config: dict[str, Any]) -> R
 
 def _apply_sweep_values(run: Run, s: Settings) -> None:
     """The trial's parameters, deep-merged over the user's config and locked: later changes to these
-    keys are ignored with wandb's warning (contract §3.3)."""
+    keys are ignored with wandb's warning (docs/COMPAT.md §3.3)."""
     if not (s.sweep_id and s.sweep_param_path):
         return
     try:
@@ -436,7 +436,7 @@ def init(
             once_key="tensorboard",
         )
     if _sweep_trial():
-        # Under a sweep agent the run's identity comes from the agent (contract §1.3, §11.6).
+        # Under a sweep agent the run's identity comes from the agent (docs/COMPAT.md §1.3, §11.6).
         for label, value in (("project", project), ("entity", entity), ("id", id)):
             if value is not None:
                 term.warn(f"Ignoring {label} '{value}' when running a sweep.")

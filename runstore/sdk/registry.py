@@ -22,12 +22,20 @@ if TYPE_CHECKING:
 
 
 class ActiveRun(Protocol):
-    """What the registry needs of a run (a `Run` or a `DisabledRun`)."""
+    """What the registry (and `restore`, the sweep agent) need of a run: a `Run` or a `DisabledRun`."""
 
-    id: str
     _finished: bool
     config: Config
     summary: Any
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def project(self) -> str: ...
+
+    @property
+    def dir(self) -> str: ...
 
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None: ...
 
@@ -109,9 +117,7 @@ def _publish(ns: ModuleType, run: ActiveRun | None) -> None:
         for name, value in PREINIT.items():
             setattr(ns, name, value)
         return
-    ns.run = run
-    ns.config = run.config
-    ns.summary = run.summary
+    ns.__dict__.update(run=run, config=run.config, summary=run.summary)
     for name in BOUND:
         setattr(ns, name, getattr(run, name))
 

@@ -6,7 +6,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
@@ -285,7 +285,7 @@ class Run:
         commit: bool | None = None,
         sync: bool | None = None,
     ) -> None:
-        """Log a dict of metrics for one step (contract §4: auto step, commit=False, explicit step)."""
+        """Log a dict of metrics for one step (docs/COMPAT.md §4: auto step, commit=False, explicit step)."""
         if step is None and commit is None and self._fast and data.__class__ is dict:
             # One C-level pass decides the fast path: sum() raises for anything that is not a number
             # (str, None, dicts, lists, datetimes, enums), and a NaN or ±Inf makes `s - s` NaN. orjson
@@ -397,7 +397,7 @@ class Run:
         for name in list(flat):
             d = self._defs.lookup(name)
             sm = d.get("step_metric") if d else None
-            if sm and d.get("step_sync", True) and sm not in flat and sm in self._step_values:
+            if d and sm and d.get("step_sync", True) and sm not in flat and sm in self._step_values:
                 set_path(row, sm.split("."), self._step_values[sm])
                 flat[sm] = ((sm,), self._step_values[sm])
 
@@ -412,7 +412,7 @@ class Run:
         overwrite: bool | None = None,
         **kwargs: Any,
     ) -> Metric:
-        """Customize how a metric is summarized and which metric is its x-axis (contract §5)."""
+        """Customize how a metric is summarized and which metric is its x-axis (docs/COMPAT.md §5)."""
         if kwargs:
             self._term.warn(
                 f"define_metric() ignores unknown arguments: {', '.join(sorted(kwargs))}",
@@ -525,7 +525,7 @@ class Run:
     def __enter__(self) -> Run:
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Literal[False]:
         if exc_type is None:
             self.finish(exit_code=0)
         else:

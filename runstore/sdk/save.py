@@ -1,4 +1,4 @@
-"""`run.save()` / `wandb.save()` and `wandb.restore()` (contract §9.4, §9.5).
+"""`run.save()` / `wandb.save()` and `wandb.restore()` (docs/COMPAT.md §9.4, §9.5).
 
 Saved files are *copied* into the run's files directory (wandb symlinks them, so a run dir stops being
 self-contained when the source moves: §15 #27). The returned paths are the ones wandb returns.

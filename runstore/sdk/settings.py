@@ -147,7 +147,7 @@ def from_file(store_settings: Mapping[str, Any]) -> dict[str, Any]:
             out[var.name] = str(store_settings[var.name])
     if store_settings.get("mode"):
         try:
-            out["mode"] = norm_mode(store_settings["mode"], "settings.yaml")
+            out["mode"] = norm_mode(store_settings["mode"], "the store's settings file")
         except ValueError as e:
             term.warn(f"{e}; ignoring it", once_key="file:mode")
     if str(store_settings.get("disabled", "")).lower() in _env.TRUE:  # wandb's legacy `wandb off` wrote this

@@ -1,4 +1,4 @@
-"""`run.summary`: one value per key, the last logged unless set by hand (contract §6)."""
+"""`run.summary`: one value per key, the last logged unless set by hand (docs/COMPAT.md §6)."""
 
 from __future__ import annotations
 

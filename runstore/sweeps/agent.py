@@ -1,5 +1,5 @@
 """Sweep agents: the CLI agent (`runstore agent ID`, one child process per trial) and the in-process
-`runstore.agent(sweep_id, function=...)` (contract §11.5, §11.7).
+`runstore.agent(sweep_id, function=...)` (docs/COMPAT.md §11.5, §11.7).
 
 Both loop on `Controller.tick`: take an assignment under the sweep's lock, run the trial, record its
 result. The CLI agent polls the controller while its child runs, so an early-terminated run (hyperband,
@@ -59,7 +59,7 @@ def find_sweep(sweep_id: str, store: Store | None = None) -> SweepDir:
 
 # -- the trial's environment ----------------------------------------------------------------------
 def trial_env(sd: SweepDir, st: S.SweepState, run_id: str, param_path: str) -> dict[str, str]:
-    """What a trial's process must see (contract §11.5): both prefixes, because RUNSTORE_* settings win
+    """What a trial's process must see (docs/COMPAT.md §11.5): both prefixes, because RUNSTORE_* settings win
     over WANDB_* ones and a stray RUNSTORE_PROJECT must not send the run elsewhere; and the store, by
     RUNSTORE_DIR, which wins over WANDB_DIR: one store for every trial."""
     values = {
@@ -111,7 +111,7 @@ def settle(sd: SweepDir, st: S.SweepState, run_id: str, code: int, stopped: str 
     return s if s in S.RESULTS else "failed"
 
 
-# -- failure accounting (contract §11.5) ------------------------------------------------------------
+# -- failure accounting (docs/COMPAT.md §11.5) ------------------------------------------------------------
 @dataclass
 class Counts:
     started: float
@@ -436,7 +436,7 @@ def _run_function_trial(
             outcome["code"] = 0 if c is None else c if isinstance(c, int) else 1
         except BaseException:
             outcome["code"] = 1
-            traceback.print_exc()  # printed, not propagated (contract §11.7)
+            traceback.print_exc()  # printed, not propagated (docs/COMPAT.md §11.7)
 
     interrupted = False
     with _patched_env(trial_env(sd, st, a.run_id, yaml_path)):

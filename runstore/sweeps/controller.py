@@ -1,6 +1,6 @@
 """The sweep controller: one `tick` under the sweep's lock decides what an agent does next.
 
-There is no controller process. Every agent runs the controller loop of contract §11.10 itself, under
+There is no controller process. Every agent runs the controller loop of docs/COMPAT.md §11.10 itself, under
 the sweep's exclusive lock: fold the journal and the sweep's runs in the store, settle the trials of
 agents that died, ask the search for the next parameters and the stopping rule for runs to stop, and
 append the decisions. Whoever holds the lock sees every earlier decision, which is what makes two agents

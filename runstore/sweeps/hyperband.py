@@ -1,4 +1,4 @@
-"""Hyperband early termination with wandb's semantics (contract §11.9).
+"""Hyperband early termination with wandb's semantics (docs/COMPAT.md §11.9).
 
 Bands count metric *logs* (the n-th value of `metric.name` a run logged), not `_step`:
 `min_iter, min_iter*eta, ...` or `max_iter/eta, max_iter/eta^2, ...` (s of them, ≥ 1), truncated to ints.

@@ -1,11 +1,11 @@
-"""The agent's command line: `command` macros (contract §11.4) and the per-run config file (§11.3).
+"""The agent's command line: `command` macros (docs/COMPAT.md §11.4) and the per-run config file (§11.3).
 
 Values are formatted with Python's `str()` exactly as wandb does (`--flag=True`, `--layers=[64, 128]`,
 `--opt={'name': 'adam', 'lr': 0.1}`), each argument one argv token — no shell, so no quoting. Tokens
 that are not macros pass through verbatim; `${envvar:NAME}` is substituted anywhere inside a token (left
 as `NAME` when unset); a whole-token macro runstore does not know expands to nothing, as in wandb.
 
-Divergence (documented, contract §16): `${interpreter}` is `sys.executable`, the Python running the
+Divergence (documented, docs/COMPAT.md §16): `${interpreter}` is `sys.executable`, the Python running the
 agent, not wandb's literal `python` — which in a venv/conda setup silently picks another interpreter.
 """
 

@@ -2,7 +2,7 @@
 
 Every distribution is sampled through its inverse CDF (`ParamSpec.ppf(u)` with `u ~ U(0, 1)`), and
 `ParamSpec.cdf(value)` maps a value back to `[0, 1]`; random search and the bayes search space both
-rest on that pair (contract §11.2, §11.8). Pure Python on purpose (no numpy/scipy): the sweep library
+rest on that pair (docs/COMPAT.md §11.2, §11.8). Pure Python on purpose (no numpy/scipy): the sweep library
 must work with the core dependencies only.
 
 Semantics kept from wandb, quirks included:
@@ -10,7 +10,7 @@ Semantics kept from wandb, quirks included:
   (deprecated forms; `schema.warnings()` says so); the `*_values` forms take actual values.
 * quantized distributions return `round(x / q) * q`, an int when `q` is an int.
 Divergences (documented):
-* `q` defaults to the int `1` (the contract's `q=1`), so e.g. `q_uniform` without `q` yields ints.
+* `q` defaults to the int `1` (wandb's `q=1`), so e.g. `q_uniform` without `q` yields ints.
 * float results of a quantization are cleaned to 12 significant digits (`0.3`, not
   `0.30000000000000004`), so argv and config values read the way the user wrote the grid.
 """

@@ -1,4 +1,4 @@
-"""Sweep config validation (contract §11.1): every problem found at once, before anything is created.
+"""Sweep config validation (docs/COMPAT.md §11.1): every problem found at once, before anything is created.
 
 `parse_config` returns a `SweepConfig` or raises `SweepConfigError` whose message has one line per
 problem, each naming the key and the fix. `warnings(config)` lists what is allowed but suspicious.
@@ -258,7 +258,7 @@ def _parse_metric(raw: dict[str, Any], problems: list[str]) -> Metric | None:
 
 
 def hyperband_bands(early: Mapping[str, Any]) -> list[int]:
-    """Bracket boundaries, in number of metric logs (contract §11.9)."""
+    """Bracket boundaries, in number of metric logs (docs/COMPAT.md §11.9)."""
     eta = early["eta"]
     if "max_iter" in early:
         bands, band = [], float(early["max_iter"])

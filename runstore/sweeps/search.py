@@ -1,4 +1,4 @@
-"""Search: the next parameter set of a sweep from its config and the trials so far (contract §11.8).
+"""Search: the next parameter set of a sweep from its config and the trials so far (docs/COMPAT.md §11.8).
 
 Pure and stateless: every call sees the whole list of trials, so any process holding the sweep's lock
 can propose (no controller state to lose). Never blocks.
@@ -7,7 +7,7 @@ can propose (no controller state to lose). Never blocks.
   fastest; combinations already present in `trials` are skipped (integral floats equal ints, booleans
   stay distinct from 0/1); returns None once every combination has been proposed.
 * random — each non-constant parameter sampled independently through its inverse CDF. runstore
-  divergence (contract §15 #33): when every parameter has a finite support (categorical, int_uniform,
+  divergence (docs/COMPAT.md §15 #33): when every parameter has a finite support (categorical, int_uniform,
   q_uniform, ...), unseen combinations are preferred while any remain — random without replacement,
   with the configured weights; after that, independent samples as in wandb.
 * bayes — Optuna driven through ask/tell: a throw-away in-memory study is rebuilt from the trials on
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import random
 import warnings as _warnings
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ from dataclasses import dataclass, field
 from importlib.util import find_spec
 from typing import Any
 
+from ..base import env as _env
 from . import params as P
 from .schema import SweepConfig
 
@@ -147,7 +147,7 @@ _sampler_failed: set[str] = set()
 
 def bayes_sampler() -> str:
     """ "gp" (Optuna GPSampler) or "tpe" (Optuna TPESampler): which one bayes search uses here."""
-    forced = os.environ.get("RUNSTORE_BAYES_SAMPLER", "").strip().lower()
+    forced = str(_env.get("bayes_sampler") or "").strip().lower()
     if forced in ("gp", "tpe"):
         return forced
     if "gp" not in _sampler_failed and find_spec("torch") is not None and find_spec("scipy") is not None:
@@ -284,7 +284,7 @@ def _bayes(config: SweepConfig, trials: list[Trial], seed: int | None) -> dict[s
         try:
             asked = _ask(optuna, kind, seed, direction, frozen, distributions)
         except ImportError:
-            if kind != "gp" or os.environ.get("RUNSTORE_BAYES_SAMPLER"):
+            if kind != "gp" or _env.get("bayes_sampler"):
                 raise
             _sampler_failed.add("gp")  # torch/scipy present but unusable: TPE from now on
             asked = _ask(optuna, "tpe", seed, direction, frozen, distributions)
