@@ -101,7 +101,13 @@ def run_command(
     # The child joins this run if it calls init(); the wrapper already tees its output, so a child
     # init() must not capture it twice.
     env = _env.child_env(
-        {"run_id": run.id, "resume": "allow", "project": run.project, "dir": str(run._store.root), "console": "off"}
+        {
+            "run_id": run.id,
+            "resume": "allow",
+            "project": run.project,
+            "dir": str(run._store.root),
+            "console": "off",
+        }
     )
     try:
         child = _start(cmd, exe, env, capture=True)

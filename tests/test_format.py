@@ -4,7 +4,6 @@ code path."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,15 @@ from runstore.sweeps import controller as C
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMAT = (ROOT / "docs" / "FORMAT.md").read_text()
-_PLACEHOLDERS = {"<project>": "proj", "<id>": "ab12cd34", "<sweep>": "zz99yy88", "<run>": "ab12cd34",
-                 "<N>": "3", "<key>": "0123abcd", "<path>": "deep/er/x.bin"}
+_PLACEHOLDERS = {
+    "<project>": "proj",
+    "<id>": "ab12cd34",
+    "<sweep>": "zz99yy88",
+    "<run>": "ab12cd34",
+    "<N>": "3",
+    "<key>": "0123abcd",
+    "<path>": "deep/er/x.bin",
+}
 
 
 def _table(heading: str) -> list[list[str]]:
@@ -51,7 +57,9 @@ def test_every_path_of_the_store_table_has_the_kind_the_code_gives_it() -> None:
     assert len(rows) >= 30
     for path, kind, _what in rows:
         rel = _sub(path.strip("`"))
-        assert L.kind_of(rel) == kind, f"FORMAT.md says {path} is {kind}; layout.kind_of says {L.kind_of(rel)}"
+        assert L.kind_of(rel) == kind, (
+            f"FORMAT.md says {path} is {kind}; layout.kind_of says {L.kind_of(rel)}"
+        )
 
 
 def test_the_kinds_table_names_the_four_kinds() -> None:
@@ -59,9 +67,15 @@ def test_the_kinds_table_names_the_four_kinds() -> None:
 
 
 def test_files_that_are_not_part_of_the_format_have_no_kind() -> None:
-    for rel in ("projects/p/runs/r/notes.txt", "projects/p/runs/r/.history.jsonl.tmp-runstore-12",
-                "projects/p/runs/r/files/.x.bin.tmp-runstore-9", "sweeps/s/other.txt", "random.txt",
-                "projects/p/runs/r/history.x.jsonl", "projects/p/runs/r/history.-1.jsonl"):
+    for rel in (
+        "projects/p/runs/r/notes.txt",
+        "projects/p/runs/r/.history.jsonl.tmp-runstore-12",
+        "projects/p/runs/r/files/.x.bin.tmp-runstore-9",
+        "sweeps/s/other.txt",
+        "random.txt",
+        "projects/p/runs/r/history.x.jsonl",
+        "projects/p/runs/r/history.-1.jsonl",
+    ):
         assert L.kind_of(rel) is None, rel
 
 
@@ -91,9 +105,15 @@ def test_store_files_lists_each_file_of_a_run_with_its_kind(tmp_path: Path) -> N
     files = {f.rel.split(f"/runs/{run.id}/", 1)[1]: f.kind for f in store.files(run._ref)}
     image = next(k for k in files if k.startswith("files/media/images/"))
     assert files == {
-        "run.jsonl": "append", "history.jsonl": "append", "files/output.log": "append",
-        "files/diff.patch": "immutable", "files/requirements.txt": "immutable", "files/code/train.py": "immutable",
-        image: "immutable", "files/model.pt": "replaced", "files/written-by-the-script.txt": "replaced",
+        "run.jsonl": "append",
+        "history.jsonl": "append",
+        "files/output.log": "append",
+        "files/diff.patch": "immutable",
+        "files/requirements.txt": "immutable",
+        "files/code/train.py": "immutable",
+        image: "immutable",
+        "files/model.pt": "replaced",
+        "files/written-by-the-script.txt": "replaced",
         "cache/history.npz": "derived",
     }
     for f in store.files(run._ref):
@@ -109,8 +129,10 @@ def test_store_and_sweep_files_with_their_kinds(tmp_path: Path) -> None:
     with sd.locked():
         pass
     assert {f.rel: f.kind for f in store.sweep_files(sd.id)} == {
-        f"sweeps/{sd.id}/journal.jsonl": "append", f"sweeps/{sd.id}/config.yaml": "replaced",
-        f"sweeps/{sd.id}/config-ab12cd34.yaml": "immutable", f"sweeps/{sd.id}/lock": "derived",
+        f"sweeps/{sd.id}/journal.jsonl": "append",
+        f"sweeps/{sd.id}/config.yaml": "replaced",
+        f"sweeps/{sd.id}/config-ab12cd34.yaml": "immutable",
+        f"sweeps/{sd.id}/lock": "derived",
     }
     store.write_settings({"project": "p"})
     got = {f.rel: f.kind for f in store.store_files()}
@@ -134,8 +156,9 @@ def _documented(heading: str) -> dict[str, tuple[set[str], set[str]]]:
     return out
 
 
-@pytest.mark.parametrize(("log", "heading"), [("run.jsonl", "## run.jsonl — the event log"),
-                                              ("journal.jsonl", "## Sweeps (")])
+@pytest.mark.parametrize(
+    ("log", "heading"), [("run.jsonl", "## run.jsonl — the event log"), ("journal.jsonl", "## Sweeps (")]
+)
 def test_record_tables_match_the_schema_both_ways(log: str, heading: str) -> None:
     documented = _documented(heading)
     declared = {t: (set(r.fields), set(r.legacy)) for t, r in schema.RECORDS[log].items()}
@@ -164,8 +187,15 @@ def _every_run_record(tmp_path: Path) -> None:
     """Every writer of run.jsonl, each field it can write."""
     (tmp_path / "f.txt").write_text("x")
     run = runstore.init(project="p", config={"a": 1, "b": 2}, settings={"disable_git": False})
-    run.define_metric("loss", step_metric="epoch", step_sync=True, hidden=False, summary="min", goal="minimize",
-                      overwrite=True)
+    run.define_metric(
+        "loss",
+        step_metric="epoch",
+        step_sync=True,
+        hidden=False,
+        summary="min",
+        goal="minimize",
+        overwrite=True,
+    )
     run.log({"loss": 1.0, "epoch": 0})
     run.log({"late": 1}, step=0)  # dropped
     run.summary["manual"] = 1
@@ -209,14 +239,22 @@ def _every_journal_record(tmp_path: Path) -> None:
     prior = runstore.init(project="p", config={"x": 0})
     prior.log({"loss": 0.5})
     prior.finish()
-    sd = C.create_sweep({"method": "grid", "parameters": {"x": {"values": [1, 2]}}}, project="p", entity="e",
-                        store=store, prior_runs=[prior.id])
+    sd = C.create_sweep(
+        {"method": "grid", "parameters": {"x": {"values": [1, 2]}}},
+        project="p",
+        entity="e",
+        store=store,
+        prior_runs=[prior.id],
+    )
     C.update_config(sd, {"method": "grid", "parameters": {"x": {"values": [1, 2, 3]}}})
     C.set_state(sd, "pause")
     C.set_state(sd, "resume")
-    config = {"method": "grid", "metric": {"name": "loss", "goal": "minimize"},
-              "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 2},
-              "parameters": {"x": {"values": [1, 2, 9, 4, 5]}}}
+    config = {
+        "method": "grid",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 2},
+        "parameters": {"x": {"values": [1, 2, 9, 4, 5]}},
+    }
     sd = C.create_sweep(config, project="p", store=store)
     ctl = C.Controller(sd)
     a = ctl.register_agent("function")

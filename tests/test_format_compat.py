@@ -55,12 +55,20 @@ def test_a_format_1_store_reads_as_it_did_when_it_was_written(legacy: Path) -> N
     assert Store(legacy).format_version() == (1, 0)
     got = {}
     for r in api.runs("legacy"):
-        got[r.id] = _clean({
-            "name": r.name, "state": r.state, "exit_code": r.exit_code, "tags": r.tags, "config": r.config,
-            "summary": r.summary_metrics, "history": [dict(x) for x in r.scan_history()],
-            "lastHistoryStep": r.lastHistoryStep, "files": sorted(f.name for f in r.files()),
-            "git": r.metadata.get("git", {}).get("dirty"),
-        })
+        got[r.id] = _clean(
+            {
+                "name": r.name,
+                "state": r.state,
+                "exit_code": r.exit_code,
+                "tags": r.tags,
+                "config": r.config,
+                "summary": r.summary_metrics,
+                "history": [dict(x) for x in r.scan_history()],
+                "lastHistoryStep": r.lastHistoryStep,
+                "files": sorted(f.name for f in r.files()),
+                "git": r.metadata.get("git", {}).get("dirty"),
+            }
+        )
     assert json.loads(json.dumps(got)) == EXPECTED["runs"]
     sw = api.sweep(EXPECTED["sweep"]["id"])
     assert sw.state == EXPECTED["sweep"]["state"]
@@ -116,7 +124,9 @@ def test_a_store_of_a_newer_major_version_is_refused_with_one_line(tmp_path: Pat
     root = tmp_path / ".wandb"
     _newer_store(root)
     newer = f"{fmt.MAJOR + 1}.0"
-    with pytest.raises(FormatError, match=f"format {newer}; this runstore reads format {fmt.MAJOR} and older"):
+    with pytest.raises(
+        FormatError, match=f"format {newer}; this runstore reads format {fmt.MAJOR} and older"
+    ):
         runstore.Api()
     with pytest.raises(StoreError, match=f"format {newer}"):
         runstore.init(project="p")

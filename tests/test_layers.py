@@ -81,9 +81,11 @@ def test_only_the_store_knows_the_layout() -> None:
 
 def test_the_layout_check_catches_what_it_is_for(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
-    bad.write_text('from pathlib import Path\nimport os\n'
-                   'a = Path("x") / "history.jsonl"\nb = os.path.join("d", "files")\nc = f"{a}/runs/{b}"\n'
-                   'd = "system.jsonl"\ne = "projects/p"\n')
+    bad.write_text(
+        "from pathlib import Path\nimport os\n"
+        'a = Path("x") / "history.jsonl"\nb = os.path.join("d", "files")\nc = f"{a}/runs/{b}"\n'
+        'd = "system.jsonl"\ne = "projects/p"\n'
+    )
     bad.rename(PKG / "_layout_probe.py")
     try:
         found = _layout_literals(PKG / "_layout_probe.py")
@@ -118,13 +120,25 @@ def test_only_the_settings_table_reads_the_environment_by_name() -> None:
         if path == PKG / "base" / "env.py":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("get", "getenv"):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("get", "getenv")
+            ):
                 arg = node.args[0] if node.args else None
-                if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and _ENV_NAME.match(arg.value):
+                if (
+                    isinstance(arg, ast.Constant)
+                    and isinstance(arg.value, str)
+                    and _ENV_NAME.match(arg.value)
+                ):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {arg.value}")
-            if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
-                if isinstance(node.slice.value, str) and _ENV_NAME.match(node.slice.value):
-                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.slice.value}")
+            key = (
+                node.slice.value
+                if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant)
+                else None
+            )
+            if isinstance(key, str) and _ENV_NAME.match(key):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {key}")
     assert not offenders, "\n".join(offenders)
 
 
@@ -154,8 +168,12 @@ def test_truthy_values_are_one_set_everywhere() -> None:
 
 
 def test_the_readme_settings_reference_is_generated_from_the_table() -> None:
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_settings_docs.py"), "--check"],
-                         capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gen_settings_docs.py"), "--check"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert out.returncode == 0, out.stdout + out.stderr + "\nrun `make docs`"
     readme = (ROOT / "README.md").read_text()
     for v in env.VARS:

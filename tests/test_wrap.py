@@ -165,7 +165,12 @@ def test_sigterm_is_forwarded_to_the_child(tmp_path: Path) -> None:
 
 def test_disabled_mode_runs_the_command_and_tracks_nothing(tmp_path: Path, capfd) -> None:
     env = {**os.environ, "WANDB_MODE": "disabled", "RUNSTORE_DIR": str(tmp_path / ".wandb")}
-    p = subprocess.run([PY, "-m", "runstore", "run", "--", PY, "-c", "print('hi'); raise SystemExit(3)"],
-                       env=env, capture_output=True, text=True, cwd=tmp_path)
+    p = subprocess.run(
+        [PY, "-m", "runstore", "run", "--", PY, "-c", "print('hi'); raise SystemExit(3)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert p.returncode == 3 and "hi" in p.stdout
     assert not (tmp_path / ".wandb" / "projects").exists()

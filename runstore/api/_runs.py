@@ -56,7 +56,7 @@ class Runs:
         x_axis: str = "_step",
         format: str = "default",
     ) -> Any:
-        frames = []
+        frames: list[dict[str, Any]] = []
         for r in self._runs:
             rows = r.history(samples=samples, keys=keys, x_axis=x_axis, pandas=False)
             frames.extend({**row, "run_id": r.id} for row in rows)

@@ -112,7 +112,7 @@ class OutputLog:
         """Write every unfinished line (as a line of its own) and close the file. Idempotent."""
         if self.fd < 0:
             return
-        out = []
+        out: list[str] = []
         for st in self._lines.values():
             tail = st.decoder.decode(b"", final=True)
             if tail:

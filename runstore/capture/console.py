@@ -88,7 +88,7 @@ def _grow_pipe(fd: int) -> None:
     try:
         import fcntl
 
-        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)  # type: ignore[attr-defined]
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
     except Exception:
         pass  # not Linux, or over the user's pipe quota: the default size works, only less smoothly
 
@@ -310,7 +310,7 @@ class ConsoleCapture:
         self._restore()
         for s in self._buffered:
             try:
-                s.reconfigure(line_buffering=False)
+                s.reconfigure(line_buffering=False)  # type: ignore[union-attr]
             except Exception:
                 pass
         self._buffered = []

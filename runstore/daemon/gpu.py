@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Protocol
 
 NVML_TEMPERATURE_GPU = 0  # pynvml.NVML_TEMPERATURE_GPU; a literal so a fake module need not define it
@@ -76,19 +76,19 @@ class NvmlBackend:
         out: dict[str, float] = {}
         for i, h in enumerate(self.handles):
             p = f"gpu.{i}."
-            util = self._query(i, "util", lambda h=h: n.nvmlDeviceGetUtilizationRates(h))
+            util = self._query(i, "util", partial(n.nvmlDeviceGetUtilizationRates, h))
             if util is not None:
                 out[p + "gpu"] = float(util.gpu)
                 out[p + "memory"] = float(util.memory)
-            mem = self._query(i, "mem", lambda h=h: n.nvmlDeviceGetMemoryInfo(h))
+            mem = self._query(i, "mem", partial(n.nvmlDeviceGetMemoryInfo, h))
             if mem is not None and mem.total:
                 out[p + "memoryAllocated"] = round(100.0 * mem.used / mem.total, 2)
                 out[p + "memoryAllocatedBytes"] = float(mem.used)
-            temp = self._query(i, "temp", lambda h=h: n.nvmlDeviceGetTemperature(h, NVML_TEMPERATURE_GPU))
+            temp = self._query(i, "temp", partial(n.nvmlDeviceGetTemperature, h, NVML_TEMPERATURE_GPU))
             if temp is not None:
                 out[p + "temp"] = float(temp)
-            power = self._query(i, "power", lambda h=h: n.nvmlDeviceGetPowerUsage(h))  # milliwatts
-            limit = self._query(i, "limit", lambda h=h: n.nvmlDeviceGetEnforcedPowerLimit(h))
+            power = self._query(i, "power", partial(n.nvmlDeviceGetPowerUsage, h))  # milliwatts
+            limit = self._query(i, "limit", partial(n.nvmlDeviceGetEnforcedPowerLimit, h))
             if power is not None:
                 out[p + "powerWatts"] = round(power / 1000.0, 3)
             if limit:
@@ -103,14 +103,14 @@ class NvmlBackend:
         out: list[dict[str, Any]] = []
         for i, h in enumerate(self.handles):
             d: dict[str, Any] = {}
-            name = self._query(i, "name", lambda h=h: n.nvmlDeviceGetName(h))
+            name = self._query(i, "name", partial(n.nvmlDeviceGetName, h))
             if name is not None:
                 d["name"] = _text(name)
-            mem = self._query(i, "mem", lambda h=h: n.nvmlDeviceGetMemoryInfo(h))
+            mem = self._query(i, "mem", partial(n.nvmlDeviceGetMemoryInfo, h))
             if mem is not None:
                 d["memoryTotal"] = int(mem.total)
             if hasattr(n, "nvmlDeviceGetUUID"):
-                uuid = self._query(i, "uuid", lambda h=h: n.nvmlDeviceGetUUID(h))
+                uuid = self._query(i, "uuid", partial(n.nvmlDeviceGetUUID, h))
                 if uuid is not None:
                     d["uuid"] = _text(uuid)
             out.append(d)
@@ -137,11 +137,12 @@ def open_backend(log: Callable[[str], None] | None = None, nvml: Any = None) -> 
         if not driver_present():
             return None
         try:
-            import pynvml as nvml  # type: ignore[import-untyped]
+            import pynvml
         except Exception as e:
             if log:
                 log(f"GPU metrics off: cannot import pynvml ({e})")
             return None
+        nvml = pynvml
     try:
         backend = NvmlBackend(nvml)
     except Exception as e:

@@ -183,6 +183,7 @@ def _cgroup_quota(pid: int) -> float | None:
     best: float | None = None
     for line in lines:
         _, controllers, rel = line.split(":", 2)
+        files: tuple[str, ...]
         if controllers == "":
             base, files = Path("/sys/fs/cgroup"), ("cpu.max",)
         elif "cpu" in controllers.split(","):

@@ -39,6 +39,9 @@ class Image(Media):
     MAX_ITEMS = 108
     MAX_DIMENSION = 65500
     _log_type = "image-file"
+    format: str
+    _width: int | None
+    _height: int | None
 
     def __init__(
         self,

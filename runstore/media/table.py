@@ -368,7 +368,11 @@ def _continued(ctx: BindContext, key: str, columns: list[str]) -> _Increments | 
     if run is None or not getattr(run, "resumed", False):
         return None
     ref = (getattr(run, "_svalues", None) or {}).get(key)
-    if not (table_files.is_table_ref(ref) and ref.get("_type") == "incremental-table-file"):
+    if not (
+        isinstance(ref, dict)
+        and table_files.is_table_ref(ref)
+        and ref.get("_type") == "incremental-table-file"
+    ):
         return None
     try:
         doc = table_files.read_doc(ctx.files_dir / ref["path"])

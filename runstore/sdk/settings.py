@@ -155,7 +155,7 @@ def from_file(store_settings: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-class UserSettings(dict):  # type: ignore[type-arg]
+class UserSettings(dict[str, Any]):
     """`runstore.Settings(...)` (wandb.Settings): any keyword is accepted here; init() uses the ones it
     knows and warns once about the rest, so scripts written for any wandb version keep running."""
 
@@ -171,7 +171,7 @@ class UserSettings(dict):  # type: ignore[type-arg]
     def __setattr__(self, key: str, value: Any) -> None:
         self[key] = value
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         super().update(*args, **kwargs)
 
 

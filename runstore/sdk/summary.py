@@ -16,6 +16,10 @@ class MissingKey(KeyError, AttributeError):
 class SummarySubDict:
     """A nested level of the summary; assignments write through to the leaf path."""
 
+    _root: SummaryView
+    _path: tuple[str, ...]
+    _data: dict[str, Any]
+
     def __init__(self, root: SummaryView, path: tuple[str, ...], data: dict[str, Any]) -> None:
         object.__setattr__(self, "_root", root)
         object.__setattr__(self, "_path", path)

@@ -96,7 +96,7 @@ def check(log: str, rec: dict[str, Any]) -> None:
     """Raise SchemaError unless `rec` is a declared record type of `log` with declared fields only."""
     t = rec.get("t")
     decl = RECORDS[log].get(t) if isinstance(t, str) else None
-    if decl is None:
+    if decl is None or not isinstance(t, str):
         raise SchemaError(
             f"{log}: record type {t!r} is not declared in store/schema.py (nor in docs/FORMAT.md)"
         )

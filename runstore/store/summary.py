@@ -91,8 +91,8 @@ class MetricDefs:
                     return
             self.globs.append((prefix, d))
         else:
-            old = self.exact.get(name)
-            self.exact[name] = d if old is None or d.get("overwrite") else {**old, **_truthy(d)}
+            old_def = self.exact.get(name)
+            self.exact[name] = d if old_def is None or d.get("overwrite") else {**old_def, **_truthy(d)}
 
     def lookup(self, name: str) -> dict[str, Any] | None:
         d = self.exact.get(name)
@@ -135,7 +135,7 @@ class SummaryState:
             name = metric_name(path)
             d = self.defs.lookup(name) if not (len(path) == 1 and path[0] in RESERVED) else None
             ops = d.get("summary") if d else None
-            if not ops:
+            if not ops or d is None:
                 set_path(self.values, path, v)
             elif "none" in ops:
                 del_path(self.values, path)

@@ -109,7 +109,9 @@ def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
         what = getattr(e, "problem", None) or str(e)
         ctx = getattr(e, "context_mark", None)
         if getattr(e, "problem_mark", None) is not None and ctx is not None and getattr(e, "context", None):
-            what += f" ({e.context} at line {ctx.line + 1})"  # where the broken construct started
+            what += (
+                f" ({getattr(e, 'context', '')} at line {ctx.line + 1})"  # where the broken construct started
+            )
         raise SweepConfigError([f"{where}{at}: YAML syntax error: {what} — fix the YAML there"]) from None
     if data is None:
         raise SweepConfigError(
@@ -186,13 +188,13 @@ def parse_config(source: Mapping[str, Any] | str | os.PathLike[str]) -> SweepCon
     early = _parse_early_terminate(raw["early_terminate"], problems) if "early_terminate" in raw else None
     command = _parse_command(raw, problems)
     run_cap = raw.get("run_cap")
-    if "run_cap" in raw and not (P.is_int(run_cap) and run_cap > 0):
+    if "run_cap" in raw and not (P.is_int(run_cap) and run_cap is not None and run_cap > 0):
         problems.append(f"run_cap: must be an integer > 0, got {run_cap!r}")
     if problems:
         raise SweepConfigError(problems)
     return SweepConfig(
         raw=raw,
-        method=method,
+        method=str(method),
         metric=metric,
         parameters=parameters,
         early_terminate=early,
@@ -254,7 +256,7 @@ def _parse_metric(raw: dict[str, Any], problems: list[str]) -> Metric | None:
         )
     if len(problems) > n0:
         return None
-    return Metric(name=name, goal=goal, target=target, impute=impute, impute_while_running=iwr)
+    return Metric(name=str(name), goal=goal, target=target, impute=impute, impute_while_running=iwr)
 
 
 def hyperband_bands(early: Mapping[str, Any]) -> list[int]:
