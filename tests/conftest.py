@@ -103,6 +103,56 @@ def events(run: Any, kind: str | None = None) -> list[dict[str, Any]]:
     return [e for e in st.events if kind is None or e.get("t") == kind]
 
 
+class FakeClock:
+    """A clock a test sets by hand (`clock.now = ...`), for a `Run(clock=...)`."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def clocked_run(tmp_path: Path, clock: Any, terminal: Any = None, project: str = "p") -> Any:
+    """A live run whose timestamps and runtimes come from `clock` (what init() builds, minus the capture
+    and the daemon), registered like one from init()."""
+    from runstore.sdk.run import Run
+    from runstore.sdk.settings import Settings
+    from runstore.store.summary import SummaryState
+
+    store = Store(tmp_path / ".wandb")
+    store.ensure()
+    ref = store.run(project, "clocked1")
+    now = clock()
+    info = {
+        "id": ref.id,
+        "project": project,
+        "entity": "",
+        "name": "clocked",
+        "created": now,
+        "format": "2.0",
+    }
+    run = Run(
+        store=store,
+        ref=ref,
+        settings=Settings(mode="offline"),
+        info=info,
+        resumed=False,
+        step=0,
+        runtime_offset=0.0,
+        config={},
+        summary=SummaryState(),
+        allow_val_change=False,
+        history=ref.history_file(),
+        segment_start=now,
+        clock=clock,
+        terminal=terminal,
+    )
+    run._open({"t": "init", **info})
+    registry.started(run, make_current=True)
+    return run
+
+
 def user_keys(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if not k.startswith("_")}
 

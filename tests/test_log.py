@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import events, history, run_state, user_keys, warnings_in
+from conftest import FakeClock, clocked_run, events, history, run_state, user_keys, warnings_in
 
 import runstore
 
@@ -162,23 +162,26 @@ def test_reserved_keys_on_every_row_and_runtime_not_stored(run):
     ts = [r["_timestamp"] for r in hist]
     assert ts == sorted(ts)
     st = run_state(run)
-    assert 0 <= st.summary["_runtime"] <= t1 - t0 + 0.01
+    assert st.summary["_runtime"] == pytest.approx(hist[-1]["_timestamp"] - st.created)  # derived, not stored
     assert st.summary["_step"] == 5
     assert st.summary["_timestamp"] == hist[-1]["_timestamp"]
 
 
-def test_runtime_derived_on_read_is_time_since_start(run):
-    time.sleep(0.2)
+def test_runtime_derived_on_read_is_time_since_start(tmp_path) -> None:
+    clock = FakeClock(1000.0)
+    run = clocked_run(tmp_path, clock)
+    clock.now = 1000.25
     run.log({"a": 1})
-    run.finish()
+    clock.now = 1003.0
+    run.finish(quiet=True)
     st = run_state(run)
     from runstore.store.runs import with_runtime
 
     (r,) = history(run)
-    r = with_runtime(r, st.segments)
-    assert 0.2 <= r["_runtime"] < 5
-    assert st.summary["_runtime"] == pytest.approx(r["_runtime"])
-    assert run.summary["_runtime"] == pytest.approx(r["_runtime"])
+    assert r["_timestamp"] == 1000.25
+    assert with_runtime(r, st.segments)["_runtime"] == 0.25
+    assert st.summary["_runtime"] == 0.25 and run.summary["_runtime"] == 0.25
+    assert st.exit["runtime"] == 3.0 and st.runtime == 3.0
 
 
 @pytest.mark.parametrize(

@@ -494,7 +494,8 @@ class Run:
     def to_dict(self) -> dict[str, Any]:
         """The run as one JSON-able object: what `runstore ls --json` prints for it (and what an HTTP
         reader serves), with the config and summary as stored, not as edited since."""
-        st, info = self._st, self._info
+        st = self._st
+        info = st.info
         return {
             "id": st.id,
             "name": info.get("name"),
