@@ -228,11 +228,11 @@ def load_all_runs(store: str, project: str) -> Result:
 SLEEPER = """\
 import os, sys
 import runstore
-from runstore.daemon.client import register_live
+from runstore.store import live
 from runstore.store.liveness import hostname, start_token
 
 run = runstore.init(project="bench-daemon", config={"i": int(sys.argv[1])})
-register_live(run._store.root, run._ref.project, run.id, run._ref.path, os.getpid(), start_token(os.getpid()),
+live.register(run._store, run._ref.project, run.id, run._ref.path, os.getpid(), start_token(os.getpid()),
               hostname())
 print(run.id, flush=True)
 sys.stdin.read()  # a training process that sleeps until the parent closes our stdin
@@ -326,7 +326,8 @@ def _start_daemon(store: Path, interval: float, env: dict[str, str]) -> Any:
     """`python -m runstore.daemon` on `store` (no idle exit), returned once it holds the store's lock."""
     import subprocess
 
-    from runstore.daemon import lock, paths
+    from runstore.daemon import lock
+    from runstore.store.store import Store
 
     daemon = subprocess.Popen(
         [
@@ -346,7 +347,7 @@ def _start_daemon(store: Path, interval: float, env: dict[str, str]) -> Any:
         stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 30
-    while lock.holder(paths.pid_path(store), wait=0) != daemon.pid:
+    while lock.holder(Store(store).daemon_pid, wait=0) != daemon.pid:
         if daemon.poll() is not None or time.monotonic() > deadline:
             daemon.kill()
             raise RuntimeError(f"daemon did not start: {daemon.stderr.read().decode()[-500:]}")  # type: ignore[union-attr]
@@ -359,7 +360,7 @@ def daemon_client(calls: int) -> Result:
     has: ensure_running() when no daemon runs (it spawns one and must not wait for it), then per call
     once that daemon holds the lock (a lock probe; init() of every later run pays this)."""
     import runstore  # noqa: F401 - imports a training script has paid before its init()
-    from runstore.daemon import client, control, lock, paths
+    from runstore.daemon import client, control, lock
     from runstore.store.store import Store
 
     store = Path(os.environ["RUNSTORE_DIR"])
@@ -370,10 +371,10 @@ def daemon_client(calls: int) -> Result:
         t0 = time.perf_counter()
         client.ensure_running(store, env=env)
         returned = time.perf_counter()
-        running_on_return = lock.is_locked(paths.pid_path(store))
+        running_on_return = lock.is_locked(Store(store).daemon_pid)
         deadline = returned + 30
         while pid is None and time.perf_counter() < deadline:
-            pid = lock.holder(paths.pid_path(store), wait=0)
+            pid = lock.holder(Store(store).daemon_pid, wait=0)
             if pid is None:
                 time.sleep(0.005)
         up = time.perf_counter()
@@ -386,7 +387,7 @@ def daemon_client(calls: int) -> Result:
             for _ in range(per):
                 client.ensure_running(store, env=env)
             rounds.append((time.perf_counter() - t) / per)
-        if lock.holder(paths.pid_path(store)) != pid:
+        if lock.holder(Store(store).daemon_pid) != pid:
             raise RuntimeError("the daemon changed while probing")
     finally:
         if client.is_running(store):
@@ -404,11 +405,11 @@ def daemon_client(calls: int) -> Result:
 CRASHER = """\
 import os, time
 import runstore
-from runstore.daemon.client import register_live
+from runstore.store import live
 from runstore.store.liveness import hostname, start_token
 
 run = runstore.init(project="bench-crash")
-register_live(run._store.root, run._ref.project, run.id, run._ref.path, os.getpid(), start_token(os.getpid()),
+live.register(run._store, run._ref.project, run.id, run._ref.path, os.getpid(), start_token(os.getpid()),
               hostname())
 print(run.id, flush=True)
 i = 0

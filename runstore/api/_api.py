@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from ..base.gcpause import paused
 from ..errors import RunNotFound, UsageError
 from ..store.index import load_states
 from ..store.layout import check_name, run_ref_of_dir
@@ -86,8 +87,9 @@ class Api:
         project = self._project_of(parts)
         if project is not None:
             check_name("project", project)
-        states = select(load_states(self._store, project), filters, order)
-        return Runs(self, [Run(self, s) for s in states])
+        with paused():  # thousands of runs: see base/gcpause.py
+            states = select(load_states(self._store, project), filters, order)
+            return Runs(self, [Run(self, s) for s in states])
 
     def sweep(self, path: str) -> Sweep:
         """A sweep: `"id"`, `"project/id"` or `"entity/project/id"` (docs/COMPAT.md §12)."""

@@ -141,7 +141,7 @@ class Run:
     def __init__(self, api: Api, state: RunState) -> None:
         self._api = api
         self._st = state
-        self._info = dict(state.info)
+        self._info = state.info  # copied on the first edit (below)
         # Copies to edit are made on first use: listing 10,000 runs must not deep-copy 10,000 configs.
         self._orig_info: dict[str, Any] | None = None
         self._config: dict[str, Any] | None = None
@@ -164,6 +164,7 @@ class Run:
     def _edit_info(self, key: str, value: Any) -> None:
         if self._orig_info is None:
             self._orig_info = copy.deepcopy(self._info)
+            self._info = dict(self._info)
         self._info[key] = value
 
     # -- identity ------------------------------------------------------------------------------

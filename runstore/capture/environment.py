@@ -7,7 +7,6 @@ import hashlib
 import os
 import platform
 import sys
-from importlib import metadata
 from typing import Any
 
 from ..base import env as _env
@@ -51,6 +50,10 @@ def requirements_cached(store: Store | None) -> str:
 
 def requirements() -> str:
     """`name==version` of every installed distribution, sorted (pip freeze without a subprocess)."""
+    # Here, not at the top: importlib.metadata (and the email package it loads) costs ~15 ms, and this
+    # runs on the capture thread, off init()'s path.
+    from importlib import metadata
+
     seen: dict[str, str] = {}
     for dist in metadata.distributions():
         try:

@@ -18,7 +18,6 @@ from typing import Any
 from ..store import jsonl
 from ..store.layout import RunRef
 from ..store.store import Store
-from . import environment, git
 
 
 def ignored(relpath: str, globs: tuple[str, ...] | list[str]) -> bool:
@@ -72,6 +71,10 @@ class Recorder:
             self.error = f"{type(e).__name__}: {e}"
 
     def _record(self) -> None:
+        # Imported on the capture thread, not at the top: git and environment pull in gitpython and
+        # importlib.metadata (tens of ms), which init() must not wait for.
+        from . import environment, git
+
         t0 = time.perf_counter()
         meta: dict[str, Any] = environment.machine()
         program = self._program

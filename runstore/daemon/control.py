@@ -13,7 +13,6 @@ from ..store.liveness import is_alive
 from ..store.store import Store
 from . import lock
 from .client import DEFAULT_IDLE_EXIT, DEFAULT_INTERVAL, StoreLike, as_store, spawn
-from .loop import serve
 
 
 def _args_of(pid: int) -> dict[str, float | None]:
@@ -146,6 +145,10 @@ def _running(pid: int) -> bool:
 
 def run_foreground(store: StoreLike, interval: float | None = None, idle_exit: float | None = None) -> int:
     """Be the daemon in this process (log echoed to stderr) until Ctrl-C, SIGTERM or idleness."""
+    # Here, not at the top: the loop pulls in the sampler (psutil, ~15 ms), which `runstore daemon
+    # status|stop` and every other command importing this module do not need.
+    from .loop import serve
+
     st = as_store(store)
     if lock.is_locked(st.daemon_pid):
         raise StoreError(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Any, Literal
 
 from ..base import names
@@ -31,6 +30,8 @@ class DisabledRun:
         self.tags = tuple(settings.run_tags or ())
         self.group = settings.run_group
         self.job_type = settings.run_job_type
+        import tempfile  # here: its import (random, shutil, …) is not worth paying in every process
+
         self.dir = os.path.join(tempfile.gettempdir(), "runstore-disabled", self.id)  # never written
         self.config = Config(allow_val_change=True)
         self.config.update(config)

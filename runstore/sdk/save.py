@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import glob as globlib
 import os
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -131,6 +130,5 @@ def restore(name: str, run_path: str | None = None, replace: bool = False, root:
     dest = Path(target) / name
     if dest.exists() and not replace:
         return open(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dest)
+    copy_atomic(src, dest)
     return open(dest)

@@ -8,7 +8,6 @@ Deleting the cache is always safe.
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from ..base.gcpause import paused
 from . import jsonl
 from .layout import tmp_path
 from .summary import is_leaf_dict
@@ -68,9 +68,7 @@ def _parse_block(data: bytes) -> tuple[list[dict[str, Any]], int]:
     end = data.rfind(b"\n") + 1
     rows: list[dict[str, Any]] = []
     loads = orjson.loads
-    enabled = gc.isenabled()
-    gc.disable()  # a million small dicts otherwise trigger a collection every few hundred rows
-    try:
+    with paused():  # a million small dicts otherwise trigger a collection every few hundred rows
         for line in data[:end].split(b"\n"):
             if not line:
                 continue
@@ -86,9 +84,6 @@ def _parse_block(data: bytes) -> tuple[list[dict[str, Any]], int]:
             if line.find(b"{", 1) >= 0:
                 row = flatten(row)
             rows.append(row)
-    finally:
-        if enabled:
-            gc.enable()
     return rows, end
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from ..base import term
+from ..base.gcpause import paused
 from ..errors import FormatError
 from . import jsonl
 from .jsonl import file_sig
@@ -67,8 +68,9 @@ def _from_entry(ref: RunRef, e: dict[str, Any]) -> RunState:
 def load_states(store: Store, project: str | None = None) -> list[RunState]:
     """Every run of `project` (or of all projects) as a RunState, using and refreshing the index."""
     out: list[RunState] = []
-    for p in [project] if project else store.projects():
-        out.extend(_project_states(store, p))
+    with paused():  # an index of 10,000 runs is a million small objects
+        for p in [project] if project else store.projects():
+            out.extend(_project_states(store, p))
     return out
 
 

@@ -12,6 +12,7 @@ YAML 1.1 resolver would read the string "1e-5".
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -19,8 +20,6 @@ from collections.abc import Mapping
 from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
-
-import yaml
 
 from ..errors import Error
 from . import params as P
@@ -82,23 +81,32 @@ class SweepConfig:
     description: str | None = None
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that also reads `1e-5`/`3E6` as floats (YAML 1.2), as users of sweep configs expect."""
+@functools.cache
+def _loader() -> Any:
+    """SafeLoader that also reads `1e-5`/`3E6` as floats (YAML 1.2), as users of sweep configs expect.
+    Built on first use: importing yaml costs ~15 ms, which the CLI and the read API (this module gives
+    them the grid size of a sweep) should not pay for reading runs."""
+    import yaml
 
+    class Loader(yaml.SafeLoader):
+        pass
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"),
+    )
+    return Loader
 
 
 def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A sweep YAML file as a dict; syntax errors name the line and column."""
+    import yaml
+
     where = os.fspath(path)
     try:
         with open(where, encoding="utf-8") as f:
-            data = yaml.load(f, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+            data = yaml.load(f, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
     except FileNotFoundError:
         raise SweepConfigError([f"{where}: no such file — check the path of the sweep config"]) from None
     except OSError as e:
