@@ -579,34 +579,19 @@ def bench_gpu(sz: Sizes, tmp: Path, details: dict[str, Any]) -> Row:
 def bench_image(sz: Sizes, tmp: Path, have_wandb: bool, details: dict[str, Any]) -> Row:
     row = Row("log() of a 64x64 RGB Image (distinct each step)", "ms/image", None, None, max_value=5.0)
     rounds = 5
-    step(f"image: runstore, {sz.image_runstore:,} images")
-    rs = child(
-        "image_log",
-        {"lib_name": "runstore", "n": sz.image_runstore, "rounds": rounds},
-        "runstore",
-        tmp / "image-runstore",
-    )
-    row.runstore = rs["ms_per_image"]
-    details["image_runstore"] = rs
-    row.notes.append(
-        f"image runstore: median of {rounds} rounds, {rs['images']:,} images, {rs['png_files']:,} PNG files "
-        f"(ms/image per round: {', '.join(f'{x:.2f}' for x in rs['rounds_ms'])})"
-    )
-    if have_wandb:
-        step(f"image: wandb, {sz.image_wandb:,} images")
-        wb = child(
-            "image_log",
-            {"lib_name": "wandb", "n": sz.image_wandb, "rounds": rounds},
-            "wandb",
-            tmp / "image-wandb",
+    libs = [("runstore", sz.image_runstore)] + ([("wandb", sz.image_wandb)] if have_wandb else [])
+    for lib, n in libs:
+        step(f"image: {lib}, {n:,} images")
+        r = child("image_log", {"lib_name": lib, "n": n, "rounds": rounds}, lib, tmp / f"image-{lib}")
+        setattr(row, lib, r["ms_per_image"])
+        details[f"image_{lib}"] = r
+        note = (
+            f"image {lib}: median of {rounds} rounds, {r['images']:,} images, {r['png_files']:,} PNG files "
+            f"(ms/image per round: {', '.join(f'{x:.2f}' for x in r['rounds_ms'])})"
         )
-        row.wandb = wb["ms_per_image"]
-        details["image_wandb"] = wb
-        row.notes.append(
-            f"image wandb: median of {rounds} rounds, {wb['images']:,} images, {wb['png_files']:,} PNG files "
-            f"(ms/image per round: {', '.join(f'{x:.2f}' for x in wb['rounds_ms'])}); its finish() then "
-            f"took {wb['finish_s']:.2f} s (not counted)"
-        )
+        if lib == "wandb":
+            note += f"; its finish() then took {r['finish_s']:.2f} s (not counted)"
+        row.notes.append(note)
     return row
 
 

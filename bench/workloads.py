@@ -268,23 +268,7 @@ def daemon_cpu(seconds: float, runs: int, interval: float) -> Result:
         ids = [p.stdout.readline().strip() for p in sleepers]  # type: ignore[union-attr]
         if not all(ids):
             raise RuntimeError("a sleeper run did not start")
-        daemon = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "runstore.daemon",
-                "--store",
-                str(store),
-                "--interval",
-                str(interval),
-                "--idle-exit",
-                "0",
-            ],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        daemon = _start_daemon(store, interval, env)
         time.sleep(2 * interval + 1.0)
         if daemon.poll() is not None:
             raise RuntimeError(f"daemon exited: {daemon.stderr.read().decode()[-500:]}")  # type: ignore[union-attr]

@@ -511,7 +511,7 @@ class Run:
             "job_type": info.get("job_type"),
             "notes": info.get("notes"),
             "sweep": info.get("sweep_id"),
-            "path": str(st.path),
+            "path": st.ref.dir,
             "config": {k: v for k, v in st.config.items() if k != "_wandb"},
             "summary": st.summary,
         }

@@ -10,6 +10,7 @@ import orjson
 import typer
 
 from ..api import Api, Run
+from ..base.gcpause import paused
 from ..errors import UsageError
 from ..store.history import flatten
 from ._common import console, fmt_duration, fmt_time, fmt_value, require_store, store_at
@@ -118,7 +119,20 @@ def ls(
     """List runs: name, id, state, created, runtime, and the config/summary values that vary."""
     if limit < 0:
         raise UsageError("--limit must be >= 0")
-    runs, total = collect(dir, project, filter or [], sort, limit, sweep)
+    with paused():  # one dict per run, thousands of runs: see base/gcpause.py
+        _ls(dir, project, filter or [], sort, limit, sweep, json)
+
+
+def _ls(
+    dir: Path | None,
+    project: str | None,
+    filter: list[str],
+    sort: str | None,
+    limit: int,
+    sweep: str | None,
+    json: bool,
+) -> None:
+    runs, total = collect(dir, project, filter, sort, limit, sweep)
     if json:
         out = [r.to_dict() for r in runs]
         # Straight to stdout: rich's JSON highlighting takes seconds on thousands of runs.

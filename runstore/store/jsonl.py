@@ -201,27 +201,19 @@ def copy_atomic(src: str | os.PathLike[str], dest: str | os.PathLike[str]) -> No
         raise
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write a whole file so that readers see either the old or the new content, never a mix."""
+def write_atomic(path: str | os.PathLike[str], data: bytes, *, replace: bool = True) -> None:
+    """Write a whole file so that readers see either the old or the new content, never a mix. With
+    `replace=False` the file must not exist yet: FileExistsError, and the existing one stays as it is."""
     tmp = tmp_path(path)
     try:
         with open(tmp, "wb") as f:
             f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        _discard(tmp)
-        raise
-
-
-def write_new(path: str | os.PathLike[str], data: bytes) -> None:
-    """Create `path` with `data`, whole or not at all; FileExistsError if it exists (never replaced)."""
-    tmp = tmp_path(path)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.link(tmp, path)  # unlike rename, link refuses to replace an existing file
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)  # unlike rename, link refuses to replace an existing file
     finally:
-        _discard(tmp)
+        _discard(tmp)  # gone already after a replace
 
 
 def _discard(path: str) -> None:

@@ -296,7 +296,7 @@ def rewind(ref: RunRef, step: int, now: float | None = None) -> str:
     taken = {L.history_generation(p.name) for p in ref.path.iterdir()}
     generation = max((g for g in taken if g is not None), default=0) + 1  # never reuse an orphan's name
     name = L.history_name(generation)
-    jsonl.write_new(ref.history_file(name), kept)
+    jsonl.write_atomic(ref.history_file(name), kept, replace=False)
     append_record(ref, {"t": "rewind", "step": step, "time": now, "history": name})
     return name
 
