@@ -693,6 +693,9 @@ def markdown(rows: list[Row], meta: dict[str, Any]) -> str:
         "- wandb's log() cost is noisy on 2 cores (its wandb-core and system monitor share them with the "
         "training loop): see its per-round figures below; the ratio moves between runs accordingly.",
         "- Cold rows have no target; they are the cost when the derived caches are missing.",
+        "- Child processes run with bytecode caches (PYTHONDONTWRITEBYTECODE removed from their environment; "
+        "one untimed start-up run writes them), as in an installed package. Without them every process "
+        "compiles both libraries from source and the start-up rows grow by tens of milliseconds.",
         "",
         "## Details",
         "",
