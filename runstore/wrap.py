@@ -98,17 +98,12 @@ def run_command(
         run.finish()
         child = _start(cmd, exe, _env.child_env({"mode": "disabled"}), capture=False)
         return _wait(child, lambda: None)
-    # The child joins this run if it calls init(); the wrapper already tees its output, so a child
-    # init() must not capture it twice.
+    # The child joins this run if it calls init(). The wrapper already tees its output, so a child
+    # init() must not capture it twice: runstore's console setting only (a real wandb keeps its own).
     env = _env.child_env(
-        {
-            "run_id": run.id,
-            "resume": "allow",
-            "project": run.project,
-            "dir": str(run._store.root),
-            "console": "off",
-        }
+        {"run_id": run.id, "resume": "allow", "project": run.project, "dir": str(run._store.root)}
     )
+    env[_env.BY_NAME["console"].env[0]] = "off"
     try:
         child = _start(cmd, exe, env, capture=True)
     except CommandNotFound:
