@@ -153,3 +153,23 @@ def test_write_atomic_replaces_whole_file(tmp_path):
     jsonl.write_atomic(p, b"new")
     assert p.read_bytes() == b"new"
     assert [x.name for x in tmp_path.iterdir()] == ["f.json"]
+
+
+def test_write_atomic_create_only_never_replaces_and_leaves_no_temporary(tmp_path):
+    p = tmp_path / "history.1.jsonl"
+    jsonl.write_atomic(p, b"kept\n", replace=False)
+    assert p.read_bytes() == b"kept\n"
+    with pytest.raises(FileExistsError):
+        jsonl.write_atomic(p, b"other\n", replace=False)
+    assert p.read_bytes() == b"kept\n"  # the existing file is untouched
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["history.1.jsonl"]
+
+
+def test_a_failed_atomic_write_leaves_what_was_there_and_no_temporary(tmp_path):
+    target = tmp_path / "settings.yaml"
+    target.mkdir()  # the rename into place fails after the temporary was written
+    (target / "inside").write_text("x")
+    with pytest.raises(OSError):
+        jsonl.write_atomic(target, b"new")
+    assert (target / "inside").read_text() == "x"
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["settings.yaml"]

@@ -5,5 +5,6 @@
 * `term`    — messages from inside training code: printed, never raised.
 * `names`   — run ids and generated run names.
 * `convert` — user values (numpy, torch, dataclasses, …) to what JSON can hold.
-* `nested`  — paths into nested dicts (summary keys, dotted metric names).
+* `gcpause` — the cyclic garbage collector paused around bulk reads.
+* `version` — the package version.
 """

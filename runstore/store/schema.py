@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from . import layout as L
+
 
 @dataclass(frozen=True)
 class Record:
@@ -18,8 +20,8 @@ class Record:
     legacy: tuple[str, ...] = ()  # written by format 1 only; still understood by readers
 
 
-RUN_LOG = "run.jsonl"
-JOURNAL = "journal.jsonl"
+RUN_LOG = L.RUN_LOG
+JOURNAL = L.JOURNAL
 
 RECORDS: dict[str, dict[str, Record]] = {
     RUN_LOG: {
