@@ -15,6 +15,7 @@ import pytest
 import runstore
 from runstore.base import term
 from runstore.sdk import registry
+from runstore.store import format as fmt
 from runstore.store import schema
 from runstore.store.history import iter_rows
 from runstore.store.runs import load_run
@@ -130,7 +131,7 @@ def clocked_run(tmp_path: Path, clock: Any, terminal: Any = None, project: str =
         "entity": "",
         "name": "clocked",
         "created": now,
-        "format": "2.0",
+        "format": fmt.VERSION,
     }
     run = Run(
         store=store,

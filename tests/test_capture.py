@@ -123,7 +123,8 @@ def test_outside_git_nothing_captured_and_no_warning(tmp_path: Path) -> None:
         ({"WANDB_DISABLE_CODE": "true"}, False, False),
         ({"WANDB_SAVE_CODE": "true"}, True, True),
         ({"WANDB_SAVE_CODE": "false"}, False, False),
-        ({"WANDB_IGNORE_GLOBS": "*.patch,requirements.txt"}, False, False),
+        # ignore globs keep files out of remotes, not out of the run: restore still needs diff.patch
+        ({"WANDB_IGNORE_GLOBS": "*.patch,requirements.txt"}, True, False),
     ],
 )
 def test_code_capture_switches(repo: Path, tmp_path: Path, env, patch, code) -> None:
@@ -133,9 +134,8 @@ def test_code_capture_switches(repo: Path, tmp_path: Path, env, patch, code) -> 
     files = st.path / "files"
     assert (files / "diff.patch").exists() == patch
     assert (files / "code" / "train.py").exists() == code
-    assert (files / "requirements.txt").exists() == (
-        "requirements.txt" not in env.get("WANDB_IGNORE_GLOBS", "")
-    )
+    assert (files / "requirements.txt").exists()
+    assert st.info["ignore_globs"] == [g for g in env.get("WANDB_IGNORE_GLOBS", "").split(",") if g]
     assert ("git" in st.metadata) == ("WANDB_DISABLE_GIT" not in env)
 
 

@@ -67,11 +67,17 @@ def test_now_end_and_live_policies_in_process(ckpt: Path, tmp_path: Path) -> Non
     assert (files / "ckpt/sub/m3.pt").read_bytes() == b"changed sub/m3.pt"  # "live": latest
 
 
-def test_ignore_globs(ckpt: Path, monkeypatch) -> None:
+def test_ignore_globs_keep_files_local_and_are_recorded(ckpt: Path, monkeypatch) -> None:
+    # wandb: "never uploaded". Here the files stay in the run (restore, Api) and every sync leaves
+    # them out (tests/test_sync.py), so the run records its globs.
     monkeypatch.setenv("WANDB_IGNORE_GLOBS", "*.pt")
     run = runstore.init(project="p")
-    assert run.save("ckpt/*.pt") == []
-    assert not list(Path(run.dir).rglob("*.pt"))
+    assert len(run.save("ckpt/*.pt")) == 2
+    assert sorted(p.name for p in Path(run.dir).rglob("*.pt")) == ["m1.pt", "m2.pt"]
+    run.finish()
+    from runstore.store.runs import load_run
+
+    assert load_run(run._ref).info["ignore_globs"] == ["*.pt"]
 
 
 def test_live_files_are_recopied_by_the_daemon_while_the_run_lives(tmp_path: Path) -> None:

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..base import env as _env
+from ..base.urls import strip_credentials
 
 MAX_UNTRACKED = 1000
-_CREDENTIALS = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@")
-
-
-def strip_credentials(url: str) -> str:
-    """`https://user:token@host/x.git` -> `https://host/x.git` (scp-style `git@host:x` is kept: no secret)."""
-    return _CREDENTIALS.sub(r"\g<scheme>", url)
 
 
 def find_root(start: str | os.PathLike[str]) -> Path | None:

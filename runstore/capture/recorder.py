@@ -6,7 +6,6 @@ so a finished run always has its metadata. If the process dies first, the run si
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import shutil
 import threading
@@ -18,11 +17,6 @@ from typing import Any
 from ..store import jsonl
 from ..store.layout import RunRef
 from ..store.store import Store
-
-
-def ignored(relpath: str, globs: tuple[str, ...] | list[str]) -> bool:
-    """`WANDB_IGNORE_GLOBS`: files (relative to the run's files dir) never written or shipped."""
-    return any(fnmatch.fnmatch(relpath, g) or fnmatch.fnmatch(os.path.basename(relpath), g) for g in globs)
 
 
 class Recorder:
@@ -37,7 +31,6 @@ class Recorder:
         capture_git: bool,
         capture_diff: bool,
         save_code: bool,
-        ignore_globs: tuple[str, ...] = (),
     ) -> None:
         self._ref = ref
         self._store = store
@@ -47,7 +40,6 @@ class Recorder:
         self._git = capture_git
         self._diff = capture_diff
         self._save_code = save_code
-        self._ignore = ignore_globs
         self._thread = threading.Thread(target=self._run, name="runstore-capture", daemon=True)
         self.error: str | None = None
 
@@ -59,8 +51,6 @@ class Recorder:
             self._thread.join(timeout)
 
     def _write(self, dest: Path, data: bytes) -> None:
-        if ignored(self._ref.files_rel(dest), self._ignore):
-            return
         dest.parent.mkdir(parents=True, exist_ok=True)
         jsonl.write_atomic(dest, data)
 
@@ -100,10 +90,8 @@ class Recorder:
             meta["codePathLocal"] = os.path.relpath(script, self._cwd)
             if self._save_code:
                 dest = self._ref.code_file(meta["codePath"])
-                if not ignored(self._ref.files_rel(dest), self._ignore):
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(script, dest)
-        if not ignored(self._ref.files_rel(self._ref.requirements), self._ignore):
-            self._write(self._ref.requirements, environment.requirements_cached(self._store).encode())
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(script, dest)
+        self._write(self._ref.requirements, environment.requirements_cached(self._store).encode())
         meta["capture_seconds"] = round(time.perf_counter() - t0, 4)
         self._write_event({"t": "meta", "set": meta})

@@ -1,11 +1,11 @@
 """The daemon's loop: wake on a timer or a file-system event, run the tasks that are due, sleep.
 
-Work comes as `Task`s. Today there is one (`monitor.LiveRunsTask`: sample live runs, mark dead ones
-crashed); streaming run directories to a remote is meant to be another: it sets `wants_events`, gets
-each changed path through `on_event` (the watchdog observer on `<store>/projects` is started only when
-some task wants events), debounces by moving its own `due()` time, and looks at the real state in
-`tick` (events are hints, STYLE.md item 9). A task that raises is retried with exponential backoff and
-logged at a limited rate; it cannot stop the others.
+Work comes as `Task`s: `monitor.LiveRunsTask` samples live runs and marks dead ones crashed;
+`syncing.SyncTask` streams live runs to their remote. A task may set `wants_events` to get each changed
+path under `<store>/projects` through `on_event` (the watchdog observer is started only when some task
+wants events; none does today: the sync task polls, see syncing.py for why), debounce by moving its own
+`due()` time, and look at the real state in `tick` (events are hints, STYLE.md item 9). A task that
+raises is retried with exponential backoff and logged at a limited rate; it cannot stop the others.
 """
 
 from __future__ import annotations
@@ -168,7 +168,9 @@ class Daemon:
 
 
 def default_tasks(store: Store, interval: float, log: DaemonLog) -> list[Task]:
-    return [LiveRunsTask(store, interval, log, gpu=open_backend(log.info))]
+    from .syncing import SyncTask  # imports the remotes package: only the daemon process needs it
+
+    return [LiveRunsTask(store, interval, log, gpu=open_backend(log.info)), SyncTask(store, log)]
 
 
 def serve(

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from ..base import env as _env
 from ..base import names, term
+from ..base.urls import strip_credentials
 from ..base.version import __version__
 from ..capture import console
 from ..capture.recorder import Recorder
@@ -213,6 +214,8 @@ def _base_info(s: Settings, ref: RunRef, now: float) -> dict[str, Any]:
         "sweep_id": s.sweep_id,
         "runstore": __version__,
         "format": fmt.VERSION,
+        # kept here, not applied here: the files stay in the run, and every sync leaves them out
+        "ignore_globs": list(s.ignore_globs or ()),
     }
 
 
@@ -337,7 +340,6 @@ def _start_recorder(run: Run, s: Settings, info: dict[str, Any]) -> None:
         capture_git=not s.disable_git,
         capture_diff=not s.disable_code and s.save_code is not False,
         save_code=bool(s.save_code) and not s.disable_code,
-        ignore_globs=tuple(s.ignore_globs),
     )
     run._recorder.start()
 
@@ -364,7 +366,10 @@ def _execute(plan: Plan, store: Store, s: Settings, config: dict[str, Any], fork
 def _started(store: Store, s: Settings, run: Run, resume_mode: str | None) -> None:
     ref = run._ref
     pid = os.getpid()
-    live.register(store, ref.project, ref.id, ref.path, pid, start_token(pid), hostname())
+    # offline: no remote, so nothing of the run leaves the machine; the marker is in the store, so the
+    # URL is written without credentials (the daemon takes the full one from the settings it reads)
+    remote = strip_credentials(s.remote) if s.mode == "online" and s.remote else None
+    live.register(store, ref.project, ref.id, ref.path, pid, start_token(pid), hostname(), remote)
     interval = s.x_stats_sampling_interval
     if interval is not None and not (isinstance(interval, (int, float)) and interval > 0):
         term.warn(

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..base import term
-from ..capture.recorder import ignored
 from ..errors import Error
 from ..store.jsonl import copy_atomic, file_sig
 from ..store.store import Store
@@ -73,8 +72,6 @@ def save(
             out.append(src)  # already in the run's files
             continue
         rel = destination(src, glob_str, base, cwd)
-        if ignored(rel, run.settings.ignore_globs):
-            continue
         dest = Path(files_dir) / rel
         sig = file_sig(src)
         if policy in ("live", "now"):

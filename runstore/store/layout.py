@@ -67,6 +67,15 @@ SWEEP_LOCK = "lock"
 
 RESTORE_CONFIG = "config.yaml"
 
+# Remotes (runstore/remotes/). An object store cannot append, so an `append` file there is the object
+# at its own path (bytes [0, B), written whole) followed by segment objects
+# `<owner>/segments/<path in owner>/<offset:020d>` holding the bytes sent since, where <owner> is the
+# run or sweep directory. Local stores never have a segments/ directory.
+SEGMENTS_DIR = "segments"
+SEGMENT_DIGITS = 20
+SYNC_DIR = "sync"  # store cache/: what was sent where; run cache/: sync-<remote key>.json
+REMOTES_CACHE = "remotes"  # store cache/: read-only mirrors of remotes for `runstore ls --remote`
+
 # At most this many steps share one media directory: a run logging an image per step for 100,000 steps
 # gets 100 directories of <= 1,000 files per key instead of one directory of 100,000.
 STEPS_PER_DIR = 1000
@@ -206,6 +215,42 @@ def kind_of(rel: str) -> Kind | None:
     return store_file_kind(rel)
 
 
+def owner_len(parts: list[str]) -> int:
+    """How many leading components of a store path name its owner: 4 for a run's files
+    (projects/<p>/runs/<id>), 2 for a sweep's (sweeps/<id>), 0 for store-level files."""
+    if parts[0] == PROJECTS_DIR and len(parts) >= 5 and parts[2] == RUNS_DIR:
+        return 4
+    if parts[0] == SWEEPS_DIR and len(parts) >= 3:
+        return 2
+    return 0
+
+
+def segment_path(rel: str, offset: int) -> str:
+    """The remote object holding the bytes of `append` file `rel` from `offset` on (object stores)."""
+    parts = rel.split("/")
+    n = owner_len(parts)
+    if n == 0:
+        raise ValueError(f"{rel!r} is not a file of a run or a sweep")
+    return "/".join([*parts[:n], SEGMENTS_DIR, *parts[n:], f"{offset:0{SEGMENT_DIGITS}d}"])
+
+
+def segments_prefix(rel: str) -> str:
+    """The remote directory holding the segments of `append` file `rel`, with a trailing `/`."""
+    return segment_path(rel, 0).rsplit("/", 1)[0] + "/"
+
+
+def parse_segment(rel: str) -> tuple[str, int] | None:
+    """`(file, offset)` when `rel` is a segment object of a remote; else None."""
+    parts = rel.split("/")
+    n = owner_len(parts)
+    if n == 0 or len(parts) < n + 3 or parts[n] != SEGMENTS_DIR:
+        return None
+    off = parts[-1]
+    if len(off) != SEGMENT_DIGITS or not off.isdigit():
+        return None
+    return "/".join([*parts[:n], *parts[n + 1 : -1]]), int(off)
+
+
 class StoreFile(NamedTuple):
     """A file of a store: its path relative to the store root (posix), where it is, and its kind."""
 
@@ -315,6 +360,10 @@ class RunRef:
         target = self.files_path(name)
         return target if target is not None and target.is_file() else None
 
+    def sync_state(self, key: str) -> Path:
+        """What was sent of this run to the remote with key `key` (derived: losing it costs a re-check)."""
+        return self.path / CACHE_DIR / f"{SYNC_DIR}-{key}.json"
+
     def exists(self) -> bool:
         return self.run_log.exists()
 
@@ -385,4 +434,8 @@ __all__ = [
     "store_file_kind",
     "walk",
     "run_ref_of_dir",
+    "owner_len",
+    "segment_path",
+    "segments_prefix",
+    "parse_segment",
 ]

@@ -27,20 +27,30 @@ def marker_path(store: Store, project: str, run_id: str) -> Path:
 
 
 def register(
-    store: Store, project: str, run_id: str, run_dir: Path, pid: int, pid_start: str | None, host: str
+    store: Store,
+    project: str,
+    run_id: str,
+    run_dir: Path,
+    pid: int,
+    pid_start: str | None,
+    host: str,
+    remote: str | None = None,
 ) -> None:
-    """Write the run's marker so the daemon samples it. Never raises."""
+    """Write the run's marker so the daemon samples it (and streams it to `remote`, the URL of an
+    online run's remote; None for offline runs: then nothing of the run leaves the machine). Never
+    raises."""
     path = marker_path(store, project, run_id)
-    data = orjson.dumps(
-        {
-            "project": project,
-            "id": run_id,
-            "dir": os.fspath(run_dir),
-            "pid": pid,
-            "pid_start": pid_start,
-            "host": host,
-        }
-    )
+    fields: dict[str, Any] = {
+        "project": project,
+        "id": run_id,
+        "dir": os.fspath(run_dir),
+        "pid": pid,
+        "pid_start": pid_start,
+        "host": host,
+    }
+    if remote:
+        fields["remote"] = remote
+    data = orjson.dumps(fields)
     try:
         _write_atomic(path, data)
     except FileNotFoundError:
@@ -81,7 +91,10 @@ class Marker:
     pid: int
     pid_start: str | None
     host: str | None
-    sig: tuple[int, int]  # (inode, mtime_ns): a re-registered run has a new file, hence a new sig
+    sig: tuple[int, int]
+    remote: str | None = (
+        None  # where the daemon streams the run (online runs with a remote only)  # (inode, mtime_ns): a re-registered run has a new file, hence a new sig
+    )
 
 
 class BadMarker(ValueError):
@@ -105,6 +118,7 @@ def parse(name: str, data: bytes, sig: tuple[int, int]) -> Marker:
     project, _, run_id = stem.rpartition("~")
     ps = d.get("pid_start")
     host = d.get("host")
+    remote = d.get("remote")
     return Marker(
         name=name,
         project=str(d.get("project") or project),
@@ -114,6 +128,7 @@ def parse(name: str, data: bytes, sig: tuple[int, int]) -> Marker:
         pid_start=ps if isinstance(ps, str) else None,
         host=host if isinstance(host, str) else None,
         sig=sig,
+        remote=remote if isinstance(remote, str) and remote else None,
     )
 
 

@@ -48,6 +48,7 @@ RECORDS: dict[str, dict[str, Record]] = {
                 "sweep_id",
                 "runstore",
                 "format",
+                "ignore_globs",
             )
         ),
         "resume": Record(("time", "step", "runtime", "host", "pid", "pid_start", "mode")),

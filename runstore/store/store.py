@@ -299,6 +299,14 @@ class Store:
     def requirements_cache(self, key: str) -> Path:
         return self.root / L.CACHE_DIR / f"requirements-{key}.txt"
 
+    def sync_dir(self, key: str) -> Path:
+        """What was sent to the remote with key `key`, for what is not a run (sweeps, store files)."""
+        return self.root / L.CACHE_DIR / L.SYNC_DIR / key
+
+    def remote_mirror(self, key: str) -> Path:
+        """A local read-only mirror of a remote's run records (what `runstore ls --remote` lists)."""
+        return self.root / L.CACHE_DIR / L.REMOTES_CACHE / key
+
     @property
     def daemon_dir(self) -> Path:
         return self.root / L.DAEMON_DIR
@@ -310,6 +318,11 @@ class Store:
     @property
     def daemon_log(self) -> Path:
         return self.root / L.DAEMON_DIR / L.LOG_FILE
+
+    @property
+    def sync_status(self) -> Path:
+        """The daemon's streaming status per run (lag, last error) for `runstore daemon status`."""
+        return self.root / L.DAEMON_DIR / f"{L.SYNC_DIR}.json"
 
     @property
     def live_dir(self) -> Path:

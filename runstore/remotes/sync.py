@@ -1,0 +1,598 @@
+"""Pushing runs and sweeps to a remote, pulling them back, and checking both sides agree.
+
+What moves is decided by file kind (store/layout.py): an `append` file sends `[remote size, local
+size)`; an `immutable` file is sent once; a `replaced` file is sent when its content changed since the
+last send; `derived` files never move. The remote's sizes are the truth: every push starts from a
+listing of the remote, so a push killed halfway (or a remote truncated behind our back) resumes from
+what is really there, and nothing is sent twice.
+
+What was sent is remembered per run in a derived file (`RunRef.sync_state`): the size, mtime and
+sha256 of each `replaced` file sent (a changed mtime alone costs a hash, not a send), and whether the
+finished run was verified. Verification happens once, when the run has finished: sha256 of every file on
+both sides; a remote copy that differs is repaired from the local bytes (and reported), an `append`
+file that is longer at the remote than here is reported as diverged and left alone.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..store import jsonl
+from ..store import layout as L
+from ..store.layout import RunRef, StoreFile
+from ..store.runs import load_run
+from ..store.store import Store
+from ..store.sweeps import SweepDir
+from .base import CHUNK, Conflict, Remote, RemoteError, iter_chunks, local_sha256, remote_sha256
+from .base import strip_credentials as _strip
+
+PROBE = 4096  # bytes compared at the head of a run's log to tell a different run with the same id
+TAIL = 65536  # bytes compared before a pull appends to a file it already has part of
+
+
+def describe(e: BaseException) -> str:
+    """One line about an error, with anything that looks like a credential stripped."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    if isinstance(e, RemoteError):
+        return _strip(text)
+    return _strip(f"{type(e).__name__}: {text}" if text else type(e).__name__)
+
+
+@dataclass
+class Result:
+    """What one push or pull of a run or a sweep did."""
+
+    name: str  # `project/id` for a run, `sweep:<id>` for a sweep
+    kind: str = "run"
+    bytes: int = 0
+    files: int = 0
+    finished: bool = False
+    verified: bool = False
+    repaired: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    # after a push: the files that are sent (ignored ones left out) with the remote's size of each
+    sent: dict[str, tuple[StoreFile, int]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.ok and self.bytes == 0 and self.files == 0 and not self.repaired
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "ok": self.ok,
+            "bytes": self.bytes,
+            "files": self.files,
+            "finished": self.finished,
+            "verified": self.verified,
+            "up_to_date": self.up_to_date,
+            "repaired": self.repaired,
+            "ignored": self.ignored,
+            "errors": self.errors,
+        }
+
+
+def ignored(relpath: str, globs: Iterable[str]) -> bool:
+    """`ignore_globs` (WANDB_IGNORE_GLOBS): a glob matches a run file's path under files/ or its name."""
+    base = relpath.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatch(relpath, g) or fnmatch.fnmatch(base, g) for g in globs)
+
+
+class _State:
+    """The derived record of what was sent of one run or sweep to one remote."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.files: dict[str, list[Any]] = {}  # rel -> [size, mtime_ns, sha256 | None]
+        self.verified = False
+        self.claimed = False  # the remote's copy is known to be this run's (not another with the id)
+        self.ignore: list[str] | None = None  # the run's own ignore_globs, from its init record
+        self.finished = False
+        self.dirty = False
+        try:
+            d = orjson.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return
+        if isinstance(d, dict):
+            files = d.get("files")
+            self.files = files if isinstance(files, dict) else {}
+            self.verified = d.get("verified") is True
+            self.claimed = d.get("claimed") is True
+            self.finished = d.get("finished") is True
+            ig = d.get("ignore")
+            self.ignore = [str(g) for g in ig] if isinstance(ig, list) else None
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        data = orjson.dumps(
+            {
+                "files": self.files,
+                "verified": self.verified,
+                "claimed": self.claimed,
+                "finished": self.finished,
+                "ignore": self.ignore,
+            }
+        )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            jsonl.write_atomic(self.path, data)
+        except OSError:
+            pass  # derived: losing it costs a re-check next time, never data
+        self.dirty = False
+
+    def set(self, rel: str, value: list[Any]) -> None:
+        if self.files.get(rel) != value:
+            self.files[rel] = value
+            self.dirty = True
+
+
+class Pusher:
+    """Sends runs and sweeps of `store` to `remote`.
+
+    `ignore` are globs of run files never sent (the store's or the environment's `ignore_globs`; each
+    run's own, recorded in its init record, are added). `skip_console` keeps output.log local.
+    `on_bytes` is called with the size of each piece sent (progress bars); `dry_run` sends nothing and
+    reports what would be sent.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        remote: Remote,
+        *,
+        ignore: Iterable[str] = (),
+        skip_console: bool = False,
+        dry_run: bool = False,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.remote = remote
+        self.ignore = tuple(ignore)
+        self.skip_console = skip_console
+        self.dry_run = dry_run
+        self.on_bytes = on_bytes
+        self.key = remote.key
+
+    # -- runs ------------------------------------------------------------------------------------
+    def run_is_synced(self, ref: RunRef) -> bool:
+        """Whether the run was verified at this remote and nothing changed locally since (no reads)."""
+        state = _State(ref.sync_state(self.key))
+        return state.verified and self._unchanged(ref.files(), state)
+
+    def push_run(
+        self,
+        ref: RunRef,
+        *,
+        listing: dict[str, int] | None = None,
+        verify: bool = False,
+        finished: bool | None = None,
+        only: Iterable[StoreFile] | None = None,
+    ) -> Result:
+        """Bring the remote copy of run `ref` up to date. `listing` is the remote's listing of the run
+        (listed here when None); `verify` checks a verified run again in full; `finished` overrides
+        the run's state (the daemon knows it); `only` limits the pass to some files (the daemon's
+        fast path for append files) and skips sealing and verification."""
+        res = Result(f"{ref.project}/{ref.id}")
+        state = _State(ref.sync_state(self.key))
+        files = list(only) if only is not None else ref.files()
+        if only is None and state.verified and not verify and state.ignore is not None:
+            kept = self._kept(files, state, Result(res.name))
+            if self._unchanged(kept, state):
+                try:
+                    if listing is None:
+                        listing = self.remote.listing(ref.rel + "/")
+                except (RemoteError, OSError) as e:
+                    res.errors.append(describe(e))
+                    return res
+                if all(listing.get(f.rel) == state.files[f.rel][0] for f in kept):
+                    res.finished = res.verified = True
+                    return res  # verified before, nothing changed on either side: no file is read
+        if finished is None or state.ignore is None:
+            try:
+                st = load_run(ref)
+            except Exception as e:
+                res.errors.append(f"cannot read the run: {describe(e)}")
+                return res
+            if state.ignore is None:
+                ig = st.info.get("ignore_globs")
+                state.ignore = [str(g) for g in ig] if isinstance(ig, list) else []
+                state.dirty = True
+            if finished is None:
+                finished = st.state != "running"
+        res.finished = bool(finished)
+        self._push(ref.rel, files, state, res, listing, first=ref.run_log, verify=verify, seal=only is None)
+        if not self.dry_run:
+            state.save()
+        return res
+
+    # -- sweeps ----------------------------------------------------------------------------------
+    def push_sweep(self, sweep: SweepDir, *, verify: bool = False) -> Result:
+        res = Result(f"sweep:{sweep.id}", kind="sweep")
+        state = _State(self.store.sync_dir(self.key) / f"sweep-{sweep.id}.json")
+        state.ignore = state.ignore or []
+        try:
+            sst = sweep.load()
+            finished = sst.state in ("finished", "cancelled", "stopped", "failed", "crashed")
+        except Exception:
+            finished = False
+        res.finished = finished
+        self._push(sweep.rel, sweep.files(), state, res, None, first=sweep.journal, verify=verify, seal=True)
+        if not self.dry_run:
+            state.save()
+        return res
+
+    # -- the pass itself ---------------------------------------------------------------------------
+    def _kept(self, files: list[StoreFile], state: _State, res: Result) -> list[StoreFile]:
+        out = []
+        globs = self.ignore + tuple(state.ignore or ())
+        for f in files:
+            if f.kind == L.DERIVED:
+                continue
+            inner = _files_rel(f.rel)
+            if inner is not None:
+                if self.skip_console and inner == L.OUTPUT_LOG:
+                    res.ignored.append(f.rel)
+                    continue
+                if globs and ignored(inner, globs):
+                    res.ignored.append(f.rel)
+                    continue
+            out.append(f)
+        return out
+
+    def _unchanged(self, files: list[StoreFile], state: _State) -> bool:
+        for f in files:
+            if f.kind == L.DERIVED:
+                continue
+            try:
+                s = os.stat(f.path)
+            except OSError:
+                return False
+            rec = state.files.get(f.rel)
+            if rec is None or rec[0] != s.st_size or rec[1] != s.st_mtime_ns:
+                return False
+        return True
+
+    def _push(
+        self,
+        owner: str,
+        files: list[StoreFile],
+        state: _State,
+        res: Result,
+        listing: dict[str, int] | None,
+        *,
+        first: Path,
+        verify: bool,
+        seal: bool,
+    ) -> None:
+        remote = self.remote
+        kept = self._kept(files, state, res)
+        try:
+            if listing is None:
+                listing = remote.listing(owner + "/")
+            if not state.claimed and not self._same_origin(owner, first, listing, res):
+                return
+            sent_any = False
+            for f in kept:
+                try:
+                    s = os.stat(f.path)
+                except FileNotFoundError:
+                    continue
+                n = self._push_file(f, s, listing.get(f.rel), state, res)
+                sent_any = sent_any or n
+                res.sent[f.rel] = (f, state.files.get(f.rel, [s.st_size])[0])
+            if self.dry_run:
+                return
+            if not state.claimed:
+                state.claimed = state.dirty = True
+            if sent_any:
+                state.verified = False
+            if res.finished and seal:
+                if sent_any or not state.finished:
+                    for f in kept:
+                        if f.kind == L.APPEND:
+                            remote.seal(f.rel)  # compact an object store's segments, once per finish
+                    state.finished = state.dirty = True
+                if verify or not state.verified:
+                    self._verify(kept, state, res)
+            elif not res.finished and state.finished:
+                state.finished, state.dirty = False, True  # resumed: seal again when it ends
+        except (RemoteError, OSError) as e:
+            res.errors.append(describe(e))
+
+    def _same_origin(self, owner: str, first: Path, listing: dict[str, int], res: Result) -> bool:
+        """False (and an error) when the remote holds a different run or sweep under the same id."""
+        rel = f"{owner}/{first.name}"
+        have = listing.get(rel)
+        if not have:
+            return True
+        try:
+            with open(first, "rb") as f:
+                mine = f.read(PROBE)
+        except OSError:
+            return True
+        n = min(len(mine), have)
+        theirs = self.remote.read(rel, 0, n)
+        if theirs != mine[:n]:
+            res.errors.append(
+                f"{owner}: the remote already has a different {'run' if res.kind == 'run' else 'sweep'} "
+                "with this id (not merged; rename one of them)"
+            )
+            return False
+        return True
+
+    def _push_file(
+        self, f: StoreFile, s: os.stat_result, have: int | None, state: _State, res: Result
+    ) -> bool:
+        size = s.st_size
+        if f.kind == L.APPEND:
+            have = have or 0
+            if have > size:
+                res.errors.append(
+                    f"{f.rel}: the remote has {have} bytes, more than the {size} here (diverged; left as is)"
+                )
+                return False
+            if have < size and not self.dry_run:
+                self._append(f, have, size, res)
+            elif have < size:
+                res.bytes += size - have
+                res.files += 1
+            state.set(f.rel, [size, s.st_mtime_ns, None])
+            return have < size
+        if f.kind == L.IMMUTABLE:
+            if have is not None and have == size:
+                state.set(f.rel, [size, s.st_mtime_ns, state.files.get(f.rel, [0, 0, None])[2]])
+                return False
+            if not self.dry_run:
+                if have is not None:
+                    res.repaired.append(f.rel)  # a different size under a name that never changes
+                self.remote.put(f.rel, f.path, replace=have is not None)
+                self._sent(res, size)
+            else:
+                res.bytes += size
+                res.files += 1
+            state.set(f.rel, [size, s.st_mtime_ns, None])
+            return True
+        # replaced
+        rec = state.files.get(f.rel)
+        if rec is not None and rec[0] == size and rec[1] == s.st_mtime_ns and have == size:
+            return False
+        sha = local_sha256(f.path)
+        if rec is not None and rec[2] == sha and have == size:
+            state.set(f.rel, [size, s.st_mtime_ns, sha])
+            return False
+        if self.dry_run:
+            res.bytes += size
+            res.files += 1
+            return True
+        self.remote.put(f.rel, f.path, replace=True)
+        self._sent(res, size)
+        state.set(f.rel, [size, s.st_mtime_ns, sha])
+        return True
+
+    def push_tail(self, f: StoreFile, have: int, res: Result) -> int:
+        """Send the bytes an `append` file gained since the remote had `have` of them (the daemon's
+        fast path between full passes: one stat, no listing). Returns the remote's size now."""
+        size = os.stat(f.path).st_size
+        if size > have:
+            self._append(f, have, size, res)
+        return max(size, have)
+
+    def _append(self, f: StoreFile, start: int, end: int, res: Result) -> None:
+        pos = start
+        retried = False
+        while pos < end:
+            chunks = iter_chunks(f.path, pos, end, CHUNK)
+            try:
+                for data in chunks:
+                    self.remote.append(f.rel, pos, data)
+                    pos += len(data)
+                    self._sent(res, len(data), count=False)
+            except Conflict as c:
+                # Someone (an earlier, killed sync; the daemon) got further or the remote lost bytes:
+                # continue from the remote's size, once; a second surprise is an error for this file.
+                if retried or c.size > end:
+                    raise
+                retried = True
+                pos = c.size
+        res.files += 1
+
+    def _sent(self, res: Result, n: int, count: bool = True) -> None:
+        res.bytes += n
+        if count:
+            res.files += 1
+        if self.on_bytes is not None:
+            self.on_bytes(n)
+
+    def _verify(self, kept: list[StoreFile], state: _State, res: Result) -> None:
+        """sha256 of every file on both sides; repair what differs from the local bytes."""
+        for f in kept:
+            try:
+                size = os.stat(f.path).st_size
+                mine = local_sha256(f.path, size)
+            except FileNotFoundError:
+                continue
+            have = self.remote.size(f.rel)
+            if have is not None and have == size and remote_sha256(self.remote, f.rel, size) == mine:
+                continue
+            if f.kind == L.APPEND and have is not None and have > size:
+                res.errors.append(f"{f.rel}: the remote has more bytes than here (diverged; left as is)")
+                continue
+            self.remote.put(f.rel, f.path, replace=True)
+            res.repaired.append(f.rel)
+            self._sent(res, size)
+        if not res.errors:
+            state.verified = state.dirty = True
+            res.verified = True
+        # verification re-reads; record the stats it saw so the next pass is a pure stat comparison
+        for f in kept:
+            try:
+                s = os.stat(f.path)
+            except FileNotFoundError:
+                continue
+            rec = state.files.get(f.rel)
+            state.set(f.rel, [s.st_size, s.st_mtime_ns, rec[2] if rec else None])
+
+
+def _files_rel(rel: str) -> str | None:
+    """A run file's path under files/ (what ignore globs match), None for the run's own records."""
+    parts = rel.split("/")
+    if len(parts) > 5 and parts[0] == L.PROJECTS_DIR and parts[4] == L.FILES_DIR:
+        return "/".join(parts[5:])
+    return None
+
+
+# -- pulling ------------------------------------------------------------------------------------------
+class Puller:
+    """Copies runs and sweeps from `remote` into `store`: only the bytes it does not have; a file whose
+    bytes differ from the remote's is an error naming it, never overwritten (except `replaced` files,
+    whose remote version wins, as it would in a sync)."""
+
+    def __init__(
+        self,
+        store: Store,
+        remote: Remote,
+        *,
+        only: Callable[[str], bool] | None = None,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.remote = remote
+        self.only = only
+        self.on_bytes = on_bytes
+
+    def pull_run(self, project: str, run_id: str, *, allow_live: bool = False) -> Result:
+        res = Result(f"{project}/{run_id}")
+        ref = self.store.run(project, run_id)
+        if not allow_live and ref.exists():
+            try:
+                if load_run(ref).state == "running":
+                    res.errors.append(f"{res.name} is running in this store; pull it once it has finished")
+                    return res
+            except Exception:
+                pass
+        self._pull(ref.rel, res)
+        return res
+
+    def pull_sweep(self, sweep_id: str) -> Result:
+        res = Result(f"sweep:{sweep_id}", kind="sweep")
+        self._pull(SweepDir(self.store, sweep_id).rel, res)
+        return res
+
+    def _pull(self, owner: str, res: Result) -> None:
+        try:
+            listing = self.remote.listing(owner + "/")
+            if not listing:
+                res.errors.append(f"{res.name} is not at {self.remote.url}")
+                return
+            self.store.ensure()
+            for rel, size in sorted(listing.items()):
+                kind = L.kind_of(rel)
+                if kind is None or kind == L.DERIVED or (self.only is not None and not self.only(rel)):
+                    continue
+                try:
+                    self._pull_file(rel, kind, size, res)
+                except _Diverged as d:
+                    res.errors.append(str(d))
+        except (RemoteError, OSError) as e:
+            res.errors.append(describe(e))
+
+    def _pull_file(self, rel: str, kind: str, size: int, res: Result) -> None:
+        path = self.store.root / rel
+        try:
+            s = os.stat(path, follow_symlinks=False)
+            have: int | None = s.st_size
+        except FileNotFoundError:
+            have = None
+        if have is not None and not os.path.isfile(path) or os.path.islink(path):
+            raise _Diverged(f"{rel}: not a regular file here; not touched")
+        if kind == L.APPEND:
+            have = have or 0
+            overlap = min(have, size)
+            if overlap:
+                lo = max(0, overlap - TAIL)
+                with open(path, "rb") as f:
+                    f.seek(lo)
+                    mine = f.read(overlap - lo)
+                if self.remote.read(rel, lo, overlap) != mine:
+                    raise _Diverged(f"{rel}: the bytes here differ from the remote's (diverged; not pulled)")
+            if have >= size:
+                return
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+            try:
+                pos = have
+                while pos < size:
+                    data = self.remote.read(rel, pos, min(size, pos + CHUNK))
+                    if not data:
+                        break
+                    jsonl.write_all(fd, data)
+                    pos += len(data)
+                    self._got(res, len(data), count=False)
+            finally:
+                os.close(fd)
+            res.files += 1
+            return
+        if kind == L.IMMUTABLE and have is not None:
+            if have != size:
+                raise _Diverged(f"{rel}: {have} bytes here, {size} at the remote (diverged; not pulled)")
+            return
+        data = self._fetch(rel, size)
+        if kind == L.REPLACED and have is not None:
+            with open(path, "rb") as f:
+                if f.read() == data:
+                    return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            jsonl.write_atomic(path, data, replace=kind != L.IMMUTABLE)
+        except FileExistsError:
+            return  # written meanwhile by another pull: immutable, so the same bytes
+        self._got(res, len(data))
+
+    def _fetch(self, rel: str, size: int) -> bytes:
+        out = bytearray()
+        while len(out) < size:
+            data = self.remote.read(rel, len(out), min(size, len(out) + CHUNK))
+            if not data:
+                break
+            out += data
+        return bytes(out)
+
+    def _got(self, res: Result, n: int, count: bool = True) -> None:
+        res.bytes += n
+        if count:
+            res.files += 1
+        if self.on_bytes is not None:
+            self.on_bytes(n)
+
+
+class _Diverged(Exception):
+    pass
+
+
+def wait_visible(remote: Remote, rel: str, size: int, timeout: float = 10.0) -> bool:
+    """Poll until the remote has at least `size` bytes of `rel` (tests and the benchmark)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = remote.size(rel)
+        if got is not None and got >= size:
+            return True
+        time.sleep(0.005)
+    return False
+
+
+__all__ = ["Pusher", "Puller", "Result", "ignored", "describe", "wait_visible"]
