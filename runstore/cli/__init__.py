@@ -16,7 +16,7 @@ app = typer.Typer(
 )
 
 from ..errors import Error  # noqa: E402
-from . import daemon_cmd, diff, listing, restore, run_cmd, settings_cmds, sweep_cmd  # noqa: E402
+from . import daemon_cmd, diff, listing, restore, run_cmd, settings_cmds, sweep_cmd, sync_cmd  # noqa: E402
 from ._common import debug_enabled, err_console  # noqa: E402
 
 try:  # recent typer ships its own copy of click
@@ -31,6 +31,7 @@ restore.register(app)
 run_cmd.register(app)
 daemon_cmd.register(app)
 sweep_cmd.register(app)
+sync_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

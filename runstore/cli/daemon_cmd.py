@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import orjson
 import typer
 
 from ..daemon import control
+from ..daemon.syncing import read_status
 from ._common import console, fmt_duration, require_store, store_at
 
 DirOpt = typer.Option(None, "--dir", help="Directory of the store (or its parent); default: found like .git.")
@@ -67,6 +69,7 @@ def status(dir: Path = DirOpt, json: bool = typer.Option(False, "--json", help="
     """Is the daemon running? Its pid, interval, uptime and the live runs it watches."""
     store = store_at(dir)
     r = control.status(store.root)
+    r["sync"] = read_status(store)
     if json:
         console.print_json(orjson.dumps(r, option=orjson.OPT_SORT_KEYS).decode())
         return
@@ -81,6 +84,22 @@ def status(dir: Path = DirOpt, json: bool = typer.Option(False, "--json", help="
     for lr in runs:
         state = {True: "alive", False: "dead", None: f"on {lr['host']}"}[lr["alive"]]
         console.print(f"  {lr['project']}/{lr['id']}  pid {lr['pid']} ({state})")
+    sync = r["sync"]
+    for url, rs in sorted((sync.get("remotes") or {}).items()):
+        if rs.get("error"):
+            console.print(
+                f"remote {url}: failing ({rs.get('failures')} tries): {rs['error']}", soft_wrap=True
+            )
+    streams = sync.get("runs") or {}
+    if streams:
+        console.print(f"{len(streams)} run(s) streaming:")
+    for name, st in sorted(streams.items()):
+        sent = st.get("last_sent")
+        ago = "never" if sent is None else f"{fmt_duration(max(0.0, time.time() - sent))} ago"
+        line = f"  {name} -> {st.get('remote')}: lag {st.get('lag_bytes', 0)} bytes, last sent {ago}"
+        if st.get("error"):
+            line += f"; error: {st['error']}"
+        console.print(line, soft_wrap=True)
     console.print(f"log: {r['log']}")
 
 

@@ -115,10 +115,17 @@ def ls(
     dir: Path = typer.Option(None, "--dir", help="Store directory (or its parent)."),
     sweep: str = typer.Option(None, "--sweep", help="Only runs of this sweep id."),
     json: bool = typer.Option(False, "--json", help="Print a JSON array with one object per run."),
+    remote: str = typer.Option(
+        None, "--remote", help="List the runs at this remote URL instead (fetches only their run logs)."
+    ),
 ) -> None:
     """List runs: name, id, state, created, runtime, and the config/summary values that vary."""
     if limit < 0:
         raise UsageError("--limit must be >= 0")
+    if remote is not None:
+        if dir is not None:
+            raise UsageError("--remote and --dir cannot be combined")
+        dir = remote_store(remote, project)
     with paused():  # one dict per run, thousands of runs: see base/gcpause.py
         _ls(dir, project, filter or [], sort, limit, sweep, json)
 
@@ -205,6 +212,39 @@ def render(runs: list[Run], total: int) -> None:
         console.print(f"(not shown for width: {', '.join(hidden)}; see --json)")
     if total > len(rows):
         console.print(f"… {total - len(rows)} more run(s); use --limit 0 to show all")
+
+
+def remote_store(url: str, project: str | None) -> Path:
+    """A store to list a remote's runs from: a directory remote is one; for an object store, a mirror
+    of its run logs in the local store's cache (only new bytes fetched each time)."""
+    from ..remotes import open_remote
+    from ..remotes.directory import DirRemote
+    from ..remotes.sync import Puller
+    from ..store import layout as L
+    from ..store.store import Store
+
+    rem = open_remote(url)
+    if isinstance(rem, DirRemote):
+        return rem.root
+    local = Store.discover()
+    if local.exists():
+        mirror = local.remote_mirror(rem.key)
+    else:
+        import tempfile
+
+        mirror = Path(tempfile.mkdtemp(prefix="runstore-ls-")) / L.STORE_DIRNAME
+    store = Store(mirror)
+    store.ensure()
+    puller = Puller(store, rem, only=lambda rel: rel.rsplit("/", 1)[-1] == L.RUN_LOG)
+    try:
+        for p, i in rem.projects_runs():
+            if project is None or p == project:
+                res = puller.pull_run(p, i, allow_live=True)
+                if res.errors:
+                    console.print(f"skipped {p}/{i}: {'; '.join(res.errors)}")
+    finally:
+        rem.close()
+    return mirror
 
 
 def register(app: typer.Typer) -> None:

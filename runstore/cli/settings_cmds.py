@@ -9,6 +9,7 @@ import orjson
 import typer
 
 from ..base import env as _env
+from ..base.urls import strip_credentials
 from ..sdk.settings import norm_mode, status_report
 from ..store.layout import check_name
 from ..store.store import Store
@@ -21,7 +22,11 @@ def init(
     project: str = typer.Option(None, "--project", "-p", help="Default project for runs in this store."),
     entity: str = typer.Option(None, "--entity", "-e", help="Default entity (user or team)."),
     mode: str = typer.Option(None, "--mode", "-m", help="online or offline."),
-    remote: str = typer.Option(None, "--remote", help="Where `runstore sync` and the daemon push runs."),
+    remote: str = typer.Option(
+        None,
+        "--remote",
+        help="Where `runstore sync` and the daemon push runs: a directory or a URL (s3://…).",
+    ),
     reset: bool = typer.Option(False, "--reset", help="Clear existing settings first."),
     dir: Path = typer.Option(None, "--dir", help="Create the store in this directory (default: cwd)."),
 ) -> None:
@@ -33,6 +38,12 @@ def init(
     if mode is not None:
         m = norm_mode(mode, "--mode")
         current["mode"] = m
+    if remote is not None:
+        from ..remotes import open_remote
+
+        open_remote(remote).close()  # a bad URL or a missing backend is said now, not at the first sync
+        if "://" not in remote:
+            remote = os.path.abspath(os.path.expanduser(remote))  # the daemon runs in /
     for key, val in (("project", project), ("entity", entity), ("remote", remote)):
         if val is not None:
             current[key] = val
@@ -42,7 +53,7 @@ def init(
     verb = "Reinitialized" if existed else "Initialized"
     console.print(f"{verb} runstore store in {store.root}")
     for k in sorted(current):
-        console.print(f"  {k}: {current[k]}")
+        console.print(f"  {k}: {strip_credentials(str(current[k])) if k == 'remote' else current[k]}")
 
 
 def _env_note() -> None:
@@ -93,7 +104,7 @@ def status(dir: Path = DirOpt, json: bool = typer.Option(False, "--json", help="
     e = report["effective"]
     console.print(
         f"mode: {e['mode']}    project: {e['project'] or '-'}    entity: {e['entity'] or '-'}"
-        f"    remote: {e['remote'] or '-'}"
+        f"    remote: {strip_credentials(e['remote']) if e['remote'] else '-'}"
     )
     if env:
         console.print("from environment: " + ", ".join(f"{k}={v}" for k, v in sorted(env.items())))

@@ -30,7 +30,7 @@ from ..store import layout as L
 from ..store.layout import RunRef, StoreFile
 from ..store.runs import load_run
 from ..store.store import Store
-from ..store.sweeps import SweepDir
+from ..store.sweeps import CANCELED, FINISHED, SweepDir
 from .base import CHUNK, Conflict, Remote, RemoteError, iter_chunks, local_sha256, remote_sha256
 from .base import strip_credentials as _strip
 
@@ -227,7 +227,7 @@ class Pusher:
         state.ignore = state.ignore or []
         try:
             sst = sweep.load()
-            finished = sst.state in ("finished", "cancelled", "stopped", "failed", "crashed")
+            finished = sst.state in (FINISHED, CANCELED)
         except Exception:
             finished = False
         res.finished = finished

@@ -369,6 +369,8 @@ def _started(store: Store, s: Settings, run: Run, resume_mode: str | None) -> No
     # offline: no remote, so nothing of the run leaves the machine; the marker is in the store, so the
     # URL is written without credentials (the daemon takes the full one from the settings it reads)
     remote = strip_credentials(s.remote) if s.mode == "online" and s.remote else None
+    if remote and "://" not in remote:
+        remote = os.path.abspath(os.path.expanduser(remote))  # a directory; the daemon runs in /
     live.register(store, ref.project, ref.id, ref.path, pid, start_token(pid), hostname(), remote)
     interval = s.x_stats_sampling_interval
     if interval is not None and not (isinstance(interval, (int, float)) and interval > 0):
