@@ -611,7 +611,333 @@ def agent_start(runs: int) -> Result:
     }
 
 
+# -- sync --------------------------------------------------------------------------------------------------
+def gen_sync_store(store: str, project: str, runs: int, steps: int, media: int) -> Result:
+    """The store the sync benchmark ships: `runs` finished runs of `steps` rows of the 10-float dict, each
+    with `media` small PNG images, made in one process (bench/run.py caches it under bench/out/)."""
+    import numpy as np
+
+    import runstore
+
+    os.environ["RUNSTORE_DIR"] = store
+    os.environ["RUNSTORE_CONSOLE"] = "off"
+    rng = random.Random(5)
+    t = time.perf_counter()
+    for i in range(runs):
+        run = runstore.init(
+            project=project, config={"lr": 10 ** rng.uniform(-5, -1), "i": i}, reinit="finish_previous"
+        )
+        every = max(1, steps // max(1, media))
+        for step in range(steps):
+            row = {k: rng.random() for k in KEYS}
+            if media and step % every == 0:
+                px = np.frombuffer(rng.randbytes(32 * 32 * 3), dtype=np.uint8).reshape(32, 32, 3)
+                row["sample"] = runstore.Image(px)
+            run.log(row)
+        run.finish()
+    return {"seconds": time.perf_counter() - t, "runs": runs, "steps": steps, "media": media}
+
+
+STREAMER = """\
+import json, sys, time
+import runstore
+
+rate, seconds = float(sys.argv[1]), float(sys.argv[2])
+keys = [f"k{i}" for i in range(10)]
+run = runstore.init(project="bench-stream")
+print(run.id, flush=True)
+sys.stdin.readline()  # go
+batch = max(1, int(rate / 100))  # 10 ms of rows per wake-up
+n = int(rate * seconds)
+costs = []
+t0 = time.perf_counter()
+i = 0
+while i < n:
+    target = t0 + i / rate
+    d = target - time.perf_counter()
+    if d > 0:
+        time.sleep(d)
+    for _ in range(batch):
+        row = {k: float(i) for k in keys}
+        a = time.perf_counter_ns()
+        run.log(row)
+        costs.append(time.perf_counter_ns() - a)
+        i += 1
+costs.sort()
+print(json.dumps({"n": n, "wall": time.perf_counter() - t0, "mean_us": sum(costs) / len(costs) / 1000,
+                  "median_us": costs[len(costs) // 2] / 1000}), flush=True)
+run.finish()
+"""
+
+
+def sync_stream(remote: str | None, runs: int, rate: float, seconds: float, watch: bool) -> Result:
+    """`runs` processes log `rate` steps/s for `seconds` s into a store streamed by its daemon to `remote`
+    (None: no remote, the baseline). Reports log() cost per call as the processes saw it, the daemon's
+    CPU while they logged and, with `watch`, log->visible latency at a directory remote: a thread of
+    this process tails the remote copy of the first run's history and compares each row's `_timestamp`
+    with the moment its line became readable there."""
+    import subprocess
+    import threading
+
+    import psutil
+
+    from runstore.store.store import Store
+
+    store = Path(os.environ["RUNSTORE_DIR"])
+    st = Store(store)
+    st.ensure()
+    st.write_settings({"remote": remote} if remote else {})
+    env = {**os.environ, "RUNSTORE_DAEMON": "0", "RUNSTORE_CONSOLE": "off"}
+    daemon = _start_daemon(store, 2.0, env)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", STREAMER, str(rate), str(seconds)],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(runs)
+    ]
+    latencies: list[float] = []
+    stop = threading.Event()
+    try:
+        ids = [p.stdout.readline().strip() for p in procs]  # type: ignore[union-attr]
+        if not all(ids):
+            raise RuntimeError(f"a streamer did not start: {procs[0].stderr.read()[-800:]}")  # type: ignore[union-attr]
+        watcher = None
+        if watch and remote:
+            target = Path(remote) / "projects" / "bench-stream" / "runs" / ids[0] / "history.jsonl"
+
+            def tail() -> None:
+                pos, buf = 0, b""
+                while not stop.is_set():
+                    try:
+                        with open(target, "rb") as f:
+                            f.seek(pos)
+                            data = f.read()
+                    except FileNotFoundError:
+                        data = b""
+                    now = time.time()
+                    if data:
+                        pos += len(data)
+                        buf += data
+                        *lines, buf = buf.split(b"\n")
+                        for line in lines:
+                            latencies.append(now - json.loads(line)["_timestamp"])
+                    time.sleep(0.002)
+
+            watcher = threading.Thread(target=tail, daemon=True)
+            watcher.start()
+        dproc = psutil.Process(daemon.pid)
+        c0, w0 = dproc.cpu_times(), time.monotonic()
+        for p in procs:
+            p.stdin.write("go\n")  # type: ignore[union-attr]
+            p.stdin.flush()  # type: ignore[union-attr]
+        stats = [json.loads(p.stdout.readline()) for p in procs]  # type: ignore[union-attr]
+        c1, w1 = dproc.cpu_times(), time.monotonic()
+        for p in procs:
+            p.wait(timeout=60)
+        if watcher is not None:
+            time.sleep(3.0)  # the final pass: the last rows arrive
+            stop.set()
+            watcher.join(timeout=5)
+    finally:
+        stop.set()
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        daemon.terminate()
+        daemon.wait(timeout=10)
+    cpu_s = (c1.user + c1.system) - (c0.user + c0.system)
+    lat = sorted(latencies)
+    out: Result = {
+        "runs": runs,
+        "rate": rate,
+        "seconds": seconds,
+        "log_mean_us": statistics.mean(s["mean_us"] for s in stats),
+        "log_median_us": statistics.median(s["median_us"] for s in stats),
+        "achieved_rate": statistics.mean(s["n"] / s["wall"] for s in stats),
+        "daemon_cpu_percent": 100.0 * cpu_s / (w1 - w0),
+        "daemon_cpu_s": cpu_s,
+        "wall_s": w1 - w0,
+    }
+    if lat:
+        out.update(
+            rows_seen=len(lat),
+            rows_logged=stats[0]["n"],
+            latency_median_s=statistics.median(lat),
+            latency_p99_s=lat[min(len(lat) - 1, int(0.99 * len(lat)))],
+            latency_max_s=lat[-1],
+        )
+    return out
+
+
+def log_cost_streaming(n: int, rounds: int, remote: str) -> Result:
+    """`log_cost` for runstore while the store's daemon streams that very run to a directory remote."""
+    from runstore.store.store import Store
+
+    store = Path(os.environ["RUNSTORE_DIR"])
+    st = Store(store)
+    st.ensure()
+    st.write_settings({"remote": remote})
+    os.environ["WANDB_MODE"] = "online"  # bench children default to offline, which never streams
+    env = {**os.environ, "RUNSTORE_DAEMON": "0"}
+    daemon = _start_daemon(store, 2.0, env)
+    try:
+        time.sleep(0.5)
+        out = log_cost("runstore", n, rounds)
+        run_dir = next((store / "projects" / "bench-log" / "runs").iterdir())
+        local = (run_dir / "history.jsonl").stat().st_size
+        there = Path(remote) / "projects" / "bench-log" / "runs" / run_dir.name / "history.jsonl"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (not there.exists() or there.stat().st_size < local):
+            time.sleep(0.05)
+        out["streamed_bytes"] = there.stat().st_size if there.exists() else 0
+        out["local_bytes"] = local
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)
+    return out
+
+
+def sync_s3(runs: int, steps: int) -> Result:
+    """The sync workloads against moto's S3 server (slow Python; figures only): initial sync, second
+    sync, and log->visible latency of one streamed run."""
+    import socket
+    import subprocess
+    import urllib.request
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    endpoint = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(endpoint, timeout=1)
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("moto did not start") from None
+                time.sleep(0.1)
+        os.environ.update(
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_DEFAULT_REGION="us-east-1",
+            AWS_ENDPOINT_URL=endpoint,
+            FSSPEC_S3_ENDPOINT_URL=endpoint,
+        )
+        import boto3
+
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench")
+        url = "s3://bench/runs"
+        src = Path(os.environ["RUNSTORE_DIR"])
+        gen_sync_store(str(src), "bench-s3", runs, steps, 2)
+        total = sum(f.stat().st_size for f in src.rglob("*") if f.is_file() and "cache" not in f.parts)
+        cli = [str(Path(sys.executable).parent / "runstore"), "sync", "--all", "--remote", url, "--json"]
+        t = time.perf_counter()
+        first = subprocess.run(cli, capture_output=True, text=True, env=os.environ)
+        first_s = time.perf_counter() - t
+        if first.returncode != 0:
+            raise RuntimeError(f"sync to S3 failed: {first.stderr[-800:]}")
+        t = time.perf_counter()
+        second = subprocess.run(cli, capture_output=True, text=True, env=os.environ)
+        second_s = time.perf_counter() - t
+        if json.loads(second.stdout)["bytes"] != 0:
+            raise RuntimeError("the second sync to S3 sent bytes")
+        # streaming latency: poll the remote through the same backend the daemon writes with
+        from runstore.remotes import open_remote
+
+        stream_store = src.parent / "stream-store"
+        os.environ["RUNSTORE_DIR"] = str(stream_store)
+        rem = open_remote(url)
+        lat = _stream_latency_remote(stream_store, url, rem)
+        return {
+            "runs": runs,
+            "steps": steps,
+            "bytes": total,
+            "first_s": first_s,
+            "first_mb_s": total / first_s / 1e6,
+            "second_s": second_s,
+            **lat,
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _stream_latency_remote(
+    store: Path, url: str, rem: Any, rate: float = 100.0, seconds: float = 5.0
+) -> Result:
+    """log->visible latency of one run streamed to `rem`, polled through the remote's own reads."""
+    import subprocess
+
+    from runstore.store.store import Store
+
+    st = Store(store)
+    st.ensure()
+    st.write_settings({"remote": url})
+    env = {**os.environ, "RUNSTORE_DAEMON": "0", "RUNSTORE_CONSOLE": "off"}
+    daemon = _start_daemon(store, 2.0, env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STREAMER, str(rate), str(seconds)],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lat: list[float] = []
+    try:
+        rid = proc.stdout.readline().strip()  # type: ignore[union-attr]
+        rel = f"projects/bench-stream/runs/{rid}/history.jsonl"
+        proc.stdin.write("go\n")  # type: ignore[union-attr]
+        proc.stdin.flush()  # type: ignore[union-attr]
+        pos, buf = 0, b""
+        deadline = time.monotonic() + seconds + 15
+        while time.monotonic() < deadline and len(lat) < int(rate * seconds):
+            try:
+                size = rem.size(rel) or 0
+            except Exception:
+                size = 0
+            if size > pos:
+                data = rem.read(rel, pos, size)
+                now = time.time()
+                pos += len(data)
+                buf += data
+                *lines, buf = buf.split(b"\n")
+                lat.extend(now - json.loads(x)["_timestamp"] for x in lines)
+            time.sleep(0.01)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        daemon.terminate()
+        daemon.wait(timeout=10)
+    lat.sort()
+    if not lat:
+        return {"stream_rows_seen": 0}
+    return {
+        "stream_rows_seen": len(lat),
+        "stream_latency_median_s": statistics.median(lat),
+        "stream_latency_p99_s": lat[min(len(lat) - 1, int(0.99 * len(lat)))],
+    }
+
+
 WORKLOADS: dict[str, Callable[..., Result]] = {
+    "gen_sync_store": gen_sync_store,
+    "sync_stream": sync_stream,
+    "log_cost_streaming": log_cost_streaming,
+    "sync_s3": sync_s3,
     "log_cost": log_cost,
     "disk_bytes": disk_bytes,
     "gen_history": gen_history,

@@ -41,6 +41,7 @@ from .log import Backoff, DaemonLog
 POLL_S = 0.25  # log -> visible at the remote: about half of this plus one append, on average
 FULL_EVERY_S = 2.0
 STATUS_EVERY_S = 1.0
+IDLE_SCAN_S = 1.0
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 60.0
 
@@ -97,7 +98,7 @@ class SyncTask:
 
     # -- Task protocol ---------------------------------------------------------------------------
     def due(self) -> float:
-        return self._due if self.streams or not self._caught_up else self._due + 30 * self.poll
+        return self._due
 
     def busy(self) -> bool:
         return any(not s.done for s in self.streams.values())
@@ -151,6 +152,10 @@ class SyncTask:
                     slot.retry_at = 0.0
                     slot.error = None
                     self.log.ok(f"remote {slot.url}", now)
+        if not self.streams:
+            # nothing to stream: only new markers are looked for, once a second (a run's first rows
+            # wait at most that long; after that, every `poll`)
+            self._due = now + max(self.poll, IDLE_SCAN_S)
         self._write_status()
 
     # -- one run -----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ continued by the next one instead of sent again.
 from __future__ import annotations
 
 import os
-import shutil
+import stat
 from pathlib import Path
 
 from ..store import layout as L
@@ -47,7 +47,7 @@ class DirRemote:
         self._ready = True
 
     def listing(self, prefix: str = "") -> dict[str, int]:
-        base = self.root / prefix if prefix else self.root
+        base = self.root / check_rel(prefix.rstrip("/")) if prefix else self.root
         out: dict[str, int] = {}
         for rel, path in L.walk(base):
             if L.is_tmp(rel.rsplit("/", 1)[-1]):
@@ -96,14 +96,22 @@ class DirRemote:
         else:
             tmp = path.with_name(f".{path.name}{_PARTIAL}")
             start = _partial_size(tmp, source)
+        # O_NOFOLLOW: a symlink planted at the staging name (a shared directory) is never written through
+        flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | (0 if start else os.O_TRUNC)
         try:
-            if isinstance(source, bytes):
-                mode = "r+b" if start else "wb"
-                with open(tmp, mode) as f:
-                    f.seek(start)
-                    f.write(source[start:])
-            else:
-                _copy_from(source, tmp, start)
+            fd = os.open(tmp, flags, 0o644)
+        except OSError:
+            _unlink(tmp)  # not a regular file we can write: start over under the same name
+            start = 0
+            fd = os.open(tmp, flags | os.O_EXCL | os.O_TRUNC, 0o644)
+        try:
+            try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise RemoteError(f"{rel}: the staging file at the remote is not a regular file")
+                os.ftruncate(fd, start)
+                _write_from(fd, source, start)
+            finally:
+                os.close(fd)
             if replace:
                 os.replace(tmp, path)
             else:
@@ -112,10 +120,7 @@ class DirRemote:
                 except FileExistsError:
                     return False
         finally:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+            _unlink(tmp)
         return True
 
     def read(self, rel: str, start: int = 0, end: int | None = None) -> bytes:
@@ -161,22 +166,43 @@ class DirRemote:
 def _partial_size(tmp: Path, source: bytes | Path) -> int:
     """How much of an earlier, interrupted upload of the same immutable file can be kept."""
     try:
-        have = os.stat(tmp, follow_symlinks=False).st_size
+        st = os.stat(tmp, follow_symlinks=False)
     except FileNotFoundError:
         return 0
+    if not stat.S_ISREG(st.st_mode):
+        return 0
     total = len(source) if isinstance(source, bytes) else os.stat(source).st_size
-    return have if have <= total else 0
+    return st.st_size if st.st_size <= total else 0
 
 
-def _copy_from(source: Path, dest: Path, start: int) -> None:
-    if start == 0:
-        shutil.copyfile(source, dest)
+def _write_from(fd: int, source: bytes | Path, start: int) -> None:
+    if isinstance(source, bytes):
+        view = memoryview(source)[start:]
+        pos = start
+        while view:
+            n = os.pwrite(fd, view[:CHUNK], pos)
+            pos += n
+            view = view[n:]
         return
-    with open(source, "rb") as src, open(dest, "r+b") as out:
+    with open(source, "rb") as src:
         src.seek(start)
-        out.seek(start)
-        shutil.copyfileobj(src, out, CHUNK)
-        out.truncate()
+        pos = start
+        while True:
+            data = src.read(CHUNK)
+            if not data:
+                return
+            view = memoryview(data)
+            while view:
+                n = os.pwrite(fd, view, pos)
+                pos += n
+                view = view[n:]
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 __all__ = ["DirRemote", "BadPath"]

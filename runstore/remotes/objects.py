@@ -94,7 +94,17 @@ class ObjectRemote:
         return out
 
     def listing(self, prefix: str = "") -> dict[str, int]:
+        if prefix:
+            check_rel(prefix.rstrip("/"))
         raw = self._find(prefix)
+        parts = prefix.split("/")
+        n = L.owner_len(parts)
+        if n and len(parts) > n + 1 and parts[n] != L.SEGMENTS_DIR:
+            # below a run or sweep directory: its files' segments live under <owner>/segments/
+            inner = "/".join([*parts[:n], L.SEGMENTS_DIR, *parts[n:]])
+            raw.update(self._find(inner))
+        for rel in [r for r in self._seen if r.startswith(prefix)]:
+            del self._seen[rel]  # what the listing does not find is gone
         plain: dict[str, int] = {}
         segs: dict[str, dict[int, int]] = {}
         for rel, size in raw.items():
@@ -123,10 +133,11 @@ class ObjectRemote:
         except FileNotFoundError:
             base = -1
         segs = {}
-        for srel, size in self._find(L.segments_prefix(rel)).items():
-            seg = L.parse_segment(srel)
-            if seg is not None and seg[0] == rel:
-                segs[seg[1]] = size
+        if L.owner_len(rel.split("/")):  # store-level files are never appended to
+            for srel, size in self._find(L.segments_prefix(rel)).items():
+                seg = L.parse_segment(srel)
+                if seg is not None and seg[0] == rel:
+                    segs[seg[1]] = size
         if base < 0 and not segs:
             raise FileNotFoundError(rel)
         entry = (max(base, 0), segs)
@@ -142,22 +153,42 @@ class ObjectRemote:
 
     def read(self, rel: str, start: int = 0, end: int | None = None) -> bytes:
         if L.kind_of(rel) != L.APPEND:
-            try:
-                return bytes(self.fs.cat_file(self._p(rel), start=start, end=end))
-            except FileNotFoundError:
-                raise FileNotFoundError(rel) from None
+            return self._read_object(rel, start, end)
         base, segs = self._entry(rel)
         size, pieces = _chain(base, segs)
         stop = size if end is None else min(end, size)
-        out = bytearray()
+        paths, starts, ends = [], [], []
         for obj_start, obj_end, seg_off in pieces:  # (first byte, end, object's offset or None)
             lo, hi = max(start, obj_start), min(stop, obj_end)
             if lo >= hi:
                 continue
-            path = self._p(rel) if seg_off is None else self._p(L.segment_path(rel, seg_off))
+            paths.append(self._p(rel) if seg_off is None else self._p(L.segment_path(rel, seg_off)))
             origin = 0 if seg_off is None else seg_off
-            out += self.fs.cat_file(path, start=lo - origin, end=hi - origin)
-        return bytes(out)
+            starts.append(lo - origin)
+            ends.append(hi - origin)
+        if not paths:
+            return b""
+        if len(paths) == 1:
+            return bytes(self.fs.cat_file(paths[0], start=starts[0], end=ends[0]))
+        # many segments: one call, which async backends (s3fs, gcsfs) fetch concurrently
+        return b"".join(bytes(b) for b in self.fs.cat_ranges(paths, starts, ends))
+
+    def _read_object(self, rel: str, start: int, end: int | None) -> bytes:
+        """A byte range of a whole object. S3 answers an empty or out-of-range Range with the whole
+        object or a 416 error, so those ranges never reach it."""
+        if end is not None and end <= start:
+            return b""
+        path = self._p(rel)
+        try:
+            if start == 0 and end is None:
+                return bytes(self.fs.cat_file(path))
+            size = int(self.fs.info(path).get("size") or 0)
+            stop = size if end is None else min(end, size)
+            if stop <= start:
+                return b""
+            return bytes(self.fs.cat_file(path, start=start, end=stop))
+        except FileNotFoundError:
+            raise FileNotFoundError(rel) from None
 
     # -- writing ---------------------------------------------------------------------------------
     def _check_format(self) -> None:
