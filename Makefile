@@ -28,6 +28,8 @@ test: install
 
 bench: install
 	$(BIN)/python -m pip install -q -e '.[bench]'
+	@# the sync benchmark compares with rsync -a (Debian's package; root can install it here)
+	command -v rsync >/dev/null || (apt-get update -qq && apt-get install -y -qq rsync) || echo "no rsync: its comparison will read n/a"
 	$(BIN)/python bench/run.py --write-results
 
 # ruff (lint and format), the import layers (pyproject.toml [tool.importlinter]) and the types.

@@ -70,7 +70,7 @@ def _dir_size(path: Path) -> int:
 
 
 # -- log() hot path -------------------------------------------------------------------------------------
-def log_cost(lib_name: str, n: int, rounds: int) -> Result:
+def log_cost(lib_name: str, n: int, rounds: int, warmup_s: float = 0.0) -> Result:
     """µs per log() call and µs per iteration of the same loop without the call.
 
     Rounds alternate between the empty loop and the log loop so that drift (CPU frequency, the page
@@ -97,6 +97,7 @@ def log_cost(lib_name: str, n: int, rounds: int) -> Result:
 
     for _ in range(min(per, 1000)):  # first calls pay for lazy imports and file opens
         log({k: rnd() for k in keys})
+    time.sleep(warmup_s)  # e.g. for the daemon to be streaming this run before the clock starts
     empties: list[float] = []
     logs: list[float] = []
     for _ in range(rounds):
@@ -687,7 +688,8 @@ def sync_stream(remote: str | None, runs: int, rate: float, seconds: float, watc
     st = Store(store)
     st.ensure()
     st.write_settings({"remote": remote} if remote else {})
-    env = {**os.environ, "RUNSTORE_DAEMON": "0", "RUNSTORE_CONSOLE": "off"}
+    # online: bench children default to offline mode, and an offline run is never streamed
+    env = {**os.environ, "RUNSTORE_DAEMON": "0", "RUNSTORE_CONSOLE": "off", "WANDB_MODE": "online"}
     daemon = _start_daemon(store, 2.0, env)
     procs = [
         subprocess.Popen(
@@ -786,8 +788,7 @@ def log_cost_streaming(n: int, rounds: int, remote: str) -> Result:
     env = {**os.environ, "RUNSTORE_DAEMON": "0"}
     daemon = _start_daemon(store, 2.0, env)
     try:
-        time.sleep(0.5)
-        out = log_cost("runstore", n, rounds)
+        out = log_cost("runstore", n, rounds, warmup_s=1.5)  # the daemon finds new runs within 1 s
         run_dir = next((store / "projects" / "bench-log" / "runs").iterdir())
         local = (run_dir / "history.jsonl").stat().st_size
         there = Path(remote) / "projects" / "bench-log" / "runs" / run_dir.name / "history.jsonl"
@@ -886,7 +887,8 @@ def _stream_latency_remote(
     st = Store(store)
     st.ensure()
     st.write_settings({"remote": url})
-    env = {**os.environ, "RUNSTORE_DAEMON": "0", "RUNSTORE_CONSOLE": "off"}
+    # online: bench children default to offline mode, and an offline run is never streamed
+    env = {**os.environ, "RUNSTORE_DAEMON": "0", "RUNSTORE_CONSOLE": "off", "WANDB_MODE": "online"}
     daemon = _start_daemon(store, 2.0, env)
     proc = subprocess.Popen(
         [sys.executable, "-c", STREAMER, str(rate), str(seconds)],

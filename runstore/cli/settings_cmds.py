@@ -10,6 +10,7 @@ import typer
 
 from ..base import env as _env
 from ..base.urls import strip_credentials
+from ..errors import UsageError
 from ..sdk.settings import norm_mode, status_report
 from ..store.layout import check_name
 from ..store.store import Store
@@ -41,6 +42,12 @@ def init(
     if remote is not None:
         from ..remotes import open_remote
 
+        if strip_credentials(remote) != remote:
+            raise UsageError(
+                "--remote: leave credentials out of the URL (settings.yaml is readable by anyone who can "
+                "read the store); use the backend's own mechanisms (AWS_* variables, profiles) or "
+                "RUNSTORE_REMOTE in the environment"
+            )
         open_remote(remote).close()  # a bad URL or a missing backend is said now, not at the first sync
         if "://" not in remote:
             remote = os.path.abspath(os.path.expanduser(remote))  # the daemon runs in /
@@ -53,7 +60,7 @@ def init(
     verb = "Reinitialized" if existed else "Initialized"
     console.print(f"{verb} runstore store in {store.root}")
     for k in sorted(current):
-        console.print(f"  {k}: {strip_credentials(str(current[k])) if k == 'remote' else current[k]}")
+        console.print(f"  {k}: {current[k]}")
 
 
 def _env_note() -> None:
@@ -104,7 +111,7 @@ def status(dir: Path = DirOpt, json: bool = typer.Option(False, "--json", help="
     e = report["effective"]
     console.print(
         f"mode: {e['mode']}    project: {e['project'] or '-'}    entity: {e['entity'] or '-'}"
-        f"    remote: {strip_credentials(e['remote']) if e['remote'] else '-'}"
+        f"    remote: {e['remote'] or '-'}"
     )
     if env:
         console.print("from environment: " + ", ".join(f"{k}={v}" for k, v in sorted(env.items())))

@@ -1,13 +1,15 @@
 """The task that streams live runs to their remote while they train.
 
-Which runs: those whose live marker names a remote (init() writes one for online runs when a remote is
-configured; offline runs get none, so nothing of theirs leaves the machine). Each tick (every `poll`
+Which runs: those with an outbox entry (store/live.py: init() writes one for an online run when a
+remote is configured; offline runs get none, so nothing of theirs leaves the machine). The entry stays
+until the run has ended and been sent and verified whole, so a run shorter than one scan, or one that
+ended while no daemon ran (killed, rebooted), is still completed by the next daemon. Each tick (every `poll`
 seconds) it stats the run's `append` files and sends the bytes they gained: O(new bytes), one stat per
 file, no listing. Every `full_every` seconds it makes a full pass (store/layout.py kinds: new media,
 new versions of saved files, a new history generation), which also re-reads the remote's sizes, the
-truth after any surprise. When the marker goes (the run finished, or the monitor found it dead), a last
-full pass seals and verifies the run (remotes/sync.py). At start it also finishes runs whose earlier
-stream was never completed (a daemon killed mid-run).
+truth after any surprise. Once the run's live marker is gone (it finished, or the monitor found it dead
+and marked it crashed), a last full pass seals and verifies the run (remotes/sync.py) and removes the
+outbox entry.
 
 It polls instead of taking file-system events: a run logging 1,000 steps/s makes 1,000 inotify events a
 second, and turning each into a Python object costs more than a few stats per tick.
@@ -63,7 +65,8 @@ class _Slot:
 class _Stream:
     ref: RunRef
     url: str
-    live: bool = True
+    sig: tuple[int, int] = (0, 0)  # of its outbox entry: a resumed run writes a new one
+    live: bool = False
     full_due: float = 0.0
     tails: dict[str, tuple[StoreFile, int]] = field(default_factory=dict)  # append files: remote size
     last_sent: float | None = None
@@ -87,14 +90,14 @@ class SyncTask:
         self.log = log
         self.poll = poll
         self.full_every = full_every
-        self.scanner = MarkerScanner(store)
+        self.markers = MarkerScanner(store)
+        self.outbox = MarkerScanner(store, outbox=True)
         self.default = default_remote if default_remote is not None else _store_remote(store)
         self.slots: dict[str, _Slot] = {}
         self.streams: dict[str, _Stream] = {}
         self._due = 0.0
         self._status_due = 0.0
         self._status_written: bytes | None = None
-        self._caught_up = False
 
     # -- Task protocol ---------------------------------------------------------------------------
     def due(self) -> float:
@@ -117,28 +120,22 @@ class SyncTask:
 
     def tick(self, now: float) -> None:
         self._due = now + self.poll
-        if not self._caught_up:
-            self._caught_up = True
-            self._catch_up()
-        markers = self.scanner.scan()
-        marked = set()
-        for m in markers.values():
-            if isinstance(m, Marker) and m.remote:
-                key = f"{m.project}/{m.id}"
-                marked.add(key)
-                s = self.streams.get(key)
-                if s is None or s.done:
-                    self.streams[key] = _Stream(RunRef(m.project, m.id, m.dir), self._full_url(m.remote))
-                else:
-                    s.live = True
-        for key, s in list(self.streams.items()):
-            if key not in marked and s.live:
-                s.live = False
+        entries = self.outbox.scan()
+        live = {(m.project, m.id) for m in self.markers.scan().values() if isinstance(m, Marker) and m.remote}
+        for name, e in entries.items():
+            if not isinstance(e, Marker) or not e.remote:
+                continue  # unreadable: a writer replaces entries atomically, so it is foreign; left alone
+            s = self.streams.get(name)
+            if s is None or s.sig != e.sig:
+                s = self.streams[name] = _Stream(
+                    RunRef(e.project, e.id, e.dir), self._full_url(e.remote), e.sig
+                )
+            was_live, s.live = s.live, (e.project, e.id) in live
+            if was_live and not s.live:
                 s.full_due = 0.0  # the run ended: its final pass now
-        for key, s in list(self.streams.items()):
-            if s.done:
-                del self.streams[key]
-                continue
+        for name in [n for n in self.streams if n not in entries]:
+            del self.streams[name]  # removed by hand, or done
+        for name, s in list(self.streams.items()):
             slot = self._slot(s.url)
             if now < slot.retry_at:
                 continue
@@ -146,20 +143,27 @@ class SyncTask:
                 self._step(s, slot, now)
             except Exception as e:
                 self._failed(slot, s, e, now)
-            else:
-                if slot.backoff.failures:
-                    slot.backoff.reset()
-                    slot.retry_at = 0.0
-                    slot.error = None
-                    self.log.ok(f"remote {slot.url}", now)
+                continue
+            if slot.backoff.failures:
+                slot.backoff.reset()
+                slot.retry_at = 0.0
+                slot.error = None
+                self.log.ok(f"remote {slot.url}", now)
+            if s.done:
+                self.outbox.remove(name, s.sig)
+                del self.streams[name]
         if not self.streams:
-            # nothing to stream: only new markers are looked for, once a second (a run's first rows
+            # nothing to stream: only new entries are looked for, once a second (a run's first rows
             # wait at most that long; after that, every `poll`)
             self._due = now + max(self.poll, IDLE_SCAN_S)
         self._write_status()
 
     # -- one run -----------------------------------------------------------------------------------
     def _step(self, s: _Stream, slot: _Slot, now: float) -> None:
+        if not s.live and not s.ref.exists():
+            self.log.info(f"{s.ref.project}/{s.ref.id}: the run was deleted before it was synced")
+            s.done = True
+            return
         pusher = self._pusher(slot)
         if now >= s.full_due or not s.tails:
             res = pusher.push_run(s.ref, finished=None if not s.live else False)
@@ -169,7 +173,7 @@ class SyncTask:
             if res.bytes:
                 s.last_sent = time.time()
             if not s.live:
-                s.done = True  # a resumed run gets a new marker, hence a new stream
+                s.done = res.finished  # a run that ended without an exit record is marked by the monitor
                 self.log.info(
                     f"synced {s.ref.project}/{s.ref.id} to {slot.url}"
                     + (" (verified)" if res.verified else "")
@@ -221,25 +225,6 @@ class SyncTask:
         if self.default and strip_credentials(self.default) == marked:
             return self.default
         return marked
-
-    def _catch_up(self) -> None:
-        """Runs streamed to the store's remote by an earlier daemon that did not finish them."""
-        if not self.default:
-            return
-        try:
-            key = open_remote(self.default).key
-        except Exception as e:
-            self.log.info(f"remote {strip_credentials(self.default)}: {describe(e)}")
-            return
-        for ref in self.store.iter_runs():
-            path = ref.sync_state(key)
-            try:
-                data = orjson.loads(path.read_bytes())
-            except (OSError, ValueError):
-                continue
-            if isinstance(data, dict) and not data.get("verified"):
-                name = f"{ref.project}/{ref.id}"
-                self.streams.setdefault(name, _Stream(ref, self.default, live=False))
 
     # -- status ------------------------------------------------------------------------------------
     def _write_status(self, force: bool = False) -> None:

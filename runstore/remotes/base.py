@@ -104,7 +104,7 @@ class Remote(Protocol):
     def close(self) -> None: ...
 
 
-def iter_chunks(path: Path, start: int, end: int, chunk: int = CHUNK) -> Iterator[bytes]:
+def iter_chunks(path: str | os.PathLike[str], start: int, end: int, chunk: int = CHUNK) -> Iterator[bytes]:
     """Bytes [start, end) of a local file in chunks (a file that shrank ends early)."""
     with open(path, "rb") as f:
         f.seek(start)
@@ -117,7 +117,7 @@ def iter_chunks(path: Path, start: int, end: int, chunk: int = CHUNK) -> Iterato
             yield data
 
 
-def local_sha256(path: Path, end: int | None = None) -> str:
+def local_sha256(path: str | os.PathLike[str], end: int | None = None) -> str:
     h = hashlib.sha256()
     size = os.stat(path).st_size if end is None else end
     for data in iter_chunks(path, 0, size):

@@ -191,7 +191,7 @@ class Pusher:
         state = _State(ref.sync_state(self.key))
         files = list(only) if only is not None else ref.files()
         if only is None and state.verified and not verify and state.ignore is not None:
-            kept = self._kept(files, state, Result(res.name))
+            kept = self._kept(files, state, res)
             if self._unchanged(kept, state):
                 try:
                     if listing is None:
@@ -202,6 +202,7 @@ class Pusher:
                 if all(listing.get(f.rel) == state.files[f.rel][0] for f in kept):
                     res.finished = res.verified = True
                     return res  # verified before, nothing changed on either side: no file is read
+            res.ignored.clear()  # the full pass lists them again
         if finished is None or state.ignore is None:
             try:
                 st = load_run(ref)
@@ -259,7 +260,7 @@ class Pusher:
             if f.kind == L.DERIVED:
                 continue
             try:
-                s = os.stat(f.path)
+                s = os.stat(f.fspath)
             except OSError:
                 return False
             rec = state.files.get(f.rel)
@@ -284,16 +285,24 @@ class Pusher:
         try:
             if listing is None:
                 listing = remote.listing(owner + "/")
-            if not state.claimed and not self._same_origin(owner, first, listing, res):
-                return
+            log_rel = f"{owner}/{first.name}"
+            ours = state.files.get(log_rel)
+            if (
+                not state.claimed or ours is None or listing.get(log_rel) != ours[0]
+            ) and not self._same_origin(owner, first, listing, res):
+                return  # the remote's run log is not the one we left there: never write over another run
             sent_any = False
+            whole: set[str] = set()  # files this pass sent from their first byte
             for f in kept:
                 try:
-                    s = os.stat(f.path)
+                    s = os.stat(f.fspath)
                 except FileNotFoundError:
                     continue
-                n = self._push_file(f, s, listing.get(f.rel), state, res)
+                have = listing.get(f.rel)
+                n = self._push_file(f, s, have, state, res)
                 sent_any = sent_any or n
+                if n and (have is None or f.kind != L.APPEND):
+                    whole.add(f.rel)
                 res.sent[f.rel] = (f, state.files.get(f.rel, [s.st_size])[0])
             if self.dry_run:
                 return
@@ -308,11 +317,12 @@ class Pusher:
                             remote.seal(f.rel)  # compact an object store's segments, once per finish
                     state.finished = state.dirty = True
                 if verify or not state.verified:
-                    self._verify(kept, state, res)
+                    self._verify(owner, kept, state, res, whole)
             elif not res.finished and state.finished:
                 state.finished, state.dirty = False, True  # resumed: seal again when it ends
         except (RemoteError, OSError) as e:
             res.errors.append(describe(e))
+        res.errors[:] = list(dict.fromkeys(res.errors))
 
     def _same_origin(self, owner: str, first: Path, listing: dict[str, int], res: Result) -> bool:
         """False (and an error) when the remote holds a different run or sweep under the same id."""
@@ -371,9 +381,14 @@ class Pusher:
         rec = state.files.get(f.rel)
         if rec is not None and rec[0] == size and rec[1] == s.st_mtime_ns and have == size:
             return False
-        sha = local_sha256(f.path)
-        if rec is not None and rec[2] == sha and have == size:
-            state.set(f.rel, [size, s.st_mtime_ns, sha])
+        sha = local_sha256(f.fspath)
+        if have == size and (
+            (rec is not None and rec[2] == sha)
+            or (rec is None and not self.dry_run and remote_sha256(self.remote, f.rel, size) == sha)
+        ):
+            state.set(
+                f.rel, [size, s.st_mtime_ns, sha]
+            )  # no record (deleted, or a pulled run): a hash, no send
             return False
         if self.dry_run:
             res.bytes += size
@@ -387,7 +402,7 @@ class Pusher:
     def push_tail(self, f: StoreFile, have: int, res: Result) -> int:
         """Send the bytes an `append` file gained since the remote had `have` of them (the daemon's
         fast path between full passes: one stat, no listing). Returns the remote's size now."""
-        size = os.stat(f.path).st_size
+        size = os.stat(f.fspath).st_size
         if size > have:
             self._append(f, have, size, res)
         return max(size, have)
@@ -418,16 +433,23 @@ class Pusher:
         if self.on_bytes is not None:
             self.on_bytes(n)
 
-    def _verify(self, kept: list[StoreFile], state: _State, res: Result) -> None:
-        """sha256 of every file on both sides; repair what differs from the local bytes."""
+    def _verify(self, owner: str, kept: list[StoreFile], state: _State, res: Result, whole: set[str]) -> None:
+        """Check the finished run's files at the remote against the local ones and repair what differs.
+
+        A file this very pass sent whole is checked by size (its bytes were just read from the local
+        file and written); every other file by sha256 of both copies. `--include-synced` (`verify`)
+        checks everything again by sha256 on a later pass.
+        """
+        sizes = self.remote.listing(owner + "/")
         for f in kept:
             try:
-                size = os.stat(f.path).st_size
-                mine = local_sha256(f.path, size)
+                size = os.stat(f.fspath).st_size
             except FileNotFoundError:
                 continue
-            have = self.remote.size(f.rel)
-            if have is not None and have == size and remote_sha256(self.remote, f.rel, size) == mine:
+            have = sizes.get(f.rel)
+            if have == size and f.rel in whole:
+                continue
+            if have == size and remote_sha256(self.remote, f.rel, size) == local_sha256(f.fspath, size):
                 continue
             if f.kind == L.APPEND and have is not None and have > size:
                 res.errors.append(f"{f.rel}: the remote has more bytes than here (diverged; left as is)")
@@ -438,14 +460,14 @@ class Pusher:
         if not res.errors:
             state.verified = state.dirty = True
             res.verified = True
-        # verification re-reads; record the stats it saw so the next pass is a pure stat comparison
+        # record the stats seen now, so the next pass is a pure stat comparison
         for f in kept:
             try:
-                s = os.stat(f.path)
+                st = os.stat(f.fspath)
             except FileNotFoundError:
                 continue
             rec = state.files.get(f.rel)
-            state.set(f.rel, [s.st_size, s.st_mtime_ns, rec[2] if rec else None])
+            state.set(f.rel, [st.st_size, st.st_mtime_ns, rec[2] if rec else None])
 
 
 def _files_rel(rel: str) -> str | None:
@@ -523,13 +545,8 @@ class Puller:
         if kind == L.APPEND:
             have = have or 0
             overlap = min(have, size)
-            if overlap:
-                lo = max(0, overlap - TAIL)
-                with open(path, "rb") as f:
-                    f.seek(lo)
-                    mine = f.read(overlap - lo)
-                if self.remote.read(rel, lo, overlap) != mine:
-                    raise _Diverged(f"{rel}: the bytes here differ from the remote's (diverged; not pulled)")
+            if overlap and not self._same_bytes(rel, path, overlap):
+                raise _Diverged(f"{rel}: the bytes here differ from the remote's (diverged; not pulled)")
             if have >= size:
                 return
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -548,8 +565,8 @@ class Puller:
             res.files += 1
             return
         if kind == L.IMMUTABLE and have is not None:
-            if have != size:
-                raise _Diverged(f"{rel}: {have} bytes here, {size} at the remote (diverged; not pulled)")
+            if have != size or not self._same_bytes(rel, path, size):
+                raise _Diverged(f"{rel}: the bytes here differ from the remote's (diverged; not pulled)")
             return
         data = self._fetch(rel, size)
         if kind == L.REPLACED and have is not None:
@@ -562,6 +579,17 @@ class Puller:
         except FileExistsError:
             return  # written meanwhile by another pull: immutable, so the same bytes
         self._got(res, len(data))
+
+    def _same_bytes(self, rel: str, path: Path, n: int) -> bool:
+        """Whether the first `n` bytes agree here and at the remote: all of them up to 2 x TAIL, else the
+        first and the last TAIL bytes (comparing every byte would fetch what a pull exists to avoid)."""
+        windows = [(0, n)] if n <= 2 * TAIL else [(0, TAIL), (n - TAIL, n)]
+        with open(path, "rb") as f:
+            for lo, hi in windows:
+                f.seek(lo)
+                if f.read(hi - lo) != self.remote.read(rel, lo, hi):
+                    return False
+        return True
 
     def _fetch(self, rel: str, size: int) -> bytes:
         out = bytearray()

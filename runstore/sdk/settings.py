@@ -13,6 +13,7 @@ from typing import Any
 
 from ..base import env as _env
 from ..base import term
+from ..base.urls import strip_credentials
 from ..store.store import Store
 
 MODES = {
@@ -242,12 +243,18 @@ def status_report(store: Store, environ: Mapping[str, str]) -> dict[str, Any]:
     eff = resolve({}, {}, file_settings, environ, store.read_wandb_ini())
     projects = store.projects()
     latest = store.latest()
+
+    def shown(d: Mapping[str, Any]) -> dict[str, Any]:  # a remote URL may carry credentials
+        return {k: strip_credentials(v) if k == "remote" and isinstance(v, str) else v for k, v in d.items()}
+
     return {
         "store": str(store.root),
         "exists": store.exists(),
-        "settings_file": file_settings,
-        "environment": from_env(environ),
-        "effective": {"mode": eff.mode, "project": eff.project, "entity": eff.entity, "remote": eff.remote},
+        "settings_file": shown(file_settings),
+        "environment": shown(from_env(environ)),
+        "effective": shown(
+            {"mode": eff.mode, "project": eff.project, "entity": eff.entity, "remote": eff.remote}
+        ),
         "projects": projects,
         "runs": sum(store.count_runs(p) for p in projects),
         "latest_run": f"{latest.project}/{latest.id}" if latest else None,

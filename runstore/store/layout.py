@@ -59,6 +59,7 @@ MEDIA_DIR = "media"
 PID_FILE = "daemon.pid"
 LOG_FILE = "daemon.log"
 LIVE_DIR = "live"
+OUTBOX_DIR = "outbox"  # daemon/: runs with a remote whose stream the daemon has not completed
 MARKER_SUFFIX = ".json"
 
 JOURNAL = "journal.jsonl"
@@ -251,27 +252,57 @@ def parse_segment(rel: str) -> tuple[str, int] | None:
     return "/".join([*parts[:n], *parts[n + 1 : -1]]), int(off)
 
 
-class StoreFile(NamedTuple):
-    """A file of a store: its path relative to the store root (posix), where it is, and its kind."""
+class StoreFile:
+    """A file of a store: its path relative to the store root (posix), where it is, and its kind.
 
-    rel: str
-    path: Path
-    kind: Kind
+    `fspath` is the path as a str; the `Path` is made on first use of `path`, because syncing 1,000
+    runs lists tens of thousands of files and most of them are only stat()ed.
+    """
+
+    __slots__ = ("rel", "fspath", "kind", "_path")
+
+    def __init__(self, rel: str, path: str | os.PathLike[str], kind: Kind) -> None:
+        self.rel = rel
+        self.fspath = os.fspath(path)
+        self.kind = kind
+        self._path: Path | None = path if isinstance(path, Path) else None
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            self._path = Path(self.fspath)
+        return self._path
+
+    def __iter__(self) -> Iterator[object]:
+        return iter((self.rel, self.path, self.kind))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StoreFile) and (self.rel, self.fspath, self.kind) == (
+            other.rel,
+            other.fspath,
+            other.kind,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.rel, self.fspath, self.kind))
+
+    def __repr__(self) -> str:
+        return f"StoreFile({self.rel!r}, {self.fspath!r}, {self.kind!r})"
 
 
-def walk(base: Path) -> Iterator[tuple[str, Path]]:
-    """(posix path relative to `base`, path) of every regular file under `base`, sorted, not following
-    symlinked directories."""
+def walk(base: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
+    """(posix path relative to `base`, path as a str) of every regular file under `base`, sorted, not
+    following symlinked directories."""
     try:
         entries = sorted(os.scandir(base), key=lambda e: e.name)
     except (FileNotFoundError, NotADirectoryError):
         return
     for e in entries:
         if e.is_dir(follow_symlinks=False):
-            for rel, path in walk(Path(e.path)):
+            for rel, path in walk(e.path):
                 yield f"{e.name}/{rel}", path
         elif e.is_file(follow_symlinks=False):
-            yield e.name, Path(e.path)
+            yield e.name, e.path
 
 
 # -- one run --------------------------------------------------------------------------------------

@@ -1,6 +1,11 @@
 """Live markers: one small JSON file per running run (`Store.live_dir`), written by `init()`, removed by
 `finish()` or by the daemon once the run has ended. The daemon samples the runs they name.
 
+Outbox entries (`Store.outbox_dir`): the same content, written by `init()` for an online run with a
+remote, removed by the daemon once it has sent and verified the whole finished run. A run shorter than
+the daemon's scan, or one that ended while no daemon ran, is still streamed to the end: the entry
+outlives the process.
+
 Writing and removing a marker is on `init()`'s and `finish()`'s path: cheap (one small atomic write) and
 never raising, since tracking must not break training.
 """
@@ -24,6 +29,10 @@ def marker_path(store: Store, project: str, run_id: str) -> Path:
     # `~` may appear in a project name, so the name alone is not a unique key for a reader: the marker's
     # content carries `project` and `id` and the daemon trusts those, not the file name.
     return store.live_dir / f"{project}~{run_id}{L.MARKER_SUFFIX}"
+
+
+def outbox_path(store: Store, project: str, run_id: str) -> Path:
+    return store.outbox_dir / f"{project}~{run_id}{L.MARKER_SUFFIX}"
 
 
 def register(
@@ -51,6 +60,12 @@ def register(
     if remote:
         fields["remote"] = remote
     data = orjson.dumps(fields)
+    if remote:
+        _write_quietly(outbox_path(store, project, run_id), data)
+    _write_quietly(path, data)  # a read-only or full store: the run still trains, it just goes unsampled
+
+
+def _write_quietly(path: Path, data: bytes) -> None:
     try:
         _write_atomic(path, data)
     except FileNotFoundError:
@@ -60,7 +75,7 @@ def register(
         except OSError:
             pass
     except OSError:
-        pass  # a read-only or full store: the run still trains, it just goes unsampled
+        pass
 
 
 def unregister(store: Store, project: str, run_id: str) -> None:
@@ -133,10 +148,11 @@ def parse(name: str, data: bytes, sig: tuple[int, int]) -> Marker:
 
 
 class MarkerScanner:
-    """Lists the markers each tick; a file is parsed again only when its (inode, mtime) changed."""
+    """Lists the markers (or, with `outbox=True`, the outbox entries) each tick; a file is parsed again
+    only when its (inode, mtime) changed."""
 
-    def __init__(self, store: Store) -> None:
-        self.dir = store.live_dir
+    def __init__(self, store: Store, outbox: bool = False) -> None:
+        self.dir = store.outbox_dir if outbox else store.live_dir
         self._cache: dict[str, tuple[tuple[int, int], Marker | BadMarker]] = {}
 
     def scan(self) -> dict[str, Marker | BadMarker]:

@@ -329,6 +329,11 @@ class Store:
         return self.root / L.DAEMON_DIR / L.LIVE_DIR
 
     @property
+    def outbox_dir(self) -> Path:
+        """One entry per online run with a remote until the daemon has sent and verified all of it."""
+        return self.root / L.DAEMON_DIR / L.OUTBOX_DIR
+
+    @property
     def projects_dir(self) -> Path:
         """What the daemon watches for changes to runs."""
         return self.root / L.PROJECTS_DIR
