@@ -49,7 +49,7 @@ class DirRemote:
     def listing(self, prefix: str = "") -> dict[str, int]:
         base = self.root / check_rel(prefix.rstrip("/")) if prefix else self.root
         out: dict[str, int] = {}
-        for rel, path in L.walk(base):
+        for rel, path in L.walk(base, sort=False):
             if L.is_tmp(rel.rsplit("/", 1)[-1]):
                 continue
             try:

@@ -290,19 +290,29 @@ class StoreFile:
         return f"StoreFile({self.rel!r}, {self.fspath!r}, {self.kind!r})"
 
 
-def walk(base: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
-    """(posix path relative to `base`, path as a str) of every regular file under `base`, sorted, not
-    following symlinked directories."""
+def walk(base: str | os.PathLike[str], sort: bool = True) -> Iterator[tuple[str, str]]:
+    """(posix path relative to `base`, path as a str) of every regular file under `base`, not following
+    symlinked directories; sorted by name in each directory unless `sort=False` (sync walks tens of
+    thousands of directories and sorts what it needs itself)."""
     try:
-        entries = sorted(os.scandir(base), key=lambda e: e.name)
+        with os.scandir(base) as it:
+            entries = sorted(it, key=_name) if sort else list(it)
     except (FileNotFoundError, NotADirectoryError):
         return
     for e in entries:
         if e.is_dir(follow_symlinks=False):
-            for rel, path in walk(e.path):
+            for rel, path in walk(e.path, sort):
                 yield f"{e.name}/{rel}", path
         elif e.is_file(follow_symlinks=False):
             yield e.name, e.path
+
+
+def _name(e: os.DirEntry[str]) -> str:
+    return e.name
+
+
+def _rel(f: StoreFile) -> str:
+    return f.rel
 
 
 # -- one run --------------------------------------------------------------------------------------
@@ -401,10 +411,12 @@ class RunRef:
     def files(self) -> list[StoreFile]:
         """Every file of the run with its kind (temporary files of writes in progress left out)."""
         out = []
-        for rel, path in walk(self.path):
+        base = self.rel
+        for rel, path in walk(self.path, sort=False):
             kind = run_file_kind(rel)
             if kind is not None:
-                out.append(StoreFile(f"{self.rel}/{rel}", path, kind))
+                out.append(StoreFile(f"{base}/{rel}", path, kind))
+        out.sort(key=_rel)
         return out
 
     def __eq__(self, other: object) -> bool:
