@@ -123,37 +123,32 @@ class _Report:
         self.task: Any = None
         self.bytes = 0
         self.t0 = time.monotonic()
+        self.files = 0
         if not json and console.is_terminal and total:
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TransferSpeedColumn,
-            )
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
             self.bar = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("runs"),
-                DownloadColumn(),
-                TransferSpeedColumn(),
+                TextColumn("runs · {task.fields[files]} files · {task.fields[bytes]} · {task.fields[rate]}"),
+                TimeElapsedColumn(),
                 console=console,
                 transient=True,
             )
-            self.task = self.bar.add_task("syncing", total=total)
+            self.task = self.bar.add_task("syncing", total=total, files=0, bytes="0 B", rate="-")
             self.bar.start()
 
     def on_bytes(self, n: int) -> None:
         self.bytes += n
         if self.bar is not None:
-            self.bar.update(self.task, description=f"syncing ({_size(self.bytes)})")
+            rate = self.bytes / max(1e-6, time.monotonic() - self.t0)
+            self.bar.update(self.task, bytes=_size(self.bytes), rate=f"{_size(rate)}/s")
 
     def done(self, res: Result) -> None:
+        self.files += res.files
         if self.bar is not None:
-            self.bar.advance(self.task)
+            self.bar.update(self.task, advance=1, files=self.files)
         if self.json:
             return
         line = _describe(res, self.dry_run)
