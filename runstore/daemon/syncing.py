@@ -30,7 +30,7 @@ import orjson
 
 from ..base import env as _env
 from ..base.urls import strip_credentials
-from ..remotes.base import Remote
+from ..remotes.base import Remote, RemoteError
 from ..remotes.registry import open_remote
 from ..remotes.sync import Pusher, Result, describe
 from ..store import jsonl
@@ -69,6 +69,8 @@ class _Stream:
     live: bool = False
     full_due: float = 0.0
     tails: dict[str, tuple[StoreFile, int]] = field(default_factory=dict)  # append files: remote size
+    backoff: Backoff = field(default_factory=lambda: Backoff(BACKOFF_BASE_S, BACKOFF_CAP_S))
+    retry_at: float = 0.0
     last_sent: float | None = None
     error: str | None = None
     done: bool = False
@@ -137,13 +139,19 @@ class SyncTask:
             del self.streams[name]  # removed by hand, or done
         for name, s in list(self.streams.items()):
             slot = self._slot(s.url)
-            if now < slot.retry_at:
+            if now < slot.retry_at or now < s.retry_at:
                 continue
             try:
                 self._step(s, slot, now)
             except Exception as e:
-                self._failed(slot, s, e, now)
+                if not self._failed(slot, s, e, now) and s.done:
+                    self.outbox.remove(name, s.sig)
+                    del self.streams[name]
                 continue
+            if s.backoff.failures:
+                s.backoff.reset()
+                s.retry_at = 0.0
+                self.log.ok(f"run {s.ref.project}/{s.ref.id}", now)
             if slot.backoff.failures:
                 slot.backoff.reset()
                 slot.retry_at = 0.0
@@ -183,7 +191,12 @@ class SyncTask:
             return
         res = Result(f"{s.ref.project}/{s.ref.id}")
         for rel, (f, have) in list(s.tails.items()):
-            new = pusher.push_tail(f, have, res)
+            try:
+                new = pusher.push_tail(f, have, res)
+            except (RemoteError, OSError) as e:
+                res.errors.append(describe(e))
+                res.remote_failed = True
+                break
             s.tails[rel] = (f, new)
         self._raise_on(res)
         if res.bytes:
@@ -192,21 +205,33 @@ class SyncTask:
 
     def _raise_on(self, res: Result) -> None:
         if res.errors:
-            raise _PushFailed("; ".join(res.errors))
+            raise (_RemoteDown if res.remote_failed else _RunRefused)("; ".join(res.errors))
 
-    def _failed(self, slot: _Slot, s: _Stream, e: Exception, now: float) -> None:
+    def _failed(self, slot: _Slot, s: _Stream, e: Exception, now: float) -> bool:
+        """Back off after a failure: the whole remote when it could not be reached, only this run when
+        the remote refused its data (another run with its id, diverged bytes). Returns whether the
+        remote itself failed."""
+        msg = describe(e)
+        s.error = msg
+        s.full_due = 0.0  # the next pass lists the remote again: its sizes are the truth after a failure
+        name = f"{s.ref.project}/{s.ref.id}"
+        if isinstance(e, _RunRefused):
+            if not s.live:
+                # an ended run the remote will not take: `runstore sync` reports it; nothing to retry for
+                self.log.info(f"not synced: {name} to {slot.url}: {msg}")
+                s.done = True
+                return False
+            delay = s.backoff.fail()
+            s.retry_at = now + delay
+            self.log.error(f"run {name}", f"{msg} (retry in {delay:.3g}s)", now)
+            return False
         delay = slot.backoff.fail()
         slot.retry_at = now + delay
-        msg = describe(e)
         slot.error, slot.error_at = msg, time.time()
-        s.error = msg
-        s.tails = {}  # the remote's sizes are the truth after a failure: next pass lists them
-        s.full_due = 0.0
         if slot.remote is not None:
-            slot.remote.close()  # drops cached sizes
-        self.log.error(
-            f"remote {slot.url}", f"{s.ref.project}/{s.ref.id}: {msg} (retry in {delay:.3g}s)", now
-        )
+            slot.remote.close()  # drops cached sizes and checks
+        self.log.error(f"remote {slot.url}", f"{name}: {msg} (retry in {delay:.3g}s)", now)
+        return True
 
     def _slot(self, url: str) -> _Slot:
         slot = self.slots.get(url)
@@ -233,7 +258,8 @@ class SyncTask:
             return
         self._status_due = now + STATUS_EVERY_S
         runs: dict[str, Any] = {}
-        for key, s in self.streams.items():
+        for s in self.streams.values():
+            key = f"{s.ref.project}/{s.ref.id}"
             lag = 0
             for _rel, (f, have) in s.tails.items():
                 try:
@@ -265,7 +291,11 @@ class SyncTask:
             pass
 
 
-class _PushFailed(Exception):
+class _RemoteDown(Exception):
+    pass
+
+
+class _RunRefused(Exception):
     pass
 
 

@@ -160,7 +160,7 @@ class DirRemote:
             return []
 
     def close(self) -> None:
-        pass
+        self._ready = False  # after a failure the directory may have been recreated: check it again
 
 
 def _partial_size(tmp: Path, source: bytes | Path) -> int:

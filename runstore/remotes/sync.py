@@ -59,6 +59,7 @@ class Result:
     repaired: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    remote_failed: bool = False  # an error came from reaching the remote (vs. one about this run's data)
     # after a push: the files that are sent (ignored ones left out) with the remote's size of each
     sent: dict[str, tuple[StoreFile, int]] = field(default_factory=dict)
 
@@ -322,6 +323,7 @@ class Pusher:
                 state.finished, state.dirty = False, True  # resumed: seal again when it ends
         except (RemoteError, OSError) as e:
             res.errors.append(describe(e))
+            res.remote_failed = True
         res.errors[:] = list(dict.fromkeys(res.errors))
 
     def _same_origin(self, owner: str, first: Path, listing: dict[str, int], res: Result) -> bool:
