@@ -123,7 +123,7 @@ class SyncTask:
     def tick(self, now: float) -> None:
         self._due = now + self.poll
         entries = self.outbox.scan()
-        live = {(m.project, m.id) for m in self.markers.scan().values() if isinstance(m, Marker) and m.remote}
+        live = {(m.project, m.id) for m in self.markers.scan().values() if isinstance(m, Marker)}
         for name, e in entries.items():
             if not isinstance(e, Marker) or not e.remote:
                 continue  # unreadable: a writer replaces entries atomically, so it is foreign; left alone
@@ -180,8 +180,9 @@ class SyncTask:
             s.full_due = now + self.full_every
             if res.bytes:
                 s.last_sent = time.time()
-            if not s.live:
-                s.done = res.finished  # a run that ended without an exit record is marked by the monitor
+            # a run that ended without an exit record is marked crashed by the monitor, then finished here
+            s.done = not s.live and res.finished
+            if s.done:
                 self.log.info(
                     f"synced {s.ref.project}/{s.ref.id} to {slot.url}"
                     + (" (verified)" if res.verified else "")

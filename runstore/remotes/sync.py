@@ -182,16 +182,14 @@ class Pusher:
         listing: dict[str, int] | None = None,
         verify: bool = False,
         finished: bool | None = None,
-        only: Iterable[StoreFile] | None = None,
     ) -> Result:
         """Bring the remote copy of run `ref` up to date. `listing` is the remote's listing of the run
         (listed here when None); `verify` checks a verified run again in full; `finished` overrides
-        the run's state (the daemon knows it); `only` limits the pass to some files (the daemon's
-        fast path for append files) and skips sealing and verification."""
+        the run's state (the daemon knows it). A finished run is sealed and verified once."""
         res = Result(f"{ref.project}/{ref.id}")
         state = _State(ref.sync_state(self.key))
-        files = list(only) if only is not None else ref.files()
-        if only is None and state.verified and not verify and state.ignore is not None:
+        files = ref.files()
+        if state.verified and not verify and state.ignore is not None:
             kept = self._kept(files, state, res)
             if self._unchanged(kept, state):
                 try:
@@ -217,7 +215,7 @@ class Pusher:
             if finished is None:
                 finished = st.state != "running"
         res.finished = bool(finished)
-        self._push(ref.rel, files, state, res, listing, first=ref.run_log, verify=verify, seal=only is None)
+        self._push(ref.rel, files, state, res, listing, first=ref.run_log, verify=verify)
         if not self.dry_run:
             state.save()
         return res
@@ -233,7 +231,7 @@ class Pusher:
         except Exception:
             finished = False
         res.finished = finished
-        self._push(sweep.rel, sweep.files(), state, res, None, first=sweep.journal, verify=verify, seal=True)
+        self._push(sweep.rel, sweep.files(), state, res, None, first=sweep.journal, verify=verify)
         if not self.dry_run:
             state.save()
         return res
@@ -279,7 +277,6 @@ class Pusher:
         *,
         first: Path,
         verify: bool,
-        seal: bool,
     ) -> None:
         remote = self.remote
         kept = self._kept(files, state, res)
@@ -311,7 +308,7 @@ class Pusher:
                 state.claimed = state.dirty = True
             if sent_any:
                 state.verified = False
-            if res.finished and seal:
+            if res.finished:
                 if sent_any or not state.finished:
                     for f in kept:
                         if f.kind == L.APPEND:
