@@ -3,9 +3,11 @@ PY ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed-dev
+INT_VENV := .venv-int
+INT_STAMP := $(INT_VENV)/.installed
 DEMO := $(CURDIR)/.demo
 
-.PHONY: install demo test bench lint docs clean
+.PHONY: install demo test test-integrations bench lint docs clean
 
 install: $(STAMP)
 
@@ -26,6 +28,16 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
+# Real ML libraries (torch, ...) in their own venv: large, so `make test` stays fast without them.
+$(INT_STAMP): pyproject.toml
+	$(PY) -m venv $(INT_VENV)
+	$(INT_VENV)/bin/python -m pip install -q -U pip
+	$(INT_VENV)/bin/python -m pip install -q -e '.[integrations]'
+	touch $(INT_STAMP)
+
+test-integrations: $(INT_STAMP)
+	RUNSTORE_INTEGRATIONS=1 $(INT_VENV)/bin/python -m pytest tests/integrations
+
 bench: install
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	@# the sync benchmark compares with rsync -a (Debian's package; root can install it here)
@@ -44,4 +56,4 @@ docs: install
 	$(BIN)/python scripts/gen_settings_docs.py
 
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(INT_VENV) $(DEMO) .pytest_cache .ruff_cache

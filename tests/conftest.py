@@ -21,6 +21,10 @@ from runstore.store.history import iter_rows
 from runstore.store.runs import load_run
 from runstore.store.store import Store
 
+# tests/integrations/ needs real ML libraries (torch, ...): `make test-integrations` runs it in its own
+# venv; `make test` does not collect it.
+collect_ignore_glob = [] if os.environ.get("RUNSTORE_INTEGRATIONS") == "1" else ["integrations/*"]
+
 # Every record any writer appends while the suite runs is checked against store/schema.py (the
 # declarations docs/FORMAT.md documents): a new record type or field fails the test that wrote it.
 schema.STRICT = True

@@ -174,3 +174,55 @@ def test_disabled_mode_runs_the_command_and_tracks_nothing(tmp_path: Path, capfd
     )
     assert p.returncode == 3 and "hi" in p.stdout
     assert not (tmp_path / ".wandb" / "projects").exists()
+
+
+def test_a_child_that_clears_wandb_variables_starts_fresh_runs(tmp_path: Path) -> None:
+    """wandb's cross-validation recipe: the wrapped script starts workers with every WANDB_* variable
+    removed, so each worker's init() makes a run of its own. A RUNSTORE_* twin of WANDB_RUN_ID left in
+    the environment would make every worker reuse (and fail on) the wrapper's run."""
+    (tmp_path / "cv.py").write_text(
+        "import os, subprocess, sys\n"
+        "import runstore\n"
+        "run = runstore.init()  # joins the wrapper's run\n"
+        "print('PARENT', run.id, flush=True)\n"
+        "env = {k: v for k, v in os.environ.items() if not k.startswith('WANDB_')}\n"
+        "for fold in range(2):\n"
+        "    out = subprocess.run([sys.executable, '-c', 'import runstore; r = runstore.init(project=\"cv\"); "
+        "print(r.id); r.finish()'], env=env, capture_output=True, text=True, timeout=60)\n"
+        "    assert out.returncode == 0, out.stderr\n"
+        "    print('FOLD', out.stdout.split()[-1], flush=True)\n"
+        "run.finish()\n"
+    )
+    p = rs_run(tmp_path, "-p", "w", "--", PY, "cv.py")
+    assert p.returncode == 0, p.stderr.decode()
+    lines = p.stdout.decode().split("\n")
+    parent = next(ln.split()[1] for ln in lines if ln.startswith("PARENT"))
+    folds = [ln.split()[1] for ln in lines if ln.startswith("FOLD")]
+    assert len(folds) == 2 and parent not in folds and folds[0] != folds[1]
+    assert sorted(r.id for r in runstore.Api(store=tmp_path / ".wandb").runs("cv")) == sorted(folds)
+    assert only_run(tmp_path).id == parent
+
+
+def test_the_wrappers_run_wins_over_a_stale_runstore_variable(tmp_path: Path, monkeypatch) -> None:
+    """A RUNSTORE_RUN_ID / RUNSTORE_PROJECT inherited by `runstore run` does not reach its child."""
+    (tmp_path / "join.py").write_text(
+        "import os, runstore\n"
+        "print('SEEN', os.environ.get('RUNSTORE_RUN_ID'), os.environ.get('RUNSTORE_PROJECT'), flush=True)\n"
+        "r = runstore.init(); print('JOINED', r.id, r.project, flush=True); r.finish()\n"
+    )
+    monkeypatch.setenv("RUNSTORE_RUN_ID", "stale123")
+    monkeypatch.setenv("RUNSTORE_PROJECT", "elsewhere")
+    env = {**os.environ, "RUNSTORE_DIR": str(tmp_path / ".wandb"), "RUNSTORE_DAEMON": "0"}
+    p = subprocess.run(
+        [PY, "-m", "runstore", "run", "-p", "w", "--", PY, "join.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert p.returncode == 0, p.stderr
+    assert "SEEN None None" in p.stdout
+    joined = next(ln.split() for ln in p.stdout.splitlines() if ln.startswith("JOINED"))
+    run = only_run(tmp_path)
+    assert joined[1:] == [run.id, "w"]

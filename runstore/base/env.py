@@ -314,20 +314,34 @@ def flag(name: str, environ: Mapping[str, str] | None = None) -> bool:
     return bool(get(name, environ))
 
 
-def assignments(values: Mapping[str, str]) -> dict[str, str]:
-    """The variables that pass run settings to a child process: every variable of each setting, since a
-    child's RUNSTORE_* must not be left pointing elsewhere when its WANDB_* twin is set. `dir` is the
-    exception: RUNSTORE_DIR names the store itself, WANDB_DIR its parent, so only the former is set."""
-    out: dict[str, str] = {}
+def assignments(values: Mapping[str, str]) -> dict[str, str | None]:
+    """The variables that pass run settings to a child process: for each setting its `WANDB_*` variable
+    (the name wandb programs know, and clear when they start fresh runs in their own children) is set,
+    and every other variable of the setting is removed (None), so a `RUNSTORE_*` twin inherited from the
+    parent can neither win over it nor outlive it in a grandchild (docs/COMPAT.md §2.2). A setting with
+    no `WANDB_*` variable sets its first one. `dir` is the exception: RUNSTORE_DIR names the store itself,
+    WANDB_DIR its parent, so RUNSTORE_DIR is set and WANDB_DIR left as it is."""
+    out: dict[str, str | None] = {}
     for name, value in values.items():
-        for var in BY_NAME[name].env[:1] if name == "dir" else BY_NAME[name].env:
-            out[var] = value
+        names = BY_NAME[name].env
+        if name == "dir":
+            out[names[0]] = value
+            continue
+        chosen = next((v for v in names if v.startswith("WANDB_")), names[0])
+        for var in names:
+            out[var] = value if var == chosen else None
     return out
 
 
 def child_env(values: Mapping[str, str], environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """`environ` (default: os.environ) plus `assignments(values)`."""
-    return {**(os.environ if environ is None else environ), **assignments(values)}
+    """`environ` (default: os.environ) with `assignments(values)` applied."""
+    env = dict(os.environ if environ is None else environ)
+    for var, value in assignments(values).items():
+        if value is None:
+            env.pop(var, None)
+        else:
+            env[var] = value
+    return env
 
 
 __all__ = [

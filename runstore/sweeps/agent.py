@@ -58,10 +58,11 @@ def find_sweep(sweep_id: str, store: Store | None = None) -> SweepDir:
 
 
 # -- the trial's environment ----------------------------------------------------------------------
-def trial_env(sd: SweepDir, st: S.SweepState, run_id: str, param_path: str) -> dict[str, str]:
-    """What a trial's process must see (docs/COMPAT.md §11.5): both prefixes, because RUNSTORE_* settings win
-    over WANDB_* ones and a stray RUNSTORE_PROJECT must not send the run elsewhere; and the store, by
-    RUNSTORE_DIR, which wins over WANDB_DIR: one store for every trial."""
+def trial_env(sd: SweepDir, st: S.SweepState, run_id: str, param_path: str) -> dict[str, str | None]:
+    """What a trial's process must see (docs/COMPAT.md §11.5): the WANDB_* variables, with any RUNSTORE_*
+    twin removed (a stray RUNSTORE_PROJECT must not send the run elsewhere, nor survive in a process
+    the trial starts with WANDB_* cleared); and the store, by RUNSTORE_DIR, which wins over WANDB_DIR:
+    one store for every trial. None means: removed."""
     values = {
         "sweep_id": sd.id,
         "run_id": run_id,
@@ -252,7 +253,11 @@ class CliAgent:
         st, cfg = tick.state, tick.config
         yaml_path, json_path = write_param_files(self.sd, a.run_id, a.params, cfg)
         env = {k: v for k, v in os.environ.items() if k not in _env.WANDB_PRIVATE}
-        env.update(trial_env(self.sd, st, a.run_id, yaml_path))
+        for k, v in trial_env(self.sd, st, a.run_id, yaml_path).items():
+            if v is None:
+                env.pop(k, None)
+            else:
+                env[k] = v
         cmd = build_command(cfg, a.params, env=env, json_file=json_path)
         _announce(a.run_id, a.params)
         _say(f"About to run command: {' '.join(cmd)}")
@@ -340,12 +345,16 @@ def run_cli_agent(
 
 # -- the in-process agent ---------------------------------------------------------------------------
 @contextlib.contextmanager
-def _patched_env(values: dict[str, str]) -> Iterator[None]:
+def _patched_env(values: dict[str, str | None]) -> Iterator[None]:
     """The one sanctioned change to os.environ: the user's function calls init() with no arguments, and
     init() learns the trial from the environment, as in wandb. Restored afterwards, so a later init()
-    outside the agent is an ordinary run."""
+    outside the agent is an ordinary run. None removes a variable."""
     old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
+    for k, v in values.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
     try:
         yield
     finally:
