@@ -16,6 +16,7 @@ from .base.version import __version__
 from .errors import CommError, ConfigError, Error, UsageError
 from .sdk import registry as _registry
 from .sdk.init import finish, init, login, setup
+from .sdk.run import AlertLevel
 from .sdk.save import restore
 from .sdk.settings import UserSettings as Settings
 
@@ -31,6 +32,14 @@ alert = _registry.PREINIT["alert"]
 save = _registry.PREINIT["save"]
 _registry.publish(sys.modules[__name__])
 
+join = finish  # wandb's old name for finish()
+
+
+def require(*requirements: str, **_: Any) -> None:
+    """wandb's feature switches (`"service"`, `"core"`, …) choose between parts of wandb's own client;
+    runstore has one implementation, so every requirement is already met."""
+
+
 _MEDIA = ("Image", "Histogram", "Html", "Audio", "Video", "Object3D", "box3d", "Molecule", "Plotly", "Table")
 
 
@@ -42,6 +51,8 @@ def __getattr__(name: str) -> Any:
 
     if name == "Api":
         return import_module(f"{__name__}.api").Api
+    if name == "Run":
+        return import_module(f"{__name__}.sdk.run").Run
     if name in _MEDIA:
         return getattr(import_module(f"{__name__}.media"), name)
     if name == "plot":
@@ -59,6 +70,10 @@ __all__ = [
     "__version__",
     "init",
     "finish",
+    "join",
+    "require",
+    "AlertLevel",
+    "Run",
     "save",
     "restore",
     "login",

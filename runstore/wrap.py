@@ -1,7 +1,8 @@
 """`runstore run -- CMD`: track an un-instrumented command as a run.
 
 The wrapper creates the run, exports its id to the child (`WANDB_RUN_ID`, `WANDB_RESUME=allow`,
-`WANDB_PROJECT`, `RUNSTORE_DIR`) so a child that calls `init()` joins the same run, tees the child's
+`WANDB_PROJECT`, `RUNSTORE_DIR`) so a child that calls `init()` joins the same run (through runstore's
+`wandb` shim, first on the child's PYTHONPATH, when the child does `import wandb`), tees the child's
 stdout/stderr to the terminal and `files/output.log`, optionally turns `key=value` output into history
 rows, and finishes the run with the child's exit code (a signal N reads as 128+N), which it also returns.
 """
@@ -18,11 +19,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import shim
 from .base import env as _env
 from .capture.console import OutputLog
 from .errors import UsageError
-from .sdk.init import init
+from .sdk.init import infer_project, init
 from .sdk.run import Run
+from .store.store import Store
 
 _METRIC = re.compile(
     r"(?<![\w./-])(?P<key>[A-Za-z_][\w./-]*)\s*[:=]\s*"
@@ -33,6 +36,10 @@ _METRIC = re.compile(
 
 class CommandNotFound(UsageError):
     exit_code = 127
+
+
+class NoCommand(UsageError):
+    exit_code = 2  # a usage error, as the CLI documents them
 
 
 def parse_metrics(line: str) -> dict[str, float | int]:
@@ -66,6 +73,16 @@ def _program(cmd: Sequence[str], exe: str) -> tuple[str, list[str]]:
     return exe, list(cmd[1:])
 
 
+def _store_project(store_dir: Path | None) -> str | None:
+    """The default project in the settings of the store the run goes to (which wins over inference)."""
+    store = Store(store_dir) if store_dir is not None else Store.discover()
+    try:
+        value = store.read_settings().get("project") if store.exists() else None
+    except Exception:
+        return None  # a broken settings file: init() says so
+    return str(value) if value else None
+
+
 def run_command(
     cmd: Sequence[str],
     *,
@@ -77,11 +94,20 @@ def run_command(
     notes: str | None = None,
     parse: bool = False,
     store_dir: Path | None = None,
+    wandb_shim: bool = True,
 ) -> int:
+    """Run `cmd` as a tracked run; returns its exit code. With `wandb_shim` the child imports runstore's
+    `wandb` package (runstore/shim/) in front of anything else, so an unedited wandb script and the
+    wandb integrations of the libraries it uses log into this run."""
     if not cmd:
-        raise UsageError("nothing to run: give a command after --, e.g. runstore run -- python train.py")
+        raise NoCommand("nothing to run: give a command after --, e.g. runstore run -- python train.py")
     exe = _resolve(cmd)
     program, args = _program(cmd, exe)
+    if project is None and not _env.get("project") and not _store_project(store_dir):
+        # wandb's rule applied to the wrapped program (a `python script.py`: its directory; anything
+        # else: the working directory), never to where the `runstore` executable lives
+        script = Path(program)
+        project = infer_project(script.resolve().parent if script.suffix == ".py" else Path.cwd())
     settings = {"console": "off", "program": program, "program_args": tuple(args)}
     run = init(
         project=project,
@@ -96,7 +122,10 @@ def run_command(
     )
     if not isinstance(run, Run):  # mode "disabled": run the command, track nothing
         run.finish()
-        child = _start(cmd, exe, _env.child_env({"mode": "disabled"}), capture=False)
+        env = _env.child_env({"mode": "disabled"})
+        if wandb_shim:
+            env["PYTHONPATH"] = shim.child_pythonpath(env)
+        child = _start(cmd, exe, env, capture=False)
         return _wait(child, lambda: None)
     # The child joins this run if it calls init(). The wrapper already tees its output, so a child
     # init() must not capture it twice: runstore's console setting only (a real wandb keeps its own).
@@ -104,6 +133,8 @@ def run_command(
         {"run_id": run.id, "resume": "allow", "project": run.project, "dir": str(run._store.root)}
     )
     env[_env.BY_NAME["console"].env[0]] = "off"
+    if wandb_shim:
+        env["PYTHONPATH"] = shim.child_pythonpath(env)
     try:
         child = _start(cmd, exe, env, capture=True)
     except CommandNotFound:

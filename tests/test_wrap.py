@@ -75,7 +75,7 @@ def test_missing_command_is_a_clear_error(tmp_path: Path) -> None:
     assert p.stderr.decode().strip() == "error: command not found: definitely-not-a-command-xyz"
     assert not (tmp_path / ".wandb" / "projects" / "w").exists()  # no run for a command that never ran
     p = rs_run(tmp_path, "-p", "w")
-    assert p.returncode == 1 and b"nothing to run" in p.stderr
+    assert p.returncode == 2 and b"nothing to run" in p.stderr
 
 
 def test_child_killed_by_a_signal(tmp_path: Path) -> None:

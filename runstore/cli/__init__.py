@@ -16,13 +16,37 @@ app = typer.Typer(
 )
 
 from ..errors import Error  # noqa: E402
-from . import daemon_cmd, diff, listing, restore, run_cmd, settings_cmds, sweep_cmd, sync_cmd  # noqa: E402
+from . import daemon_cmd, diff, listing, restore, run_cmd, settings_cmds, shim_cmd, sweep_cmd, sync_cmd  # noqa: E402
 from ._common import debug_enabled, err_console  # noqa: E402
 
 try:  # recent typer ships its own copy of click
     from typer._click.exceptions import ClickException
 except ImportError:
     from click import ClickException  # type: ignore[assignment]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from ..base.version import __version__
+
+        sys.stdout.write(f"runstore {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        "-V",
+        is_eager=True,
+        expose_value=False,
+        callback=_print_version,
+        help="Print runstore's version and exit.",
+    ),
+) -> None:
+    """runstore: local-first experiment tracking with wandb's API. Runs live in plain files under .wandb/."""
+
 
 settings_cmds.register(app)
 listing.register(app)
@@ -32,6 +56,7 @@ run_cmd.register(app)
 daemon_cmd.register(app)
 sweep_cmd.register(app)
 sync_cmd.register(app)
+shim_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

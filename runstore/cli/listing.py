@@ -48,6 +48,11 @@ def parse_filter(text: str) -> dict[str, Any]:
             f"--filter {text!r}: use FIELD OP VALUE (e.g. config.lr>0.01, state=finished) or JSON"
         )
     field, op, raw = m.groups()
+    if raw[:1] in ("<", ">", "=", "!", "~"):
+        raise UsageError(
+            f"--filter {text!r}: the value starts with {raw[0]!r}; use FIELD OP VALUE with one operator "
+            "(= != > >= < <= ~), e.g. config.lr>0.01"
+        )
     value: Any = raw
     if op != "~":
         import yaml

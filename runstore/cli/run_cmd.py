@@ -22,11 +22,18 @@ def run(
         False, "--parse-metrics", help="Log numeric key=value / key: value pairs printed by CMD."
     ),
     dir: Path = typer.Option(None, "--dir", help="Store directory (or its parent)."),
+    wandb_shim: bool = typer.Option(
+        True,
+        "--wandb-shim/--no-wandb-shim",
+        help="Put runstore's `wandb` package first on the child's PYTHONPATH, so `import wandb` (in CMD or "
+        "in the libraries it uses) logs into this run; --no-wandb-shim keeps a real wandb.",
+    ),
 ) -> None:
     """Run CMD as a tracked run: console, metadata, git, system metrics, exit code.
 
     The child gets WANDB_RUN_ID / WANDB_RESUME=allow / WANDB_PROJECT, so a script that calls
-    runstore.init() (or wandb.init via runstore) joins this run. Exits with CMD's exit code.
+    runstore.init(), or wandb.init() through runstore's wandb shim, joins this run. Exits with CMD's
+    exit code.
     """
     tag_list = [t.strip() for group_ in (tags or []) for t in group_.split(",") if t.strip()]
     store = store_at(dir) if dir is not None else None
@@ -40,6 +47,7 @@ def run(
         notes=notes,
         parse=parse_metrics,
         store_dir=store.root if store else None,
+        wandb_shim=wandb_shim,
     )
     raise typer.Exit(code)
 

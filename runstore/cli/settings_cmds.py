@@ -96,6 +96,20 @@ def on(dir: Path = DirOpt) -> None:
     _env_note()
 
 
+def disabled(dir: Path = DirOpt) -> None:
+    """Disable runstore for this store: init() returns a run that records nothing (wandb's `disabled`)."""
+    store = _set_mode("disabled", dir)
+    console.print(f"runstore is now disabled for {store.root}; `runstore enabled` turns it back on.")
+    _env_note()
+
+
+def enabled(dir: Path = DirOpt) -> None:
+    """Enable runstore again for this store (online, the default)."""
+    store = _set_mode(None, dir)
+    console.print(f"runstore is now enabled (online) for {store.root}.")
+    _env_note()
+
+
 def status(dir: Path = DirOpt, json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Show the store in use, its settings, the effective settings and what it holds."""
     store = store_at(dir)
@@ -118,6 +132,18 @@ def status(dir: Path = DirOpt, json: bool = typer.Option(False, "--json", help="
     console.print(
         f"{len(report['projects'])} project(s), {report['runs']} run(s); latest: {report['latest_run'] or '-'}"
     )
+    w = report["wandb"]
+    if w["shim_installed"]:
+        which = "runstore's shim (installed here: `runstore shim uninstall` removes it)"
+        if w["real"]:
+            which += f", in front of the real wandb {w['real']}"
+    elif w["real"]:
+        which = f"the real wandb {w['real']} (`runstore run` puts runstore's shim in front for its command)"
+    else:
+        which = (
+            "not installed (`runstore run` provides runstore's shim; `runstore shim install` adds it here)"
+        )
+    console.print(f"import wandb: {which}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -126,6 +152,8 @@ def register(app: typer.Typer) -> None:
     app.command("offline", hidden=True)(off)
     app.command("on")(on)
     app.command("online", hidden=True)(on)
+    app.command("disabled")(disabled)
+    app.command("enabled")(enabled)
     app.command("status")(status)
 
 

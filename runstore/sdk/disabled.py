@@ -58,6 +58,9 @@ class DisabledRun:
     def define_metric(self, name: str, *args: Any, **kwargs: Any) -> None:
         return None
 
+    def _label(self, *args: Any, **kwargs: Any) -> None:
+        pass  # wandb's private telemetry label (see Run._label)
+
     def mark_preempting(self) -> None:
         return None
 

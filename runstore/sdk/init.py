@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from .. import shim
 from ..base import env as _env
 from ..base import names, term
 from ..base.urls import strip_credentials
@@ -123,11 +124,13 @@ def _parse_step_spec(param: str, value: Any) -> tuple[str, int]:
     return check_name("run id", rid), step
 
 
-def _infer_project() -> str:
-    """wandb's rule: the git repo's directory name (+ `-<subdir>` for scripts in a subdirectory)."""
-    main = sys.modules.get("__main__")
-    script = getattr(main, "__file__", None)
-    start = Path(script).resolve().parent if script else Path.cwd()
+def infer_project(start: Path | None = None) -> str:
+    """wandb's rule: the git repo's directory name (+ `-<subdir>` for scripts in a subdirectory), from
+    `start` (default: the main script's directory, else the working directory)."""
+    if start is None:
+        main = sys.modules.get("__main__")
+        script = getattr(main, "__file__", None)
+        start = Path(script).resolve().parent if script else Path.cwd()
     for d in (start, *start.parents):
         if (d / ".git").exists():
             rel = start.relative_to(d)
@@ -137,7 +140,7 @@ def _infer_project() -> str:
 
 
 def _plan(store: Store, s: Settings, resume_from: str | None) -> Plan:
-    project = check_name("project", s.project or _infer_project())
+    project = check_name("project", s.project or infer_project())
     if resume_from is not None:
         rid, n = _parse_step_spec("resume_from", resume_from)
         ref = store.find_run_by_id(rid, project) or store.find_run_by_id(rid)
@@ -156,6 +159,10 @@ def _plan(store: Store, s: Settings, resume_from: str | None) -> Plan:
             run_id = prev
     ref = store.run(project, check_name("run id", run_id) if run_id else names.new_id())
     exists = ref.exists()
+    if run_id and not exists and mode == "allow":
+        wrapped = _wrapper_run(store, run_id, project)
+        if wrapped is not None:
+            ref, exists = wrapped, True
     where = f"run {ref.id!r} {'already exists' if exists else 'does not exist'} in project {project!r}"
     if exists and mode is None:
         raise UsageError(f"{where}: pass resume='allow' to continue it, or choose another id")
@@ -164,6 +171,32 @@ def _plan(store: Store, s: Settings, resume_from: str | None) -> Plan:
     if not exists and mode == "must":
         raise UsageError(f"resume='must' but {where}; check the id, or pass resume='allow' to create it")
     return Plan("resume" if exists else "create", ref, mode)
+
+
+def _wrapper_run(store: Store, run_id: str, project: str) -> RunRef | None:
+    """The run `runstore run` started for this process, when the program asks for another project.
+
+    The wrapper passes its run as WANDB_RUN_ID + WANDB_PROJECT with resume "allow"; a script (or a
+    library such as Lightning's WandbLogger) that names a project of its own would otherwise start a
+    second run with the same id elsewhere: console and system metrics in one project, metrics in the
+    other. A live run with this id in the environment's project is that wrapper's run: the program
+    joins it, where it is.
+    """
+    env_project = _env.get("project")
+    if not env_project or env_project == project:
+        return None
+    try:
+        ref = store.run(env_project, run_id)
+        if not ref.exists() or load_run(ref).state != "running":
+            return None
+    except (ValueError, OSError):
+        return None
+    term.warn(
+        f"project {project!r} ignored: this process runs inside `runstore run`, whose run {run_id} is in "
+        f"project {env_project!r}; give the project to the wrapper instead (runstore run -p {project} -- …)",
+        once_key=f"wrapped-project:{run_id}",
+    )
+    return ref
 
 
 # -- step 5: execute --------------------------------------------------------------------------------
@@ -368,6 +401,11 @@ def _started(store: Store, s: Settings, run: Run, resume_mode: str | None) -> No
     pid = os.getpid()
     # offline: no remote, so nothing of the run leaves the machine; the marker is in the store, so the
     # URL is written without credentials (the daemon takes the full one from the settings it reads)
+    imported = shim.in_use()
+    if imported is not None:
+        # which `wandb` the program imported (runstore's shim never hides a real wandb silently); on a
+        # resume too: under `runstore run` the child that imports wandb joins the wrapper's run
+        run._event({"t": "meta", "set": {"wandb": {"imported": imported, "installed": shim.real_wandb()}}})
     remote = strip_credentials(s.remote) if s.mode == "online" and s.remote else None
     if remote and "://" not in remote:
         remote = os.path.abspath(os.path.expanduser(remote))  # a directory; the daemon runs in /

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -35,6 +36,14 @@ _write = os.write
 # The fast path encodes without OPT_NON_STR_KEYS so that a non-str key makes orjson raise and the
 # slow path can report it properly.
 _FAST_OPTS = orjson.OPT_APPEND_NEWLINE
+
+
+class AlertLevel(str, enum.Enum):
+    """wandb's alert levels: `run.alert(title, text, level=AlertLevel.WARN)`."""
+
+    INFO = "INFO"
+    WARN = "WARN"
+    ERROR = "ERROR"
 
 
 class Metric:
@@ -112,6 +121,7 @@ class Run:
         self._info = info
         self.resumed = resumed
         self._step = step
+        self.starting_step = step  # wandb: the first step of this process's segment (0 for a new run)
         self._runtime_offset = runtime_offset
         self._clock = clock
         self._term = terminal or term.current()
@@ -194,22 +204,27 @@ class Run:
         return str(self._ref.path)
 
     @property
-    def url(self) -> None:
-        return None
+    def url(self) -> str:
+        """Where the run is: a `file://` URL of its directory (never None: scripts print it)."""
+        return self._ref.path.absolute().as_uri()
 
     @property
-    def project_url(self) -> None:
-        return None
+    def project_url(self) -> str:
+        return self._ref.path.absolute().parent.parent.as_uri()
 
     @property
-    def sweep_url(self) -> None:
-        return None
+    def sweep_url(self) -> str | None:
+        sid = self._info.get("sweep_id")
+        return (self._store.sweeps_dir / sid).absolute().as_uri() if sid else None
 
-    def get_url(self) -> None:
-        """Runs live in local files; there is no web URL."""
-        return None
+    def get_url(self) -> str:
+        return self.url
 
-    get_project_url = get_sweep_url = get_url
+    def get_project_url(self) -> str:
+        return self.project_url
+
+    def get_sweep_url(self) -> str | None:
+        return self.sweep_url
 
     @property
     def step(self) -> int:
@@ -552,11 +567,17 @@ class Run:
     ) -> Any:
         return restore(name, run_path or f"{self.project}/{self.id}", replace, root or self.dir)
 
+    def _label(self, *args: Any, **kwargs: Any) -> None:
+        """wandb's private telemetry label (Hugging Face's Trainer calls `run._label(code=...)`): runstore
+        sends no telemetry, so there is nothing to record."""
+
     def mark_preempting(self) -> None:
         self._event({"t": "edit", "set": {"preempting": True}})
 
-    def alert(self, title: str, text: str, level: str | None = None, wait_duration: Any = None) -> None:
-        """Record an alert in the run (there is no notification service to send it to)."""
+    def alert(self, title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
+        """Record an alert in the run (there is no notification service to send it to). `level` is a
+        string or an `AlertLevel`."""
+        level = getattr(level, "value", level)
         self._event(
             {
                 "t": "alert",

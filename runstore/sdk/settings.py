@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from .. import shim
 from ..base import env as _env
 from ..base import term
 from ..base.urls import strip_credentials
@@ -258,4 +259,9 @@ def status_report(store: Store, environ: Mapping[str, str]) -> dict[str, Any]:
         "projects": projects,
         "runs": sum(store.count_runs(p) for p in projects),
         "latest_run": f"{latest.project}/{latest.id}" if latest else None,
+        "wandb": {
+            "real": shim.real_wandb(),
+            "shim_installed": shim.installed(),
+            "shim_path": str(shim.site_dir()),
+        },
     }

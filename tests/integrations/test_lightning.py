@@ -1,0 +1,76 @@
+"""Lightning's own `WandbLogger`, unedited, through runstore's `wandb` shim under `runstore run`: the
+metrics Lightning logs, its hyperparameters and the summary land in one run, read back with `Api()`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import runstore
+
+pytest.importorskip("lightning")
+
+TRAIN = """\
+import torch
+from torch import nn
+import lightning as L
+from lightning.pytorch.loggers import WandbLogger
+
+
+class M(L.LightningModule):
+    def __init__(self, lr=0.1):
+        super().__init__()
+        self.save_hyperparameters()
+        self.layer = nn.Linear(4, 1)
+
+    def training_step(self, batch, i):
+        x, y = batch
+        loss = nn.functional.mse_loss(self.layer(x), y)
+        self.log("train_loss", loss)
+        return loss
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+
+torch.manual_seed(0)
+data = torch.utils.data.TensorDataset(torch.randn(64, 4), torch.randn(64, 1))
+loader = torch.utils.data.DataLoader(data, batch_size=8)
+logger = WandbLogger(project="pl")
+trainer = L.Trainer(
+    max_epochs=2, logger=logger, log_every_n_steps=2, enable_progress_bar=False,
+    enable_checkpointing=False, enable_model_summary=False,
+)
+trainer.fit(M(), loader)
+print("RUN", logger.experiment.id, flush=True)
+"""
+
+
+def test_lightning_wandb_logger_under_runstore_run(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(TRAIN)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
+    env.update({"RUNSTORE_DIR": str(tmp_path / ".wandb"), "RUNSTORE_DAEMON": "0"})
+    p = subprocess.run(
+        [sys.executable, "-m", "runstore", "run", "-p", "pl", "--", sys.executable, "train.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert p.returncode == 0, p.stderr[-3000:]
+    runs = list(runstore.Api(store=tmp_path / ".wandb").runs("pl"))
+    assert len(runs) == 1, [(r.project, r.id) for r in runs]
+    run = runs[0]
+    assert f"RUN {run.id}" in p.stdout
+    assert run.state == "finished" and run.config["lr"] == 0.1
+    rows = list(run.scan_history(keys=["train_loss", "trainer/global_step"]))
+    # 64 samples / 8 per batch = 8 steps per epoch, 2 epochs, a row every 2 steps
+    assert [r["trainer/global_step"] for r in rows] == [1, 3, 5, 7, 9, 11, 13, 15]
+    assert all(isinstance(r["train_loss"], float) and r["train_loss"] > 0 for r in rows)
+    assert run.summary["epoch"] == 1 and run.summary["train_loss"] == rows[-1]["train_loss"]
+    assert run.metadata["wandb"]["imported"] == "shim"
