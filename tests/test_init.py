@@ -88,7 +88,7 @@ def test_every_wandb_parameter_is_accepted(tmp_path):
     assert run.job_type == "train"
     assert run.offline is True and run.disabled is False and run.resumed is False
     assert dict(run.config) == {"a": 1, "b": 2}
-    assert run.url is None and run.get_url() is None
+    assert run.url == run.get_url() == Path(run.dir).parent.as_uri()  # a file:// URL, never None
     run.finish()
     st = run_state("abc12345", root=tmp_path / "d" / ".wandb")
     assert st.info["name"] == "my-run"

@@ -120,7 +120,10 @@ def _sweep_with_two_trials(monkeypatch: pytest.MonkeyPatch) -> str:
         yaml_path, _ = write_param_files(sd, t.run_id, t.params, tick.config)
         with monkeypatch.context() as m:  # what an agent gives its trial
             for k, v in trial_env(sd, tick.state, t.run_id, yaml_path).items():
-                m.setenv(k, v)
+                if v is None:
+                    m.delenv(k, raising=False)  # a RUNSTORE_* twin the agent removes
+                else:
+                    m.setenv(k, v)
             run = runstore.init()
             run.log({"acc": run.config.x / 10})
             run.finish(quiet=True)

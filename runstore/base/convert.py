@@ -16,6 +16,16 @@ class Unconvertible(Exception):
     pass
 
 
+def is_torch(v: Any) -> bool:
+    """A value of torch's, told by its type's module: torch itself is never imported by runstore."""
+    return (type(v).__module__ or "").startswith("torch")
+
+
+def is_torch_tensor(v: Any) -> bool:
+    """A torch tensor (or Parameter); torch.Size has numel() too, but it is a tuple, not data."""
+    return is_torch(v) and callable(getattr(v, "numel", None)) and hasattr(v, "detach")
+
+
 def to_host(v: Any) -> Any:
     """A torch/TF/JAX tensor as a numpy array in host memory (detached, on the CPU); others unchanged."""
     for attr in ("detach", "cpu"):
@@ -23,7 +33,14 @@ def to_host(v: Any) -> Any:
         if callable(f):
             v = f()
     if hasattr(v, "numpy") and callable(v.numpy):
-        v = v.numpy()
+        try:
+            v = v.numpy()
+        except TypeError:
+            # numpy has no bfloat16 (nor float8, complex32): torch refuses those. Widen to float32
+            # (complex64), which holds every value exactly, as wandb's users do by hand.
+            if not is_torch(v):
+                raise
+            v = (v.cfloat() if v.is_complex() else v.float()).numpy()
     return v
 
 

@@ -32,16 +32,15 @@ def pil() -> Any:
     return PIL.Image
 
 
-def is_torch(v: Any) -> bool:
-    return (type(v).__module__ or "").startswith("torch")
-
-
 def to_numpy(v: Any) -> Any:
     """numpy, torch, TF, JAX or nested sequences as a numpy array (torch: detached and moved to CPU)."""
     np = numpy()
     if isinstance(v, np.ndarray):
         return v
-    return np.asarray(to_host(v))
+    try:
+        return np.asarray(to_host(v))
+    except RuntimeError as e:  # torch: a tensor without readable data (device "meta", ...)
+        raise ValueError(f"cannot read the values of this {type(v).__name__}: {e}") from None
 
 
 def source_file(path: str | os.PathLike[str], what: str) -> str:

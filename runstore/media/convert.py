@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..base.convert import log_value
+from ..base.convert import is_torch_tensor, log_value
 from .base import BindContext, Media
 
 HISTOGRAM_THRESHOLD = 32  # arrays with more elements than this are logged as a 32-bin histogram
@@ -24,15 +24,19 @@ def _kind(v: Any) -> str | None:
     pyplot = _pyplot()
     if pyplot is not None and v is pyplot:  # wandb accepts the pyplot module itself (its current figure)
         return "matplotlib"
-    if (
-        hasattr(v, "shape")
-        and hasattr(v, "tolist")
-        and getattr(v, "size", 0) > HISTOGRAM_THRESHOLD
-        and getattr(getattr(v, "dtype", None), "kind", "") in "biuf"
-    ):
-        return "array"
-    if mod.startswith("torch") and name == "Tensor" and v.numel() > HISTOGRAM_THRESHOLD:
-        return "array"
+    if mod.startswith("torch"):
+        # a tensor's `size` is a method and its dtype has no numpy `kind`: count with numel()
+        if is_torch_tensor(v) and v.numel() > HISTOGRAM_THRESHOLD and not v.is_complex():
+            return "array"
+        return None
+    if hasattr(v, "shape") and hasattr(v, "tolist"):
+        size = getattr(v, "size", 0)
+        if (
+            isinstance(size, int)
+            and size > HISTOGRAM_THRESHOLD
+            and getattr(getattr(v, "dtype", None), "kind", "") in "biuf"
+        ):
+            return "array"
     return None
 
 

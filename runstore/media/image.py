@@ -13,13 +13,13 @@ import io
 import os
 from typing import Any
 
+from ..base.convert import is_torch
 from ._util import (
     captions,
     class_labels,
     ensure_matplotlib_figure,
     file_ref,
     is_matplotlib,
-    is_torch,
     json_bytes,
     numpy,
     pil,
@@ -209,8 +209,13 @@ def _to_pixels(data: Any, mode: str | None, fmt: str, normalize: bool) -> Any:
         raise TypeError(f"Image data must be numeric, got dtype {a.dtype}")
     if a.size == 0:
         raise ValueError(f"Image data is empty (shape {list(a.shape)})")
-    if torch and a.ndim == 3:
-        a = a.transpose(1, 2, 0)  # torch images are channels-first
+    if torch:
+        # torch images are channels-first, as wandb reads them: C×H×W (or a batch of one, 1×C×H×W)
+        # becomes H×W×C. A tensor whose first dimension is no channel count is taken as H×W×C already.
+        if a.ndim == 4 and a.shape[0] == 1:
+            a = a[0]
+        if a.ndim == 3 and a.shape[0] in (1, 3, 4):
+            a = a.transpose(1, 2, 0)
     if a.ndim > 2:
         a = a.squeeze()  # as wandb: drop trivial dimensions (H×W×1 → H×W)
     if not (a.ndim == 2 or (a.ndim == 3 and a.shape[-1] in (3, 4))):

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ..base import term
+from ..base.convert import is_torch_tensor, to_host
 from ..errors import Error
 from . import table_cells, table_files
 from .base import BindContext, Media
@@ -64,6 +65,8 @@ class Table(Media):
             if data is not None:
                 raise ValueError("Table() takes data= or rows= (an alias), not both")
             data = rows
+        if data is not None and is_torch_tensor(data):
+            data = to_host(data)  # a 2-D tensor: as the numpy array it holds (detached, on the CPU)
         if dataframe is None and _is_dataframe(data):
             dataframe, data = data, None
         if dataframe is not None:
@@ -172,6 +175,8 @@ class Table(Media):
             raise TypeError(f"Table column names must be str, got {name!r}")
         if name in self.columns:
             raise ValueError(f"Table already has a column {name!r}")
+        if is_torch_tensor(data):
+            data = to_host(data)
         values = list(
             data.tolist() if hasattr(data, "tolist") and hasattr(data, "ndim") and data.ndim == 1 else data
         )
@@ -249,7 +254,7 @@ class Table(Media):
         if convert_to == "numpy":
             import numpy as np
 
-            return np.array(values)
+            return np.array([to_host(v) if is_torch_tensor(v) else v for v in values])
         raise ValueError(f"get_column(convert_to=...) must be None or 'numpy', got {convert_to!r}")
 
     def get_index(self) -> list[int]:

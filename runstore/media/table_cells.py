@@ -13,7 +13,7 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
-from ..base.convert import Unconvertible, value
+from ..base.convert import Unconvertible, is_torch_tensor, value
 from .base import BindContext, Media
 
 ANY = "any"
@@ -41,6 +41,11 @@ def kind_of(v: Any) -> str | None:
         return "boolean"
     if isinstance(v, numbers.Number) and not isinstance(v, complex):
         return "number"
+    if is_torch_tensor(v):
+        # a one-element tensor is stored as its number (as log() does), a larger one as a list
+        if v.numel() != 1:
+            return "list"
+        return "boolean" if str(v.dtype) == "torch.bool" else "number"
     if isinstance(v, str):
         return "string"
     if isinstance(v, Media):
@@ -109,6 +114,12 @@ def to_json(ctx: BindContext, key: str, step: int, v: Any) -> Any:
         return {str(k): to_json(ctx, key, step, x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
         return [to_json(ctx, key, step, x) for x in v]
+    if is_torch_tensor(v):
+        # a tensor's dtype has no numpy `kind`; bfloat16 has no numpy form: value() handles both
+        try:
+            return value(v)
+        except Unconvertible:
+            return str(v)
     if hasattr(v, "tolist") and hasattr(v, "shape"):  # numpy arrays (object arrays may hold media)
         return to_json(ctx, key, step, v.tolist() if v.dtype.kind != "O" else list(v))
     if hasattr(v, "item") and callable(v.item):  # numpy/torch scalars; datetime64 -> datetime
