@@ -1,0 +1,3 @@
+"""`wandb.apis`: the read API."""
+
+from . import public  # noqa: F401
