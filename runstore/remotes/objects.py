@@ -23,6 +23,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from ..store import format as fmt
 from ..store import layout as L
 from .base import CHUNK, Conflict, MissingBackend, RemoteError, check_rel, strip_credentials, url_key
 
@@ -196,26 +199,16 @@ class ObjectRemote:
         there is refused, as a local store would refuse it)."""
         if self._format_checked:
             return
-        from ..base.version import __version__
-        from ..store import format as fmt
-
         path = self._p(L.FORMAT_FILE)
         try:
-            import orjson
-
             data = orjson.loads(self.fs.cat_file(path))
             version = fmt.parse(data.get("format")) if isinstance(data, dict) else None
-        except FileNotFoundError:
-            version = None
-        except ValueError:
+        except (FileNotFoundError, ValueError):
             version = None
         if version is not None:
             fmt.check(version, f"the remote {self.url}")
         if version is None or version < (fmt.MAJOR, fmt.MINOR):
-            import orjson
-
-            body = orjson.dumps({"format": fmt.VERSION, "written_by": f"runstore {__version__}"}) + b"\n"
-            self.fs.pipe_file(path, body)
+            self.fs.pipe_file(path, fmt.record())
         self._format_checked = True
 
     def append(self, rel: str, offset: int, data: bytes) -> int:

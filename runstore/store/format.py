@@ -29,6 +29,15 @@ def parse(value: Any) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
+def record() -> bytes:
+    """The content of a store's `format.json` as this code writes it (a local store or a remote)."""
+    import orjson
+
+    from ..base.version import __version__
+
+    return orjson.dumps({"format": VERSION, "written_by": f"runstore {__version__}"}) + b"\n"
+
+
 def check(version: tuple[int, int], what: str) -> None:
     """Raise FormatError if this code cannot read data of `version`."""
     if version[0] > MAJOR:
@@ -38,4 +47,4 @@ def check(version: tuple[int, int], what: str) -> None:
         )
 
 
-__all__ = ["MAJOR", "MINOR", "VERSION", "LEGACY", "parse", "check"]
+__all__ = ["MAJOR", "MINOR", "VERSION", "LEGACY", "parse", "check", "record"]

@@ -10,7 +10,6 @@ from typing import Any
 import orjson
 
 from ..base import env as _env
-from ..base.version import __version__
 from ..errors import RunNotFound, StoreError, UsageError
 from . import format as fmt
 from . import jsonl
@@ -156,8 +155,7 @@ class Store:
                 (self.root / L.GITIGNORE).write_text("# created by runstore\n*\n")
             (self.root / L.PROJECTS_DIR).mkdir(exist_ok=True)
             if self.format_version() < (fmt.MAJOR, fmt.MINOR):
-                data = orjson.dumps({"format": fmt.VERSION, "written_by": f"runstore {__version__}"})
-                jsonl.write_atomic(self.root / L.FORMAT_FILE, data + b"\n")
+                jsonl.write_atomic(self.root / L.FORMAT_FILE, fmt.record())
             else:
                 self.check_format()
         except OSError as e:
