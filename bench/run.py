@@ -240,6 +240,36 @@ def bench_log(sz: Sizes, tmp: Path, have_wandb: bool, details: dict[str, Any]) -
     return row
 
 
+LOG_FORM_NAMES = {
+    "step": ("log(d, step=i)", 5.0),
+    "commit": ("log(a, commit=False) + log(b), per step", 5.0),
+    "nested": ("log() nested dict, 2×5 floats", 5.0),
+    "numpy": ("log() 10 numpy float32", 10.0),
+}
+
+
+def bench_log_forms(sz: Sizes, tmp: Path, have_wandb: bool, details: dict[str, Any]) -> list[Row]:
+    """The other common forms of log() (issue 13 item 11): each ≤ 5 µs above the empty loop (numpy
+    scalars ≤ 10 µs), as the bare form is."""
+    rows = []
+    n_rs, n_wb = sz.log_calls_runstore // 2, sz.log_calls_wandb // 2
+    for form, (title, limit) in LOG_FORM_NAMES.items():
+        row = Row(f"{title}, cost above empty loop", "µs/call", None, None, max_value=limit)
+        step(f"log() form {form}: runstore, {n_rs:,} calls")
+        args = {"n": n_rs, "rounds": sz.log_rounds, "form": form}
+        rs = child("log_cost", {"lib_name": "runstore", **args}, "runstore", tmp / f"log-{form}-runstore")
+        row.runstore = rs["overhead_us"]
+        details[f"log_{form}_runstore"] = rs
+        if have_wandb:
+            step(f"log() form {form}: wandb, {n_wb:,} calls")
+            args = {"n": n_wb, "rounds": sz.log_rounds, "form": form}
+            wb = child("log_cost", {"lib_name": "wandb", **args}, "wandb", tmp / f"log-{form}-wandb")
+            row.wandb = wb["overhead_us"]
+            details[f"log_{form}_wandb"] = wb
+        rows.append(row)
+    return rows
+
+
 STARTUP_SCRIPT = """\
 import {lib} as wandb
 wandb.init(project="bench-startup")
@@ -975,6 +1005,7 @@ def main() -> int:
         have_wb = wb_version is not None
         for name, fn in (
             ("log", lambda: [bench_log(sz, tmp, have_wb, details)]),
+            ("log forms", lambda: bench_log_forms(sz, tmp, have_wb, details)),
             ("startup", lambda: [bench_startup(sz, tmp, have_wb, details)]),
             ("bytes", lambda: [bench_bytes(sz, tmp, have_wb, details)]),
             ("image", lambda: [bench_image(sz, tmp, have_wb, details)]),

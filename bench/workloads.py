@@ -70,33 +70,37 @@ def _dir_size(path: Path) -> int:
 
 
 # -- log() hot path -------------------------------------------------------------------------------------
-def log_cost(lib_name: str, n: int, rounds: int, warmup_s: float = 0.0) -> Result:
+def log_cost(lib_name: str, n: int, rounds: int, warmup_s: float = 0.0, form: str = "bare") -> Result:
     """µs per log() call and µs per iteration of the same loop without the call.
 
     Rounds alternate between the empty loop and the log loop so that drift (CPU frequency, the page
     cache filling, wandb's background process waking up) hits both; the median round is reported.
+    `form` is the kind of call (LOG_FORMS): both loops build the same values, only the call differs.
     """
     lib = importlib.import_module(lib_name)
     run = _init(lib, "bench-log")
     rnd = random.Random(0).random
     keys = KEYS
-    log: Callable[[dict[str, float]], Any] = run.log
+    log: Callable[..., Any] = run.log
     per = max(1, n // rounds)
+    make, call = _log_form(form, rnd, keys, log)
 
     def empty_loop() -> float:
         t = time.perf_counter()
         for _ in range(per):
-            d = {k: rnd() for k in keys}  # noqa: F841 - building the dict is the work being subtracted
+            d = make()  # noqa: F841 - building the values is the work being subtracted
         return time.perf_counter() - t
+
+    counter = iter(range(10**12))
 
     def log_loop() -> float:
         t = time.perf_counter()
         for _ in range(per):
-            log({k: rnd() for k in keys})
+            call(make(), next(counter))
         return time.perf_counter() - t
 
     for _ in range(min(per, 1000)):  # first calls pay for lazy imports and file opens
-        log({k: rnd() for k in keys})
+        call(make(), next(counter))
     time.sleep(warmup_s)  # e.g. for the daemon to be streaming this run before the clock starts
     empties: list[float] = []
     logs: list[float] = []
@@ -118,6 +122,39 @@ def log_cost(lib_name: str, n: int, rounds: int, warmup_s: float = 0.0) -> Resul
         "rounds_log_us": [x / per * 1e6 for x in logs],
         "rounds_empty_us": [x / per * 1e6 for x in empties],
     }
+
+
+# The forms of log() real scripts and integrations use (Lightning and accelerate pass step=, Keras
+# commit=False, numpy/torch scalars everywhere): (values to build, how log() is called with them).
+LOG_FORMS = ("bare", "step", "commit", "nested", "numpy")
+
+
+def _log_form(
+    form: str, rnd: Callable[[], float], keys: tuple[str, ...], log: Callable[..., Any]
+) -> tuple[Any, Any]:
+    half = len(keys) // 2
+    if form == "bare":
+        return (lambda: {k: rnd() for k in keys}), (lambda d, i: log(d))
+    if form == "step":
+        # the counter keeps growing across rounds: a step is never lower than the run's current one
+        return (lambda: {k: rnd() for k in keys}), (lambda d, i: log(d, step=i + 1000))
+    if form == "commit":
+        # Keras' pattern: half the row with commit=False, the rest with the committing call
+        def commit_call(d: tuple[dict[str, float], dict[str, float]], i: int) -> None:
+            log(d[0], commit=False)
+            log(d[1])
+
+        return (lambda: ({k: rnd() for k in keys[:half]}, {k: rnd() for k in keys[half:]})), commit_call
+    if form == "nested":
+        return (lambda: {"train": {k: rnd() for k in keys[:half]}, "val": {k: rnd() for k in keys[half:]}}), (
+            lambda d, i: log(d)
+        )
+    if form == "numpy":
+        import numpy as np
+
+        f32 = np.float32
+        return (lambda: {k: f32(rnd()) for k in keys}), (lambda d, i: log(d))
+    raise ValueError(f"unknown log form {form!r}; one of {', '.join(LOG_FORMS)}")
 
 
 # -- bytes on disk per step ------------------------------------------------------------------------------
