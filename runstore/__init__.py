@@ -30,6 +30,8 @@ define_metric = _registry.PREINIT["define_metric"]
 mark_preempting = _registry.PREINIT["mark_preempting"]
 alert = _registry.PREINIT["alert"]
 save = _registry.PREINIT["save"]
+watch = _registry.PREINIT["watch"]
+unwatch = _registry.PREINIT["unwatch"]
 _registry.publish(sys.modules[__name__])
 
 join = finish  # wandb's old name for finish()
@@ -40,7 +42,22 @@ def require(*requirements: str, **_: Any) -> None:
     runstore has one implementation, so every requirement is already met."""
 
 
-_MEDIA = ("Image", "Histogram", "Html", "Audio", "Video", "Object3D", "box3d", "Molecule", "Plotly", "Table")
+_MEDIA = (
+    "Image",
+    "Histogram",
+    "Html",
+    "Audio",
+    "Video",
+    "Object3D",
+    "box3d",
+    "Molecule",
+    "Plotly",
+    "Table",
+    "Graph",
+    "Node",
+    "Edge",
+    "Classes",
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -55,8 +72,14 @@ def __getattr__(name: str) -> Any:
         return import_module(f"{__name__}.sdk.run").Run
     if name in _MEDIA:
         return getattr(import_module(f"{__name__}.media"), name)
-    if name == "plot":
-        return import_module(f"{__name__}.plot")
+    if name in ("plot", "util", "data_types"):
+        return import_module(f"{__name__}.{name}")
+    if name == "sklearn":  # wandb.sklearn is wandb.integration.sklearn
+        return import_module(f"{__name__}.integration.sklearn")
+    if name == "tensorboard":
+        return import_module(f"{__name__}.integration.tensorboard")
+    if name == "integration":
+        return import_module(f"{__name__}.integration")
     if name == "plot_table":
         return import_module(f"{__name__}.plot").plot_table
     if name == "sweep":
@@ -88,6 +111,8 @@ __all__ = [
     "define_metric",
     "mark_preempting",
     "alert",
+    "watch",
+    "unwatch",
     "Api",
     "Settings",
     "Error",
@@ -97,6 +122,8 @@ __all__ = [
     *_MEDIA,
     "plot",
     "plot_table",
+    "util",
+    "data_types",
     "sweep",
     "agent",
 ]

@@ -18,6 +18,10 @@ _WHERE = {
     "Molecule": "molecule",
     "Plotly": "plotly",
     "Table": "table",
+    "Graph": "graph",
+    "Node": "graph",
+    "Edge": "graph",
+    "Classes": "classes",
 }
 
 

@@ -58,6 +58,12 @@ class DisabledRun:
     def define_metric(self, name: str, *args: Any, **kwargs: Any) -> None:
         return None
 
+    def watch(self, *args: Any, **kwargs: Any) -> list[Any]:
+        return []
+
+    def unwatch(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
     def _label(self, *args: Any, **kwargs: Any) -> None:
         pass  # wandb's private telemetry label (see Run._label)
 

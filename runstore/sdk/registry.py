@@ -84,7 +84,7 @@ def _dispatch(name: str) -> Any:
 
 
 # The run methods that are also module functions while a run is active.
-BOUND = ("log", "define_metric", "mark_preempting", "alert", "save")
+BOUND = ("log", "define_metric", "mark_preempting", "alert", "save", "watch", "unwatch")
 PREINIT: dict[str, Any] = {
     "run": None,
     "config": _PreInit("config"),

@@ -191,6 +191,10 @@ class _RunSummary(SummaryView):
         super().__init__(values, run._summary_event)
         object.__setattr__(self, "_run", run)
 
+    def _convert(self, key: str, value: Any) -> Any:
+        # wandb: `run.summary["graph_0"] = graph`, `summary["best_image"] = wandb.Image(...)`
+        return self._run._value(key, value, self._run._step)
+
     def __getitem__(self, key: str) -> Any:
         if key == "_runtime":
             # Derived, not stored per row: valid for a row of this process's segment; a value restored
@@ -247,6 +251,7 @@ class Run:
         self._console: ConsoleCapture | None = None
         self._bind_ctx: BindContext | None = None
         self._saves: dict[str, tuple[str, str, list[int] | None]] = {}
+        self._watchers: list[Any] = []  # watch(): the hooks on the user's models
         self._sstate = summary
         self._svalues = summary.values
         self.config = Config(persist=self._config_event, allow_val_change=allow_val_change)
@@ -651,6 +656,7 @@ class Run:
             self._flush()
         self._finished = True
         self._fast = False
+        self.unwatch()  # a finished run's hooks would only warn on every step
         if self._recorder is not None:
             self._recorder.join(timeout=10.0)  # its metadata belongs before the exit record
         if self._saves:
@@ -725,6 +731,40 @@ class Run:
         self, name: str, run_path: str | None = None, replace: bool = False, root: str | None = None
     ) -> Any:
         return restore(name, run_path or f"{self.project}/{self.id}", replace, root or self.dir)
+
+    def watch(
+        self,
+        models: Any,
+        criterion: Any = None,
+        log: str | None = "gradients",
+        log_freq: int = 1000,
+        idx: int | None = None,
+        log_graph: bool = False,
+    ) -> list[Any]:
+        """Histograms of a torch model's gradients and/or parameters every `log_freq` steps (wandb's
+        keys `gradients/<name>`, `parameters/<name>`), and with `log_graph` its layers as `graph_<idx>`
+        in the summary. Returns the Graphs. `criterion` is accepted for wandb's signature."""
+        from . import watch as W
+
+        seq = W.check_args(models, criterion, log, log_freq, idx, log_graph)
+        graphs = []
+        for model, i in zip(seq, W.take_indices(len(seq), idx), strict=True):
+            w = W.Watcher(self, model, log, log_freq, f"graph_{i}" if i > 0 else "", i)
+            if log_graph:
+                graphs.append(w.hook_graph())
+            self._watchers.append(w)
+        return graphs
+
+    def unwatch(self, models: Any = None) -> None:
+        """Remove the hooks `watch` put on `models` (all watched models when None)."""
+        if models is None:
+            chosen = list(self._watchers)
+        else:
+            wanted = {id(m) for m in (models if isinstance(models, (list, tuple)) else [models])}
+            chosen = [w for w in self._watchers if id(w.model) in wanted]
+        for w in chosen:
+            w.remove()
+            self._watchers.remove(w)
 
     def _label(self, *args: Any, **kwargs: Any) -> None:
         """wandb's private telemetry label (Hugging Face's Trainer calls `run._label(code=...)`): runstore

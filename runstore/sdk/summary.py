@@ -106,8 +106,12 @@ class SummaryView:
 
     __delattr__ = __delitem__
 
+    def _convert(self, key: str, value: Any) -> Any:
+        """A value as stored; the live run's summary also writes media (Image, Table, Graph) to files."""
+        return log_value(key, value)
+
     def _set(self, path: tuple[str, ...], value: Any) -> None:
-        value = log_value(".".join(path), value)
+        value = self._convert(".".join(path), value)
         set_path(self._values, path, value)
         if self._persist is not None:
             self._persist({"set": [[list(path), value]]})
