@@ -201,7 +201,7 @@ def _at_exit() -> None:
     code = _state.exit_code if _state.exit_code is not None else 0
     for run in list(_state.active):
         try:
-            run.finish(exit_code=code, quiet=True)
+            run.finish(exit_code=code)  # prints its "finished" line, as wandb does at exit
         except Exception as e:  # nothing may stop the interpreter from exiting
             term.warn(f"could not finish run {getattr(run, 'id', '?')} at exit: {e}")
 

@@ -148,6 +148,34 @@ def _merge_plain(dst: dict[str, Any], src: dict[str, Any], depth: int) -> None:
             dst[k] = v
 
 
+class RunStatus:
+    """What `run.status()` returns: the files of the run and how many bytes the daemon has still to
+    send to the remote (0 with no remote), as of the daemon's last status (`runstore daemon status`)."""
+
+    def __init__(self, total: int, pending: int, sync_time: float | None, error: str | None) -> None:
+        self.sync_items_total = total
+        self.sync_items_pending = pending
+        self.sync_time = sync_time
+        self.error = error
+
+    @classmethod
+    def of(cls, run: Run) -> RunStatus:
+        total = len(run._ref.files())
+        try:
+            doc = orjson.loads(run._store.sync_status.read_bytes())
+            entry = doc.get("runs", {}).get(f"{run.project}/{run.id}") or {}
+        except (OSError, ValueError, AttributeError):
+            entry = {}
+        pending = int(entry.get("lag_bytes") or 0) if isinstance(entry, dict) else 0
+        return cls(total, pending, entry.get("last_sent"), entry.get("error"))
+
+    def __repr__(self) -> str:
+        return (
+            f"RunStatus(sync_items_total={self.sync_items_total}, "
+            f"sync_items_pending={self.sync_items_pending}, sync_time={self.sync_time})"
+        )
+
+
 class AlertLevel(str, enum.Enum):
     """wandb's alert levels: `run.alert(title, text, level=AlertLevel.WARN)`."""
 
@@ -731,6 +759,44 @@ class Run:
         self, name: str, run_path: str | None = None, replace: bool = False, root: str | None = None
     ) -> Any:
         return restore(name, run_path or f"{self.project}/{self.id}", replace, root or self.dir)
+
+    def log_code(
+        self,
+        root: str | os.PathLike[str] | None = ".",
+        name: str | None = None,
+        include_fn: Callable[..., bool] | None = None,
+        exclude_fn: Callable[..., bool] | None = None,
+    ) -> None:
+        """Save the source files under `root` (default: `*.py`) into the run's files, under `code/`.
+
+        wandb makes a `code` artifact of them; runstore keeps them with the run (`runstore restore`
+        and `Api().run(...).files()` see them). Directories no source lives in (.git, virtualenvs,
+        caches, stores) are skipped. Returns None, as wandb does when there is nothing to save."""
+        from .save import code_files
+
+        if self._finished:
+            self._term.warn(f"run {self.id} is finished; log_code() is ignored", once_key=f"code:{self.id}")
+            return None
+        if root is None:
+            root = "."
+        if not isinstance(root, (str, os.PathLike)):
+            raise TypeError(f"log_code(root=...) must be a directory path, not {type(root).__name__}")
+        if name is not None and not isinstance(name, str):
+            raise TypeError("log_code(name=...) must be a str")
+        if not os.path.isdir(root):
+            raise ValueError(f"log_code(root={os.fspath(root)!r}): not a directory")
+        try:
+            n = code_files(self, os.fspath(root), include_fn, exclude_fn)
+        except OSError as e:
+            self._term.warn(f"log_code: could not copy the source files ({e}); training continues")
+            return None
+        if n == 0:
+            self._term.warn(f"log_code: no files matched under {os.fspath(root)!r}", once_key=f"code0:{root}")
+        return None
+
+    def status(self) -> RunStatus:
+        """How far the daemon's streaming of this run to the remote got (wandb's `run.status()`)."""
+        return RunStatus.of(self)
 
     def watch(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob as globlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -129,3 +130,46 @@ def restore(name: str, run_path: str | None = None, replace: bool = False, root:
         return open(dest)
     copy_atomic(src, dest)
     return open(dest)
+
+
+# Directories log_code() never descends into: no source of the user's lives there, and some are huge.
+_CODE_SKIP = {".git", ".hg", ".svn", ".venv", "venv", "env", "__pycache__", "node_modules", ".wandb", "wandb"}
+
+
+def code_files(
+    run: Run,
+    root: str,
+    include_fn: Callable[..., bool] | None,
+    exclude_fn: Callable[..., bool] | None,
+) -> int:
+    """Copy the source files under `root` into `<run files>/code/`; returns how many. The predicates
+    take `(path, root)` as wandb's do (one-argument ones are accepted too)."""
+    root = os.path.abspath(root)
+    files_dir = os.path.abspath(run.dir)
+    dest_root = os.path.join(files_dir, "code")
+
+    def call(fn: Callable[..., bool], path: str) -> bool:
+        try:
+            return bool(fn(path, root))
+        except TypeError:
+            return bool(fn(path))
+
+    n = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(
+            d for d in dirnames if d not in _CODE_SKIP and not os.path.islink(os.path.join(dirpath, d))
+        )
+        if os.path.abspath(dirpath).startswith(files_dir):
+            continue
+        for fn in sorted(filenames):
+            path = os.path.join(dirpath, fn)
+            if os.path.islink(path) or not os.path.isfile(path):
+                continue
+            keep = call(include_fn, path) if include_fn is not None else fn.endswith(".py")
+            if not keep or (exclude_fn is not None and call(exclude_fn, path)):
+                continue
+            dest = os.path.join(dest_root, os.path.relpath(path, root))
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            copy_atomic(path, dest)
+            n += 1
+    return n
