@@ -155,3 +155,17 @@ def test_real_subprocess_no_traceback(tmp_path: Path) -> None:
     assert p.returncode == 1 and p.stderr.startswith("error:") and "Traceback" not in p.stderr
     p = subprocess.run([sys.executable, "-m", "runstore", "--help"], capture_output=True, text=True, env=env)
     assert p.returncode == 0 and "ls" in p.stdout
+
+
+def test_messages_are_not_broken_mid_sentence_on_a_narrow_terminal(tmp_path):
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
+    env.update(COLUMNS="60", RUNSTORE_DIR=str(tmp_path / "nowhere" / ".wandb"))
+    r = subprocess.run(
+        [sys.executable, "-m", "runstore", "status"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+    first = r.stdout.splitlines()[0]
+    assert first.startswith("store: ") and first.endswith("creates it)"), r.stdout

@@ -107,3 +107,14 @@ def test_cli_errors(capsys) -> None:
     assert code != 0 and "does not exist" in err
     code, _, err = run_cli(capsys, "sweep", "--stop", "--cancel", "abcd1234")
     assert code != 0 and "only one of" in err
+
+
+def test_show_names_an_unnamed_sweep_once(tmp_path, capsys):
+    (tmp_path / "unnamed.yaml").write_text(CONFIG.replace("name: clisweep\n", ""))
+    code, out, err = run_cli(capsys, "sweep", "--project", "p", str(tmp_path / "unnamed.yaml"))
+    assert code == 0, err
+    sid = out.splitlines()[0].rpartition(" ")[2]
+    code, out, _ = run_cli(capsys, "sweep", "show", sid)
+    assert code == 0
+    head = out.splitlines()[0]
+    assert head.startswith(f"sweep {sid}: PENDING") and head.count(sid) == 1

@@ -13,8 +13,10 @@ from ..errors import UsageError
 from ..store.store import Store
 
 # Tests swap these for consoles writing to StringIO (deterministic width, no colour).
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# soft_wrap: a message is one line, wrapped by the terminal, never broken by rich at 80 columns in the
+# middle of a sentence (nor when piped: scripts grep whole lines). Tables still fit the width.
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def store_at(dir: Path | None) -> Store:

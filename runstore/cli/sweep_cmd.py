@@ -154,7 +154,9 @@ def _show(store: Store, ref: str, as_json: bool = False) -> None:
         counts[r.state] = counts.get(r.state, 0) + 1
     exp = sw.expected_run_count
     head = (
-        f"sweep {sw.id} {sw.name!r}: {sw.state}, method {sw.method}"
+        f"sweep {sw.id}"
+        + (f" {sw.name!r}" if sw.name and sw.name != sw.id else "")  # an unnamed sweep's name is its id
+        + f": {sw.state}, method {sw.method}"
         + (f", {metric.get('goal', 'minimize')} {mname}" if metric else "")
         + f", project {sw.project}; {len(runs)} run(s)"
         + (f" of {exp}" if exp else "")
