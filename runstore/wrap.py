@@ -68,8 +68,13 @@ def _resolve(cmd: Sequence[str]) -> str:
 
 def _program(cmd: Sequence[str], exe: str) -> tuple[str, list[str]]:
     """What the run records as its program: the script for `python script.py ...`, else the executable."""
-    if len(cmd) > 1 and re.match(r"python[\d.]*$", Path(exe).name) and cmd[1].endswith(".py"):
-        return os.path.abspath(cmd[1]), list(cmd[2:])
+    if len(cmd) > 1 and re.match(r"python[\d.]*$", Path(exe).name):
+        if cmd[1].endswith(".py"):
+            return os.path.abspath(cmd[1]), list(cmd[2:])
+        if cmd[1] in ("-m", "-c"):
+            # No file of the user's: the run's code is the working directory's (its git state), never
+            # the interpreter's (a pyenv or conda checkout is often a git repository itself).
+            return cmd[1], list(cmd[2:])
     return exe, list(cmd[1:])
 
 

@@ -226,3 +226,46 @@ def test_the_wrappers_run_wins_over_a_stale_runstore_variable(tmp_path: Path, mo
     joined = next(ln.split() for ln in p.stdout.splitlines() if ln.startswith("JOINED"))
     run = only_run(tmp_path)
     assert joined[1:] == [run.id, "w"]
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+def _commit_repo(path: Path) -> str:
+    path.mkdir(parents=True, exist_ok=True)
+    _git(path, "init", "-q", "-b", "main")
+    _git(path, "config", "user.email", "t@example.com")
+    _git(path, "config", "user.name", "t")
+    (path / "README").write_text(path.name + "\n")
+    _git(path, "add", "-A")
+    _git(path, "commit", "-q", "-m", "init")
+    return _git(path, "rev-parse", "HEAD").strip()
+
+
+@pytest.mark.parametrize("form", [["-m", "pkg.train", "--lr", "1"], ["-c", "import pkg.train", "--lr", "1"]])
+def test_python_m_and_c_record_the_working_directorys_repository(tmp_path, form):
+    """The interpreter lives in another git repository (as a pyenv checkout does): the run's git state,
+    code and rerun command are the working directory's, never the interpreter's."""
+    interp_sha = _commit_repo(tmp_path / "interp")
+    (tmp_path / "interp" / "bin").mkdir()
+    python = tmp_path / "interp" / "bin" / "python3"
+    python.symlink_to(PY)
+    work = tmp_path / "work"
+    work_sha = _commit_repo(work)
+    (work / "pkg").mkdir()
+    (work / "pkg" / "__init__.py").write_text("")
+    (work / "pkg" / "train.py").write_text("print('trained')\n")
+    r = rs_run(work, "-p", "w", "--", str(python), *form)
+    assert r.returncode == 0, r.stderr
+    run = only_run(work)
+    git_meta = run.metadata["git"]
+    assert git_meta["commit"] == work_sha != interp_sha
+    assert Path(git_meta["root"]) == work
+    assert "codePath" not in run.metadata
+    from runstore.capture.restore import rerun_command
+    from runstore.store.runs import load_run
+    from runstore.store.store import Store
+
+    st = load_run(Store(work / ".wandb").find_run_by_id(run.id, "w"))
+    assert rerun_command(st) == "python " + " ".join(f"'{a}'" if " " in a else a for a in form)

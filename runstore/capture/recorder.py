@@ -69,6 +69,14 @@ class Recorder:
         meta: dict[str, Any] = environment.machine()
         program = self._program
         script = Path(program) if os.path.isabs(program) else None
+        if (
+            script is not None
+            and script.suffix != ".py"
+            and not script.is_relative_to(Path(self._cwd).absolute())
+        ):
+            # A wrapped executable from elsewhere (`runstore run -- torchrun …`): not the user's code,
+            # neither its repository nor a file to copy. A script of the user's (`./train.sh`) is.
+            script = None
         root = Path(self._cwd)
         if self._git:
             # The script's repository if it lives in one (cwd may be elsewhere); else the cwd's.

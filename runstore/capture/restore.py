@@ -40,7 +40,10 @@ def rerun_command(st: RunState) -> str:
     program = meta.get("codePath") or info.get("program") or ""
     if not program or program.startswith("<"):
         return ""
-    return shlex.join(["python", program, *[str(a) for a in info.get("args") or []]])
+    args = [str(a) for a in info.get("args") or []]
+    if program in ("-m", "-c") or program.endswith(".py"):
+        return shlex.join(["python", program, *args])
+    return shlex.join([program, *args])  # a wrapped executable (`runstore run -- ./train.sh`)
 
 
 def restore(
