@@ -16,7 +16,18 @@ app = typer.Typer(
 )
 
 from ..errors import Error  # noqa: E402
-from . import daemon_cmd, diff, listing, restore, run_cmd, settings_cmds, shim_cmd, sweep_cmd, sync_cmd  # noqa: E402
+from . import (  # noqa: E402
+    daemon_cmd,
+    diff,
+    listing,
+    restore,
+    run_cmd,
+    settings_cmds,
+    shim_cmd,
+    show_cmd,
+    sweep_cmd,
+    sync_cmd,
+)
 from ._common import debug_enabled, err_console  # noqa: E402
 
 try:  # recent typer ships its own copy of click
@@ -51,6 +62,7 @@ def _root(
 settings_cmds.register(app)
 listing.register(app)
 diff.register(app)
+show_cmd.register(app)
 restore.register(app)
 run_cmd.register(app)
 daemon_cmd.register(app)

@@ -66,3 +66,14 @@ def fmt_duration(seconds: float) -> str:
 
 def debug_enabled() -> bool:
     return _env.flag("debug")
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+
+
+def safe_text(s: str) -> str:
+    """`s` for printing with rich: control characters (escape sequences that retitle or clear the
+    terminal) shown as `\\xNN`, and rich's markup brackets escaped so a name prints as written."""
+    from rich.markup import escape
+
+    return escape(s.translate(_CONTROL))
