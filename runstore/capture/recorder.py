@@ -24,7 +24,7 @@ class Recorder:
         self,
         ref: RunRef,
         store: Store,
-        write_event: Callable[[dict[str, Any]], None],
+        write_event: Callable[[dict[str, Any]], object],
         *,
         program: str,
         cwd: str,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import sys
+from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -100,6 +101,7 @@ class _State:
         self.namespaces: list[ModuleType] = []
         self.hooks_installed = False
         self.exit_code: int | None = None
+        self.retries: list[Callable[[], None]] = []
 
 
 _state = _State()
@@ -167,9 +169,16 @@ def finished(run: ActiveRun) -> None:
         clear_current()
 
 
+def retry_at_exit(fn: Callable[[], None]) -> None:
+    """Run `fn` once more when the process exits (a record a full disk refused, say)."""
+    _install_hooks()
+    _state.retries.append(fn)
+
+
 def forget_all() -> None:
     """Drop every run without finishing it (tests, after they finished what they could)."""
     _state.active.clear()
+    _state.retries.clear()
     if _state.current is not None:
         clear_current()
 
@@ -204,6 +213,12 @@ def _at_exit() -> None:
             run.finish(exit_code=code)  # prints its "finished" line, as wandb does at exit
         except Exception as e:  # nothing may stop the interpreter from exiting
             term.warn(f"could not finish run {getattr(run, 'id', '?')} at exit: {e}")
+    retries, _state.retries = _state.retries, []
+    for fn in retries:
+        try:
+            fn()
+        except Exception as e:
+            term.warn(f"still could not write it at exit ({e}); the run reads as crashed")
 
 
 __all__ = [
@@ -219,4 +234,5 @@ __all__ = [
     "started",
     "finished",
     "forget_all",
+    "retry_at_exit",
 ]

@@ -288,6 +288,9 @@ class Run:
         # No define_metric and not finished: log() may take its fast paths (see _plain)
         self._fast = not self._defs
         self._pending_slow = False  # _pending holds values _log_slow converted
+        # a write failed and may have left a fragment: seal it before the next append
+        self._h_torn = False
+        self._r_torn = False
         self._pending_depth = 0  # levels of dicts in _pending (the summary merges them deeply)
 
     # -- files ----------------------------------------------------------------------------------
@@ -302,20 +305,45 @@ class Run:
         jsonl.write_all(self._hfd, line)
         self._sstate.apply_row(jsonl.decode(line))
 
-    def _event(self, obj: dict[str, Any]) -> None:
+    def _event(self, obj: dict[str, Any], what: str = "run record") -> bool:
+        """Append a record to run.jsonl; False (after a warning) when it could not be written."""
         if self._rfd < 0:
-            return
+            return False
         if schema.STRICT:
             schema.check(schema.RUN_LOG, obj)
         try:
+            if self._r_torn:
+                jsonl.seal_fd(self._rfd, self._ref.run_log)
+                self._r_torn = False
             jsonl.write_all(self._rfd, jsonl.encode(obj))
+            return True
         except Exception as e:
-            self._write_failed(e, "run record")
+            self._r_torn = True
+            self._write_failed(e, what)
+            return False
+
+    def _write_history(self, line: bytes) -> None:
+        """Append one row (the slow paths). After a failed or short write the fragment it may have left is
+        sealed with a newline first (docs/FORMAT.md), so the next row is not glued to it and lost."""
+        try:
+            if self._h_torn:
+                jsonl.seal_fd(self._hfd, self._history)
+                self._h_torn = False
+                self._fast = not self._defs and not self._finished
+            jsonl.write_all(self._hfd, line)
+        except OSError as e:
+            self._history_failed(e)
+
+    def _history_failed(self, e: BaseException) -> None:
+        # The fast paths write without this check: they stay off until a write succeeds again.
+        self._h_torn = True
+        self._fast = False
+        self._write_failed(e, "history row")
 
     def _write_failed(self, e: BaseException, what: str) -> None:
         self._term.warn(
             f"could not write a {what} for run {self.id} ({e}); training continues, but this data is lost",
-            once_key=f"write-failed:{self.id}:{type(e).__name__}",
+            once_key=f"write-failed:{self.id}:{what}:{type(e).__name__}",
         )
 
     def _config_event(self, changed: dict[str, Any]) -> None:
@@ -468,7 +496,7 @@ class Run:
                     if _write(self._hfd, line) != len(line):
                         raise OSError("short write (disk full?)")
                 except OSError as e:
-                    self._write_failed(e, "history row")
+                    self._history_failed(e)
                 self._step += 1
                 self._svalues.update(row)
                 return None
@@ -507,7 +535,7 @@ class Run:
             if _write(self._hfd, line) != len(line):
                 raise OSError("short write (disk full?)")
         except OSError as e:
-            self._write_failed(e, "history row")
+            self._history_failed(e)
         self._step += 1
         if self._pending_depth:
             _merge_plain(self._svalues, row, self._pending_depth)
@@ -587,10 +615,7 @@ class Run:
             self._sync_step_metrics(row)
         row["_step"] = self._step
         row["_timestamp"] = self._clock()
-        try:
-            jsonl.write_all(self._hfd, jsonl.encode(row))
-        except Exception as e:
-            self._write_failed(e, "history row")
+        self._write_history(jsonl.encode(row))
         self._step += 1
         self._sstate.apply_row(row)
 
@@ -698,37 +723,63 @@ class Run:
         values = self._sstate.values
         if values.get("_timestamp", -1.0) >= self._segment_start:
             values["_runtime"] = self._runtime_offset + values["_timestamp"] - self._segment_start
+        if self._h_torn:
+            try:
+                jsonl.seal_fd(self._hfd, self._history)
+            except OSError:
+                pass  # readers skip a torn tail; whoever appends next seals it (jsonl.open_append)
         try:
             hbytes = os.fstat(self._hfd).st_size
         except OSError:
             hbytes = 0
-        self._event(
-            {
-                "t": "exit",
-                "code": code,
-                "time": now,
-                "runtime": runtime,
-                "step": self._step,
-                "history_bytes": hbytes,
-                **self._sstate.snapshot(),
-            }
-        )
+        exit_record = {
+            "t": "exit",
+            "code": code,
+            "time": now,
+            "runtime": runtime,
+            "step": self._step,
+            "history_bytes": hbytes,
+            **self._sstate.snapshot(),
+        }
+        written = self._event(exit_record, what="exit record")
         for fd in (self._hfd, self._rfd):
             try:
                 os.close(fd)
             except OSError:
                 pass
         self._hfd = self._rfd = -1
-        live.unregister(self._store, self.project, self.id)
-        if code == 0:
-            self._store.clear_resume_id(self.id)
-        if not quiet:
+        if written:
+            self._ended(code)
+        else:
+            # Without its exit record the run would read as crashed forever: try again when the process
+            # exits (a full disk often has room again by then). Until then the run stays registered live.
+            registry.retry_at_exit(lambda: self._retry_exit(exit_record))
+        if not written:
+            self._term.warn(
+                f"run {self.name} ({self.id}) ended, but its exit record could not be written; it reads as "
+                "crashed unless runstore can write it when this process exits"
+            )
+        elif not quiet:
             state = "finished" if code == 0 else f"failed (exit code {code})"
             self._term.info(
                 f"run {self.name} ({self.id}) {state} after {self._step} steps, {runtime:.1f}s: "
                 f"{self._ref.path}"
             )
         registry.finished(self)
+
+    def _ended(self, code: int) -> None:
+        live.unregister(self._store, self.project, self.id)
+        if code == 0:
+            self._store.clear_resume_id(self.id)
+
+    def _retry_exit(self, record: dict[str, Any]) -> None:
+        fd = jsonl.open_append(self._ref.run_log)  # seals the fragment the failed write left
+        try:
+            jsonl.write_all(fd, jsonl.encode(record))
+        finally:
+            os.close(fd)
+        self._ended(int(record["code"]))
+        self._term.info(f"run {self.name} ({self.id}): its exit record is written after all")
 
     def __enter__(self) -> Run:
         return self

@@ -146,7 +146,6 @@ def code_files(
     take `(path, root)` as wandb's do (one-argument ones are accepted too)."""
     root = os.path.abspath(root)
     files_dir = os.path.abspath(run.dir)
-    dest_root = os.path.join(files_dir, "code")
 
     def call(fn: Callable[..., bool], path: str) -> bool:
         try:
@@ -168,8 +167,8 @@ def code_files(
             keep = call(include_fn, path) if include_fn is not None else fn.endswith(".py")
             if not keep or (exclude_fn is not None and call(exclude_fn, path)):
                 continue
-            dest = os.path.join(dest_root, os.path.relpath(path, root))
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            dest = run._ref.code_file(os.path.relpath(path, root))
+            dest.parent.mkdir(parents=True, exist_ok=True)
             copy_atomic(path, dest)
             n += 1
     return n

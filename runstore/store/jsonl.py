@@ -161,6 +161,19 @@ def open_append(path: str | os.PathLike[str]) -> int:
     return fd
 
 
+def seal_fd(fd: int, path: str | os.PathLike[str]) -> None:
+    """End the fragment a failed or short write may have left at the end of `path` (open for append as
+    `fd`) with a newline, so the next record is a line of its own; nothing when it ends with one."""
+    rfd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        size = os.fstat(rfd).st_size
+        last = os.pread(rfd, 1, size - 1) if size else b"\n"
+    finally:
+        os.close(rfd)
+    if last != b"\n":
+        write_all(fd, b"\n")
+
+
 def write_all(fd: int, data: bytes) -> None:
     n = os.write(fd, data)
     while n < len(data):  # short writes only happen on a full disk or a signal
