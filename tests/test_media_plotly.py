@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import numpy as np
@@ -22,6 +23,15 @@ def _close_figures():
     plt.close("all")
 
 
+def _decoded(v):
+    """A stored trace array as a list: plotly >= 6 writes numpy data as a base64 typed array, and the
+    file keeps it so, as wandb's does."""
+    if isinstance(v, dict) and "bdata" in v:
+        a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+        return a.reshape([int(n) for n in v["shape"].split(",")]).tolist() if "shape" in v else a.tolist()
+    return v
+
+
 def test_plotly_figure_round_trip():
     fig = go.Figure(go.Scatter(x=np.arange(3), y=np.array([1.5, 2.5, 3.5])))
     fig.update_layout(title_text="t")
@@ -31,7 +41,7 @@ def test_plotly_figure_round_trip():
         assert ref["_type"] == "plotly-file"
         doc = json.loads(check_ref(ref, run))
         assert set(doc) == {"data", "layout"}
-        assert doc["data"][0]["x"] == [0, 1, 2] and doc["data"][0]["y"] == [1.5, 2.5, 3.5]
+        assert _decoded(doc["data"][0]["x"]) == [0, 1, 2] and _decoded(doc["data"][0]["y"]) == [1.5, 2.5, 3.5]
         assert doc["layout"]["title"]["text"] == "t"
     assert row["raw"]["sha256"] == row["wrapped"]["sha256"]
     assert summary["raw"] == row["raw"]
@@ -48,10 +58,18 @@ def test_matplotlib_figure_and_pyplot_become_plotly():
     assert plt.gcf() is fig and plt.fignum_exists(fig.number)  # the user's figure is left open
 
 
-def test_plotly_typed_arrays_become_lists():
+def test_plotly_typed_arrays_stored_as_wandb_stores_them():
+    # plotly >= 6 gives numpy data as base64 typed arrays; wandb 0.31 writes them unchanged (older
+    # plotly gives arrays, which wandb and runstore write as lists)
+    import plotly
+
     fig = go.Figure(go.Heatmap(z=np.arange(6, dtype=np.int16).reshape(2, 3)))
     run, row, _ = log_and_read({"hm": fig})
-    assert json.loads(check_ref(row["hm"], run))["data"][0]["z"] == [[0, 1, 2], [3, 4, 5]]
+    z = json.loads(check_ref(row["hm"], run))["data"][0]["z"]
+    if int(plotly.__version__.split(".")[0]) >= 6:
+        assert z == {"dtype": "i2", "bdata": "AAABAAIAAwAEAAUA", "shape": "2, 3"}
+    else:
+        assert z == [[0, 1, 2], [3, 4, 5]]
 
 
 def test_matplotlib_with_images_becomes_png_image():

@@ -3,8 +3,14 @@ functions only: `import runstore` must not pay for them."""
 
 from __future__ import annotations
 
+import bisect
+import datetime as _dt
+import decimal
+import enum
 import json
 import os
+import re
+import uuid
 import weakref
 from pathlib import Path
 from typing import Any
@@ -80,18 +86,75 @@ def read_source(path: str) -> bytes:
 
 
 def _default(o: Any) -> Any:
-    if hasattr(o, "tolist"):  # numpy arrays and scalars
+    """Values the stdlib encoder cannot write, as wandb 0.31's encoder (pydantic-core, then its numpy
+    fallback) writes them."""
+    if hasattr(o, "tolist"):  # numpy arrays and scalars, torch tensors
         return o.tolist()
+    if isinstance(o, _dt.datetime):
+        s = o.isoformat()
+        return s[:-6] + "Z" if s.endswith("+00:00") else s  # pydantic-core writes UTC as Z
     if hasattr(o, "isoformat"):
         return o.isoformat()
-    if isinstance(o, (set, frozenset, tuple)):
+    if isinstance(o, (set, frozenset)):
         return list(o)
+    if isinstance(o, bytes):
+        return o.decode("utf-8")
+    if isinstance(o, enum.Enum):
+        return o.value
+    if isinstance(o, (decimal.Decimal, uuid.UUID, os.PathLike)):
+        return str(o)
     raise TypeError(f"{type(o).__name__} is not JSON serializable")
 
 
-def json_bytes(obj: Any, **kw: Any) -> bytes:
-    """JSON as wandb's json.dump writes it (default separators unless given, NaN allowed)."""
-    return json.dumps(obj, default=_default, **kw).encode("utf-8")
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NUMBER_CHARS = frozenset("-0123456789.")
+
+
+def _rust_floats(text: str) -> str:
+    """Floats as the Rust formatter wandb uses (pydantic-core) writes them. Only floats that repr()
+    writes as d[.ddd]e-0N (N = 5..9) read differently: 1e-05 becomes 0.00001, 1.5e-07 becomes 1.5e-7;
+    every other float is the same text. Found by plain search (a regex over the whole document costs
+    more than the encoding), skipping hits inside JSON strings."""
+    pos = text.find("e-0")
+    if pos == -1:
+        return text
+    strings = [m.span() for m in _JSON_STRING.finditer(text)] if '"' in text else []
+    starts = [a for a, _ in strings]
+    out: list[str] = []
+    done = 0
+    while pos != -1:
+        k = bisect.bisect_right(starts, pos) - 1
+        if k >= 0 and pos < strings[k][1]:
+            pos = text.find("e-0", strings[k][1])
+            continue
+        start = pos
+        while start > 0 and text[start - 1] in _NUMBER_CHARS:
+            start -= 1
+        mantissa = text[start:pos]
+        sign = "-" if mantissa.startswith("-") else ""
+        lead, _, frac = mantissa.lstrip("-").partition(".")
+        exp = text[pos + 3]
+        if exp == "5":
+            out.append(f"{text[done:start]}{sign}0.0000{lead}{frac}")
+        else:
+            out.append(f"{text[done:start]}{sign}{lead}{'.' + frac if frac else ''}e-{exp}")
+        done = pos + 4
+        pos = text.find("e-0", done)
+    out.append(text[done:])
+    return "".join(out)
+
+
+def json_bytes(obj: Any) -> bytes:
+    """JSON exactly as wandb 0.31 writes its media files (pydantic-core's `to_json`): no whitespace,
+    UTF-8 text unescaped, NaN/Infinity as such, floats in Rust's shortest form. Equal data therefore
+    gives the file wandb would write, with the same sha256 and file name."""
+    text = json.dumps(obj, default=_default, separators=(",", ":"), ensure_ascii=False, allow_nan=True)
+    text = _rust_floats(text)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate: pydantic-core refuses it and wandb retries with the stdlib defaults.
+        return json.dumps(obj, default=_default).encode("utf-8")
 
 
 def file_ref(

@@ -333,14 +333,16 @@ class BoundingBoxes2D:
             raise TypeError(f'{what} must be a dict with "box_data": a list of boxes')
         self._key = key
         boxes = [_check_box(b, f"{what} box {i}") for i, b in enumerate(val["box_data"])]
-        out: dict[str, Any] = {"box_data": boxes}
+        # The file holds the layer as the user gave it (key order included), as wandb's JSONMetadata
+        # writes it: same layer, same bytes and hash as in wandb.
+        out: dict[str, Any] = {**val, "box_data": boxes}
         if "class_labels" in val:
             self._labels = class_labels(val["class_labels"], what)
             out["class_labels"] = self._labels
         else:
             ids = sorted({b["class_id"] for b in boxes})
             self._labels = {str(c): f"class_{c}" for c in ids}
-        self._bytes = json_bytes(out)  # the file holds the layer itself, as wandb's JSONMetadata
+        self._bytes = json_bytes(out)
 
     def bind(self, ctx: BindContext, key: str, step: int) -> dict[str, Any]:
         ref = file_ref(ctx, "boxes2D", "metadata/boxes2D", key, step, self._bytes, "boxes2D.json")
@@ -358,9 +360,11 @@ def _check_box(b: Any, what: str) -> dict[str, Any]:
     if not isinstance(b, dict) or not isinstance(b.get("position"), dict):
         raise TypeError(f'{what} must be a dict with "position" and "class_id"')
     pos = b["position"]
+    # Checked, then written with the user's keys in the user's order (wandb writes the dict as given).
     if {"minX", "maxX", "minY", "maxY"} <= pos.keys():
         p: dict[str, Any] = {
-            k: _num(pos[k], f"{what} position {k}") for k in ("minX", "maxX", "minY", "maxY")
+            **pos,
+            **{k: _num(pos[k], f"{what} position {k}") for k in ("minX", "maxX", "minY", "maxY")},
         }
     elif {"middle", "width", "height"} <= pos.keys():
         mid = (
@@ -371,6 +375,7 @@ def _check_box(b: Any, what: str) -> dict[str, Any]:
         if mid is None or len(mid) != 2:
             raise TypeError(f"{what}: position middle must be [x, y]")
         p = {
+            **pos,
             "middle": [_num(x, f"{what} middle") for x in mid],
             "width": _num(pos["width"], f"{what} width"),
             "height": _num(pos["height"], f"{what} height"),

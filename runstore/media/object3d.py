@@ -1,26 +1,22 @@
 """wandb.Object3D and wandb.box3d: point clouds and 3-D scenes → `media/object3D/…` + an
 `object3D-file` reference.
 
-Point clouds and lidar scenes are written as `.pts.json` exactly as wandb writes them
-(`json.dump(..., separators=(",", ":"), sort_keys=True, indent=4)`), so equal data hashes equally.
+Point clouds and lidar scenes are written as `.pts.json` byte for byte as wandb 0.31 writes them
+(`_util.json_bytes`), so equal data gives wandb's file, hash and file name.
 """
 
 from __future__ import annotations
 
-import json
+import itertools
 import os
 from typing import Any
 
-from ._util import FileMedia, from_stream, numpy, source_file, to_numpy
+from ._util import FileMedia, from_stream, json_bytes, numpy, source_file, to_numpy
 from .base import BindContext, Media
 
 _POINT_HELP = (
     "point cloud must be N×3 [x, y, z], N×4 [x, y, z, category] or N×6 [x, y, z, r, g, b], got shape {}"
 )
-
-
-def _pts_json(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), sort_keys=True, indent=4).encode("utf-8")
 
 
 def _points(points: Any) -> list[Any]:
@@ -83,9 +79,9 @@ class Object3D(FileMedia):
                 "points": _points(data_or_path["points"]) if "points" in data_or_path else [],
                 "boxes": _boxes(data_or_path.get("boxes", [])),
             }
-            self._bytes = _pts_json(scene)
+            self._bytes = json_bytes(scene)
         elif hasattr(data_or_path, "shape") or hasattr(data_or_path, "__array__"):
-            self._bytes = _pts_json(_points(data_or_path))
+            self._bytes = json_bytes(_points(data_or_path))
         else:
             raise TypeError(
                 f"Object3D accepts a numpy point cloud, a lidar/beta scene dict, a file path or a "
@@ -159,26 +155,32 @@ def box3d(
     """A lidar/beta box: the 8 corners of a `size` box at `center`, rotated by the quaternion
     `orientation` = [r, x, y, z] (r + xi + yj + zk)."""
     np = numpy()
-    c, s, q = (np.asarray(x, dtype=float) for x in (center, size, orientation))
+    c, s, q = (np.asarray(x, dtype=np.float64) for x in (center, size, orientation))
     if c.shape != (3,) or s.shape != (3,) or q.shape != (4,):
         raise ValueError("box3d: center and size must have 3 numbers, orientation 4 (quaternion r, x, y, z)")
-    n = float(np.linalg.norm(q))
-    if n == 0:
+    biggest = np.abs(q).max()
+    if biggest == 0:
         raise ValueError("box3d: orientation must be a non-zero quaternion")
-    r, x, y, z = q / n
-    rot = np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - r * z), 2 * (x * z + r * y)],
-            [2 * (x * y + r * z), 1 - 2 * (x * x + z * z), 2 * (y * z - r * x)],
-            [2 * (x * z - r * y), 2 * (y * z + r * x), 1 - 2 * (x * x + y * y)],
-        ]
+    # The same float operations, in the same order, as wandb 0.31's box3d, so the corners (and the
+    # file) come out bit for bit equal. wandb also drops the quaternion's signs (abs) before this,
+    # which turns negative rotations into positive ones; signs are kept here.
+    q = q / biggest
+    r, x, y, z = q / np.linalg.norm(q)
+    xx, yy, zz = x**2, y**2, z**2
+    xy, xz, yz = x * y, x * z, y * z
+    xr, yr, zr = x * r, y * r, z * r
+    rot = np.array(  # transposed, as points are row vectors: points @ rot
+        (
+            (1 - 2 * (yy + zz), 2 * (xy + zr), 2 * (xz - yr)),
+            (2 * (xy - zr), 1 - 2 * (xx + zz), 2 * (yz + xr)),
+            (2 * (xz + yr), 2 * (yz - xr), 1 - 2 * (xx + yy)),
+        ),
+        dtype=np.float64,
     )
-    unit = np.array([[dx, dy, dz] for dx in (-1, 1) for dy in (-1, 1) for dz in (-1, 1)], dtype=float)
-    corners = c + (unit * (s / 2)) @ rot.T
-    box: dict[str, Any] = {"corners": corners.tolist(), "label": label, "color": _plain(color)}
-    if score is not None:
-        box["score"] = float(score)
-    return box
+    unit = np.array(list(itertools.product((-1, 1), (-1, 1), (-1, 1))), dtype=np.float64)
+    corners = c + (0.5 * s * unit) @ rot
+    # wandb's key order, and score present (null) even when not given
+    return {"corners": corners.tolist(), "color": _plain(color), "label": label, "score": _plain(score)}
 
 
 __all__ = ["Object3D", "box3d"]

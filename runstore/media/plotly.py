@@ -1,5 +1,6 @@
 """wandb.Plotly: a plotly figure (or a matplotlib figure converted with plotly's converter) →
-`media/plotly/….plotly.json` (`{"data": …, "layout": …}`) + a `plotly-file` reference.
+`media/plotly/….plotly.json` (`{"data": …, "layout": …}`, the bytes wandb 0.31 writes for the same
+figure and plotly version) + a `plotly-file` reference.
 
 `Plotly.from_figure` is what log() uses for raw figures: it returns a Plotly when it can, and falls back
 to a PNG `Image` when the figure holds images (as wandb does), plotly is missing, or plotly's converter
@@ -8,11 +9,12 @@ cannot handle the figure — a chart is never lost because of a converter limita
 
 from __future__ import annotations
 
-import base64
+import sys
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
-from ._util import ensure_matplotlib_figure, file_ref, is_matplotlib, json_bytes, numpy, warn
+from ._util import ensure_matplotlib_figure, file_ref, is_matplotlib, json_bytes, warn
 from .base import BindContext, Media
 from .image import Image
 
@@ -36,20 +38,16 @@ def _mpl_to_plotly(fig: Any) -> Any:
 
 
 def _plain_arrays(v: Any) -> Any:
-    """plotly >= 6 serializes numpy arrays as base64 typed arrays ({"dtype", "bdata", "shape"?});
-    wandb's files hold plain JSON lists, which every plotly.js version reads."""
+    """numpy arrays left in the figure's JSON (plotly < 6) as lists, the way wandb 0.31 lists them. The
+    base64 typed arrays of plotly >= 6 ({"dtype", "bdata", "shape"}) stay as they are: wandb writes
+    them so too, and plotly.js reads them."""
     if isinstance(v, dict):
-        if "bdata" in v and "dtype" in v and len(v) <= 3:
-            np = numpy()
-            a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
-            if "shape" in v:
-                a = a.reshape([int(x) for x in str(v["shape"]).split(",")])
-            return a.tolist()
         return {k: _plain_arrays(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
+    if isinstance(v, Sequence) and not isinstance(v, str):
         return [_plain_arrays(x) for x in v]
-    if hasattr(v, "tolist") and hasattr(v, "dtype"):
-        return v.tolist()
+    np = sys.modules.get("numpy")  # a figure holding numpy arrays has numpy loaded
+    if np is not None and isinstance(v, np.ndarray):
+        return [_plain_arrays(x) for x in (v.tolist() if v.ndim > 0 else [v.tolist()])]
     return v
 
 

@@ -8,12 +8,12 @@ cells are typed by their class name so an Image column cannot suddenly receive a
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import numbers
 from collections.abc import Mapping
 from typing import Any
 
 from ..base.convert import Unconvertible, is_torch_tensor, value
+from ._util import json_bytes
 from .base import BindContext, Media
 
 ANY = "any"
@@ -132,5 +132,6 @@ def to_json(ctx: BindContext, key: str, step: int, v: Any) -> Any:
 
 
 def dumps(doc: dict[str, Any]) -> bytes:
-    """Deterministic bytes (same table -> same sha256 -> stored once); NaN kept as wandb writes it."""
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False, allow_nan=True).encode()
+    """Deterministic bytes (same table -> same sha256 -> stored once), written as wandb 0.31 writes its
+    table files, so a table of plain values has wandb's bytes and hash."""
+    return json_bytes(doc)
