@@ -91,7 +91,7 @@ def _a_run_with_every_kind_of_file(tmp_path: Path) -> Any:
     ref.requirements.write_text("a==1\n")
     ref.code_file("train.py").parent.mkdir(parents=True)
     ref.code_file("train.py").write_text("print()")
-    (ref.path / "cache").mkdir()
+    (ref.path / "cache").mkdir(exist_ok=True)  # the writer lock made it
     (ref.path / "cache" / "history.npz").write_bytes(b"")
     (ref.path / ".system.jsonl.tmp-runstore-1").write_bytes(b"")  # a write in progress: not listed
     (ref.path / "stray.txt").write_text("not part of the format")  # not listed either
@@ -115,6 +115,7 @@ def test_store_files_lists_each_file_of_a_run_with_its_kind(tmp_path: Path) -> N
         "files/model.pt": "replaced",
         "files/written-by-the-script.txt": "replaced",
         "cache/history.npz": "derived",
+        "cache/writer.lock": "derived",
     }
     for f in store.files(run._ref):
         assert f.path.is_file() and f.rel.startswith(f"projects/p/runs/{run.id}/")

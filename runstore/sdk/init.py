@@ -26,7 +26,7 @@ from ..capture.recorder import Recorder
 from ..daemon import client
 from ..errors import StoreError, UsageError
 from ..store import format as fmt
-from ..store import jsonl, live
+from ..store import jsonl, live, writer
 from ..store.history import iter_rows
 from ..store.layout import RunRef, check_name
 from ..store.liveness import hostname, start_token
@@ -256,7 +256,8 @@ def _create(store: Store, s: Settings, ref: RunRef, config: dict[str, Any], fork
     now = time.time()
     info = _base_info(s, ref, now)
     if not info["name"]:
-        info["name"] = names.new_name(store.count_runs(ref.project) + 1)
+        # the run's own directory exists already (its writer lock is in it): it counts itself
+        info["name"] = names.new_name(store.count_runs(ref.project) + (0 if ref.path.is_dir() else 1))
     staged = Config()
     staged.update(config, allow_val_change=True)
     items = staged.as_dict()
@@ -286,7 +287,7 @@ def _create(store: Store, s: Settings, ref: RunRef, config: dict[str, Any], fork
         history=ref.history_file(),
         segment_start=now,
     )  # readers derive _runtime from `created`
-    run._open({"t": "init", **info})
+    run._open({"t": "init", **info}, create=True)
     for line in fork_rows:
         run._append_history_line(line)
     if items:
@@ -378,20 +379,44 @@ def _start_recorder(run: Run, s: Settings, info: dict[str, Any]) -> None:
 
 
 def _execute(plan: Plan, store: Store, s: Settings, config: dict[str, Any], fork_from: str | None) -> Run:
+    wlock: int | None = None
     try:
         store.ensure()
+        try:
+            # Before anything is written: of two processes creating or resuming one id, one proceeds.
+            wlock = writer.acquire(plan.ref)
+        except writer.Busy as b:
+            who = f"pid {b.pid} on {b.host}" if b.pid is not None else "another process"
+            raise UsageError(
+                f"run {plan.ref.id!r} in project {plan.ref.project!r} is being written by {who}; one "
+                "process writes a run at a time: wait for it to finish, or choose another id"
+            ) from None
         if plan.action == "rewind":
             # The rows after N stay in the old generation; the run goes on in a new one.
             rewind(plan.ref, plan.rewind_step)
         if plan.action == "create":
-            run = _create(store, s, plan.ref, config, fork_from)
+            try:
+                run = _create(store, s, plan.ref, config, fork_from)
+            except FileExistsError:
+                # Created (and already finished) by another process since _plan looked.
+                if plan.resume_mode not in ("allow", "auto", "must"):
+                    raise UsageError(
+                        f"run {plan.ref.id!r} already exists in project {plan.ref.project!r}: pass "
+                        "resume='allow' to continue it, or choose another id"
+                    ) from None
+                run = _resume(store, s, plan.ref, config)
         else:
             run = _resume(store, s, plan.ref, config)
     except OSError as e:
+        writer.release(wlock)
         raise StoreError(
             f"cannot write run {plan.ref.id} under {store.root}: {e.strerror or e}; "
             "pass init(dir=...) or set RUNSTORE_DIR to a writable directory"
         ) from None
+    except BaseException:
+        writer.release(wlock)
+        raise
+    run._wlock = wlock
     _started(store, s, run, plan.resume_mode)
     return run
 

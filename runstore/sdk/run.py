@@ -15,7 +15,7 @@ from ..base import term
 from ..base.convert import log_value
 from ..media.base import BindContext, Media
 from ..media.convert import is_media_like, to_stored
-from ..store import jsonl, live, schema
+from ..store import jsonl, live, schema, writer
 from ..store.layout import RunRef
 from ..store.runs import fold_summary, last_step, load_run
 from ..store.store import Store
@@ -280,6 +280,7 @@ class Run:
         self._bind_ctx: BindContext | None = None
         self._saves: dict[str, tuple[str, str, list[int] | None]] = {}
         self._watchers: list[Any] = []  # watch(): the hooks on the user's models
+        self._wlock: int | None = None  # the run's writer lock (store/writer.py), held until finish()
         self._sstate = summary
         self._svalues = summary.values
         self.config = Config(persist=self._config_event, allow_val_change=allow_val_change)
@@ -294,9 +295,11 @@ class Run:
         self._pending_depth = 0  # levels of dicts in _pending (the summary merges them deeply)
 
     # -- files ----------------------------------------------------------------------------------
-    def _open(self, first_event: dict[str, Any]) -> None:
+    def _open(self, first_event: dict[str, Any], create: bool = False) -> None:
+        """Open the run's files; `create`: run.jsonl must not exist yet (FileExistsError otherwise), so
+        of two processes creating one id exactly one succeeds."""
         self._ref.files_dir.mkdir(parents=True, exist_ok=True)
-        self._rfd = jsonl.open_append(self._ref.run_log)
+        self._rfd = jsonl.create_append(self._ref.run_log) if create else jsonl.open_append(self._ref.run_log)
         self._hfd = jsonl.open_append(self._history)
         self._event(first_event)
 
@@ -768,6 +771,8 @@ class Run:
         registry.finished(self)
 
     def _ended(self, code: int) -> None:
+        writer.release(self._wlock)
+        self._wlock = None
         live.unregister(self._store, self.project, self.id)
         if code == 0:
             self._store.clear_resume_id(self.id)

@@ -142,6 +142,12 @@ def last_row(path: str | os.PathLike[str]) -> dict[str, Any] | None:
         return None
 
 
+def create_append(path: str | os.PathLike[str]) -> int:
+    """An O_APPEND descriptor on a new file `path`; FileExistsError if it exists (creation is atomic)."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    return os.open(path, flags, 0o644)
+
+
 def open_append(path: str | os.PathLike[str]) -> int:
     """An O_APPEND descriptor on `path`; a torn tail left by a crashed writer is sealed first.
 

@@ -43,6 +43,7 @@ PROJECTS_DIR = "projects"
 RUNS_DIR = "runs"
 SWEEPS_DIR = "sweeps"
 CACHE_DIR = "cache"
+WRITER_LOCK = "writer.lock"
 DAEMON_DIR = "daemon"
 RESTORE_DIR = "restore"
 
@@ -400,6 +401,11 @@ class RunRef:
         """The run's existing file `name`, or None."""
         target = self.files_path(name)
         return target if target is not None and target.is_file() else None
+
+    @property
+    def writer_lock(self) -> Path:
+        """Held (flock) by the one process writing the run (store/writer.py); local, never sent."""
+        return self.path / CACHE_DIR / WRITER_LOCK
 
     def sync_state(self, key: str) -> Path:
         """What was sent of this run to the remote with key `key` (derived: losing it costs a re-check)."""
