@@ -68,9 +68,8 @@ def _same(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
-# The fast paths' sum() over numpy scalars can overflow (float16 beyond 65504) and numpy says so; the
-# row then takes the general path with its value intact, which is what this test checks.
-@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+# No numpy arithmetic on the user's values: a float16 sum beyond 65504 would print numpy's overflow warning
+@pytest.mark.filterwarnings("error::RuntimeWarning", "error::DeprecationWarning")
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(calls=st.lists(CALL, max_size=8))
 def test_fast_and_general_paths_store_the_same(calls):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -33,6 +34,7 @@ from .summary import SummaryView
 
 _dumps = orjson.dumps
 _write = os.write
+_fsum = math.fsum
 # The fast path encodes without OPT_NON_STR_KEYS so that a non-str key makes orjson raise and the
 # slow path can report it properly.
 _FAST_OPTS = orjson.OPT_APPEND_NEWLINE
@@ -64,13 +66,16 @@ def _scalar_kind(c: type) -> Any:
 
 
 def _flat(data: dict[str, Any]) -> dict[str, Any] | None:
-    """A copy of `data` when its values are finite ints/floats/bools under str keys (one C-level sum()
-    decides, as in Run.log's bare path), else None."""
+    """A copy of `data` when its values are finite ints/floats/bools under str keys, else None."""
+    for v in data.values():
+        c = v.__class__
+        if c is not float and c is not int and c is not bool:
+            return None
     try:
-        s = sum(data.values())
-    except Exception:
+        s = _fsum(data.values())  # NaN and ±Inf make it NaN (or raise); ints beyond 2**1024 raise
+    except (OverflowError, ValueError):
         return None
-    if (s.__class__ is float or s.__class__ is int) and s - s == 0 and _str_keys(data):
+    if s - s == 0 and _str_keys(data):
         return {**data}
     return None
 
@@ -479,22 +484,22 @@ class Run:
     ) -> None:
         """Log a dict of metrics for one step (docs/COMPAT.md §4: auto step, commit=False, explicit step)."""
         if step is None and commit is None and self._fast and not self._pending and data.__class__ is dict:
-            # One C-level pass decides the fast path: sum() raises for anything that is not a number
-            # (str, None, dicts, lists, datetimes, enums), and a NaN or ±Inf makes `s - s` NaN. orjson
-            # then refuses numpy scalars, float subclasses and ints beyond 64 bits. What is left is plain
-            # finite int/float/bool, stored exactly as the slow path would store it.
+            # One C-level pass decides the fast path: fsum() raises for anything that is not a single
+            # number (str, None, dicts, lists, arrays, datetimes), without doing arithmetic on arrays or
+            # tensors, and a NaN or ±Inf makes `s - s` NaN. orjson then refuses numpy scalars, tensors,
+            # float subclasses and ints beyond 64 bits. What is left is plain finite int/float/bool,
+            # stored exactly as the slow path would store it.
             try:
-                s = sum(data.values())
-                # numpy sums stop here too (before `s - s`, which would print numpy's RuntimeWarning)
-                plain = (s.__class__ is float or s.__class__ is int) and s - s == 0
+                s = _fsum(data.values())
+                plain = s - s == 0
             except Exception:
                 plain = False
             if plain:
                 row = {**data, "_step": self._step, "_timestamp": self._clock()}
                 try:
                     line = _dumps(row, option=_FAST_OPTS)
-                except TypeError:  # huge ints, non-str keys: the paths below handle them
-                    return self._log_slow(data, step, commit)
+                except TypeError:  # numpy scalars, huge ints, non-str keys: the paths below handle them
+                    return self._log_other(data, step, commit)
                 try:
                     if _write(self._hfd, line) != len(line):
                         raise OSError("short write (disk full?)")
@@ -503,6 +508,9 @@ class Run:
                 self._step += 1
                 self._svalues.update(row)
                 return None
+        return self._log_other(data, step, commit)
+
+    def _log_other(self, data: Any, step: Any, commit: Any) -> None:
         if self._fast and not self._pending_slow and data.__class__ is dict:
             # The other common forms (step=, commit=, nested dicts, numpy and torch scalars) with values
             # that need no conversion beyond .item(): stored exactly as _log_slow would store them.
