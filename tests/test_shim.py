@@ -234,3 +234,297 @@ def test_smaller_names_wandb_scripts_use(tmp_path: Path) -> None:
     again = runstore.init(project="p", id=run.id, resume="allow")
     assert again.starting_step == 3 and again.resumed
     again.finish()
+
+
+# -- the names added for Hugging Face, accelerate and Keras (tests/integrations/ runs the libraries) ----
+
+
+def shim_child(tmp_path: Path, code: str, **extra: str) -> tuple[dict, str]:
+    """Run `code` with the shim first on sys.path; (the JSON it printed last, its stderr)."""
+    script = tmp_path / "child.py"
+    script.write_text(code)
+    p = subprocess.run(
+        [PY, str(script)],
+        cwd=tmp_path,
+        env=env_for(tmp_path, PYTHONPATH=str(shim.site_dir()), **extra),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout.strip().splitlines()[-1]), p.stderr
+
+
+FORWARDED = """\
+import json
+import runstore
+import wandb
+
+out = {}
+for name in runstore.__all__:
+    if name in ("run", "__version__"):
+        continue  # run: None before init(), checked below; the version is wandb's (checked above)
+    out[name] = getattr(wandb, name) is getattr(runstore, name)
+out["all"] = sorted(wandb.__all__) == sorted(runstore.__all__)
+out["run"] = wandb.run is None and runstore.run is None
+print(json.dumps(out))
+"""
+
+
+def test_every_top_level_runstore_name_is_the_same_object_in_wandb(tmp_path: Path) -> None:
+    """`wandb.X` is `runstore.X` for whatever runstore exports (Classes, Graph, watch, … as they arrive)."""
+    out, _ = shim_child(tmp_path, FORWARDED)
+    assert set(out) == {*runstore.__all__, "all"} - {"__version__"}
+    assert {k: v for k, v in out.items() if v is not True} == {}
+
+
+ALIAS_NAMES = {
+    "wandb.integration.keras": "runstore.integration.keras",
+    "wandb.keras": "runstore.integration.keras",
+    "wandb.integration.sklearn": "runstore.integration.sklearn",
+    "wandb.sklearn": "runstore.integration.sklearn",
+    "wandb.integration.tensorboard": "runstore.integration.tensorboard",
+    "wandb.tensorboard": "runstore.integration.tensorboard",
+    "wandb.util": "runstore.util",
+    "wandb.data_types": "runstore.data_types",
+}
+
+ALIASES_PRESENT = """\
+import importlib, json, sys, types
+
+targets = json.loads(sys.argv[1])
+fakes = {}
+for target in set(targets.values()):
+    fakes[target] = sys.modules[target] = types.ModuleType(target)
+    fakes[target].marker = target
+import wandb
+from wandb._aliases import ALIASES
+
+out = {"table": {k: v[0] for k, v in ALIASES.items()}}
+for name, target in targets.items():
+    module = importlib.import_module(name)
+    out[name] = [module is fakes[target], sys.modules[name] is fakes[target]]
+# attribute access without an import statement, as `wandb.util.x` after `import wandb`
+out["attrs"] = [
+    wandb.util is fakes["runstore.util"],
+    wandb.data_types is fakes["runstore.data_types"],
+    wandb.sklearn is fakes["runstore.integration.sklearn"],
+    wandb.tensorboard is fakes["runstore.integration.tensorboard"],
+    wandb.integration.keras is fakes["runstore.integration.keras"],
+    wandb.integration.sklearn is fakes["runstore.integration.sklearn"],
+    wandb.integration.tensorboard is fakes["runstore.integration.tensorboard"],
+]
+from wandb.integration.keras import marker
+out["from_import"] = marker
+print(json.dumps(out))
+"""
+
+
+def test_wandb_modules_that_are_runstore_modules(tmp_path: Path) -> None:
+    """`wandb.sklearn`, `wandb.integration.keras`, `wandb.util`, … are runstore's modules themselves
+    (stand-ins here, so the test does not depend on which of them this runstore has yet)."""
+    out, _ = shim_child(tmp_path, ALIASES_PRESENT.replace("sys.argv[1]", repr(json.dumps(ALIAS_NAMES))))
+    assert out.pop("table") == ALIAS_NAMES
+    assert out.pop("attrs") == [True] * 7
+    assert out.pop("from_import") == "runstore.integration.keras"
+    assert out == {name: [True, True] for name in ALIAS_NAMES}
+
+
+ALIASES_MISSING = """\
+import importlib, json, sys
+
+targets = json.loads(sys.argv[1])
+for target in set(targets.values()):
+    sys.modules[target] = None  # what the import system says of a module that is not there
+import wandb
+
+out = {}
+for name in targets:
+    try:
+        importlib.import_module(name)
+        out[name] = "imported"
+    except ImportError as e:
+        out[name] = [type(e).__name__, str(e), e.name]
+try:
+    wandb.sklearn
+except ImportError as e:
+    out["attr"] = str(e)
+print(json.dumps(out))
+"""
+
+
+def test_a_runstore_module_not_there_yet_is_an_import_error_naming_the_feature(tmp_path: Path) -> None:
+    out, _ = shim_child(tmp_path, ALIASES_MISSING.replace("sys.argv[1]", repr(json.dumps(ALIAS_NAMES))))
+    features = {
+        "runstore.integration.keras": "the Keras callbacks",
+        "runstore.integration.sklearn": "the scikit-learn plots",
+        "runstore.integration.tensorboard": "TensorBoard syncing",
+        "runstore.util": "wandb.util's helpers",
+        "runstore.data_types": "wandb.data_types",
+    }
+    for name, target in ALIAS_NAMES.items():
+        kind, message, err_name = out[name]
+        assert kind == "ImportError" and err_name == name, out[name]
+        assert message.startswith(f"{name}: {features[target]} are not in this version of runstore")
+        assert f"(no module {target})" in message and "--no-wandb-shim" in message
+    assert out["attr"].startswith("wandb.sklearn: the scikit-learn plots are not in this version")
+
+
+SUBMODULES = """\
+import json, sys, types
+from pathlib import Path
+
+pkg = Path("fake_sklearn")
+pkg.mkdir()
+(pkg / "plot.py").write_text("from . import helpers\\nVALUE = helpers.VALUE\\n")
+(pkg / "helpers.py").write_text("VALUE = 42\\n")
+(pkg / "needs_lib.py").write_text("import a_library_that_is_not_installed\\n")
+fake = types.ModuleType("runstore.integration.sklearn")
+fake.__path__ = [str(pkg.resolve())]
+fake.__package__ = "runstore.integration.sklearn"
+sys.modules["runstore.integration.sklearn"] = fake
+import wandb.sklearn.plot
+from wandb.integration.sklearn import plot as plot2
+
+plot = sys.modules["runstore.integration.sklearn.plot"]
+out = {
+    "same": [wandb.sklearn.plot is plot, plot2 is plot, sys.modules["wandb.sklearn.plot"] is plot],
+    "value": plot.VALUE,
+    "spec": plot.__spec__.name,
+    "once": sorted(k for k in sys.modules if k.endswith((".plot", ".helpers"))),
+}
+try:
+    import wandb.sklearn.needs_lib
+except ModuleNotFoundError as e:
+    out["lib"] = [e.name, str(e)]
+print(json.dumps(out))
+"""
+
+
+def test_submodules_of_an_aliased_module_are_loaded_once_under_runstores_name(tmp_path: Path) -> None:
+    out, _ = shim_child(tmp_path, SUBMODULES)
+    assert out["same"] == [True, True, True] and out["value"] == 42
+    assert out["spec"] == "runstore.integration.sklearn.plot"  # its own spec, not the alias's
+    assert out["once"] == [
+        "runstore.integration.sklearn.helpers",
+        "runstore.integration.sklearn.plot",
+        "wandb.sklearn.plot",  # an alias entry for the same module object, not a second copy
+    ]
+    # a library the runstore module needs being absent keeps the library's own error
+    assert out["lib"] == [
+        "a_library_that_is_not_installed",
+        "No module named 'a_library_that_is_not_installed'",
+    ]
+
+
+PENDING = """\
+import json, os
+from runstore.sdk.disabled import DisabledRun
+from runstore.sdk.run import Run
+
+NAMES = ["log_artifact", "log_model", "use_artifact", "watch", "unwatch"]
+own = {n: n in vars(Run) for n in NAMES}
+own_disabled = {n: n in vars(DisabledRun) for n in NAMES}
+import runstore
+import wandb
+from wandb import _pending
+
+out = {
+    # runstore's own name when it has one, the stand-in until then
+    "module": all(
+        getattr(wandb, n) is (getattr(runstore, n) if n in runstore.__all__ else _pending.MODULE_NAMES[n])
+        for n in ["Artifact", *NAMES]
+    ),
+    "methods": all(
+        (n in vars(Run)) and (own[n] or vars(Run)[n] is _pending.RUN_METHODS[n]) for n in NAMES
+    ),
+    "disabled_methods": all(
+        own_disabled[n] or vars(DisabledRun)[n] is _pending.RUN_METHODS[n] for n in NAMES
+    ),
+}
+
+os.makedirs("ckpt/sub")
+open("ckpt/weights.bin", "wb").write(b"w1")
+open("ckpt/sub/config.json", "w").write("{}")
+open("model.pt", "wb").write(b"m")
+run = wandb.init(project="p")
+art = _pending.Artifact("model-x", type="model", metadata={"acc": 1})
+art.add_dir("ckpt")
+art.add_file("model.pt", name="renamed.pt")
+with art.new_file("notes.txt", mode="w") as f:
+    f.write("hello")
+open("model.pt", "wb").write(b"changed after add_file")  # a mutable file is copied when added
+got = _pending._run_log_artifact(run, art, aliases=["latest", "best"])
+out["returned"] = [got is art, art.version, art.aliases]
+_pending.log_artifact(_pending.Artifact("model-x", "model"))  # an empty second version
+_pending._run_log_artifact(run, "ckpt/weights.bin", type="model")  # a path, named after the file
+_pending._run_log_model(run, "ckpt", name="m2")
+try:
+    _pending._run_use_artifact(run, "model-x:latest")
+except runstore.Error as e:
+    out["use"] = str(e)
+_pending.watch(object())
+_pending.watch(object())
+files = os.path.join(run.dir, "artifacts")
+out["files"] = sorted(os.path.relpath(os.path.join(d, f), files) for d, _, fs in os.walk(files) for f in fs)
+out["model_pt"] = open(os.path.join(files, "model-x/v0/renamed.pt"), "rb").read().decode()
+out["staging_removed"] = art._staging is None
+wandb.finish()
+disabled = wandb.init(project="p", mode="disabled")
+out["disabled"] = _pending._run_log_artifact(disabled, _pending.Artifact("d", "model")).version
+wandb.finish()
+print(json.dumps(out))
+"""
+
+
+def test_artifacts_and_watch_warn_instead_of_crashing_until_runstore_has_them(tmp_path: Path) -> None:
+    """Hugging Face (`WANDB_LOG_MODEL`), Lightning (`log_model`) and Keras checkpoints call
+    `wandb.Artifact`/`run.log_artifact`: the files are saved into the run with `run.save`, with one
+    warning per artifact name; `watch()` warns; `use_artifact()` is a clear error."""
+    out, err = shim_child(tmp_path, PENDING)
+    assert out["module"] and out["methods"] and out["disabled_methods"]
+    assert out["returned"] == [True, "v0", ["latest", "best"]]
+    assert out["files"] == [
+        "m2/v0/sub/config.json",
+        "m2/v0/weights.bin",
+        "model-x/v0/notes.txt",
+        "model-x/v0/renamed.pt",
+        "model-x/v0/sub/config.json",
+        "model-x/v0/weights.bin",
+        "weights.bin/v0/weights.bin",
+    ]
+    assert out["model_pt"] == "m"
+    assert out["staging_removed"] is True
+    assert (
+        out["use"]
+        == "artifacts are not supported yet: use_artifact('model-x:latest') has nothing to read from"
+    )
+    assert out["disabled"] is None  # a disabled run writes nothing
+    warnings = [line for line in err.splitlines() if "WARNING" in line]
+    assert warnings == [
+        "runstore: WARNING artifacts are not supported yet; saved the files with run.save instead: artifact "
+        "'model-x' (model) v0 is in the run's files under artifacts/model-x/v0/ (4 files; later versions "
+        "beside it)",
+        "runstore: WARNING artifacts are not supported yet; saved the files with run.save instead: artifact "
+        "'weights.bin' (model) v0 is in the run's files under artifacts/weights.bin/v0/ (1 file; later "
+        "versions beside it)",
+        "runstore: WARNING artifacts are not supported yet; saved the files with run.save instead: artifact "
+        "'m2' (model) v0 is in the run's files under artifacts/m2/v0/ (2 files; later versions beside it)",
+        "runstore: WARNING wandb.watch() is not supported yet; no gradients or parameters are logged",
+    ]
+
+
+def test_fill_in_keeps_a_method_the_class_has(tmp_path: Path) -> None:
+    code = """\
+import json
+from wandb import _pending
+
+class Own:
+    def log_artifact(self, *a, **k):
+        return "own"
+
+_pending.fill_in(Own)
+print(json.dumps([Own().log_artifact(None), Own.watch is _pending.RUN_METHODS["watch"]]))
+"""
+    out, _ = shim_child(tmp_path, code)
+    assert out == ["own", True]

@@ -15,6 +15,13 @@ from typing import Any as _Any
 import runstore as _rs
 from runstore import __all__ as _rs_all
 from runstore.sdk import registry as _registry
+from runstore.sdk.disabled import DisabledRun as _DisabledRun
+from runstore.sdk.run import Run as _Run
+
+from . import _aliases, _pending
+
+# the top-level wandb names that are modules of runstore's (`wandb.sklearn`, `wandb.util`, …)
+_ALIASED = tuple(n.split(".", 1)[1] for n in _aliases.ALIASES if n.count(".") == 1)
 
 # wandb's top-level names are runstore's. Only those runstore has loaded are copied now; the others
 # (Api, the data types, plot, …) come through __getattr__ on first use, so `import wandb` stays as
@@ -27,15 +34,28 @@ __runstore_shim__ = True  # the run's metadata and `runstore status` say which w
 # wandb's module globals (`wandb.run`, `wandb.log`, …) follow the current run, as runstore's do.
 _registry.publish(_sys.modules[__name__])
 
+# wandb modules whose code is runstore's (`wandb.sklearn`, `wandb.integration.keras`, `wandb.util`, …):
+# resolved by name on import, see _aliases.py.
+_aliases.install()
+
+# What runstore has no counterpart for yet (artifacts, watch): warning stand-ins, never a crash in the
+# middle of training. runstore's own run classes get the methods libraries call on `wandb.run`.
+_pending.fill_in(_Run, _DisabledRun)
+
+# wandb's own subpackages and modules, imported on first attribute access as wandb does for most of them
+_SUBMODULES = ("sdk", "errors", "apis", "wandb_run", "env", "integration", *_ALIASED)
+
 
 def __getattr__(name: str) -> _Any:
     # The read API, the data types and the chart presets load on first use, as in runstore itself.
     if name in _rs_all or name.startswith("__"):
         return getattr(_rs, name)
-    if name in ("sdk", "errors", "apis", "wandb_run", "env"):
+    if name in _SUBMODULES:
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")
+    if name in _pending.MODULE_NAMES:
+        return _pending.MODULE_NAMES[name]
     raise AttributeError(f"module 'wandb' (runstore's shim) has no attribute {name!r}")
 
 
