@@ -42,12 +42,7 @@ def fmt_value(v: Any, width: int = 24) -> str:
         return str(v).lower()
     if isinstance(v, float):
         return f"{v:.4g}"
-    if isinstance(v, (dict, list)):
-        import orjson
-
-        s = orjson.dumps(v, option=orjson.OPT_SERIALIZE_NUMPY).decode()
-    else:
-        s = str(v)
+    s = printable(json_text(v) if isinstance(v, (dict, list)) else str(v))
     return s if len(s) <= width else s[: width - 1] + "…"
 
 
@@ -71,9 +66,46 @@ def debug_enabled() -> bool:
 _CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
 
 
+def printable(s: str) -> str:
+    """`s` with control characters (escape sequences that retitle or clear a terminal) as `\\xNN`."""
+    return s.translate(_CONTROL)
+
+
 def safe_text(s: str) -> str:
     """`s` for printing with rich: control characters (escape sequences that retitle or clear the
     terminal) shown as `\\xNN`, and rich's markup brackets escaped so a name prints as written."""
     from rich.markup import escape
 
-    return escape(s.translate(_CONTROL))
+    return escape(printable(s))
+
+
+def json_text(v: Any, *, indent: bool = False, sort_keys: bool = False) -> str:
+    """JSON for the CLI's output: orjson's, or the standard library's for what orjson refuses (ints
+    beyond 64 bits, which a run may hold exactly). NaN and ±Infinity are null, as JSON has no token."""
+    import orjson
+
+    opts = orjson.OPT_SERIALIZE_NUMPY
+    if indent:
+        opts |= orjson.OPT_INDENT_2
+    if sort_keys:
+        opts |= orjson.OPT_SORT_KEYS
+    try:
+        return orjson.dumps(v, option=opts).decode()
+    except TypeError:
+        import json
+
+        return json.dumps(
+            _finite(v), indent=2 if indent else None, sort_keys=sort_keys, ensure_ascii=False, default=str
+        )
+
+
+def _finite(v: Any) -> Any:
+    if isinstance(v, float) and v - v != 0:
+        return None
+    if isinstance(v, dict):
+        return {str(k): _finite(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite(x) for x in v]
+    if hasattr(v, "tolist") and hasattr(v, "dtype"):
+        return _finite(v.tolist())
+    return v

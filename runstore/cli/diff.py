@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import orjson
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from ..api import Api, Run, compare
-from ._common import console, fmt_duration, fmt_value, require_store, store_at
+from ._common import console, fmt_duration, fmt_value, json_text, printable, require_store, store_at
 
 
 def _cell(section: str, key: str, v: Any, width: int) -> str:
@@ -23,13 +23,17 @@ def markdown(a: Run, b: Run, result: dict[str, dict[str, list[Any]]]) -> str:
     def cell(section: str, k: str, v: Any) -> str:
         return _cell(section, k, v, 60).replace("|", "\\|")
 
-    lines = [f"### runstore diff: `{a.name}` ({a.id}) vs `{b.name}` ({b.id})", ""]
+    lines = [
+        f"### runstore diff: `{printable(a.name or '')}` ({a.id}) vs `{printable(b.name or '')}` ({b.id})",
+        "",
+    ]
     for section, rows in result.items():
         if not rows:
             continue
         lines += [f"**{section}**", "", f"| key | {a.id} | {b.id} |", "|---|---|---|"]
         lines += [
-            f"| `{k}` | {cell(section, k, va)} | {cell(section, k, vb)} |" for k, (va, vb) in rows.items()
+            f"| `{printable(k)}` | {cell(section, k, va)} | {cell(section, k, vb)} |"
+            for k, (va, vb) in rows.items()
         ]
         lines.append("")
     if not any(result.values()):
@@ -57,7 +61,7 @@ def diff(
             r.id: {k: v for k, v in r.to_dict().items() if k not in ("config", "summary")} for r in (a, b)
         }
         payload = {"a": side[a.id], "b": side[b.id], **result}
-        console.print_json(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY).decode())
+        console.print_json(json_text(payload))
         return
     if md:
         console.print(markdown(a, b, result), markup=False, highlight=False, soft_wrap=True)
@@ -68,12 +72,18 @@ def diff(
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("")
     table.add_column("key", no_wrap=True)
-    table.add_column(f"{a.name} ({a.id})", overflow="fold")
-    table.add_column(f"{b.name} ({b.id})", overflow="fold")
+    # Text, not str: names, keys and values are the user's, never rich markup; control characters escaped
+    table.add_column(Text(printable(f"{a.name} ({a.id})")), overflow="fold")
+    table.add_column(Text(printable(f"{b.name} ({b.id})")), overflow="fold")
     for section, rows in result.items():
         first = True
         for k, (va, vb) in rows.items():
-            table.add_row(section if first else "", k, _cell(section, k, va, 40), _cell(section, k, vb, 40))
+            table.add_row(
+                section if first else "",
+                Text(printable(k)),
+                Text(_cell(section, k, va, 40)),
+                Text(_cell(section, k, vb, 40)),
+            )
             first = False
     console.print(table)
 

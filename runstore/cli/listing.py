@@ -13,7 +13,7 @@ from ..api import Api, Run
 from ..base.gcpause import paused
 from ..errors import UsageError
 from ..store.history import flatten
-from ._common import console, fmt_duration, fmt_time, fmt_value, require_store, store_at
+from ._common import console, fmt_duration, fmt_time, fmt_value, json_text, printable, require_store, store_at
 
 _EXPR = re.compile(r"^\s*([A-Za-z_][\w.\-/]*)\s*(>=|<=|!=|==|=|>|<|~)\s*(.*?)\s*$")
 _OPS = {
@@ -76,9 +76,7 @@ def _varying(rows: list[dict[str, Any]], kind: str) -> list[str]:
                 keys.setdefault(k, None)
     out = []
     for k in keys:
-        vals = [
-            orjson.dumps(f.get(k), option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_SORT_KEYS) for f in flat
-        ]
+        vals = [json_text(f.get(k), sort_keys=True) for f in flat]
         if len(rows) == 1 or len(set(vals)) > 1:
             out.append(k)
     return sorted(out)[:MAX_VARYING]
@@ -148,9 +146,7 @@ def _ls(
     if json:
         out = [r.to_dict() for r in runs]
         # Straight to stdout: rich's JSON highlighting takes seconds on thousands of runs.
-        console.file.write(
-            orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_INDENT_2).decode()
-        )
+        console.file.write(json_text(out, indent=True))
         console.file.write("\n")
         console.file.flush()
         return
@@ -165,7 +161,7 @@ def render(runs: list[Run], total: int) -> None:
     multi = len({r["project"] for r in rows}) > 1
     fixed: list[tuple[str, list[str]]] = []
     if multi:
-        fixed.append(("project", [r["project"] for r in rows]))
+        fixed.append(("project", [printable(r["project"]) for r in rows]))
     fixed += [
         ("name", [fmt_value(r["name"], 32) for r in rows]),
         ("id", [r["id"] for r in rows]),
@@ -178,7 +174,7 @@ def render(runs: list[Run], total: int) -> None:
     extra: list[tuple[str, str, list[str]]] = []
     for kind, flats in (("config", flat_cfg), ("summary", flat_sum)):
         for k in _varying(rows, kind):
-            extra.append((kind, k, [fmt_value(f[k]) if k in f else "-" for f in flats]))
+            extra.append((kind, printable(k), [fmt_value(f[k]) if k in f else "-" for f in flats]))
 
     def width(header: str, cells: list[str]) -> int:
         return max([len(header), *map(len, cells)]) + 2

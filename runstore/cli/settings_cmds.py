@@ -14,7 +14,7 @@ from ..errors import UsageError
 from ..sdk.settings import norm_mode, status_report
 from ..store.layout import check_name
 from ..store.store import Store
-from ._common import console, store_at
+from ._common import console, safe_text, store_at
 
 DirOpt = typer.Option(None, "--dir", help="Directory of the store (or its parent); default: found like .git.")
 
@@ -124,13 +124,14 @@ def status(dir: Path = DirOpt, json: bool = typer.Option(False, "--json", help="
         console.print(f"store: {store.root}")
     e = report["effective"]
     console.print(
-        f"mode: {e['mode']}    project: {e['project'] or '-'}    entity: {e['entity'] or '-'}"
-        f"    remote: {e['remote'] or '-'}"
+        f"mode: {safe_text(str(e['mode']))}    project: {safe_text(str(e['project'] or '-'))}"
+        f"    entity: {safe_text(str(e['entity'] or '-'))}    remote: {safe_text(str(e['remote'] or '-'))}"
     )
     if env:
-        console.print("from environment: " + ", ".join(f"{k}={v}" for k, v in sorted(env.items())))
+        console.print("from environment: " + ", ".join(safe_text(f"{k}={v}") for k, v in sorted(env.items())))
     console.print(
-        f"{len(report['projects'])} project(s), {report['runs']} run(s); latest: {report['latest_run'] or '-'}"
+        f"{len(report['projects'])} project(s), {report['runs']} run(s); "
+        f"latest: {safe_text(str(report['latest_run'] or '-'))}"
     )
     w = report["wandb"]
     if w["shim_installed"]:

@@ -8,14 +8,13 @@ from array import array
 from pathlib import Path
 from typing import Any
 
-import orjson
 import typer
 from rich.table import Table
 
 from ..api import Api, Run
 from ..capture.restore import rerun_command
 from ..store.runs import load_run
-from ._common import console, fmt_duration, fmt_time, fmt_value, require_store, safe_text, store_at
+from ._common import console, fmt_duration, fmt_time, fmt_value, json_text, require_store, safe_text, store_at
 
 BARS = "▁▂▃▄▅▆▇█"
 DEFAULT_METRICS = 8
@@ -107,7 +106,7 @@ def show(
                 for k, v in series.items()
             },
         }
-        console.print_json(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY).decode())
+        console.print_json(json_text(payload))
         return
     _print(run, keys, series, files, width)
 

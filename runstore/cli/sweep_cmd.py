@@ -7,7 +7,6 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-import orjson
 import typer
 from rich.table import Table
 from rich.text import Text
@@ -20,7 +19,7 @@ from ..store.store import Store, find_root
 from ..sweeps import controller as C
 from ..sweeps.agent import run_cli_agent
 from ..sweeps.schema import SweepConfigError, parse_config
-from ._common import console, err_console, fmt_duration, fmt_time, fmt_value, store_at
+from ._common import console, err_console, fmt_duration, fmt_time, fmt_value, json_text, store_at
 
 
 def _load_config(path: str, name: str | None, program: str | None) -> dict[str, Any]:
@@ -136,9 +135,7 @@ def _show(store: Store, ref: str, as_json: bool = False) -> None:
     sw = api.sweep(ref)
     if as_json:
         doc = {**sw.to_dict(), "runs": [r.to_dict() for r in sw.ranked_runs()]}
-        console.file.write(
-            orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_INDENT_2).decode() + "\n"
-        )
+        console.file.write(json_text(doc, indent=True) + "\n")
         return
     metric = sw.metric
     mname = metric["name"] if metric else None
@@ -204,9 +201,7 @@ def _list(store: Store, as_json: bool = False) -> None:
     sweeps = Api(store=store).sweeps() if store.exists() else []
     if as_json:
         docs = [sw.to_dict() for sw in sweeps]
-        console.file.write(
-            orjson.dumps(docs, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_INDENT_2).decode() + "\n"
-        )
+        console.file.write(json_text(docs, indent=True) + "\n")
         return
     if not sweeps:
         console.print(f"no sweeps in {store.root}; create one with `runstore sweep config.yaml`")

@@ -8,6 +8,7 @@ changes while the run is alive (the store daemon watches it), and once more at f
 
 from __future__ import annotations
 
+import fnmatch
 import glob as globlib
 import os
 from collections.abc import Callable
@@ -56,8 +57,11 @@ def save(
     files_dir = os.path.abspath(run.dir)
     cwd = os.getcwd()
     pattern = glob_str if os.path.isabs(glob_str) else os.path.join(cwd, glob_str)
-    matches = sorted(globlib.glob(pattern, recursive=True)) if glob else [pattern]
+    matches = sorted(glob_files(pattern)) if glob else [pattern]
     matches = [m for m in matches if os.path.isfile(m)]
+    store_root = os.path.abspath(run._store.root)
+    # never the store itself (a `save("**")` from the directory holding .wandb/): its files are the runs
+    matches = [m for m in matches if not os.path.abspath(m).startswith(store_root + os.sep)]
     if not matches and os.path.isfile(os.path.join(files_dir, glob_str)):
         return [os.path.join(files_dir, glob_str)]  # a file the script already wrote into run.dir
     if not matches:
@@ -88,6 +92,52 @@ def save(
         run._event({"t": "save", "src": src, "path": rel.replace(os.sep, "/"), "policy": policy, "sig": sig})
         out.append(str(dest))
     return out
+
+
+def glob_files(pattern: str) -> list[str]:
+    """glob.glob(pattern, recursive=True), except that `**` does not descend into symlinked
+    directories: a link to an ancestor (or to /) would make the walk endless and copy one file many
+    times. A symlinked directory named explicitly in the pattern is followed, as in a shell."""
+    if "**" not in pattern:
+        return globlib.glob(pattern)
+    head, _, _ = pattern.partition("**")
+    root = head.rstrip(os.sep) or os.sep
+    if globlib.has_magic(root):
+        return [m for m in globlib.glob(pattern, recursive=True) if not _through_link(m, root)]
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]  # glob skips hidden names too
+        for name in filenames:
+            if name.startswith("."):
+                continue
+            path = os.path.join(dirpath, name)
+            if _glob_match(path, pattern):
+                out.append(path)
+    return out
+
+
+def _glob_match(path: str, pattern: str) -> bool:
+    """Whether `path` matches `pattern` segment by segment, `**` standing for any number of segments
+    (fnmatch alone lets `*` cross `/`)."""
+    parts, pats = path.split(os.sep), pattern.split(os.sep)
+
+    def match(i: int, j: int) -> bool:
+        if j == len(pats):
+            return i == len(parts)
+        if pats[j] == "**":
+            return any(match(k, j + 1) for k in range(i, len(parts) + 1))
+        return i < len(parts) and fnmatch.fnmatchcase(parts[i], pats[j]) and match(i + 1, j + 1)
+
+    return match(0, 0)
+
+
+def _through_link(path: str, root: str) -> bool:
+    d = os.path.dirname(path)
+    while len(d) > len(root):
+        if os.path.islink(d):
+            return True
+        d = os.path.dirname(d)
+    return False
 
 
 def final_copies(run: Run) -> None:

@@ -29,8 +29,8 @@ _HEAD = 256  # bytes of the file's start kept in the cache to notice a replaced 
 def iter_rows(path: str | os.PathLike[str], offset: int = 0) -> Iterator[dict[str, Any]]:
     """Rows of a history file from byte `offset`, read in chunks, skipping a torn tail."""
     try:
-        f = open(path, "rb")
-    except FileNotFoundError:
+        f = jsonl.open_read(path)
+    except FileNotFoundError:  # NotRegularFile too: a FIFO or device would never end
         return
     with f:
         if offset:
@@ -79,6 +79,8 @@ def _parse_block(data: bytes) -> tuple[list[dict[str, Any]], int]:
                     row = jsonl.decode(line)
                 except ValueError:
                     continue
+            if len(line) > 2 * jsonl.MAX_DEPTH and jsonl.too_deep(line):
+                continue  # hostile nesting (each level costs at least 2 bytes): skipped like junk
             if not isinstance(row, dict) or type(row.get("_step")) is not int:
                 continue  # a history row is an object with an integer _step; anything else is junk
             if line.find(b"{", 1) >= 0:
@@ -210,9 +212,9 @@ def read_columns(
     using and refreshing the column cache at `cache` (None: no cache)."""
     path = Path(path)
     try:
-        stat = path.stat()
-        size, ino = stat.st_size, stat.st_ino
-        with open(path, "rb") as f:
+        with jsonl.open_read(path) as f:
+            st = os.fstat(f.fileno())
+            size, ino = st.st_size, st.st_ino
             head = f.read(_HEAD)
     except FileNotFoundError:
         return {}, 0
@@ -222,7 +224,7 @@ def read_columns(
     # otherwise hold a million dicts, ~2 GB, before the first column is built).
     parts: list[tuple[dict[str, Any], int]] = [(cols, nrows)] if nrows else []
     used_total, new_rows = 0, 0
-    with open(path, "rb") as f:
+    with jsonl.open_read(path) as f:
         f.seek(offset)
         rest = b""
         while True:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from ..base import term
 from ..base.gcpause import paused
 from ..errors import FormatError
@@ -77,7 +75,8 @@ def load_states(store: Store, project: str | None = None) -> list[RunState]:
 def _project_states(store: Store, project: str) -> list[RunState]:
     path = store.index_path(project)
     try:
-        cached = orjson.loads(path.read_bytes())
+        # jsonl's decoder: NaN and ±Infinity in summaries round-trip (orjson would have made them null)
+        cached = jsonl.decode(path.read_bytes())
         entries = cached["runs"] if cached.get("version") == VERSION else {}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         entries = {}
@@ -111,7 +110,7 @@ def _project_states(store: Store, project: str) -> list[RunState]:
         hsig = None if st.exit is not None else file_sig(st.history_path)
         try:
             entry = _to_entry(st, sig, hsig)
-            orjson.dumps(entry, option=orjson.OPT_SERIALIZE_NUMPY)
+            jsonl.encode(entry)
         except (TypeError, ValueError):
             states.append(st)
             continue
@@ -122,8 +121,7 @@ def _project_states(store: Store, project: str) -> list[RunState]:
         try:
             path.parent.mkdir(exist_ok=True)
             payload = {"version": VERSION, "runs": fresh}
-            data = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
-            jsonl.write_atomic(path, data)
+            jsonl.write_atomic(path, jsonl.encode(payload))
         except (OSError, TypeError, ValueError):
             pass
     return states

@@ -11,12 +11,15 @@ a torn write (a crash mid-`write`, or a writer still writing) and is skipped, ne
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import numbers
 import os
+import re
+import stat
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -76,7 +79,33 @@ def encode(obj: Any) -> bytes:
     return line
 
 
+# Deeper than this, a record is not one runstore or wandb writes but a hostile one: every reader skips it
+# (ValueError, like any undecodable line), rather than let Python's recursion limit fail a whole project.
+MAX_DEPTH = 100
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(rb"[\[\]{}]")
+
+
+def too_deep(line: bytes | str) -> bool:
+    """Whether `line` nests objects/arrays more than MAX_DEPTH levels (checked by counting brackets, and
+    only when there are that many: the common line costs two byte counts)."""
+    b = line.encode() if isinstance(line, str) else line
+    if len(b) <= 2 * MAX_DEPTH or b.count(b"{") + b.count(b"[") <= MAX_DEPTH:
+        return False
+    depth = 0
+    for m in _BRACKETS.finditer(_STRING.sub(b"", b)):
+        if m.group() in (b"{", b"["):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
 def decode(line: bytes | str) -> Any:
+    if too_deep(line):
+        raise ValueError(f"a record nested more than {MAX_DEPTH} levels deep")
     try:
         return _loads(line)
     except _JSONDecodeError:
@@ -98,10 +127,31 @@ def iter_lines(data: bytes) -> Iterator[Any]:
             continue
 
 
+class NotRegularFile(FileNotFoundError):
+    """A store file that is a FIFO, a device, a directory or a symlink: readers treat it as missing
+    (a FIFO or /dev/zero would hang a reader forever; a symlink could point anywhere)."""
+
+
+def open_read(path: str | os.PathLike[str]) -> BinaryIO:
+    """`path` opened for reading if it is a regular file (symlinks not followed), else NotRegularFile
+    (FileNotFoundError when it does not exist)."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise
+    except OSError as e:  # ELOOP: a symlink; ENXIO: a socket
+        raise NotRegularFile(e.errno, f"not a regular file: {e.strerror}", os.fspath(path)) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise NotRegularFile(errno.ENOENT, "not a regular file", os.fspath(path))
+    return os.fdopen(fd, "rb")
+
+
 def read(path: str | os.PathLike[str], offset: int = 0) -> tuple[list[Any], int]:
     """All complete records of `path` from byte `offset`, and the offset just past the last one."""
     try:
-        with open(path, "rb") as f:
+        with open_read(path) as f:
             if offset:
                 f.seek(offset)
             data = f.read()
@@ -117,7 +167,7 @@ def last_row(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     Read from the end in growing blocks, so the cost does not depend on the file's length.
     """
     try:
-        with open(path, "rb") as f:
+        with open_read(path) as f:
             size = f.seek(0, os.SEEK_END)
             block = 4096
             while True:

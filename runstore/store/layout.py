@@ -89,11 +89,22 @@ _TMP = re.compile(r"\.tmp-runstore-\d+$")
 _BAD_NAME = re.compile(r"[/\\#?%:\r\n\x00]")
 
 
+# Filesystems limit a file name to 255 bytes; a project name also appears inside longer names
+# (`cache/runs-<project>.json`, and its temporary sibling `.runs-<project>.json.tmp-runstore-<pid>`).
+MAX_NAME_BYTES = 200
+
+
 def check_name(kind: str, value: str, max_len: int = 128) -> str:
     """Validate a project or run id used as a path component; raise ValueError naming the fix."""
     if not isinstance(value, str):
         raise TypeError(f"{kind} must be a str, got {type(value).__name__}")
     if not valid_name(value, max_len):
+        n = len(value.encode("utf-8", "surrogatepass"))
+        if value and n > MAX_NAME_BYTES and len(value) <= max_len:
+            raise ValueError(
+                f"invalid {kind} {value[:40]!r}…: {n} bytes in UTF-8, at most {MAX_NAME_BYTES} fit in a "
+                "file name (with room for runstore's own suffixes); choose a shorter one"
+            )
         raise ValueError(
             f"invalid {kind} {value!r}: use 1-{max_len} characters without / \\ # ? % : or newlines"
         )
@@ -107,6 +118,7 @@ def valid_name(name: object, max_len: int = 128) -> bool:
         and name not in (".", "..")
         and len(name) <= max_len
         and not _BAD_NAME.search(name)
+        and len(name.encode("utf-8", "surrogatepass")) <= MAX_NAME_BYTES
     )
 
 
@@ -292,8 +304,8 @@ class StoreFile:
 
 
 def walk(base: str | os.PathLike[str], sort: bool = True) -> Iterator[tuple[str, str]]:
-    """(posix path relative to `base`, path as a str) of every regular file under `base`, not following
-    symlinked directories; sorted by name in each directory unless `sort=False` (sync walks tens of
+    """(posix path relative to `base`, path as a str) of every regular file under `base` but temporary
+    ones (`is_tmp`), not following symlinks; sorted by name in each directory unless `sort=False` (sync walks tens of
     thousands of directories and sorts what it needs itself)."""
     try:
         with os.scandir(base) as it:
@@ -304,7 +316,8 @@ def walk(base: str | os.PathLike[str], sort: bool = True) -> Iterator[tuple[str,
         if e.is_dir(follow_symlinks=False):
             for rel, path in walk(e.path, sort):
                 yield f"{e.name}/{rel}", path
-        elif e.is_file(follow_symlinks=False):
+        elif e.is_file(follow_symlinks=False) and not is_tmp(e.name):
+            # a temporary file is a write in progress, or one a killed process left: never a store file
             yield e.name, e.path
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from . import jsonl
 from . import layout as L
 
 if TYPE_CHECKING:
@@ -174,7 +175,7 @@ class MarkerScanner:
                 out[e.name] = hit[1]
                 continue
             try:
-                with open(e.path, "rb") as f:
+                with jsonl.open_read(e.path) as f:
                     data = f.read(65536)
                 m: Marker | BadMarker = parse(e.name, data, sig)
             except BadMarker as err:

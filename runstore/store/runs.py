@@ -305,7 +305,7 @@ def _complete_bytes(path: Path) -> int:
     """Bytes of a history file up to its last newline: a torn tail left by a dead writer is not covered
     by a snapshot (a resumed writer will seal it into an undecodable line, skipped by every reader)."""
     try:
-        with open(path, "rb") as f:
+        with jsonl.open_read(path) as f:
             size = f.seek(0, os.SEEK_END)
             pos = size
             while pos > 0:

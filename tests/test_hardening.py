@@ -1,0 +1,242 @@
+"""One bad input breaks nothing but itself (issue 9): hostile nesting, special files where run files
+belong, and what every reader and `runstore` command does with them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+from conftest import run_cli
+
+import runstore
+from runstore.store import jsonl
+
+PY = sys.executable
+
+
+def two_runs():
+    a = runstore.init(project="p")
+    a.log({"a": 1})
+    a.finish(quiet=True)
+    b = runstore.init(project="p")
+    b.log({"a": 2})
+    b.finish(quiet=True)
+    return a, b
+
+
+def deep(n: int, leaf: str = "1") -> str:
+    return '{"a":' * n + leaf + "}" * n
+
+
+def deep_list(n: int) -> str:
+    return "[" * n + "1" + "]" * n
+
+
+def reads_everything(capsys, a, b) -> None:
+    """ls, diff, show, Api().runs/run/history/scan_history all work and see both runs."""
+    for argv in (["ls", "--json"], ["diff", a.id, b.id], ["show", a.id], ["show", b.id, "--json"]):
+        code, out, err = run_cli(capsys, *argv)
+        assert code == 0, (argv, err)
+    ids = {r.id for r in runstore.Api().runs("p")}
+    assert ids == {a.id, b.id}
+    for r in runstore.Api().runs("p"):
+        r.history(pandas=False)
+        r.history(samples=None, pandas=True)
+        list(r.scan_history())
+        dict(r.summary)
+
+
+@pytest.mark.parametrize("levels", [150, 990, 1100, 5000])
+def test_deeply_nested_lines_are_skipped_everywhere(capsys, levels):
+    a, b = two_runs()
+    with open(a._ref.run_log, "ab") as f:
+        f.write(f'{{"t":"summary","step":1,"set":[[["x"],{deep(levels)}]]}}\n'.encode())
+        f.write(f'{{"t":"config","set":{{"k":{deep_list(levels)}}}}}\n'.encode())
+    with open(a._ref.path / "history.jsonl", "ab") as f:
+        f.write(f'{{"_step":5,"x":{deep(levels)}}}\n'.encode())
+        f.write(f'{{"_step":6,"y":{deep_list(levels)}}}\n'.encode())
+        f.write(b'{"_step":7,"ok":1}\n')
+    reads_everything(capsys, a, b)
+    rows = runstore.Api().run(f"p/{a.id}").history(samples=None, pandas=False)
+    assert [r["_step"] for r in rows] == [0, 7]
+    # and a run resumed after it (its summary is folded, deep-copied, merged) works
+    run = runstore.init(project="p", id=a.id, resume="allow")
+    run.log({"later": 1})
+    run.finish(quiet=True)
+
+
+def test_legitimate_nesting_is_kept():
+    run = runstore.init(project="p")
+    run.log({"x": json.loads(deep(jsonl.MAX_DEPTH - 2))})
+    run.finish(quiet=True)
+    (row,) = runstore.Api().run(f"p/{run.id}").history(samples=None, pandas=False)
+    assert "x" in row or any(k.startswith("x.") for k in row)
+
+
+def test_too_deep_counts_brackets_outside_strings_only():
+    assert not jsonl.too_deep(json.dumps({"s": "{" * 500 + "[" * 500}).encode())
+    assert jsonl.too_deep(deep(jsonl.MAX_DEPTH + 1).encode())
+    assert not jsonl.too_deep(deep(jsonl.MAX_DEPTH).encode())
+    assert not jsonl.too_deep(json.dumps([{"a": i} for i in range(1000)]).encode())  # wide, not deep
+
+
+def _replace_with(path, kind, tmp_path):
+    path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "devzero":
+        os.symlink("/dev/zero", path)
+    elif kind == "symlink":
+        secret = tmp_path / "secret.jsonl"
+        secret.write_text('{"_step":0,"secret":1}\n{"t":"init","id":"x"}\n')
+        os.symlink(secret, path)
+    elif kind == "dir":
+        path.mkdir()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "devzero", "symlink", "dir"])
+@pytest.mark.parametrize("which", ["history.jsonl", "run.jsonl"])
+def test_special_files_where_run_files_belong_never_hang_a_reader(capsys, tmp_path, kind, which):
+    a, b = two_runs()
+    _replace_with(a._ref.path / which, kind, tmp_path)
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            reads_everything(capsys, a, b) if which == "history.jsonl" else list(runstore.Api().runs("p"))
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+        finally:
+            done.set()
+
+    t = threading.Thread(target=read, daemon=True)
+    t.start()
+    assert done.wait(30), f"a reader hung on a {kind} {which}"
+    assert not errors, errors
+    if which == "history.jsonl":
+        r = runstore.Api().run(f"p/{a.id}")
+        assert r.history(samples=None, pandas=False) == []  # read as no rows: nothing of the target's
+
+
+def test_cli_ls_with_a_fifo_history_in_a_subprocess(tmp_path):
+    a, b = two_runs()
+    hist = a._ref.path / "history.jsonl"
+    hist.unlink()
+    os.mkfifo(hist)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
+    env["RUNSTORE_DIR"] = str(tmp_path / ".wandb")
+    for argv in (["ls"], ["show", a.id], ["diff", a.id, b.id]):
+        r = subprocess.run(
+            [PY, "-m", "runstore", *argv], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30
+        )
+        assert r.returncode == 0, r.stderr
+
+
+def test_nan_and_infinity_survive_the_run_index(capsys):
+    """The derived run index (cache/runs-<project>.json) round-trips every value run files hold."""
+    import math
+
+    run = runstore.init(project="p")
+    run.summary["best"] = math.nan
+    run.summary["top"] = math.inf
+    run.summary["low"] = -math.inf
+    run.summary["big"] = 2**70
+    run.finish(quiet=True)
+    seen = []
+    for _ in range(3):  # the first read builds the index, the others read it
+        (r,) = list(runstore.Api().runs("p"))
+        s = r.summary
+        seen.append((math.isnan(s["best"]), s["top"], s["low"], s["big"]))
+        code, out, _ = run_cli(capsys, "ls", "--filter", "summary_metrics.top>1", "--json")
+        assert code == 0 and [x["id"] for x in json.loads(out)] == [run.id]
+    assert seen == [(True, math.inf, -math.inf, 2**70)] * 3
+
+
+EVIL = "bad\x1b]0;pwned\x07\x1b[2J[bold]name\x9b1m"
+
+
+def test_terminal_sequences_in_names_tags_notes_and_keys_are_printed_escaped(capsys, monkeypatch):
+    a = runstore.init(project="p", name=EVIL, tags=[EVIL], notes=EVIL, config={EVIL: 1, "lr": 0.1})
+    a.log({EVIL: 1.0})
+    a.finish(quiet=True)
+    b = runstore.init(project="p", name="plain", config={EVIL: 2, "lr": 0.2})
+    b.finish(quiet=True)
+    monkeypatch.setenv("WANDB_PROJECT", EVIL)
+    for argv in (
+        ["ls"],
+        ["ls", "--project", "p"],
+        ["diff", a.id, b.id],
+        ["diff", a.id, b.id, "--markdown"],
+        ["show", a.id],
+        ["status"],
+    ):
+        code, out, err = run_cli(capsys, *argv)
+        assert code == 0, (argv, err)
+        for ch in ("\x1b", "\x07", "\x9b"):
+            assert ch not in out and ch not in err, (argv, out)
+        if argv[0] != "status":
+            assert "bad\\x1b]0;pwned\\x07" in out, (argv, out)
+
+
+def test_temporary_files_a_killed_writer_left_are_ignored_everywhere(capsys, tmp_path):
+    run = runstore.init(project="p")
+    run.log({"a": 1})
+    (tmp_path / "model.pt").write_bytes(b"weights")
+    run.save(str(tmp_path / "model.pt"), base_path=str(tmp_path), policy="now")
+    run.finish(quiet=True)
+    files = run._ref.files_dir
+    leftovers = [
+        files / ".model.pt.tmp-runstore-4242",
+        files / "media" / ".x.png.tmp-runstore-77",
+        run._ref.path / ".run.jsonl.tmp-runstore-1",
+        run._ref.path / "cache" / ".history.npz.tmp-runstore-9",
+    ]
+    for p in leftovers:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"half a file")
+    names = {f.name for f in runstore.Api().run(f"p/{run.id}").files()}
+    assert "model.pt" in names and not any("tmp-runstore" in n for n in names)
+    code, out, _ = run_cli(capsys, "show", run.id, "--json")
+    assert code == 0 and "tmp-runstore" not in out
+    from runstore.store.store import Store
+
+    assert not any("tmp-runstore" in f.rel for f in Store.discover().files(run._ref))
+    remote = tmp_path / "remote"
+    code, out, err = run_cli(capsys, "sync", run.id, "--remote", str(remote))
+    assert code == 0, err
+    assert not [p for p in remote.rglob("*") if "tmp-runstore" in p.name]
+
+
+def test_a_project_name_too_long_in_bytes_is_a_clear_error(capsys):
+    emoji = "\U0001f600" * 100  # 100 characters, 400 bytes
+    with pytest.raises(ValueError, match="400 bytes in UTF-8, at most 200"):
+        runstore.init(project=emoji)
+    code, out, err = run_cli(capsys, "run", "-p", emoji, "--", sys.executable, "-c", "pass")
+    assert code == 2 or code == 1
+    assert "400 bytes" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    run = runstore.init(project="\U0001f600" * 50)  # 200 bytes: fits
+    run.finish(quiet=True)
+
+
+def test_save_double_star_does_not_follow_symlinked_directories(tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    (work / "d" / "e").mkdir(parents=True)
+    (work / "d" / "a.txt").write_text("a")
+    (work / "d" / "e" / "b.txt").write_text("b")
+    (work / "d" / "up").symlink_to("..")  # a loop
+    (work / "d" / "root").symlink_to("/")  # the whole filesystem
+    (work / "outside.txt").symlink_to("/etc/hostname")  # a file symlink: followed, like glob
+    monkeypatch.chdir(work)
+    run = runstore.init(project="p")
+    got = run.save("**", policy="now")
+    rel = sorted(os.path.relpath(p, run.dir) for p in got)
+    assert rel == ["d/a.txt", "d/e/b.txt", "outside.txt"]
+    assert run.save("d/**/*.txt", policy="now") and run.save("d/up/d/a.txt", policy="now")  # named: followed
+    # and never the store itself, though it is under the working directory
+    assert not [p for p in run.save("**", policy="now") if ".wandb" in os.path.relpath(p, run.dir)]
+    run.finish(quiet=True)
