@@ -19,6 +19,7 @@ from ..errors import Error  # noqa: E402
 from . import (  # noqa: E402
     daemon_cmd,
     diff,
+    import_cmd,
     listing,
     restore,
     run_cmd,
@@ -69,6 +70,7 @@ daemon_cmd.register(app)
 sweep_cmd.register(app)
 sync_cmd.register(app)
 shim_cmd.register(app)
+import_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

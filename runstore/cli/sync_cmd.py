@@ -78,6 +78,15 @@ def _selected(
             sweeps[sw.id] = sw
             continue
         ref = L.run_ref_of_dir(spec) if os.path.isdir(spec) else None
+        if ref is None and os.path.isdir(spec):
+            from ..integration.tensorboard import is_logdir
+
+            if is_logdir(spec):  # `wandb sync` takes a TensorBoard log directory: imported, then synced
+                from ..store.runs import load_run
+                from .import_cmd import import_for_sync
+
+                ref = import_for_sync(store, spec, project)
+                states[(ref.project, ref.id)] = load_run(ref)
         if ref is None:
             sw = SweepDir(store, spec)
             if L.valid_name(spec) and "/" not in spec and sw.exists():

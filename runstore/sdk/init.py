@@ -500,10 +500,17 @@ def init(
         resume_from,
         fork_from,
     )
-    if sync_tensorboard or tensorboard or monitor_gym:
+    if sync_tensorboard or tensorboard:
+        # wandb patches TensorBoard's writers here; what they write then lands in the run's history
+        # (docs/COMPAT.md §18). Imported here, not at the top: `import runstore` does not pay for it.
+        from ..capture import tensorboard as tb_capture
+        from ..media import Histogram, Image
+
+        tb_capture.enable_from_init(registry.publish, tb_capture.MediaTypes(Histogram, Image))
+    if monitor_gym:
         term.warn(
-            "sync_tensorboard/monitor_gym are not supported by runstore; log values with run.log()",
-            once_key="tensorboard",
+            "monitor_gym is not supported by runstore; log values with run.log()",
+            once_key="monitor_gym",
         )
     if _sweep_trial():
         # Under a sweep agent the run's identity comes from the agent (docs/COMPAT.md §1.3, §11.6).
