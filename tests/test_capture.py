@@ -236,3 +236,42 @@ def test_requirements_cache_follows_the_environment(tmp_path: Path, monkeypatch)
     (site / "newpkg-1.0.dist-info").mkdir()  # what `pip install` does to a site directory
     assert environment.requirements_cached(store) == first  # a new key: scanned again
     assert environment.requirements_cached(None) == first
+
+
+@pytest.mark.parametrize("target", [".wandb/settings.yaml", ".git/hooks/post-checkout"])
+def test_restore_refuses_a_patch_that_changes_the_store_or_git(
+    repo: Path, tmp_path: Path, capsys, monkeypatch, target: str
+) -> None:
+    """A diff.patch is data anyone writing the store could have written (issue 9 item 4)."""
+    store = repo / ".wandb"
+    rid = run_train(repo, tmp_path, env={"RUNSTORE_DIR": str(store)})
+    st = load_run(Store(store).find_run_by_id(rid))
+    evil = (
+        f"diff --git a/{target} b/{target}\nnew file mode 100644\n--- /dev/null\n+++ b/{target}\n"
+        "@@ -0,0 +1 @@\n+remote: s3://attacker/bucket\n"
+    )
+    legit = st.ref.diff_patch.read_text() if st.ref.diff_patch.exists() else ""
+    st.ref.diff_patch.write_text(legit + evil)
+    (repo / "scratch.txt").write_text("dirty")  # an untracked file does not block restore
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("RUNSTORE_DIR", str(store))
+    settings_before = (store / "settings.yaml").read_bytes() if (store / "settings.yaml").exists() else None
+    code, out, err = cli(capsys, "restore", rid)
+    assert code == 1 and "refusing to apply" in err and target in err
+    assert len(err.strip().splitlines()) == 1
+    now = (store / "settings.yaml").read_bytes() if (store / "settings.yaml").exists() else None
+    assert now == settings_before
+    assert not (repo / ".git" / "hooks" / "post-checkout").exists()
+
+
+def test_restore_no_git_skips_a_planted_symlink(repo: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    rid = run_train(repo, tmp_path)
+    st = state(tmp_path, rid)
+    (st.ref.files_dir / "passwd").symlink_to("/etc/passwd")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli(capsys, "restore", rid, "--no-git")
+    assert code == 0, err
+    restored = tmp_path / ".wandb" / "restore" / rid / "files"
+    assert not (restored / "passwd").exists()
+    f = next(iter(runstore.Api().run(rid).files()), None)
+    assert f is not None and all(x.name != "passwd" for x in runstore.Api().run(rid).files())

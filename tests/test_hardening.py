@@ -240,3 +240,99 @@ def test_save_double_star_does_not_follow_symlinked_directories(tmp_path, monkey
     # and never the store itself, though it is under the working directory
     assert not [p for p in run.save("**", policy="now") if ".wandb" in os.path.relpath(p, run.dir)]
     run.finish(quiet=True)
+
+
+LAUGHS = (
+    "a: &a [x, x, x, x, x, x, x, x, x]\n"
+    + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(9))
+    + "project: *j\n"
+)
+
+
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        (b"project: caf\xe9\n", "not UTF-8"),
+        (b"project: [1]\n", "must be a single value"),
+        (b"project: {a: 1}\n", "must be a single value"),
+        (LAUGHS.encode(), "through its YAML aliases"),
+        (b"a: &a [*a]\n", "recursive YAML alias"),
+        (("a: &a 1\nb: [" + ", ".join(["*a"] * 300) + "]\n").encode(), "more than 256 YAML aliases"),
+        (b"project: p\n" + b"#" * (5 << 20), "larger than"),
+        (b"project: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_a_broken_settings_file_is_one_line_and_init_goes_on(capsys, tmp_path, content, needle):
+    runstore.init(project="p").finish(quiet=True)  # creates the store
+    settings = tmp_path / ".wandb" / "settings.yaml"
+    settings.write_bytes(content)
+    code, out, err = run_cli(capsys, "ls")
+    assert code == 1 and needle in err and "settings.yaml" in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    run = runstore.init()  # warns, and runs with the defaults
+    assert run.project != "[1]"
+    run.finish(quiet=True)
+    assert needle in capsys.readouterr().err
+
+
+def test_a_billion_laughs_sweep_config_is_refused(capsys, tmp_path):
+    (tmp_path / "sweep.yaml").write_text(
+        "method: grid\nparameters:\n  x:\n    values: *j\n".replace("*j", "[1]")
+        + LAUGHS.replace("project", "extra")
+    )
+    code, out, err = run_cli(capsys, "sweep", str(tmp_path / "sweep.yaml"))
+    assert code != 0 and "through its YAML aliases" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("bound", [".nan", ".inf", "-.inf"])
+def test_sweep_bounds_must_be_finite(capsys, tmp_path, bound):
+    (tmp_path / "sweep.yaml").write_text(
+        f"method: random\nparameters:\n  lr:\n    distribution: uniform\n    min: {bound}\n    max: 1.0\n"
+    )
+    code, out, err = run_cli(capsys, "sweep", str(tmp_path / "sweep.yaml"))
+    assert code != 0 and "must be a finite number" in err and "Traceback" not in err
+
+
+class _NoFloat:
+    def __float__(self):
+        raise RuntimeError("no float")
+
+
+class _NothingWorks(_NoFloat):
+    def __str__(self):
+        raise RuntimeError("no str")
+
+    def __repr__(self):
+        raise RuntimeError("no repr")
+
+
+def test_hostile_logged_values_warn_and_the_run_goes_on(capfd):
+    run = runstore.init(project="p")
+    d: dict = {"a": 1}
+    d["self"] = d
+    lst: list = [1]
+    lst.append(lst)
+    run.log({"nofloat": _NoFloat(), "x": 1.0})
+    run.log({"nothing": _NothingWorks()})
+    run.log({"rec": d})
+    run.log({"recl": lst}, step=run.step)
+    run.log({"big": "y" * (3 << 20)})
+    run.config.update({"cfg_rec": d, "cfg_bad": _NothingWorks()})
+    with pytest.raises(ValueError, match="10,000 characters"):
+        run.log({"k" * 10_000: 1.0})
+    with pytest.raises(ValueError, match="at most 1024"):
+        run.log({"nested": {"k" * 2000: 1.0}})
+    with pytest.raises(ValueError, match="at most 1024"):
+        run.log({"k" * 2000: 1.0}, step=run.step + 1)
+    run.log({"after": 1.0})
+    run.finish(quiet=True)
+    err = capfd.readouterr().err
+    for key in ("nofloat", "nothing", "rec", "recl", "big", "cfg_rec", "cfg_bad"):
+        assert repr(key) in err, (key, err)
+    rows = runstore.Api().run(f"p/{run.id}").history(samples=None, pandas=False)
+    by_key = {k: r[k] for r in rows for k in r if not k.startswith("_")}
+    assert by_key["x"] == 1.0 and by_key["after"] == 1.0
+    assert by_key["nothing"] == "<unprintable _NothingWorks>"
+    assert isinstance(by_key["rec"], str) and "{...}" in by_key["rec"]
+    assert len(by_key["big"]) == 1 << 20
+    assert not any(len(k) > 1024 for r in rows for k in r)

@@ -105,12 +105,45 @@ def value(v: Any, *, for_config: bool = False) -> Any:
     raise Unconvertible
 
 
+# A logged string longer than this is cut (with a warning): a history row is read whole by every reader.
+MAX_LOGGED_STR = 1 << 20
+# A metric name longer than this is a mistake (data passed as a key): log() raises ValueError.
+MAX_KEY = 1024
+
+
+def as_text(v: Any) -> str:
+    """str(v), falling back to repr() and then to the type's name: an object whose __str__ raises
+    must not stop training."""
+    for f in (str, repr):
+        try:
+            return f(v)
+        except Exception:
+            continue
+    return f"<unprintable {type(v).__name__}>"
+
+
 def log_value(key: str, v: Any) -> Any:
     try:
-        return value(v)
-    except Unconvertible:
+        out = value(v)
+    except (Unconvertible, RecursionError):  # RecursionError: a dict or list that contains itself
         term.warn(
             f"logged value for {key!r} of type {type(v).__name__} is not serializable; stored as str()",
             once_key=f"log-unserializable:{key}:{type(v).__name__}",
         )
-        return str(v)
+        out = as_text(v)
+    if isinstance(out, str) and len(out) > MAX_LOGGED_STR:
+        term.warn(
+            f"logged value for {key!r} is a string of {len(out):,} characters; stored cut to "
+            f"{MAX_LOGGED_STR:,} (save large text as a file: run.save() or runstore.Html)",
+            once_key=f"log-long-str:{key}",
+        )
+        out = out[:MAX_LOGGED_STR]
+    return out
+
+
+def check_key(key: str) -> None:
+    if len(key) > MAX_KEY:
+        raise ValueError(
+            f"run.log() key {key[:40]!r}… is {len(key):,} characters; a metric name has at most "
+            f"{MAX_KEY} (put data in the value, not the key)"
+        )

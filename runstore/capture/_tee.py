@@ -76,7 +76,9 @@ class OutputLog:
         if isinstance(target, int):
             self.fd = target
         else:
-            self.fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o666)
+            self.fd = os.open(
+                target, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW, 0o664
+            )
         self.max_line = max_line
         self.error: OSError | None = None
         self._lines: dict[Hashable, _Line] = {}

@@ -133,7 +133,10 @@ def _start(log_path: Path) -> ConsoleCapture | None:
         return None
     fds: list[int] = []
     try:
-        log_fd = _high(fds, os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o666))
+        log_fd = _high(
+            fds,
+            os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW, 0o664),
+        )
         saved = (_high(fds, os.dup(1)), _high(fds, os.dup(2)))
         r_out, w_out = (_high(fds, fd) for fd in os.pipe())
         r_err, w_err = (_high(fds, fd) for fd in os.pipe())

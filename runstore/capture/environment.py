@@ -12,6 +12,7 @@ from typing import Any
 from ..base import env as _env
 from ..daemon.gpu import gpu_inventory
 from ..store.jsonl import write_atomic
+from ..store.layout import make_dirs
 from ..store.store import Store
 
 
@@ -41,7 +42,7 @@ def requirements_cached(store: Store | None) -> str:
         pass
     text = requirements()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent)
         write_atomic(path, text.encode())
     except OSError:
         pass  # no cache on a read-only store; the text is still right

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..store import jsonl
-from ..store.layout import RunRef
+from ..store.layout import RunRef, make_dirs
 from ..store.store import Store
 
 
@@ -51,7 +51,7 @@ class Recorder:
             self._thread.join(timeout)
 
     def _write(self, dest: Path, data: bytes) -> None:
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(dest.parent)
         jsonl.write_atomic(dest, data)
 
     def _run(self) -> None:
@@ -98,7 +98,7 @@ class Recorder:
             meta["codePathLocal"] = os.path.relpath(script, self._cwd)
             if self._save_code:
                 dest = self._ref.code_file(meta["codePath"])
-                dest.parent.mkdir(parents=True, exist_ok=True)
+                make_dirs(dest.parent)
                 shutil.copyfile(script, dest)
         self._write(self._ref.requirements, environment.requirements_cached(self._store).encode())
         meta["capture_seconds"] = round(time.perf_counter() - t0, 4)

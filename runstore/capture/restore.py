@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from ..errors import UsageError
+from ..store import jsonl
 from ..store.layout import REPLACED, RestorePaths
 from ..store.runs import RunState
 from ..store.store import Store
@@ -51,7 +52,7 @@ def restore(
 ) -> Restored:
     out = Restored(run_id=st.id, command=rerun_command(st))
     if use_git:
-        _restore_git(st, cwd, out, branch=branch, force=force)
+        _restore_git(st, cwd, out, branch=branch, force=force, store_root=store.root)
     paths = out.paths = store.restore_paths(st.id)
     paths.dir.mkdir(parents=True, exist_ok=True)
     paths.config.write_text(config_yaml(st.config))
@@ -67,12 +68,30 @@ def restore(
             rel = st.ref.files_rel(f.path)
             dest = paths.files_dir / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(f.path, dest)
+            try:  # never through a symlink planted in the run since it was listed
+                with jsonl.open_read(f.path) as src, open(dest, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+            except FileNotFoundError:
+                continue
             out.files.append(rel)
     return out
 
 
-def _restore_git(st: RunState, cwd: Path, out: Restored, *, branch: bool, force: bool) -> None:
+def patch_paths(repo: Any, patch: Path) -> list[str]:
+    """The paths a patch creates, changes, deletes or renames (both sides), as git reads them."""
+    raw = repo.git.apply("--numstat", "-z", str(patch))
+    out = []
+    for item in raw.split("\0"):
+        # `added<TAB>deleted<TAB>path`, or for a rename `added<TAB>deleted<TAB>` then the two paths
+        name = item.split("\t")[-1] if "\t" in item else item
+        if name:
+            out.append(name)
+    return out
+
+
+def _restore_git(
+    st: RunState, cwd: Path, out: Restored, *, branch: bool, force: bool, store_root: Path
+) -> None:
     import git
 
     info = st.metadata.get("git") or {}
@@ -118,6 +137,7 @@ def _restore_git(st: RunState, cwd: Path, out: Restored, *, branch: bool, force:
         repo.git.checkout("--detach", commit)
     patch = st.ref.diff_patch
     if patch.is_file() and patch.stat().st_size:
+        _refuse_store_patch(repo, patch, Path(root), store_root)
         try:
             repo.git.apply("--binary", "--whitespace=nowarn", str(patch))
         except git.GitCommandError as e:
@@ -127,3 +147,23 @@ def _restore_git(st: RunState, cwd: Path, out: Restored, *, branch: bool, force:
                 f"({detail[0] if detail else 'git apply failed'}); the patch is at {patch}"
             ) from None
         out.patched = True
+
+
+def _refuse_store_patch(repo: Any, patch: Path, root: Path, store_root: Path) -> None:
+    """A run's diff.patch is data anyone writing the store could have written: it may change the
+    user's code, never the store (settings.yaml, other runs) nor git's own files."""
+    import git
+
+    try:
+        touched = patch_paths(repo, patch)
+    except git.GitCommandError:
+        return  # not a patch git can read: the apply below reports it
+    store = store_root.resolve()
+    for name in touched:
+        target = (root / name).resolve()
+        if target == store or store in target.parents or name.split("/")[0] == ".git":
+            raise UsageError(
+                f"refusing to apply {patch}: it changes {name}, inside "
+                f"{'the runstore store ' + str(store) if name.split('/')[0] != '.git' else 'git'}; "
+                "a run's patch only changes code (restore with --no-git to get its config and files)"
+            )

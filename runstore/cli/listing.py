@@ -10,6 +10,7 @@ import orjson
 import typer
 
 from ..api import Api, Run
+from ..base import yamlsafe
 from ..base.gcpause import paused
 from ..errors import UsageError
 from ..store.history import flatten
@@ -55,11 +56,9 @@ def parse_filter(text: str) -> dict[str, Any]:
         )
     value: Any = raw
     if op != "~":
-        import yaml
-
         try:
-            value = yaml.safe_load(raw) if raw else ""
-        except yaml.YAMLError:
+            value = yamlsafe.load(raw, "--filter", "filter value") if raw else ""
+        except ValueError:
             value = raw
         if isinstance(value, (dict, list)):
             value = raw

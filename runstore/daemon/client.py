@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..base import env as _env
+from ..store.layout import make_dirs
 from ..store.store import Store
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def spawn(
         raise OSError("no Python executable to start the daemon with")
     st = as_store(store)
     root = st.root.absolute()
-    st.daemon_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(st.daemon_dir)
     args = [sys.executable, "-m", "runstore.daemon", "--store", os.fspath(root)]
     if interval is not None:
         args += ["--interval", repr(float(interval))]
@@ -85,7 +86,9 @@ def spawn(
     env["PYTHONPATH"] = pkg_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     devnull = os.open(os.devnull, os.O_RDWR)
     try:
-        errfd = os.open(st.daemon_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        errfd = os.open(
+            st.daemon_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644
+        )
     except OSError:
         errfd = devnull
     try:

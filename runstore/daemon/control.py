@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
@@ -115,6 +116,11 @@ def stop(store: StoreLike, timeout: float = 5.0) -> int | None:
     pid = lock.holder(pid_file)
     if pid is None:
         return None
+    if not _is_the_daemon(pid_file, pid):
+        raise StoreError(
+            f"refusing to signal pid {pid}: it is not the runstore daemon holding {pid_file}'s lock "
+            "(the pid file names another process)"
+        )
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
@@ -132,6 +138,21 @@ def stop(store: StoreLike, timeout: float = 5.0) -> int | None:
     while time.monotonic() < deadline and _running(pid):  # it logs its last line after unlocking
         time.sleep(0.01)
     return pid
+
+
+def _is_the_daemon(pid_file: Path, pid: int) -> bool:
+    """The process holds this store's daemon lock (checked in /proc/locks where there is one) and is
+    a runstore process: never trust the pid the file says, which a user of a shared store can write."""
+    held = lock.holds(pid_file, pid)
+    if held is False:
+        return False
+    try:
+        import psutil
+
+        cmd = " ".join(psutil.Process(pid).cmdline())
+    except Exception:
+        return False
+    return "runstore" in cmd
 
 
 def _running(pid: int) -> bool:

@@ -38,7 +38,7 @@ def acquire(path: Path, patience: float = _ACQUIRE_PATIENCE_S) -> int | None:
     """Take the exclusive lock and write our pid; the locked descriptor, or None if another daemon has it."""
     deadline = time.monotonic() + patience
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -91,3 +91,28 @@ def holder(path: Path, wait: float = 0.5) -> int | None:
             return None
         time.sleep(0.01)
     return None
+
+
+def holds(path: Path, pid: int) -> bool | None:
+    """Whether process `pid` holds the exclusive flock on `path` (Linux: /proc/locks lists each lock's
+    owner and file), None where the system cannot say. The pid written in the file is not evidence:
+    anyone who can write the store can write any pid there."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+        with open("/proc/locks") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        parts = line.split()
+        if len(parts) < 6 or parts[1] != "FLOCK" or parts[3] != "WRITE" or "->" in parts:
+            continue
+        try:
+            owner = int(parts[4])
+            major, minor, ino = parts[5].split(":")
+            dev = os.makedev(int(major, 16), int(minor, 16))
+        except ValueError:
+            continue
+        if owner == pid and int(ino) == st.st_ino and dev == st.st_dev:
+            return True
+    return False

@@ -40,7 +40,11 @@ class DaemonLog:
         line = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} pid={os.getpid()} {msg}\n"
         if self.path is not None:
             try:
-                with open(self.path, "a") as f:  # open per line: a rotated or deleted log is recreated
+                # open per line: a rotated or deleted log is recreated; never through a planted symlink
+                fd = os.open(
+                    self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644
+                )
+                with os.fdopen(fd, "a") as f:
                     f.write(line)
             except OSError:
                 pass

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..store import live
+from ..store.layout import make_dirs
 from ..store.liveness import is_alive
 from ..store.store import Store
 from . import lock
@@ -65,7 +66,7 @@ class FsEvents:
                 queue.append(str(event.src_path))
                 wake_.set()
 
-        root.mkdir(parents=True, exist_ok=True)
+        make_dirs(root)
         self.observer: Any = Observer()
         self.observer.daemon = True
         self.observer.schedule(_Handler(), str(root), recursive=True)
@@ -187,7 +188,7 @@ def serve(
     """
     st = as_store(store)
     root = st.root
-    st.live_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(st.live_dir)
     pid_file = st.daemon_pid
     fd = lock.acquire(pid_file)
     if fd is None:

@@ -172,7 +172,12 @@ class LiveRunsTask:
             dest = tr.ref.files_path(rec["path"])
             if dest is None:
                 continue  # a hand-edited record pointing outside the run: never write there
-            jsonl.copy_atomic(src, dest)
+            try:
+                # The daemon may run as another user (root) than the run's: it copies only what the
+                # run's owner could read themselves, never a file a forged `save` record names.
+                jsonl.copy_for_owner(src, dest, tr.ref.path)
+            except (jsonl.NotOwner, jsonl.NotRegularFile) as e:
+                self.log.error(f"run {tr.ref.project}/{tr.ref.id}", f"save of {src} refused: {e.strerror}")
             tr.copied[src] = sig
 
     def _new_sampler(self, tr: Tracked, snap: HostSnapshot) -> RunSampler:

@@ -11,7 +11,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from ..store import jsonl
-from ..store.layout import RunRef, media_relpath
+from ..store.layout import RunRef, make_dirs, media_relpath
 
 if TYPE_CHECKING:
     from ..sdk.run import Run
@@ -55,7 +55,7 @@ class BindContext:
         rel = media_relpath(kind, key, step, digest, ext)
         dest = self.files_dir / rel
         if not dest.exists():
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(dest.parent)
             jsonl.write_atomic(dest, data)
         self._by_sha[digest + ext] = rel
         return rel, digest, len(data)

@@ -68,7 +68,7 @@ class DirRemote:
     def append(self, rel: str, offset: int, data: bytes) -> int:
         self._ensure_store()
         path = self._path(rel)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        L.make_dirs(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
         try:
             size = os.fstat(fd).st_size
@@ -89,7 +89,7 @@ class DirRemote:
         path = self._path(rel)
         if not replace and os.path.lexists(path):
             return False
-        path.parent.mkdir(parents=True, exist_ok=True)
+        L.make_dirs(path.parent)
         if replace:
             tmp = Path(L.tmp_path(path))
             start = 0

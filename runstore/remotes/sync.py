@@ -27,7 +27,7 @@ import orjson
 
 from ..store import jsonl
 from ..store import layout as L
-from ..store.layout import RunRef, StoreFile
+from ..store.layout import RunRef, StoreFile, make_dirs
 from ..store.runs import load_run
 from ..store.store import Store
 from ..store.sweeps import CANCELED, FINISHED, SweepDir
@@ -548,7 +548,7 @@ class Puller:
                 raise _Diverged(f"{rel}: the bytes here differ from the remote's (diverged; not pulled)")
             if have >= size:
                 return
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(path.parent)
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
             try:
                 pos = have
@@ -572,7 +572,7 @@ class Puller:
             with open(path, "rb") as f:
                 if f.read() == data:
                     return
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent)
         try:
             jsonl.write_atomic(path, data, replace=kind != L.IMMUTABLE)
         except FileExistsError:

@@ -6,8 +6,8 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from ..base import term
-from ..base.convert import Unconvertible, value
+from ..base import term, yamlsafe
+from ..base.convert import Unconvertible, as_text, value
 from ..errors import ConfigError
 from ..media.base import Media
 
@@ -24,25 +24,23 @@ def config_value(key: str, v: Any) -> Any:
         raise TypeError(f"config[{key!r}]: media objects cannot be config values; log them with run.log()")
     try:
         return value(v, for_config=True)
-    except Unconvertible:
+    except (Unconvertible, RecursionError):  # RecursionError: a dict or list that contains itself
         term.warn(
             f"config value for {key!r} of type {type(v).__name__} is not serializable; stored as str()",
             once_key=f"config-unserializable:{key}",
         )
-        return str(v)
+        return as_text(v)
 
 
 def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A config YAML file: wandb's `key: {value: v}` blocks (`wandb_version: 1`) or a plain mapping."""
-    import yaml
-
+    where = os.fspath(path)
     try:
-        with open(path) as f:
-            data = yaml.safe_load(f)
+        data = yamlsafe.load(yamlsafe.read_text(where, "config file"), where, "config file")
     except FileNotFoundError:
-        raise ValueError(f"config file {os.fspath(path)!r} does not exist") from None
-    except yaml.YAMLError as e:
-        raise ValueError(f"config file {os.fspath(path)!r} is not valid YAML: {e}") from None
+        raise ValueError(f"config file {where!r} does not exist") from None
+    except OSError as e:
+        raise ValueError(f"config file {where!r} cannot be read: {e.strerror}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 
 from ..base import term
-from ..base.convert import log_value
+from ..base.convert import MAX_KEY, as_text, check_key, log_value
 from ..media.base import BindContext, Media
 from ..media.convert import is_media_like, to_stored
 from ..store import jsonl, live, schema, writer
-from ..store.layout import RunRef
+from ..store.layout import RunRef, make_dirs
 from ..store.runs import fold_summary, last_step, load_run
 from ..store.store import Store
 
@@ -87,7 +87,7 @@ def _plain(data: dict[str, Any]) -> tuple[dict[str, Any], int] | None:
     out: dict[str, Any] = {}
     depth = 0
     for k, v in data.items():
-        if k.__class__ is not str:
+        if k.__class__ is not str or len(k) > MAX_KEY:  # the general path reports a key that is data
             return None
         c = v.__class__
         if c is float:
@@ -130,9 +130,23 @@ def _plain(data: dict[str, Any]) -> tuple[dict[str, Any], int] | None:
     return out, depth
 
 
+# A row longer than this (bytes) may hold a key longer than MAX_KEY: its keys are checked. Most rows are
+# a few hundred bytes and never pay for it.
+_BIG_ROW = MAX_KEY
+
+
+def _check_keys(row: Mapping[str, Any], depth: int = 0) -> None:
+    for k, v in row.items():
+        if isinstance(k, str):
+            check_key(k)
+        if isinstance(v, Mapping) and depth < 100:  # a dict that contains itself is reported elsewhere
+            _check_keys(v, depth + 1)
+
+
 def _str_keys(data: dict[str, Any]) -> bool:
+    """Every key is a str of at most MAX_KEY characters."""
     for k in data:  # noqa: SIM110 - a plain loop is twice as fast as all() over a generator
-        if k.__class__ is not str:
+        if k.__class__ is not str or len(k) > MAX_KEY:
             return False
     return True
 
@@ -303,7 +317,7 @@ class Run:
     def _open(self, first_event: dict[str, Any], create: bool = False) -> None:
         """Open the run's files; `create`: run.jsonl must not exist yet (FileExistsError otherwise), so
         of two processes creating one id exactly one succeeds."""
-        self._ref.files_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(self._ref.files_dir)
         self._rfd = jsonl.create_append(self._ref.run_log) if create else jsonl.open_append(self._ref.run_log)
         self._hfd = jsonl.open_append(self._history)
         self._event(first_event)
@@ -500,6 +514,8 @@ class Run:
                     line = _dumps(row, option=_FAST_OPTS)
                 except TypeError:  # numpy scalars, huge ints, non-str keys: the paths below handle them
                     return self._log_other(data, step, commit)
+                if len(line) > _BIG_ROW:
+                    _check_keys(data)
                 try:
                     if _write(self._hfd, line) != len(line):
                         raise OSError("short write (disk full?)")
@@ -515,7 +531,10 @@ class Run:
             # The other common forms (step=, commit=, nested dicts, numpy and torch scalars) with values
             # that need no conversion beyond .item(): stored exactly as _log_slow would store them.
             flat = _flat(data)  # most rows are flat floats: the bare path's test first
-            plain_row = (flat, 0) if flat is not None else _plain(data)
+            try:
+                plain_row = (flat, 0) if flat is not None else _plain(data)
+            except RecursionError:  # a dict that contains itself: the general path reports it
+                plain_row = None
             if plain_row is not None and (step is None or (step.__class__ is int and step >= self._step)):
                 row, depth = plain_row
                 if step is not None and step > self._step:
@@ -563,6 +582,7 @@ class Run:
         for k in data:
             if not isinstance(k, str):
                 raise TypeError(f"run.log() keys must be str; got {k!r} ({type(k).__name__})")
+        _check_keys(data)
         if step is not None and (isinstance(step, bool) or not hasattr(step, "__index__")):
             raise TypeError(f"run.log(step=...) must be an int, got {type(step).__name__}")
         if self._finished:
@@ -600,6 +620,16 @@ class Run:
         self._pending_slow = bool(self._pending)
 
     def _value(self, key: str, v: Any, step: int) -> Any:
+        try:
+            return self._value_or_media(key, v, step)
+        except RecursionError:  # a dict or list that contains itself
+            self._term.warn(
+                f"logged value for {key!r} contains itself (a recursive {type(v).__name__}); stored as str()",
+                once_key=f"log-recursive:{key}",
+            )
+            return log_value(key, as_text(v))
+
+    def _value_or_media(self, key: str, v: Any, step: int) -> Any:
         """A logged value as stored: media bound to files (their `_type` reference), the rest converted.
 
         A media value that cannot be written is a warning and the key is stored as None: tracking

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..base import term
 from ..errors import Error
 from ..store.jsonl import copy_atomic, file_sig
+from ..store.layout import make_dirs
 from ..store.store import Store
 from . import registry
 
@@ -218,7 +219,7 @@ def code_files(
             if not keep or (exclude_fn is not None and call(exclude_fn, path)):
                 continue
             dest = run._ref.code_file(os.path.relpath(path, root))
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(dest.parent)
             copy_atomic(path, dest)
             n += 1
     return n

@@ -17,7 +17,7 @@ import orjson
 
 from ..base.gcpause import paused
 from . import jsonl
-from .layout import tmp_path
+from .layout import make_dirs, tmp_path
 from .summary import is_leaf_dict
 
 CHUNK = 1 << 22
@@ -193,8 +193,10 @@ def _save_cache(path: Path, cols: dict[str, Any], rows: int, nbytes: int, head: 
     arrays["__meta__"] = np.frombuffer(orjson.dumps(meta), dtype=np.uint8)
     tmp = tmp_path(path)
     try:
-        path.parent.mkdir(exist_ok=True)
-        with open(tmp, "wb") as f:  # a file object: np.savez would append ".npz" to a name
+        make_dirs(path.parent)
+        with os.fdopen(
+            jsonl.open_write(tmp, os.O_CREAT | os.O_TRUNC), "wb"
+        ) as f:  # np.savez adds ".npz" to names
             np.savez(f, **arrays)
         os.replace(tmp, path)
     except OSError:

@@ -15,7 +15,7 @@ from ..base.gcpause import paused
 from ..errors import FormatError
 from . import jsonl
 from .jsonl import file_sig
-from .layout import HISTORY, RUN_LOG, RunRef, history_generation
+from .layout import HISTORY, RUN_LOG, RunRef, history_generation, make_dirs
 from .runs import RunState, Segment, load_run
 from .store import Store
 from .summary import MetricDefs
@@ -119,7 +119,7 @@ def _project_states(store: Store, project: str) -> list[RunState]:
         dirty = True
     if dirty or len(fresh) != len(entries):
         try:
-            path.parent.mkdir(exist_ok=True)
+            make_dirs(path.parent)
             payload = {"version": VERSION, "runs": fresh}
             jsonl.write_atomic(path, jsonl.encode(payload))
         except (OSError, TypeError, ValueError):

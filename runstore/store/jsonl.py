@@ -194,8 +194,7 @@ def last_row(path: str | os.PathLike[str]) -> dict[str, Any] | None:
 
 def create_append(path: str | os.PathLike[str]) -> int:
     """An O_APPEND descriptor on a new file `path`; FileExistsError if it exists (creation is atomic)."""
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-    return os.open(path, flags, 0o644)
+    return open_write(path, os.O_APPEND | os.O_CREAT | os.O_EXCL)
 
 
 def open_append(path: str | os.PathLike[str]) -> int:
@@ -203,24 +202,40 @@ def open_append(path: str | os.PathLike[str]) -> int:
 
     Sealing matters: without it the next record would be glued to the fragment and both lost.
     """
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    fd = open_write(path, os.O_APPEND | os.O_CREAT)
     try:
-        size = os.fstat(fd).st_size
-        if size:
-            with open(path, "rb") as f:
-                f.seek(size - 1)
-                if f.read(1) != b"\n":
-                    os.write(fd, b"\n")
+        seal_fd(fd, path)
     except OSError:
         os.close(fd)
         raise
     return fd
 
 
+# Every descriptor runstore writes a store file through: symlinks are never followed (a user of a
+# shared store could point one at a file only the daemon's user may write), and nothing but a
+# regular file is written (a FIFO would block the writer forever).
+_SAFE = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+def open_write(path: str | os.PathLike[str], flags: int, mode: int = 0o644) -> int:
+    """os.open(path, O_WRONLY | flags) for a store file: not through a symlink, regular files only
+    (NotRegularFile otherwise)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | _SAFE | flags, mode)
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENXIO):
+            raise NotRegularFile(e.errno, f"not a regular file: {e.strerror}", os.fspath(path)) from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise NotRegularFile(errno.ENOENT, "not a regular file", os.fspath(path))
+    return fd
+
+
 def seal_fd(fd: int, path: str | os.PathLike[str]) -> None:
     """End the fragment a failed or short write may have left at the end of `path` (open for append as
     `fd`) with a newline, so the next record is a line of its own; nothing when it ends with one."""
-    rfd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    rfd = os.open(path, os.O_RDONLY | _SAFE)
     try:
         size = os.fstat(rfd).st_size
         last = os.pread(rfd, 1, size - 1) if size else b"\n"
@@ -263,11 +278,57 @@ def copy_atomic(src: str | os.PathLike[str], dest: str | os.PathLike[str]) -> No
     os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
     tmp = tmp_path(dest)
     try:
-        shutil.copyfile(src, tmp)
+        with open(src, "rb") as f, os.fdopen(_open_tmp(tmp), "wb") as g:
+            shutil.copyfileobj(f, g, 1 << 20)
         os.replace(tmp, dest)
     except BaseException:
         _discard(tmp)
         raise
+
+
+class NotOwner(PermissionError):
+    """A file the run's owner could not have copied themselves: the daemon refuses it."""
+
+
+def copy_for_owner(
+    src: str | os.PathLike[str], dest: str | os.PathLike[str], owner_dir: str | os.PathLike[str]
+) -> None:
+    """copy_atomic for a process that may run as another user (the store's daemon, possibly root): only
+    a regular file (symlinks not followed) owned by the owner of `owner_dir` (the run directory) is
+    copied, and the copy's mode is the source's masked by that directory's, never wider. Otherwise
+    NotOwner / NotRegularFile, and nothing is written."""
+    dir_st = os.stat(owner_dir, follow_symlinks=False)
+    try:
+        fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise
+    except OSError as e:
+        raise NotRegularFile(e.errno, f"not a regular file: {e.strerror}", os.fspath(src)) from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFile(errno.ENOENT, "not a regular file", os.fspath(src))
+        if st.st_uid != dir_st.st_uid:
+            raise NotOwner(
+                errno.EACCES,
+                f"owned by uid {st.st_uid}, not by the run's owner (uid {dir_st.st_uid})",
+                os.fspath(src),
+            )
+        mode = st.st_mode & dir_st.st_mode & 0o666
+        dest = os.fspath(dest)
+        os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
+        tmp = tmp_path(dest)
+        try:
+            with os.fdopen(_open_tmp(tmp, mode), "wb") as g:
+                os.fchmod(g.fileno(), mode)
+                if os.geteuid() == 0 and dir_st.st_uid != 0:
+                    os.fchown(g.fileno(), dir_st.st_uid, dir_st.st_gid)  # the run's owner keeps owning it
+                while chunk := f.read(1 << 20):
+                    g.write(chunk)
+            os.replace(tmp, dest)
+        except BaseException:
+            _discard(tmp)
+            raise
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes, *, replace: bool = True) -> None:
@@ -275,7 +336,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, replace: bool = T
     `replace=False` the file must not exist yet: FileExistsError, and the existing one stays as it is."""
     tmp = tmp_path(path)
     try:
-        with open(tmp, "wb") as f:
+        with os.fdopen(_open_tmp(tmp), "wb") as f:
             f.write(data)
         if replace:
             os.replace(tmp, path)
@@ -283,6 +344,13 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, replace: bool = T
             os.link(tmp, path)  # unlike rename, link refuses to replace an existing file
     finally:
         _discard(tmp)  # gone already after a replace
+
+
+def _open_tmp(tmp: str, mode: int = 0o644) -> int:
+    """A fresh staging file: whatever sits at its name (a leftover, or a planted symlink) is removed
+    first, and O_EXCL | O_NOFOLLOW create it anew."""
+    _discard(tmp)
+    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _SAFE, mode)
 
 
 def _discard(path: str) -> None:

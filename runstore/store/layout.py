@@ -122,6 +122,23 @@ def valid_name(name: object, max_len: int = 128) -> bool:
     )
 
 
+def make_dirs(path: str | os.PathLike[str]) -> None:
+    """os.makedirs(path, exist_ok=True) for store directories: each one created is at most group-writable
+    (0o775 under the umask), whatever the umask, so a store runstore creates is never world-writable
+    (docs/FORMAT.md, "Sharing a store" under the rules every file follows)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        return
+    parent = os.path.dirname(path.rstrip(os.sep))
+    if parent and parent != path and not os.path.isdir(parent):
+        make_dirs(parent)
+    try:
+        os.mkdir(path, 0o775)
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise
+
+
 def tmp_path(path: str | os.PathLike[str]) -> str:
     """Where an atomic write of `path` stages its bytes: a hidden sibling that no reader or replica
     mistakes for a store file (see `is_tmp`)."""

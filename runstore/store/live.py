@@ -71,7 +71,7 @@ def _write_quietly(path: Path, data: bytes) -> None:
         _write_atomic(path, data)
     except FileNotFoundError:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            L.make_dirs(path.parent)
             _write_atomic(path, data)
         except OSError:
             pass
@@ -90,7 +90,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     # Not jsonl.write_atomic: that module's encoder is not needed for a 150-byte file. The temporary
     # name does not end in `.json`, so the daemon never reads a half-written marker.
     tmp = L.tmp_path(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    fd = jsonl.open_write(tmp, os.O_CREAT | os.O_TRUNC)
     try:
         os.write(fd, data)
     finally:

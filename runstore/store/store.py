@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from ..base import env as _env
+from ..base import yamlsafe
 from ..errors import RunNotFound, StoreError, UsageError
 from . import format as fmt
 from . import jsonl
@@ -85,23 +86,27 @@ class Store:
 
     def read_settings(self) -> dict[str, Any]:
         """settings.yaml as a dict ({} when absent). A broken file is a StoreError naming the file."""
+        where = str(self.settings_path)
         try:
-            text = self.settings_path.read_text()
+            data = yamlsafe.load(yamlsafe.read_text(where, "settings file"), where, "settings file")
         except FileNotFoundError:
             return {}
         except OSError as e:
-            raise StoreError(f"cannot read {self.settings_path}: {e.strerror}") from None
-        import yaml  # ~10 ms; most processes never read settings.yaml twice
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            raise StoreError(f"{self.settings_path} is not valid YAML ({e}); fix or delete it") from None
+            raise StoreError(f"cannot read {where}: {e.strerror}") from None
+        except ValueError as e:
+            raise StoreError(f"{e}, or delete the file") from None
         if data is None:
             return {}
         if not isinstance(data, dict):
-            raise StoreError(f"{self.settings_path} must hold a mapping of settings; fix or delete it")
-        return {str(k): v for k, v in data.items()}
+            raise StoreError(f"{where} must hold a mapping of settings; fix or delete it")
+        for k, v in data.items():
+            # settings are single values (a project name, a mode, a URL, a number, a switch)
+            if not isinstance(k, str) or not (v is None or isinstance(v, (str, int, float, bool))):
+                raise StoreError(
+                    f"{where}: setting {k!r} must be a single value (a string, number or true/false), "
+                    f"not {type(v).__name__}; fix or delete it"
+                )
+        return dict(data)
 
     def write_settings(self, values: Mapping[str, Any]) -> None:
         import yaml
@@ -149,11 +154,11 @@ class Store:
         """Create the store if needed and record the format this code writes. Raises StoreError."""
         try:
             if not self.root.is_dir():
-                self.root.mkdir(parents=True, exist_ok=True)
+                L.make_dirs(self.root)
                 # Like a venv: git ignores the store by itself, so runs never show up as untracked
                 # files in the repository they describe (nor in the diff.patch of the next run).
-                (self.root / L.GITIGNORE).write_text("# created by runstore\n*\n")
-            (self.root / L.PROJECTS_DIR).mkdir(exist_ok=True)
+                jsonl.write_atomic(self.root / L.GITIGNORE, b"# created by runstore\n*\n")
+            L.make_dirs(self.root / L.PROJECTS_DIR)
             if self.format_version() < (fmt.MAJOR, fmt.MINOR):
                 jsonl.write_atomic(self.root / L.FORMAT_FILE, fmt.record())
             else:

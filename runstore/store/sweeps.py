@@ -197,7 +197,7 @@ class SweepDir:
     def locked(self) -> Iterator[None]:
         """The sweep's exclusive lock. flock on a local disk; on NFS Linux maps it to a POSIX lock, which
         the server arbitrates between machines."""
-        fd = os.open(self.path / L.SWEEP_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = os.open(self.path / L.SWEEP_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

@@ -14,7 +14,7 @@ import os
 
 import orjson
 
-from .layout import RunRef
+from .layout import RunRef, make_dirs
 from .liveness import hostname
 
 
@@ -31,7 +31,7 @@ def acquire(ref: RunRef) -> int | None:
     """The locked descriptor (close it to release), None when an ancestor of this process holds the lock
     (it joins that writer), or Busy."""
     path = ref.writer_lock
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

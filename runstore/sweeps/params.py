@@ -526,6 +526,8 @@ def _check(where: str, dist: str, raw: Mapping[str, Any]) -> list[str]:
     for key in ("min", "max", "q", "mu", "sigma", "a", "b"):
         if key in raw and not is_number(raw[key]):
             p.append(f"{where}.{key}: must be a number, got {raw[key]!r}")
+        elif key in raw and not math.isfinite(raw[key]):  # every trial would get NaN
+            p.append(f"{where}.{key}: must be a finite number, got {raw[key]!r}")
     if p:
         return p
     if dist == "int_uniform":

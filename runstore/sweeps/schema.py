@@ -21,6 +21,7 @@ from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 
+from ..base import yamlsafe
 from ..errors import Error
 from . import params as P
 
@@ -105,12 +106,14 @@ def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     where = os.fspath(path)
     try:
-        with open(where, encoding="utf-8") as f:
-            data = yaml.load(f, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
+        text = yamlsafe.read_text(where, "sweep config")
+        data = yaml.load(text, Loader=yamlsafe.bounded_loader(_loader(), where, "sweep config"))  # noqa: S506
     except FileNotFoundError:
         raise SweepConfigError([f"{where}: no such file — check the path of the sweep config"]) from None
     except OSError as e:
         raise SweepConfigError([f"{where}: cannot read the sweep config ({e.strerror})"]) from None
+    except ValueError as e:
+        raise SweepConfigError([str(e)]) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         at = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
