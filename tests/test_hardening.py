@@ -336,3 +336,34 @@ def test_hostile_logged_values_warn_and_the_run_goes_on(capfd):
     assert isinstance(by_key["rec"], str) and "{...}" in by_key["rec"]
     assert len(by_key["big"]) == 1 << 20
     assert not any(len(k) > 1024 for r in rows for k in r)
+
+
+def test_a_sparse_wide_history_is_refused_as_a_table_with_bounded_memory(tmp_path):
+    """100,000 distinct keys, one per row (6 MB): a table would be 10^10 cells (issue 9 item 13)."""
+    code = """
+import resource, sys, runstore
+from runstore.store.history import WideHistory
+run = runstore.init(project="p")
+run.finish(quiet=True)
+with open(run._ref.path / "history.jsonl", "ab") as f:
+    f.write(b"".join(b'{"_step":%d,"key_%d":%d.5}\\n' % (i, i, i) for i in range(100_000)))
+api_run = runstore.Api().run("p/" + run.id)
+try:
+    api_run.history(samples=None)
+    print("NO ERROR")
+except WideHistory as e:
+    print("refused:", e)
+print("keys", api_run.history(keys=["key_7"], samples=None, pandas=False))
+print("rows", sum(1 for _ in api_run.scan_history()))
+print("rss_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
+    env.update(RUNSTORE_DIR=str(tmp_path / ".wandb"), RUNSTORE_DAEMON="0")
+    r = subprocess.run([PY, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "refused:" in out and "columns over 100,000 rows" in out and "history(keys=" in out, out
+    assert "keys [{'_step': 7, 'key_7': 7.5}]" in out
+    assert "rows 100000" in out
+    rss = int(out.rsplit("rss_mb", 1)[1].split()[0])
+    assert rss < 1500, rss  # the unbounded table grew past 11 GB

@@ -16,12 +16,23 @@ from typing import Any
 import orjson
 
 from ..base.gcpause import paused
+from ..errors import Error
 from . import jsonl
 from .layout import make_dirs, tmp_path
 from .summary import is_leaf_dict
 
 CHUNK = 1 << 22
 PARSE_CHUNK = 1 << 25
+# A table of columns holds rows x columns cells, missing ones included: a sparse, wide history (each
+# row its own keys) would need gigabytes for a few megabytes of file. Beyond this many cells
+# read_columns refuses, naming the way out (keys=, scan_history).
+MAX_CELLS = 25_000_000
+
+
+class WideHistory(Error):
+    """A history too sparse and wide to load as one table."""
+
+
 CACHE_MIN_ROWS = 20_000  # below this, parsing is fast enough that a cache only costs disk
 _HEAD = 256  # bytes of the file's start kept in the cache to notice a replaced history
 
@@ -96,6 +107,8 @@ def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
         for k, v in row.items():
             col = cols.get(k)
             if col is None:
+                if len(cols) * len(rows) > MAX_CELLS:
+                    raise WideHistory(_wide(len(cols), len(rows), more=True))
                 col = cols[k] = [None] * n
             col.append(v)
         n += 1
@@ -243,8 +256,21 @@ def read_columns(
                 break
     if not parts:
         return {}, 0
+    width = len({k for c, _ in parts for k in c})
+    if width * (nrows + new_rows) > MAX_CELLS:
+        raise WideHistory(_wide(width, nrows + new_rows, path))
     cols = _concat(parts)
     nrows += new_rows
     if cache_path is not None and nrows >= CACHE_MIN_ROWS and new_rows >= max(1000, nrows // 100):
         _save_cache(cache_path, cols, nrows, offset + used_total, head, ino)
     return cols, nrows
+
+
+def _wide(columns: int, rows: int, path: str | os.PathLike[str] | None = None, more: bool = False) -> str:
+    where = f"the history {os.fspath(path)}" if path is not None else "the history"
+    return (
+        f"{where} has {'more than ' if more else ''}{columns:,} columns over {rows:,} rows: too sparse "
+        "and wide to load as one table "
+        f"(limit {MAX_CELLS:,} cells); read the columns you need with history(keys=[...]), "
+        "or every row with scan_history()"
+    )
