@@ -29,12 +29,46 @@ def _chown_tree(path: Path, uid: int, gid: int) -> None:
             os.chown(os.path.join(d, n), uid, gid, follow_symlinks=False)
 
 
+def _as_other_user(code: str) -> None:
+    """Run `code` in a process of the other user: what that user can do to their own run."""
+
+    def drop() -> None:
+        os.setgroups([])
+        os.setgid(OTHER_GID)
+        os.setuid(OTHER_UID)
+
+    # the system's interpreter: the test's own may live where the other user cannot read (/root)
+    python = next((p for p in ("/usr/bin/python3", "/usr/local/bin/python3") if os.access(p, os.X_OK)), None)
+    if python is None:
+        pytest.skip("no system python3 the other user could run")
+    r = subprocess.run(
+        [python, "-I", "-S", "-c", code], preexec_fn=drop, capture_output=True, text=True, timeout=30
+    )
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.fixture
+def traversable(tmp_path: Path):
+    """pytest's temporary directories are 0700: let the other user reach this test's, as they reach a
+    shared store, and put the modes back afterwards."""
+    saved = []
+    for d in (tmp_path, *tmp_path.parents):
+        if d == Path(d.anchor) or d == Path("/tmp"):
+            break
+        mode = stat.S_IMODE(d.stat().st_mode)
+        saved.append((d, mode))
+        d.chmod(mode | stat.S_IXOTH)
+    yield
+    for d, mode in saved:
+        d.chmod(mode)
+
+
 def _run_dir(root: Path, run_id: str) -> Path:
     return root / "projects" / "p" / "runs" / run_id
 
 
 @as_root
-def test_daemon_copies_only_files_the_runs_owner_owns(tmp_path, store, procs):  # noqa: F811
+def test_daemon_copies_only_files_the_runs_owner_owns(tmp_path, store, procs, traversable):  # noqa: F811
     secret = tmp_path / "secret.txt"
     secret.write_text("TOPSECRET")
     os.chmod(secret, 0o600)  # root's
@@ -45,9 +79,11 @@ def test_daemon_copies_only_files_the_runs_owner_owns(tmp_path, store, procs):  
     train, rid = start_training(procs, tmp_path, steps=100_000, pause=0.01)
     run_dir = _run_dir(store, rid)
     _chown_tree(run_dir, OTHER_UID, OTHER_GID)  # the run is the other user's
-    with open(run_dir / "run.jsonl", "ab") as f:  # what that user can append to their own run
-        for src, name in ((secret, "stolen.txt"), (mine, "mine.txt"), ("/etc/shadow", "shadow")):
-            f.write(f'{{"t":"save","src":"{src}","path":"{name}","policy":"live","sig":null}}\n'.encode())
+    forged = "".join(
+        f'{{"t":"save","src":"{src}","path":"{name}","policy":"live","sig":null}}\n'
+        for src, name in ((secret, "stolen.txt"), (mine, "mine.txt"), ("/etc/shadow", "shadow"))
+    )
+    _as_other_user(f"open({str(run_dir / 'run.jsonl')!r}, 'a').write({forged!r})")
     start_daemon(procs, store, interval=0.05)
     files = run_dir / "files"
     assert wait_for(lambda: (files / "mine.txt").exists(), 15)
@@ -62,15 +98,17 @@ def test_daemon_copies_only_files_the_runs_owner_owns(tmp_path, store, procs):  
 
 
 @as_root
-def test_daemon_never_appends_through_a_planted_symlink(tmp_path, store, procs):  # noqa: F811
+def test_daemon_never_appends_through_a_planted_symlink(tmp_path, store, procs, traversable):  # noqa: F811
     target = tmp_path / "root-only.txt"
     target.write_text("ORIGINAL\n")
     os.chmod(target, 0o600)
     train, rid = start_training(procs, tmp_path, steps=100_000, pause=0.01)
     run_dir = _run_dir(store, rid)
+    _chown_tree(run_dir, OTHER_UID, OTHER_GID)
     system = run_dir / "system.jsonl"
-    system.unlink(missing_ok=True)
-    system.symlink_to(target)
+    _as_other_user(  # the other user swaps their run's system.jsonl for a link to root's file
+        f"import os; p = {str(system)!r}\nif os.path.lexists(p): os.unlink(p)\nos.symlink({str(target)!r}, p)"
+    )
     start_daemon(procs, store, interval=0.05)
     time.sleep(1.5)  # ~30 ticks
     assert target.read_text() == "ORIGINAL\n"
