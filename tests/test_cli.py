@@ -169,3 +169,20 @@ def test_messages_are_not_broken_mid_sentence_on_a_narrow_terminal(tmp_path):
     assert r.returncode == 0, r.stderr
     first = r.stdout.splitlines()[0]
     assert first.startswith("store: ") and first.endswith("creates it)"), r.stdout
+
+
+def test_every_command_and_subcommand_takes_dash_h(capsys):
+    import typer
+
+    from runstore.cli import app
+
+    group = typer.main.get_command(app)
+    paths = [[]]
+    for name, cmd in group.commands.items():
+        paths.append([name])
+        for sub in getattr(cmd, "commands", {}) or {}:
+            paths.append([name, sub])
+    assert len(paths) > 15
+    for path in paths:
+        code, out, err = run_cli(capsys, *path, "-h")
+        assert code == 0 and ("Usage:" in out or "usage:" in out), (path, err)

@@ -13,6 +13,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,  # tracebacks with locals could print secrets
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},  # `-h` as `runstore agent -h` has it
 )
 
 from ..errors import Error  # noqa: E402
