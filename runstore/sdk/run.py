@@ -66,18 +66,19 @@ def _scalar_kind(c: type) -> Any:
 
 
 def _flat(data: dict[str, Any]) -> dict[str, Any] | None:
-    """A copy of `data` when its values are finite ints/floats/bools under str keys, else None."""
-    for v in data.values():
-        c = v.__class__
-        if c is not float and c is not int and c is not bool:
-            return None
+    """A copy of `data` when its values are finite ints/floats/bools under str keys, else None: fsum()
+    rejects what is not a number (and NaN/±Inf make it NaN), orjson what is not exactly one of those
+    (numpy scalars, tensors, non-str keys), as on Run.log's bare path."""
     try:
-        s = _fsum(data.values())  # NaN and ±Inf make it NaN (or raise); ints beyond 2**1024 raise
-    except (OverflowError, ValueError):
+        s = _fsum(data.values())
+        if s - s != 0:
+            return None
+        line = _dumps(data)
+    except Exception:
         return None
-    if s - s == 0 and _str_keys(data):
-        return {**data}
-    return None
+    if len(line) > _BIG_ROW and not _str_keys(data):
+        return None  # a key longer than MAX_KEY: the general path reports it
+    return {**data}
 
 
 def _plain(data: dict[str, Any]) -> tuple[dict[str, Any], int] | None:
@@ -98,7 +99,7 @@ def _plain(data: dict[str, Any]) -> tuple[dict[str, Any], int] | None:
         elif c is dict:
             if "_type" in v:  # a value (a media reference) to the summary, not a level: slow path
                 return None
-            flat = _flat(v)
+            flat = _flat(v)  # C-level checks: much faster than this loop for a dict of numbers
             if flat is not None:
                 v = flat
                 depth = depth or 1
@@ -107,7 +108,8 @@ def _plain(data: dict[str, Any]) -> tuple[dict[str, Any], int] | None:
                 if sub is None:
                     return None
                 v = sub[0]
-                depth = max(depth, sub[1] + 1)
+                if sub[1] + 1 > depth:
+                    depth = sub[1] + 1
         else:
             kind = _SCALAR_KINDS.get(c)
             if kind is None:
@@ -507,13 +509,13 @@ class Run:
                 s = _fsum(data.values())
                 plain = s - s == 0
             except Exception:
-                plain = False
+                return self._log_other(data, step, commit, flat=False)  # not all numbers: skip _flat
             if plain:
                 row = {**data, "_step": self._step, "_timestamp": self._clock()}
                 try:
                     line = _dumps(row, option=_FAST_OPTS)
                 except TypeError:  # numpy scalars, huge ints, non-str keys: the paths below handle them
-                    return self._log_other(data, step, commit)
+                    return self._log_other(data, step, commit, flat=False)
                 if len(line) > _BIG_ROW:
                     _check_keys(data)
                 try:
@@ -526,13 +528,15 @@ class Run:
                 return None
         return self._log_other(data, step, commit)
 
-    def _log_other(self, data: Any, step: Any, commit: Any) -> None:
+    def _log_other(self, data: Any, step: Any, commit: Any, flat: bool = True) -> None:
+        """`flat`: whether `data` may still be a flat row of numbers (the bare path already knows when
+        it is not, and an exception in fsum() is not cheap enough to pay twice)."""
         if self._fast and not self._pending_slow and data.__class__ is dict:
             # The other common forms (step=, commit=, nested dicts, numpy and torch scalars) with values
             # that need no conversion beyond .item(): stored exactly as _log_slow would store them.
-            flat = _flat(data)  # most rows are flat floats: the bare path's test first
+            flat_row = _flat(data) if flat else None
             try:
-                plain_row = (flat, 0) if flat is not None else _plain(data)
+                plain_row = (flat_row, 0) if flat_row is not None else _plain(data)
             except RecursionError:  # a dict that contains itself: the general path reports it
                 plain_row = None
             if plain_row is not None and (step is None or (step.__class__ is int and step >= self._step)):
