@@ -42,6 +42,10 @@ bench: install
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	@# the sync benchmark compares with rsync -a (Debian's package; root can install it here)
 	command -v rsync >/dev/null || (apt-get update -qq && apt-get install -y -qq rsync) || echo "no rsync: its comparison will read n/a"
+	@# the bayes benchmark compares with W&B's sweep engine (`sweeps`, which pins numpy<2): its own venv
+	test -f .venv-sweeps/.installed || ($(PY) -m venv .venv-sweeps && .venv-sweeps/bin/python -m pip install -q -U pip \
+		&& .venv-sweeps/bin/python -m pip install -q 'sweeps==0.3.0' && touch .venv-sweeps/.installed) \
+		|| echo "no W&B sweeps: the bayes comparison will read n/a"
 	$(BIN)/python bench/run.py --write-results
 
 # ruff (lint and format), the import layers (pyproject.toml [tool.importlinter]) and the types.

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bayes import bench_bayes  # bench/bayes.py: bayes search vs W&B's sweep engine
 from rich.console import Console
 from rich.table import Table
 
@@ -1016,6 +1017,7 @@ def main() -> int:
             ("crash", lambda: [bench_crash(sz, tmp, details)]),
             ("gpu", lambda: [bench_gpu(sz, tmp, details)]),
             ("sweeps", lambda: bench_sweeps(sz, tmp, details)),
+            ("bayes", lambda: bench_bayes(sz is QUICK, details, Row, step)),
             ("sync", lambda: bench_sync(sz, tmp, details)),
         ):
             if a.only and name not in a.only:

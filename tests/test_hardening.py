@@ -367,3 +367,41 @@ print("rss_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
     assert "rows 100000" in out
     rss = int(out.rsplit("rss_mb", 1)[1].split()[0])
     assert rss < 1500, rss  # the unbounded table grew past 11 GB
+
+
+def test_a_huge_grid_is_never_materialized(capsys, tmp_path):
+    """int_uniform 0..10**12 times q_uniform of 10**9 points: 10**21 combinations (issue 9 item 15)."""
+    import tracemalloc
+
+    from runstore.sweeps.schema import parse_config
+    from runstore.sweeps.search import Trial, next_params
+
+    cfg = parse_config(
+        {
+            "method": "grid",
+            "parameters": {
+                "n": {"distribution": "int_uniform", "min": 0, "max": 10**12},
+                "q": {"distribution": "q_uniform", "min": 0, "max": 10**9, "q": 1},
+                "c": {"values": ["a", "b"]},
+            },
+        }
+    )
+    tracemalloc.start()
+    trials = []
+    for i in range(5):
+        params = next_params(cfg, trials)
+        trials.append(Trial(run_id=f"r{i}", params=params, state="finished"))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # wandb's order: parameters sorted by name, the last one varying fastest
+    assert [t.params for t in trials][:3] == [
+        {"c": "a", "n": 0, "q": 0},
+        {"c": "a", "n": 0, "q": 1},
+        {"c": "a", "n": 0, "q": 2},
+    ]
+    assert peak < 50 << 20, peak
+    (tmp_path / "sweep.yaml").write_text(
+        "method: grid\nparameters:\n  n: {distribution: int_uniform, min: 0, max: 1000000000000}\n"
+    )
+    code, out, err = run_cli(capsys, "sweep", str(tmp_path / "sweep.yaml"))
+    assert code == 0, err

@@ -255,7 +255,12 @@ def test_bayes_handles_every_distribution() -> None:
 
 def test_bayes_without_optuna(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "optuna", None)
+    monkeypatch.delenv("RUNSTORE_BAYES_SAMPLER", raising=False)
     c = cfg("bayes", {"x": {"min": 0.0, "max": 1.0}}, metric={"name": "m"})
+    if S.bayes_sampler() == "gp":  # the default needs scikit-learn, not optuna
+        p = next_params(c, [])
+        assert p is not None and 0.0 <= p["x"] <= 1.0
+    monkeypatch.setenv("RUNSTORE_BAYES_SAMPLER", "tpe")
     with pytest.raises(ImportError, match=r"pip install 'runstore\[sweeps\]'"):
         next_params(c, [])
 
@@ -264,7 +269,7 @@ def test_bayes_sampler_choice(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNSTORE_BAYES_SAMPLER", "tpe")
     assert S.bayes_sampler() == "tpe"
     monkeypatch.delenv("RUNSTORE_BAYES_SAMPLER")
-    has_gp = all(S.find_spec(m) is not None for m in ("torch", "scipy"))
+    has_gp = all(S.find_spec(m) is not None for m in ("numpy", "scipy", "sklearn"))
     assert S.bayes_sampler() == ("gp" if has_gp else "tpe")
 
 

@@ -211,8 +211,8 @@ VARS: tuple[Var, ...] = (
         ("RUNSTORE_BAYES_SAMPLER",),
         None,
         "str",
-        "`gp` or `tpe`: force the Optuna sampler of bayes sweeps (default: gp when torch and scipy are "
-        "installed, else tpe).",
+        "`gp` or `tpe`: force the sampler of bayes sweeps, runstore's Gaussian process or Optuna's TPE "
+        "(default: gp when scikit-learn is installed, else tpe).",
         scope="process",
     ),
     Var(

@@ -22,7 +22,7 @@ import math
 import random
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
@@ -302,21 +302,22 @@ class ParamSpec:
     def sample(self, rng: random.Random) -> Any:
         return self.ppf(rng.random())
 
-    def grid_values(self) -> list[Any]:
-        """The values grid search enumerates (wandb: int_uniform inclusive, q_uniform `arange`, max excluded)."""
+    def grid_values(self) -> Sequence[Any]:
+        """The values grid search enumerates (wandb: int_uniform inclusive, q_uniform `arange`, max
+        excluded), as a sequence computed on access: `int_uniform` from 0 to 10**12 is a valid axis and
+        must not become a list of a trillion ints."""
         d = self.distribution
         if d == "constant":
             return [self.value]
         if d == "categorical":
             return list(self.values)
         if d == "int_uniform":
-            return list(range(int(self.min), int(self.max) + 1))
+            return range(int(self.min), int(self.max) + 1)
         if d == "q_uniform":
             # numpy.arange(min, max, q) semantics: ceil((max-min)/q) points from min; ints iff all ints
             n = max(math.ceil((self.max - self.min) / self.q), 0)
-            if is_int(self.min) and is_int(self.max) and is_int(self.q):
-                return [int(self.min + i * self.q) for i in range(n)]
-            return [_clean(self.min + i * self.q) for i in range(n)]
+            ints = is_int(self.min) and is_int(self.max) and is_int(self.q)
+            return _Arange(self.min, self.q, n, ints)
         raise ValueError(f"distribution {d} cannot be enumerated by grid search")
 
     def support(self) -> list[tuple[Any, float]] | None:
@@ -568,3 +569,23 @@ def _check(where: str, dist: str, raw: Mapping[str, Any]) -> list[str]:
         p.append(f"{where}.sigma: must be >= 0, got {raw['sigma']}")
     p += [f"{where}.{k}: must be > 0, got {raw[k]}" for k in ("a", "b") if k in raw and raw[k] <= 0]
     return p
+
+
+class _Arange(Sequence[Any]):
+    """`min + i*q` for i < n, each computed when asked for (the values a q_uniform grid axis takes)."""
+
+    def __init__(self, start: float, q: float, n: int, ints: bool) -> None:
+        self._start, self._q, self._n, self._ints = start, q, n, ints
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._n))]
+        if i < 0:
+            i += self._n
+        if not 0 <= i < self._n:
+            raise IndexError(i)
+        v = self._start + i * self._q
+        return int(v) if self._ints else _clean(v)

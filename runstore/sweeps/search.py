@@ -10,13 +10,14 @@ can propose (no controller state to lose). Never blocks.
   divergence (docs/COMPAT.md §15 #33): when every parameter has a finite support (categorical, int_uniform,
   q_uniform, ...), unseen combinations are preferred while any remain — random without replacement,
   with the configured weights; after that, independent samples as in wandb.
-* bayes — Optuna driven through ask/tell: a throw-away in-memory study is rebuilt from the trials on
-  each call (finished runs scored by their best metric value over history and summary, failed/crashed/
-  stopped ones imputed — `metric.impute`, default the worst value seen; running ones added as RUNNING
-  so samplers with a constant liar avoid them), then `study.ask()`. The sampler is Optuna's
-  `GPSampler` (Gaussian process, the closest to wandb's GP + expected improvement) when torch and
-  scipy are importable, else `TPESampler(multivariate=True, constant_liar=True)`;
-  `RUNSTORE_BAYES_SAMPLER=gp|tpe` forces one, `bayes_sampler()` says which is in use.
+* bayes — rebuilt from the trials on each call. Observations as in wandb: finished runs scored by their
+  best metric value over history and summary, failed/crashed/stopped ones imputed (`metric.impute`,
+  default the worst value seen), running ones in flight unless `impute_while_running` says otherwise.
+  The default sampler ("gp", runstore/sweeps/gp.py, numpy + scipy + scikit-learn) is a Gaussian process
+  with expected improvement over the unit cube of the parameters (each one's CDF, as in wandb), in-flight
+  trials as kriging believers; `RUNSTORE_BAYES_SAMPLER=tpe` (or no scikit-learn) uses Optuna's
+  `TPESampler(multivariate=True, constant_liar=True)` through ask/tell on a throw-away in-memory study,
+  running trials added as RUNNING. `bayes_sampler()` says which is in use.
 
 `seed` makes proposals reproducible: the random stream is derived from (seed, number of trials), so the
 same history always yields the same proposal while successive proposals still differ.
@@ -28,7 +29,7 @@ import itertools
 import math
 import random
 import warnings as _warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from typing import Any
@@ -39,7 +40,8 @@ from .schema import SweepConfig
 
 TERMINAL = frozenset({"finished", "failed", "crashed", "stopped"})
 IN_FLIGHT = frozenset({"proposed", "running"})
-OPTUNA_HINT = "bayes search needs optuna: pip install 'runstore[sweeps]'"
+OPTUNA_HINT = "bayes search with Optuna's TPE needs optuna: pip install 'runstore[sweeps]'"
+GP_HINT = "bayes search needs numpy, scipy and scikit-learn: pip install 'runstore[sweeps]'"
 
 
 @dataclass
@@ -81,13 +83,31 @@ def _grid(config: SweepConfig, trials: list[Trial]) -> dict[str, Any] | None:
     paths = [flat[i][0] for i in varying]
     # constants are not part of a combination's identity (wandb hashes the categorical axes only)
     seen = {k for t in trials if (k := _key(t.params, paths)) is not None}
-    keys = [[P.canon(v) for v in axes[i]] for i in varying]
-    for combo in itertools.product(*(range(len(axes[i])) for i in varying)):
-        if tuple(keys[n][j] for n, j in enumerate(combo)) in seen:
+    # Axes are sequences computed on access (an int_uniform axis of 10**12 values is never a list) and
+    # so is the product: a proposal visits the combinations already tried and one more.
+    for combo in _odometer([len(axes[i]) for i in varying]):
+        if tuple(P.canon(axes[varying[n]][j]) for n, j in enumerate(combo)) in seen:
             continue
         chosen = dict(zip(varying, combo, strict=True))
         return P.nest((path, axes[i][chosen.get(i, 0)]) for i, (path, _) in enumerate(flat))
     return None
+
+
+def _odometer(lengths: list[int]) -> Iterator[tuple[int, ...]]:
+    """itertools.product(*map(range, lengths)) in the same order, without product's copy of every input
+    into a tuple (a range of 10**12 would not fit in memory)."""
+    if any(n <= 0 for n in lengths):
+        return
+    idx = [0] * len(lengths)
+    while True:
+        yield tuple(idx)
+        for p in reversed(range(len(lengths))):
+            idx[p] += 1
+            if idx[p] < lengths[p]:
+                break
+            idx[p] = 0
+        else:
+            return
 
 
 # --- random ----------------------------------------------------------------------------------------------
@@ -123,7 +143,7 @@ def _unseen(
         for t in trials
         if (k := _key(t.params, paths)) is not None and all(c in a for c, a in zip(k, allowed, strict=True))
     }
-    total = math.prod(len(s) for s in supports)
+    total = math.prod(len(a) for a in allowed)  # distinct combinations: `values` may repeat one
     if len(seen) >= total:
         return None
     for _ in range(64):  # rejection sampling keeps the configured weights among the unseen combinations
@@ -137,24 +157,113 @@ def _unseen(
         if tuple(P.canon(v) for v, _ in combo) not in seen:
             combos.append(combo)
             weights.append(math.prod(p for _, p in combo))
+    if not combos:
+        return None
     pick = rng.choices(combos, weights=weights)[0]
     return {path: v for path, (v, _) in zip(paths, pick, strict=True)}
 
 
-# --- bayes (Optuna) --------------------------------------------------------------------------------------
+# --- bayes -----------------------------------------------------------------------------------------------
 _sampler_failed: set[str] = set()
 
 
-def bayes_sampler() -> str:
-    """ "gp" (Optuna GPSampler) or "tpe" (Optuna TPESampler): which one bayes search uses here."""
+def _forced_sampler() -> str | None:
     forced = str(_env.get("bayes_sampler") or "").strip().lower()
-    if forced in ("gp", "tpe"):
+    return forced if forced in ("gp", "tpe") else None
+
+
+def bayes_sampler() -> str:
+    """ "gp" (runstore's Gaussian process with expected improvement, on scikit-learn) or "tpe" (Optuna's
+    TPESampler): which one bayes search uses here. `RUNSTORE_BAYES_SAMPLER=gp|tpe` forces one."""
+    forced = _forced_sampler()
+    if forced is not None:
         return forced
-    if "gp" not in _sampler_failed and find_spec("torch") is not None and find_spec("scipy") is not None:
+    if "gp" not in _sampler_failed and all(find_spec(m) is not None for m in ("numpy", "scipy", "sklearn")):
         return "gp"
     return "tpe"
 
 
+def _bayes(config: SweepConfig, trials: list[Trial], seed: int | None) -> dict[str, Any]:
+    kind = bayes_sampler()
+    if kind == "tpe":
+        return _bayes_tpe(config, trials, seed)
+    try:
+        from . import gp as _gp
+    except ImportError:
+        if _forced_sampler() == "gp":
+            raise ImportError(GP_HINT) from None
+        _sampler_failed.add("gp")  # found but not importable (a broken install): TPE from now on
+        return _bayes_tpe(config, trials, seed)
+    return _bayes_gp(_gp, config, trials, seed)
+
+
+# --- bayes: runstore's Gaussian process (runstore/sweeps/gp.py) ------------------------------------------
+_MAX_LEVELS = 1000  # a finite support larger than this is searched as a continuous coordinate
+
+
+def _levels(spec: P.ParamSpec) -> tuple[list[float], list[Any]] | None:
+    """A discrete parameter's admissible unit-cube coordinates (increasing) and their values, or None."""
+    support = spec.support()
+    if support is None or len(support) > _MAX_LEVELS:
+        return None
+    coords: list[float] = []
+    values: list[Any] = []
+    for value, _ in support:
+        z = spec.cdf(value)
+        if not coords or z > coords[-1]:
+            coords.append(z)
+            values.append(value)
+    return coords, values
+
+
+def _unit(spec: P.ParamSpec, value: Any) -> float | None:
+    """A trial's value as a unit-cube coordinate, or None when it cannot be one (the trial is left out)."""
+    if value is P.MISSING:
+        return None
+    if spec.distribution in ("categorical", "categorical_w_probabilities"):
+        i = P.index_of(spec.values, value)
+        return None if i is None else spec.cdf(spec.values[i])
+    if not P.is_number(value) or not math.isfinite(value):
+        return None
+    return spec.cdf(value)
+
+
+def _bayes_gp(gp: Any, config: SweepConfig, trials: list[Trial], seed: int | None) -> dict[str, Any]:
+    import numpy as np
+
+    flat = P.flatten(config.parameters)
+    search = [(path, spec) for path, spec in flat if spec.searchable]
+    if not search:
+        return P.nest((path, spec.value) for path, spec in flat)
+    levels = [_levels(spec) for _, spec in search]
+    sign = -1.0 if config.metric is not None and config.metric.goal == "maximize" else 1.0
+    x: list[list[float]] = []
+    y: list[float] = []
+    pending: list[list[float]] = []
+    for t, obs in zip(trials, _observations(config, trials), strict=True):
+        if obs is None:
+            continue
+        z = [c for path, spec in search if (c := _unit(spec, P.lookup(t.params, path))) is not None]
+        if len(z) < len(search):
+            continue
+        if obs == "running":
+            pending.append(z)
+        else:
+            x.append(z)
+            y.append(sign * float(obs))
+    arrays = [None if lv is None else np.asarray(lv[0], dtype=float) for lv in levels]
+    point = gp.propose(x, y, pending, arrays, np.random.default_rng(seed))
+    chosen: dict[P.Path, Any] = {}
+    for (path, spec), lv, z in zip(search, levels, point, strict=True):
+        if lv is None:
+            chosen[path] = spec.ppf(z)
+        else:
+            coords, values = lv
+            chosen[path] = values[min(range(len(coords)), key=lambda i: abs(coords[i] - z))]
+    return P.nest((path, chosen[path] if spec.searchable else spec.value) for path, spec in flat)
+
+
+# --- bayes: Optuna's TPE (RUNSTORE_BAYES_SAMPLER=tpe, or without scikit-learn) ----------------------------
 def _import_optuna() -> Any:
     try:
         import optuna
@@ -164,9 +273,7 @@ def _import_optuna() -> Any:
     return optuna
 
 
-def _make_sampler(optuna: Any, kind: str, seed: int | None) -> Any:
-    if kind == "gp":
-        return optuna.samplers.GPSampler(seed=seed)
+def _make_sampler(optuna: Any, seed: int | None) -> Any:
     try:
         return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
     except TypeError:  # an Optuna without these (experimental) options
@@ -248,7 +355,7 @@ def _observations(config: SweepConfig, trials: list[Trial]) -> list[float | None
     return out
 
 
-def _bayes(config: SweepConfig, trials: list[Trial], seed: int | None) -> dict[str, Any]:
+def _bayes_tpe(config: SweepConfig, trials: list[Trial], seed: int | None) -> dict[str, Any]:
     optuna = _import_optuna()
     flat = P.flatten(config.parameters)
     dims = {path: _dimension(optuna, spec) for path, spec in flat if spec.searchable}
@@ -277,37 +384,13 @@ def _bayes(config: SweepConfig, trials: list[Trial], seed: int | None) -> dict[s
                     distributions=distributions,
                 )
             )
-    kind = bayes_sampler()
     direction = "maximize" if config.metric and config.metric.goal == "maximize" else "minimize"
     with _warnings.catch_warnings():
-        _warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning for constant_liar/multivariate/GP
-        try:
-            asked = _ask(optuna, kind, seed, direction, frozen, distributions)
-        except ImportError:
-            if kind != "gp" or _env.get("bayes_sampler"):
-                raise
-            _sampler_failed.add("gp")  # torch/scipy present but unusable: TPE from now on
-            asked = _ask(optuna, "tpe", seed, direction, frozen, distributions)
+        _warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning for constant_liar/multivariate
+        study = optuna.create_study(direction=direction, sampler=_make_sampler(optuna, seed))
+        if frozen:
+            study.add_trials(frozen)
+        asked = dict(study.ask(fixed_distributions=distributions).params)
     by_name = {name: path for path, name in names.items()}
     chosen = {by_name[n]: _from_optuna(specs[by_name[n]], dims[by_name[n]][1], x) for n, x in asked.items()}
     return P.nest((path, chosen.get(path, spec.value)) for path, spec in flat)
-
-
-def _ask(
-    optuna: Any, kind: str, seed: int | None, direction: str, frozen: list[Any], distributions: dict[str, Any]
-) -> dict[str, Any]:
-    study = optuna.create_study(direction=direction, sampler=_make_sampler(optuna, kind, seed))
-    if frozen:
-        study.add_trials(frozen)
-    if kind != "gp":
-        return dict(study.ask(fixed_distributions=distributions).params)
-    import torch
-
-    # The GP's tensors are tiny: intra-op threads only contend (measured 0.3-1.6 s with 2 threads vs
-    # 0.2-0.35 s with 1 for 100 trials). Restored after, as an in-process agent shares torch with the user.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return dict(study.ask(fixed_distributions=distributions).params)
-    finally:
-        torch.set_num_threads(threads)
