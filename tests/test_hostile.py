@@ -88,7 +88,7 @@ def test_broken_settings_file(tmp_path: Path, capfd) -> None:
     (store / "settings.yaml").write_text("project: [unclosed\n")
     run = runstore.init(project="p")  # training still starts, with one warning
     run.finish(quiet=True)
-    assert "settings.yaml is not valid YAML" in capfd.readouterr().err
+    assert "settings.yaml line 2, column 1: the settings file is not valid YAML" in capfd.readouterr().err
     code, _, err = cli(capfd, "status")
     assert code == 1 and "settings.yaml" in err and "Traceback" not in err
     (store / "settings.yaml").write_text("!!python/object/apply:os.system ['echo pwned > /tmp/rs-pwned']\n")
