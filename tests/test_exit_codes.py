@@ -40,7 +40,9 @@ def test_exit_hook_records_exit_code(tmp_path, tail, state, code, rc):
         assert "RuntimeError: boom" in r.stderr  # the user's traceback is still printed
     # the run finished by the hook says so, as one finished by hand does
     last = r.stderr.strip().splitlines()[-1]
-    assert "(exit0001)" in last and (("finished after" in last) if code == 0 else (f"exit code {code}" in last))
+    assert "(exit0001)" in last and (
+        ("finished after" in last) if code == 0 else (f"exit code {code}" in last)
+    )
 
 
 def test_explicit_finish_then_exit_code_is_not_overwritten(tmp_path):
