@@ -509,7 +509,11 @@ class Run:
                 s = _fsum(data.values())
                 plain = s - s == 0
             except Exception:
-                return self._log_other(data, step, commit, flat=False)  # not all numbers: skip _flat
+                # not all numbers: a row of numbers and dicts of numbers (`{"train": {...}}`) is common
+                # enough for a path of its own; anything else goes on to the paths below
+                if self._log_nested(data):
+                    return None
+                return self._log_other(data, step, commit, flat=False)
             if plain:
                 row = {**data, "_step": self._step, "_timestamp": self._clock()}
                 try:
@@ -527,6 +531,50 @@ class Run:
                 self._svalues.update(row)
                 return None
         return self._log_other(data, step, commit)
+
+    def _log_nested(self, data: dict[str, Any]) -> bool:
+        """log(data) now, for a row whose values are finite numbers or dicts of them (one level): fsum()
+        checks each dict's values, orjson the exact types and keys of the whole row, as on the bare
+        path. False (nothing done) for any other row."""
+        for v in data.values():
+            c = v.__class__
+            if c is dict:
+                if "_type" in v:  # a media reference is a value to the summary, not a level
+                    return False
+                try:
+                    s = _fsum(v.values())
+                except Exception:
+                    return False
+                if s - s != 0:
+                    return False
+            elif c is float:
+                if v - v != 0:
+                    return False
+            elif c is not int and c is not bool:
+                return False
+        row = {**data, "_step": self._step, "_timestamp": self._clock()}
+        try:
+            line = _dumps(row, option=_FAST_OPTS)
+        except TypeError:
+            return False
+        if len(line) > _BIG_ROW:
+            _check_keys(data)
+        try:
+            if _write(self._hfd, line) != len(line):
+                raise OSError("short write (disk full?)")
+        except OSError as e:
+            self._history_failed(e)
+        self._step += 1
+        sv = self._svalues
+        for k, v in row.items():
+            if v.__class__ is dict:  # merged, as store.summary.deep_merge does; the caller's dict is not kept
+                cur = sv.get(k)
+                if cur.__class__ is not dict or "_type" in cur:
+                    cur = sv[k] = {}
+                cur.update(v)
+            else:
+                sv[k] = v
+        return True
 
     def _log_other(self, data: Any, step: Any, commit: Any, flat: bool = True) -> None:
         """`flat`: whether `data` may still be a flat row of numbers (the bare path already knows when
