@@ -32,6 +32,10 @@ alert = _registry.PREINIT["alert"]
 save = _registry.PREINIT["save"]
 watch = _registry.PREINIT["watch"]
 unwatch = _registry.PREINIT["unwatch"]
+log_artifact = _registry.PREINIT["log_artifact"]
+use_artifact = _registry.PREINIT["use_artifact"]
+log_model = _registry.PREINIT["log_model"]
+use_model = _registry.PREINIT["use_model"]
 _registry.publish(sys.modules[__name__])
 
 join = finish  # wandb's old name for finish()
@@ -70,6 +74,8 @@ def __getattr__(name: str) -> Any:
         return import_module(f"{__name__}.api").Api
     if name == "Run":
         return import_module(f"{__name__}.sdk.run").Run
+    if name == "Artifact":
+        return import_module(f"{__name__}.sdk.artifact").Artifact
     if name in _MEDIA:
         return getattr(import_module(f"{__name__}.media"), name)
     if name in ("plot", "util", "data_types"):
@@ -113,6 +119,11 @@ __all__ = [
     "alert",
     "watch",
     "unwatch",
+    "log_artifact",
+    "use_artifact",
+    "log_model",
+    "use_model",
+    "Artifact",
     "Api",
     "Settings",
     "Error",

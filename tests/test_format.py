@@ -28,6 +28,10 @@ _PLACEHOLDERS = {
     "<N>": "3",
     "<key>": "0123abcd",
     "<path>": "deep/er/x.bin",
+    "<md5[:2]>": "0a",
+    "<md5>": "0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+    "<collection>": "mnist-model",
+    "<digest>": "ffeeddccbbaa99887766554433221100",
 }
 
 
@@ -158,7 +162,12 @@ def _documented(heading: str) -> dict[str, tuple[set[str], set[str]]]:
 
 
 @pytest.mark.parametrize(
-    ("log", "heading"), [("run.jsonl", "## run.jsonl — the event log"), ("journal.jsonl", "## Sweeps (")]
+    ("log", "heading"),
+    [
+        ("run.jsonl", "## run.jsonl — the event log"),
+        ("journal.jsonl", "## Sweeps ("),
+        ("artifacts.jsonl", "## Artifacts ("),
+    ],
 )
 def test_record_tables_match_the_schema_both_ways(log: str, heading: str) -> None:
     documented = _documented(heading)
@@ -287,10 +296,34 @@ def _every_journal_record(tmp_path: Path) -> None:
     C.Controller(sd).tick(C.Controller(sd).register_agent("cli"), want_run=False)
 
 
+def _every_artifact_record(tmp_path: Path) -> None:
+    """Every writer of an artifact log, each field it can write."""
+    (tmp_path / "w.bin").write_bytes(b"weights")
+    run = runstore.init(project="p", reinit="create_new")
+    art = runstore.Artifact("m", "model", description="d", metadata={"acc": 1})
+    art.add_file(str(tmp_path / "w.bin"))
+    run.log_artifact(art, aliases=["best"], tags=["t1"])  # version + alias
+    run.finish()
+    other = runstore.init(project="p", reinit="create_new")
+    again = runstore.Artifact("m", "model")
+    again.add_file(str(tmp_path / "w.bin"))
+    other.log_artifact(again)  # the same content from another run: log
+    other.use_artifact("m:best")  # use
+    dropped = runstore.Artifact("gone", "model")
+    dropped.add_file(str(tmp_path / "w.bin"))
+    other.log_artifact(dropped).delete()  # delete
+    edited = other.use_artifact("m:best")
+    edited.aliases.remove("best")  # unalias
+    edited.description = "edited"  # update
+    edited.save()
+    other.finish()
+
+
 def test_every_declared_record_type_and_field_is_written_by_some_code(tmp_path: Path) -> None:
     schema.SEEN.clear()
     _every_run_record(tmp_path)
     _every_journal_record(tmp_path)
+    _every_artifact_record(tmp_path)
     for log, records in schema.RECORDS.items():
         for t, rec in records.items():
             assert (log, t, "") in schema.SEEN, f"nothing wrote a {t!r} record to {log}"

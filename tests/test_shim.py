@@ -417,114 +417,58 @@ def test_submodules_of_an_aliased_module_are_loaded_once_under_runstores_name(tm
     ]
 
 
-PENDING = """\
+ARTIFACTS = """\
 import json, os
-from runstore.sdk.disabled import DisabledRun
-from runstore.sdk.run import Run
-
-NAMES = ["log_artifact", "log_model", "use_artifact", "watch", "unwatch"]
-own = {n: n in vars(Run) for n in NAMES}
-own_disabled = {n: n in vars(DisabledRun) for n in NAMES}
 import runstore
 import wandb
-from wandb import _pending
+from wandb.apis.public import Artifact as PublicArtifact
+from wandb.sdk import Artifact as SdkArtifact
 
 out = {
-    # runstore's own name when it has one, the stand-in until then
-    "module": all(
-        getattr(wandb, n) is (getattr(runstore, n) if n in runstore.__all__ else _pending.MODULE_NAMES[n])
-        for n in ["Artifact", *NAMES]
-    ),
-    "methods": all(
-        (n in vars(Run)) and (own[n] or vars(Run)[n] is _pending.RUN_METHODS[n]) for n in NAMES
-    ),
-    "disabled_methods": all(
-        own_disabled[n] or vars(DisabledRun)[n] is _pending.RUN_METHODS[n] for n in NAMES
-    ),
+    "names": [getattr(wandb, n) is getattr(runstore, n)
+              for n in ("Artifact", "log_artifact", "use_artifact", "log_model", "use_model")],
+    "submodules": SdkArtifact is PublicArtifact is runstore.Artifact,
 }
-
 os.makedirs("ckpt/sub")
 open("ckpt/weights.bin", "wb").write(b"w1")
 open("ckpt/sub/config.json", "w").write("{}")
 open("model.pt", "wb").write(b"m")
 run = wandb.init(project="p")
-art = _pending.Artifact("model-x", type="model", metadata={"acc": 1})
+art = wandb.Artifact("model-x", type="model", metadata={"acc": 1})
 art.add_dir("ckpt")
 art.add_file("model.pt", name="renamed.pt")
 with art.new_file("notes.txt", mode="w") as f:
     f.write("hello")
 open("model.pt", "wb").write(b"changed after add_file")  # a mutable file is copied when added
-got = _pending._run_log_artifact(run, art, aliases=["latest", "best"])
-out["returned"] = [got is art, art.version, art.aliases]
-_pending.log_artifact(_pending.Artifact("model-x", "model"))  # an empty second version
-_pending._run_log_artifact(run, "ckpt/weights.bin", type="model")  # a path, named after the file
-_pending._run_log_model(run, "ckpt", name="m2")
-try:
-    _pending._run_use_artifact(run, "model-x:latest")
-except runstore.Error as e:
-    out["use"] = str(e)
-_pending.watch(object())
-_pending.watch(object())
-files = os.path.join(run.dir, "artifacts")
-out["files"] = sorted(os.path.relpath(os.path.join(d, f), files) for d, _, fs in os.walk(files) for f in fs)
-out["model_pt"] = open(os.path.join(files, "model-x/v0/renamed.pt"), "rb").read().decode()
-out["staging_removed"] = art._staging is None
+got = wandb.run.log_artifact(art, aliases=["latest", "best"])
+out["returned"] = [got is art, art.name, art.aliases]
+wandb.log_model("ckpt", name="m2")
+wandb.finish()
+consumer = wandb.init(project="p", mode="offline")
+used = consumer.use_artifact("model-x:best")
+root = used.download()
+out["files"] = sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
+out["model_pt"] = open(os.path.join(root, "renamed.pt"), "rb").read().decode()
+out["model"] = sorted(os.listdir(wandb.use_model("m2:latest")))
+out["lineage"] = [used.logged_by().id == run.id, [r.id for r in used.used_by()] == [consumer.id]]
 wandb.finish()
 disabled = wandb.init(project="p", mode="disabled")
-out["disabled"] = _pending._run_log_artifact(disabled, _pending.Artifact("d", "model")).version
+out["disabled"] = disabled.log_artifact(wandb.Artifact("d", "model")).state
 wandb.finish()
 print(json.dumps(out))
 """
 
 
-def test_artifacts_and_watch_warn_instead_of_crashing_until_runstore_has_them(tmp_path: Path) -> None:
+def test_artifacts_through_the_shim_are_runstores(tmp_path: Path) -> None:
     """Hugging Face (`WANDB_LOG_MODEL`), Lightning (`log_model`) and Keras checkpoints call
-    `wandb.Artifact`/`run.log_artifact`: the files are saved into the run with `run.save`, with one
-    warning per artifact name; `watch()` warns; `use_artifact()` is a clear error."""
-    out, err = shim_child(tmp_path, PENDING)
-    assert out["module"] and out["methods"] and out["disabled_methods"]
-    assert out["returned"] == [True, "v0", ["latest", "best"]]
-    assert out["files"] == [
-        "m2/v0/sub/config.json",
-        "m2/v0/weights.bin",
-        "model-x/v0/notes.txt",
-        "model-x/v0/renamed.pt",
-        "model-x/v0/sub/config.json",
-        "model-x/v0/weights.bin",
-        "weights.bin/v0/weights.bin",
-    ]
+    `wandb.Artifact`/`run.log_artifact`: they get runstore's artifacts, readable with `use_artifact`
+    offline, and nothing warns."""
+    out, err = shim_child(tmp_path, ARTIFACTS)
+    assert out["names"] == [True] * 5 and out["submodules"] is True
+    assert out["returned"] == [True, "model-x:v0", ["best", "latest"]]
+    assert out["files"] == ["notes.txt", "renamed.pt", "sub/config.json", "weights.bin"]
     assert out["model_pt"] == "m"
-    assert out["staging_removed"] is True
-    assert (
-        out["use"]
-        == "artifacts are not supported yet: use_artifact('model-x:latest') has nothing to read from"
-    )
-    assert out["disabled"] is None  # a disabled run writes nothing
-    warnings = [line for line in err.splitlines() if "WARNING" in line]
-    assert warnings == [
-        "runstore: WARNING artifacts are not supported yet; saved the files with run.save instead: artifact "
-        "'model-x' (model) v0 is in the run's files under artifacts/model-x/v0/ (4 files; later versions "
-        "beside it)",
-        "runstore: WARNING artifacts are not supported yet; saved the files with run.save instead: artifact "
-        "'weights.bin' (model) v0 is in the run's files under artifacts/weights.bin/v0/ (1 file; later "
-        "versions beside it)",
-        "runstore: WARNING artifacts are not supported yet; saved the files with run.save instead: artifact "
-        "'m2' (model) v0 is in the run's files under artifacts/m2/v0/ (2 files; later versions beside it)",
-        "runstore: WARNING wandb.watch() is not supported yet; no gradients or parameters are logged",
-    ]
-
-
-def test_fill_in_keeps_a_method_the_class_has(tmp_path: Path) -> None:
-    code = """\
-import json
-from wandb import _pending
-
-class Own:
-    def log_artifact(self, *a, **k):
-        return "own"
-
-_pending.fill_in(Own)
-print(json.dumps([Own().log_artifact(None), Own.watch is _pending.RUN_METHODS["watch"]]))
-"""
-    out, _ = shim_child(tmp_path, code)
-    assert out == ["own", True]
+    assert out["model"] == ["sub", "weights.bin"]
+    assert out["lineage"] == [True, True]
+    assert out["disabled"] == "PENDING"  # a disabled run writes nothing
+    assert [line for line in err.splitlines() if "WARNING" in line] == []

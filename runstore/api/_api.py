@@ -8,11 +8,13 @@ from typing import Any
 
 from ..base.gcpause import paused
 from ..errors import RunNotFound, UsageError
+from ..store import artifacts as A
 from ..store.index import load_states
 from ..store.layout import check_name, run_ref_of_dir
 from ..store.query import select
 from ..store.runs import load_run
 from ..store.store import Store
+from ._artifacts import ArtifactCollection, ArtifactType, Versions
 from ._runs import Run, Runs
 from ._sweeps import Sweep, list_sweeps
 
@@ -118,6 +120,70 @@ class Api:
                 f"run {run_id!r} not found in project {project!r} of the store at {self._store.root}"
             )
         return Run(self, load_run(ref))
+
+    # -- artifacts (docs/COMPAT.md §9) -----------------------------------------------------------
+    def _art_project(self, name: str) -> str | None:
+        return self._overrides.get("project") or self.settings.get("project")
+
+    def artifact(self, name: str, type: str | None = None) -> Any:
+        """One artifact version: `"project/name:alias"`, `"entity/project/name:v3"`, or `"name:alias"`
+        in the default project."""
+        from ..sdk.artifact import load_artifact
+
+        return load_artifact(self._store, name, self._art_project(name), type)
+
+    def artifact_versions(self, type_name: str, name: str, per_page: int = 50) -> Versions:
+        """Every version of collection `name` (`"project/name"` or a name in the default project)."""
+        from ..sdk.artifact import parse_name
+
+        project, collection, _ = parse_name(name, self._art_project(name))
+        col = A.load(self._store, project).collections.get(collection)
+        if col is None or (type_name and col.type != type_name):
+            return Versions([])
+        return Versions(ArtifactCollection(self._store, project, col).versions())
+
+    def artifacts(self, type_name: str, name: str, per_page: int = 50, tags: Any = None) -> Versions:
+        return self.artifact_versions(type_name, name, per_page)
+
+    def artifact_collections(self, project_name: str, type_name: str, per_page: int = 50) -> list[Any]:
+        project = _split(project_name)[-1]
+        return ArtifactType(self._store, project, type_name).collections()
+
+    def artifact_collection(self, type_name: str, name: str) -> Any:
+        from ..sdk.artifact import parse_name
+
+        project, collection, _ = parse_name(name, self._art_project(name))
+        return ArtifactType(self._store, project, type_name).collection(collection)
+
+    def artifact_types(self, project: str | None = None) -> list[Any]:
+        p = _split(project)[-1] if project else self.settings.get("project")
+        if not p:
+            raise UsageError("artifact_types(project) needs a project")
+        types = sorted({c.type for c in A.load(self._store, p).collections.values()})
+        return [ArtifactType(self._store, p, t) for t in types]
+
+    def artifact_type(self, type_name: str, project: str | None = None) -> Any:
+        p = _split(project)[-1] if project else self.settings.get("project")
+        if not p:
+            raise UsageError("artifact_type(type_name, project) needs a project")
+        return ArtifactType(self._store, p, type_name)
+
+    def artifact_exists(self, name: str, type: str | None = None) -> bool:
+        """Whether `name` (any form `artifact()` takes) names a version in the store."""
+        from ..errors import CommError
+
+        try:
+            self.artifact(name, type)
+        except (CommError, ValueError):
+            return False
+        return True
+
+    def artifact_collection_exists(self, name: str, type: str) -> bool:
+        try:
+            self.artifact_collection(type, name)
+        except ValueError:
+            return False
+        return True
 
 
 __all__ = ["Api"]

@@ -430,6 +430,19 @@ class Run:
             raise Error(f"file {name!r} not found in run {self.id}; list them with run.files()")
         return File(self._st.ref.files_dir, self._st.ref.files_rel(target))
 
+    # -- artifacts -----------------------------------------------------------------------------
+    def logged_artifacts(self, per_page: int = 100) -> list[Any]:
+        """The artifact versions this run logged, oldest first."""
+        from ._artifacts import runs_artifacts
+
+        return runs_artifacts(self._api.store, f"{self.project}/{self.id}", used=False)
+
+    def used_artifacts(self, per_page: int = 100) -> list[Any]:
+        """The artifact versions this run used, oldest first."""
+        from ._artifacts import runs_artifacts
+
+        return runs_artifacts(self._api.store, f"{self.project}/{self.id}", used=True)
+
     # -- tables --------------------------------------------------------------------------------
     def table(self, key: str, step: int | None = None) -> Any:
         """A logged `Table` read back: the latest one (from the summary), or the one logged at `step`.

@@ -216,6 +216,14 @@ VARS: tuple[Var, ...] = (
         scope="process",
     ),
     Var(
+        "artifact_dir",
+        _both("ARTIFACT_DIR"),
+        "./artifacts",
+        "path",
+        "Where `artifact.download()` puts an artifact by default: `<dir>/<name>:<version>`.",
+        scope="process",
+    ),
+    Var(
         "git_commit",
         _both("GIT_COMMIT"),
         None,

@@ -76,6 +76,38 @@ class DisabledRun:
     def save(self, *args: Any, **kwargs: Any) -> list[str]:
         return []
 
+    def log_artifact(
+        self,
+        artifact_or_path: Any,
+        name: str | None = None,
+        type: str | None = None,
+        aliases: Any = None,
+        tags: Any = None,
+    ) -> Any:
+        """The artifact, built and checked but not stored."""
+        from .artifact import build
+
+        return build(artifact_or_path, name, type, self.id)
+
+    def log_model(self, path: Any, name: str | None = None, aliases: Any = None) -> None:
+        return None
+
+    def use_artifact(
+        self, artifact_or_name: Any, type: str | None = None, aliases: Any = None, **_: Any
+    ) -> Any:
+        """Read from the store (a disabled run records no lineage), so a pipeline's inputs still load."""
+        from ..store.store import Store
+        from .artifact import Artifact, load_artifact
+
+        if isinstance(artifact_or_name, Artifact):
+            return artifact_or_name
+        return load_artifact(Store.discover(), artifact_or_name, self._settings.project, type)
+
+    def use_model(self, name: str) -> str:
+        from .artifact import model_path
+
+        return model_path(self.use_artifact(name))
+
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         if self._finished:
             return

@@ -85,7 +85,19 @@ def _dispatch(name: str) -> Any:
 
 
 # The run methods that are also module functions while a run is active.
-BOUND = ("log", "define_metric", "mark_preempting", "alert", "save", "watch", "unwatch")
+BOUND = (
+    "log",
+    "define_metric",
+    "mark_preempting",
+    "alert",
+    "save",
+    "watch",
+    "unwatch",
+    "log_artifact",
+    "use_artifact",
+    "log_model",
+    "use_model",
+)
 PREINIT: dict[str, Any] = {
     "run": None,
     "config": _PreInit("config"),

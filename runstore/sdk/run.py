@@ -24,6 +24,7 @@ from ..store.store import Store
 if TYPE_CHECKING:
     from ..capture.console import ConsoleCapture
     from ..capture.recorder import Recorder
+    from .artifact import Artifact
 from ..store.summary import SUMMARY_OPS, MetricDefs, SummaryState, leaves, metric_name, set_path
 from . import registry
 from .config import Config
@@ -939,6 +940,44 @@ class Run:
         if n == 0:
             self._term.warn(f"log_code: no files matched under {os.fspath(root)!r}", once_key=f"code0:{root}")
         return None
+
+    # -- artifacts (sdk/artifact.py, loaded on first use) -----------------------------------------
+    def log_artifact(
+        self,
+        artifact_or_path: Any,
+        name: str | None = None,
+        type: str | None = None,
+        aliases: list[str] | None = None,
+        tags: list[str] | None = None,
+    ) -> Artifact:
+        """Log an Artifact (or a file or directory, as an artifact named `run-<id>-<name>`) as the next
+        version of its collection in this run's project; returns it, committed."""
+        from .artifact import log_artifact
+
+        return log_artifact(self, artifact_or_path, name=name, type=type, aliases=aliases, tags=tags)
+
+    def use_artifact(
+        self,
+        artifact_or_name: Any,
+        type: str | None = None,
+        aliases: list[str] | None = None,
+        use_as: str | None = None,
+    ) -> Artifact:
+        """An artifact version from the store (`name`, `name:alias`, `name:v3`, `project/name:alias`,
+        `entity/project/name:alias`), recorded as an input of this run."""
+        from .artifact import use_artifact
+
+        return use_artifact(self, artifact_or_name, type=type, aliases=aliases)
+
+    def log_model(self, path: Any, name: str | None = None, aliases: list[str] | None = None) -> None:
+        """Log a model file or directory as a `model` artifact (wandb returns nothing)."""
+        self.log_artifact(path, name=name, type="model", aliases=aliases)
+
+    def use_model(self, name: str) -> str:
+        """Use a model artifact and return where it was downloaded (its only file, if it has one)."""
+        from .artifact import model_path
+
+        return model_path(self.use_artifact(name))
 
     def status(self) -> RunStatus:
         """How far the daemon's streaming of this run to the remote got (wandb's `run.status()`)."""

@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import FormatError
 
 MAJOR = 2
-MINOR = 1
+MINOR = 2
 VERSION = f"{MAJOR}.{MINOR}"
 LEGACY = (1, 0)  # a store or run that records no version
 _VERSION = re.compile(r"^(\d+)\.(\d+)$")

@@ -69,6 +69,14 @@ SWEEP_LOCK = "lock"
 
 RESTORE_CONFIG = "config.yaml"
 
+# Artifacts (store/artifacts.py): content-addressed objects shared by the whole store, and per project an
+# append-only log of versions, aliases and lineage plus one immutable manifest per distinct content.
+ARTIFACTS_DIR = "artifacts"
+OBJECTS_DIR = "objects"
+ARTIFACT_LOG = "artifacts.jsonl"
+MANIFESTS_DIR = "manifests"
+ARTIFACT_LOCK = "lock"
+
 # Remotes (runstore/remotes/). An object store cannot append, so an `append` file there is the object
 # at its own path (bytes [0, B), written whole) followed by segment objects
 # `<owner>/segments/<path in owner>/<offset:020d>` holding the bytes sent since, where <owner> is the
@@ -86,6 +94,8 @@ _GENERATION = re.compile(r"^history\.(\d+)\.jsonl$")
 _REWOUND = re.compile(r"^history\.rewound-\d+\.jsonl$")  # format 1: the full history kept by a rewind
 _TRIAL_CONFIG = re.compile(r"^config-[^/]+\.(yaml|json)$")
 _TMP = re.compile(r"\.tmp-runstore-\d+$")
+_MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
+_MANIFEST = re.compile(r"^[0-9a-f]{32}\.json$")
 _BAD_NAME = re.compile(r"[/\\#?%:\r\n\x00]")
 
 
@@ -231,6 +241,25 @@ def store_file_kind(rel: str) -> Kind | None:
         return None
     if parts[0] in (CACHE_DIR, DAEMON_DIR, RESTORE_DIR):
         return DERIVED
+    if parts[0] == ARTIFACTS_DIR:
+        return artifact_file_kind(parts[1:])
+    return None
+
+
+def artifact_file_kind(parts: list[str]) -> Kind | None:
+    """The kind of a file under artifacts/, by its path components below that directory."""
+    if len(parts) == 3 and parts[0] == OBJECTS_DIR:
+        ok = _MD5_HEX.match(parts[2]) is not None and parts[1] == parts[2][:2]
+        return IMMUTABLE if ok else None
+    if len(parts) < 3 or parts[0] != PROJECTS_DIR or not valid_name(parts[1]):
+        return None
+    inner = parts[2:]
+    if inner == [ARTIFACT_LOG]:
+        return APPEND
+    if inner == [ARTIFACT_LOCK]:
+        return DERIVED
+    if len(inner) == 3 and inner[0] == MANIFESTS_DIR and valid_name(inner[1]) and _MANIFEST.match(inner[2]):
+        return IMMUTABLE
     return None
 
 
@@ -511,6 +540,7 @@ __all__ = [
     "run_file_kind",
     "sweep_file_kind",
     "store_file_kind",
+    "artifact_file_kind",
     "walk",
     "run_ref_of_dir",
     "owner_len",

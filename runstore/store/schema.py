@@ -22,6 +22,7 @@ class Record:
 
 RUN_LOG = L.RUN_LOG
 JOURNAL = L.JOURNAL
+ARTIFACT_LOG = L.ARTIFACT_LOG
 
 RECORDS: dict[str, dict[str, Record]] = {
     RUN_LOG: {
@@ -80,6 +81,28 @@ RECORDS: dict[str, dict[str, Record]] = {
         "result": Record(("time", "run", "agent", "state", "code", "by")),
         "release": Record(("time", "run", "reason")),
     },
+    ARTIFACT_LOG: {
+        "version": Record(
+            (
+                "time",
+                "collection",
+                "type",
+                "version",
+                "digest",
+                "size",
+                "description",
+                "metadata",
+                "tags",
+                "run",
+            )
+        ),
+        "alias": Record(("time", "collection", "version", "alias", "run")),
+        "use": Record(("time", "collection", "version", "run")),
+        "log": Record(("time", "collection", "version", "run")),
+        "delete": Record(("time", "collection", "version", "run")),
+        "unalias": Record(("time", "collection", "version", "alias", "run")),
+        "update": Record(("time", "collection", "version", "description", "metadata", "run")),
+    },
 }
 
 # The keys an `edit` record's `set` may carry: the identity fields a run or the Api may change, and
@@ -114,4 +137,15 @@ def check(log: str, rec: dict[str, Any]) -> None:
     SEEN.update((log, t, k) for k in rec if k != "t")
 
 
-__all__ = ["Record", "RECORDS", "EDIT_KEYS", "STRICT", "SEEN", "SchemaError", "check", "RUN_LOG", "JOURNAL"]
+__all__ = [
+    "Record",
+    "RECORDS",
+    "EDIT_KEYS",
+    "STRICT",
+    "SEEN",
+    "SchemaError",
+    "check",
+    "RUN_LOG",
+    "JOURNAL",
+    "ARTIFACT_LOG",
+]

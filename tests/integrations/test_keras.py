@@ -180,23 +180,32 @@ def test_epoch_metrics_checkpoints_and_prediction_tables_under_runstore_run(tmp_
     assert [r["epoch/learning_rate"] for r in rows] == [F32] * 3
     assert not [k for k in run.summary if k.startswith("batch/")]
 
-    # WandbModelCheckpoint: each checkpoint Keras wrote is in the run, byte for byte
-    names = [f"ckpt/model-{e:02d}.keras" for e in (1, 2, 3)]
-    assert {f.name for f in run.files(pattern="ckpt/*")} == set(names)
-    for name in names:
-        assert run.file(name).path.read_bytes() == (tmp_path / name).read_bytes()
-    warned = [line for line in p.stderr.splitlines() if "artifacts are not supported yet" in line]
-    assert any("saved the file with run.save" in w and "WandbModelCheckpoint" in w for w in warned), p.stderr
-    assert len([w for w in warned if "WandbModelCheckpoint" in w]) == 1  # once, not per checkpoint
+    # WandbModelCheckpoint: each checkpoint Keras wrote is a version of the model artifact, byte for byte
+    api = runstore.Api(store=tmp_path / ".wandb")
+    ckpts = api.artifact_versions("model", f"keras/run_{run.id}_model")
+    assert [(a.version, a.aliases) for a in ckpts] == [
+        ("v0", ["epoch_0"]),
+        ("v1", ["epoch_1"]),
+        ("v2", ["epoch_2", "latest"]),
+    ]
+    for n, art in enumerate(ckpts, start=1):
+        root = Path(art.download(tmp_path / f"ckpt-{n}"))
+        assert [e.path for e in art.files()] == [f"model-{n:02d}.keras"]
+        assert (root / f"model-{n:02d}.keras").read_bytes() == (
+            tmp_path / f"ckpt/model-{n:02d}.keras"
+        ).read_bytes()
+    assert "WARNING" not in p.stderr, p.stderr
 
-    # WandbEvalCallback: the ground truth once, a prediction table after each epoch
-    data = run.table("val_data")
+    # WandbEvalCallback: the ground truth once (an artifact the run uses), a prediction table each epoch
+    assert [a.name for a in run.used_artifacts()] == ["val:v0"]
+    data = api.artifact("keras/val:latest").get("val_data")
     assert data.columns == ["idx", "y"]
     assert data.data == [[i, v] for i, v in enumerate(x_sums())]
-    steps = [r["_step"] for r in run.scan_history(keys=["_step", "eval_data"])]
-    assert len(steps) == 3
-    for epoch, step in enumerate(steps):
-        table = run.table("eval_data", step=step)
+    preds = api.artifact_versions("evaluation", f"keras/run_{run.id}_pred")
+    assert [a.version for a in preds] == ["v0", "v1", "v2"]
+    assert sorted(a.name for a in run.logged_artifacts()) == sorted(a.name for a in [*ckpts, *preds])
+    for epoch, art in enumerate(preds):
+        table = art.get("eval_data")
         assert table.columns == ["epoch", "idx", "y", "pred"]
         assert [row[0] for row in table.data] == [epoch] * 4
         assert [row[1:3] for row in table.data] == data.data

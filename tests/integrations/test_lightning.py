@@ -74,3 +74,35 @@ def test_lightning_wandb_logger_under_runstore_run(tmp_path: Path) -> None:
     assert all(isinstance(r["train_loss"], float) and r["train_loss"] > 0 for r in rows)
     assert run.summary["epoch"] == 1 and run.summary["train_loss"] == rows[-1]["train_loss"]
     assert run.metadata["wandb"]["imported"] == "shim"
+
+
+def test_log_model_logs_the_checkpoint_as_an_artifact_the_next_job_uses(tmp_path: Path) -> None:
+    """`WandbLogger(log_model=True)` logs each checkpoint as a version of `model-<run id>` with Lightning's
+    aliases (`latest`, `best`), and another job reads it back with `use_artifact`, offline."""
+    script = TRAIN.replace('WandbLogger(project="pl")', 'WandbLogger(project="pl-ckpt", log_model=True)')
+    script = script.replace("enable_checkpointing=False", "enable_checkpointing=True")
+    (tmp_path / "train.py").write_text(script)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
+    env.update({"RUNSTORE_DIR": str(tmp_path / ".wandb"), "RUNSTORE_DAEMON": "0"})
+    p = subprocess.run(
+        [sys.executable, "-m", "runstore", "run", "-p", "pl-ckpt", "--", sys.executable, "train.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "WARNING" not in p.stderr, p.stderr[-3000:]
+    run_id = p.stdout.split("RUN ", 1)[1].split()[0]
+    ckpts = list((tmp_path / "pl-ckpt").rglob("*.ckpt"))
+    assert len(ckpts) == 1, ckpts
+    consumer = runstore.init(project="pl-ckpt", mode="offline")
+    art = consumer.use_artifact(f"model-{run_id}:best", type="model")
+    consumer.finish()
+    assert art.version == "v0" and art.aliases == ["best", "latest"]
+    assert [e.path for e in art.files()] == ["model.ckpt"]
+    assert art.metadata["original_filename"] == ckpts[0].name
+    root = Path(art.download())
+    assert (root / "model.ckpt").read_bytes() == ckpts[0].read_bytes()
+    assert art.logged_by().id == run_id and [r.id for r in art.used_by()] == [consumer.id]

@@ -1,8 +1,8 @@
 """Hugging Face's `Trainer(report_to="wandb")` (its own `WandbCallback`), unedited, through runstore's
 `wandb` shim: a tiny randomly initialised BERT (built from a config, nothing downloaded) trains for a few
 steps; the metrics the Trainer logged, the TrainingArguments and model config it put into `wandb.config`
-and its end-of-training summary are read back with `Api()`. `WANDB_LOG_MODEL=checkpoint` (artifacts in
-wandb) saves the checkpoint files into the run instead, with a warning."""
+and its end-of-training summary are read back with `Api()`. `WANDB_LOG_MODEL=checkpoint` and `=end` log
+model artifacts, read back with `Api()` and `use_model()` as in wandb."""
 
 from __future__ import annotations
 
@@ -153,7 +153,7 @@ def test_trainer_report_to_wandb_under_runstore_run(tmp_path: Path) -> None:
     assert summary["train/loss"] == rows[-1]["train/loss"]
 
 
-def test_log_model_checkpoint_saves_the_checkpoints_into_the_run(tmp_path: Path) -> None:
+def test_log_model_checkpoint_logs_every_checkpoint_as_a_version(tmp_path: Path) -> None:
     p, out = train(
         tmp_path,
         [sys.executable, "train.py", "epoch"],
@@ -164,29 +164,53 @@ def test_log_model_checkpoint_saves_the_checkpoints_into_the_run(tmp_path: Path)
             WANDB_LOG_MODEL="checkpoint",
         ),
     )
-    run = runstore.Api(store=tmp_path / ".wandb").run(f"hf-ckpt/{out['run']}")
+    api = runstore.Api(store=tmp_path / ".wandb")
+    run = api.run(f"hf-ckpt/{out['run']}")
     assert run.state == "finished"
-    warnings = [line for line in p.stderr.splitlines() if "artifacts are not supported yet" in line]
-    assert len(warnings) == 1, p.stderr[-3000:]  # once, not once per checkpoint
-    assert "saved the files with run.save" in warnings[0] and "'model-tiny-bert'" in warnings[0]
-
-    files = {f.name for f in run.files(pattern="artifacts/*")}
-    base = "artifacts/model-tiny-bert"
+    assert "WARNING" not in p.stderr, p.stderr[-3000:]
     # v0: the architecture when training starts; v1, v2: the checkpoints of the two epochs (steps 4, 8);
-    # v3: the final model
-    assert f"{base}/v0/model_architecture.txt" in files
-    for version, step in (("v1", 4), ("v2", 8)):
-        for name in ("model.safetensors", "config.json", "trainer_state.json", "optimizer.pt"):
-            assert f"{base}/{version}/{name}" in files, (version, name, sorted(files))
-        state = json.loads(run.file(f"{base}/{version}/trainer_state.json").path.read_text())
-        assert state["global_step"] == step
+    # v3: the final model, with the Trainer's aliases
+    versions = api.artifact_versions("model", "hf-ckpt/model-tiny-bert")
+    assert [(a.version, a.aliases) for a in versions] == [
+        ("v0", ["base_model"]),
+        ("v1", ["epoch_1.0", "checkpoint_global_step_4"]),
+        ("v2", ["epoch_2.0", "checkpoint_global_step_8"]),
+        ("v3", ["final_model", "latest"]),
+    ]
+    assert [e.path for e in versions[0].files()] == ["model_architecture.txt"]
+    assert versions[0].metadata["initial_model"] is True
+    for art, step in zip(versions[1:3], (4, 8), strict=True):
+        assert {"model.safetensors", "config.json", "trainer_state.json", "optimizer.pt"} <= {
+            e.path for e in art.files()
+        }
+        root = Path(art.download(tmp_path / f"got-{step}"))
+        assert json.loads((root / "trainer_state.json").read_text())["global_step"] == step
         # the very bytes the Trainer wrote into its output_dir
         written = tmp_path / "out" / f"checkpoint-{step}" / "model.safetensors"
-        assert run.file(f"{base}/{version}/model.safetensors").path.read_bytes() == written.read_bytes()
-    assert {f"{base}/v3/model.safetensors", f"{base}/v3/config.json"} <= files
-    assert json.loads(run.file(f"{base}/v3/config.json").path.read_text())["hidden_size"] == 8
-    assert not any(f.startswith(f"{base}/v4") for f in files)
+        assert (root / "model.safetensors").read_bytes() == written.read_bytes()
+    final = Path(versions[3].download(tmp_path / "final"))
+    assert json.loads((final / "config.json").read_text())["hidden_size"] == 8
+    assert [a.name for a in run.logged_artifacts()] == [f"model-tiny-bert:v{n}" for n in range(4)]
     # training itself is untouched
     assert [
         r["train/global_step"] for r in run.scan_history(keys=["train/loss", "train/global_step"])
     ] == STEPS
+
+
+def test_log_model_end_is_a_model_the_next_job_loads_with_use_model(tmp_path: Path) -> None:
+    p, out = train(
+        tmp_path,
+        [sys.executable, "train.py", "no"],
+        child_env(tmp_path, PYTHONPATH=str(shim.site_dir()), WANDB_PROJECT="hf-end", WANDB_LOG_MODEL="end"),
+    )
+    assert "WARNING" not in p.stderr, p.stderr[-3000:]
+    from transformers import BertForSequenceClassification
+
+    consumer = runstore.init(project="hf-end", mode="offline")
+    path = consumer.use_model("model-tiny-bert:final_model")
+    consumer.finish()
+    model = BertForSequenceClassification.from_pretrained(path)
+    assert model.config.hidden_size == 8 and model.num_parameters() == out["num_parameters"]
+    art = runstore.Api().artifact("hf-end/model-tiny-bert:latest")
+    assert art.aliases == ["final_model", "latest"] and art.logged_by().id == out["run"]
+    assert [r.id for r in art.used_by()] == [consumer.id]

@@ -5,10 +5,11 @@ keras; `import runstore` never does.
 * `WandbMetricsLogger(log_freq="epoch" | "batch" | N, initial_global_step=0)`: what Keras passes to its
   callbacks, as `epoch/<name>` each epoch (x-axis `epoch/epoch`) or `batch/<name>` every N batches
   (x-axis `batch/batch_step`), with the learning rate.
-* `WandbModelCheckpoint(filepath, ...)`: Keras' `ModelCheckpoint`; every file it writes is also saved
-  into the run (wandb logs it as an artifact; runstore has none yet and says so once).
+* `WandbModelCheckpoint(filepath, ...)`: Keras' `ModelCheckpoint`; every file it writes is also logged
+  as the next version of the model artifact `run_<id>_model` (aliases `latest`, `epoch_<N>`).
 * `WandbEvalCallback`: the base class for prediction tables (`add_ground_truth`, `add_model_predictions`);
-  its tables are logged into the run's history (`val_data` once, `eval_data` each epoch).
+  its tables are artifacts as in wandb (`val:v0` table `val_data` once, `run_<id>_pred` table
+  `eval_data` each epoch).
 * `WandbCallback`: the legacy callback: the metrics each epoch, the best value of `monitor` in the
   summary (`best_<monitor>`, `best_epoch`) and the best model saved into the run.
 """

@@ -1,11 +1,10 @@
-"""What the Keras callbacks share: the run they log into, and saving files where wandb logs artifacts."""
+"""What the Keras callbacks share: the run they log into, and logging checkpoints as artifacts."""
 
 from __future__ import annotations
 
 import os
 from typing import Any
 
-from ...base import term
 from ...errors import Error
 from ...sdk import registry
 
@@ -24,23 +23,19 @@ def live_run(created_with: Any) -> Any:
     return run if run is not None else created_with
 
 
-def save_instead_of_artifact(run: Any, path: str, what: str) -> list[str]:
-    """Save `path` (a file, or every file under a directory) into the run with `run.save`, where wandb
-    would log an artifact. Warns once per callback kind that artifacts are not there yet."""
-    if getattr(run, "disabled", False):
-        return []
+def log_checkpoint(run: Any, path: str, aliases: list[str]) -> Any:
+    """Log `path` (a file, or every file under a directory) as the next version of the run's model
+    artifact `run_<id>_model`, as wandb's callbacks do; None when there is nothing to log."""
+    from ...sdk.artifact import Artifact
+
+    if getattr(run, "disabled", False) or not os.path.exists(path):
+        return None
+    art = Artifact(f"run_{run.id}_model", type="model")
     if os.path.isdir(path):
-        pattern, base = os.path.join(path, "**"), os.path.dirname(os.path.abspath(path))
-        saved = run.save(pattern, base_path=base, policy="now")
-    elif os.path.isfile(path):
-        saved = run.save(path, policy="now")
+        art.add_dir(path)
     else:
-        return []
-    term.current().warn(
-        f"artifacts are not supported yet; saved the file with run.save instead ({what}: {path})",
-        once_key=f"keras-artifact:{what}",
-    )
-    return list(saved)
+        art.add_file(path)
+    return run.log_artifact(art, aliases=aliases)
 
 
 def scalar(value: Any) -> float | None:

@@ -7,8 +7,8 @@ from typing import Any
 
 import keras
 
-from ...base import term
 from ...media import Table
+from ...sdk.artifact import Artifact
 from ._common import current_run, live_run
 
 
@@ -20,8 +20,9 @@ class WandbEvalCallback(keras.callbacks.Callback, abc.ABC):
     columns `pred_table_columns`, a new one each epoch. `self.data_table_ref` is the logged data table,
     to read ground-truth cells from (`data_table_ref.data[i][j]`, `data_table_ref.get_index()`).
 
-    wandb logs both tables as artifacts. runstore logs them into the run's history (wandb's table names:
-    `val_data` once, `eval_data` each epoch) and says so once.
+    Both tables are artifacts, as in wandb: the data table is added as `val_data` to the artifact `val`
+    (type `dataset`) that the run uses; each epoch's predictions are the next version of
+    `run_<id>_pred` (type `evaluation`), table `eval_data`.
     """
 
     def __init__(
@@ -62,22 +63,23 @@ class WandbEvalCallback(keras.callbacks.Callback, abc.ABC):
     def init_pred_table(self, column_names: list[str]) -> None:
         self.pred_table = Table(columns=column_names)
 
-    def _not_an_artifact(self, table_name: str) -> None:
-        term.current().warn(
-            f"artifacts are not supported yet; {type(self).__name__} logged its tables into the run's "
-            f"history instead (key {table_name!r})",
-            once_key=f"keras-eval-table:{table_name}",
-        )
-
     def log_data_table(self, name: str = "val", type: str = "dataset", table_name: str = "val_data") -> None:
-        """Log `self.data_table` (wandb: as the artifact `name` of `type`) under `table_name`."""
-        live_run(self._run).log({table_name: self.data_table})
-        self._not_an_artifact(table_name)
-        self.data_table_ref = self.data_table
+        """Use `self.data_table` as table `table_name` of artifact `name`; `self.data_table_ref` is the
+        table read back from it."""
+        run = live_run(self._run)
+        if getattr(run, "disabled", False):
+            self.data_table_ref = self.data_table
+            return
+        art = Artifact(name, type=type)
+        art.add(self.data_table, table_name)
+        run.use_artifact(art)
+        self.data_table_ref = art.get(table_name)
 
     def log_pred_table(
         self, type: str = "evaluation", table_name: str = "eval_data", aliases: list[str] | None = None
     ) -> None:
-        """Log `self.pred_table` under `table_name` (wandb: a new version of the prediction artifact)."""
-        live_run(self._run).log({table_name: self.pred_table})
-        self._not_an_artifact(table_name)
+        """Log `self.pred_table` as table `table_name` of the next version of `run_<id>_pred`."""
+        run = live_run(self._run)
+        art = Artifact(f"run_{run.id}_pred", type=type)
+        art.add(self.pred_table, table_name)
+        run.log_artifact(art, aliases=aliases or ["latest"])

@@ -1,4 +1,4 @@
-"""`WandbModelCheckpoint`: Keras' `ModelCheckpoint`, with every checkpoint it writes saved into the run."""
+"""`WandbModelCheckpoint`: Keras' `ModelCheckpoint`, with every checkpoint it writes logged as an artifact."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any, Literal
 import keras
 
 from ...base import term
-from ._common import current_run, live_run, save_instead_of_artifact
+from ._common import current_run, live_run, log_checkpoint
 
 Mode = Literal["auto", "min", "max"]
 SaveStrategy = Literal["epoch"]
@@ -30,9 +30,9 @@ def _signature(path: str) -> tuple[int, int] | None:
 class WandbModelCheckpoint(keras.callbacks.ModelCheckpoint):
     """Saves the model (or its weights) as Keras' `ModelCheckpoint` does, with the same arguments and
     rules (`filepath` may hold `{epoch}`, `{batch}` and metric placeholders; `save_best_only` keeps only
-    improvements of `monitor`; `save_freq` is "epoch" or a number of batches). wandb then logs each
-    written file as a model artifact; runstore has no artifacts yet, so the file is saved into the run
-    (`run.save`, under the same relative path) and a warning says so once."""
+    improvements of `monitor`; `save_freq` is "epoch" or a number of batches). Each written checkpoint
+    is then logged, as in wandb, as the next version of the model artifact `run_<id>_model`, with the
+    aliases `latest` and `epoch_<epoch>` (`epoch_<epoch>_batch_<batch>` when saving every N batches)."""
 
     def __init__(
         self,
@@ -64,7 +64,8 @@ class WandbModelCheckpoint(keras.callbacks.ModelCheckpoint):
         ):
             term.current().warn(
                 "WandbModelCheckpoint(save_best_only=True): put placeholders such as {epoch:02d} in "
-                "`filepath`, or each better model replaces the previous one in the run's files",
+                "`filepath`, or each better model replaces the previous one on disk (the artifact keeps "
+                "every version)",
                 once_key="keras-ckpt-placeholders",
             )
 
@@ -77,4 +78,5 @@ class WandbModelCheckpoint(keras.callbacks.ModelCheckpoint):
         after = _signature(path)
         if after is not None and after != before:
             self.saved.append(path)
-            save_instead_of_artifact(live_run(self._run), path, "WandbModelCheckpoint")
+            alias = f"epoch_{epoch}" if batch is None else f"epoch_{epoch}_batch_{batch}"
+            log_checkpoint(live_run(self._run), path, ["latest", alias])

@@ -15,10 +15,8 @@ from typing import Any as _Any
 import runstore as _rs
 from runstore import __all__ as _rs_all
 from runstore.sdk import registry as _registry
-from runstore.sdk.disabled import DisabledRun as _DisabledRun
-from runstore.sdk.run import Run as _Run
 
-from . import _aliases, _pending
+from . import _aliases
 
 # the top-level wandb names that are modules of runstore's (`wandb.sklearn`, `wandb.util`, …)
 _ALIASED = tuple(n.split(".", 1)[1] for n in _aliases.ALIASES if n.count(".") == 1)
@@ -38,10 +36,6 @@ _registry.publish(_sys.modules[__name__])
 # resolved by name on import, see _aliases.py.
 _aliases.install()
 
-# What runstore has no counterpart for yet (artifacts, watch): warning stand-ins, never a crash in the
-# middle of training. runstore's own run classes get the methods libraries call on `wandb.run`.
-_pending.fill_in(_Run, _DisabledRun)
-
 # wandb's own subpackages and modules, imported on first attribute access as wandb does for most of them
 _SUBMODULES = ("sdk", "errors", "apis", "wandb_run", "env", "integration", *_ALIASED)
 
@@ -54,8 +48,6 @@ def __getattr__(name: str) -> _Any:
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")
-    if name in _pending.MODULE_NAMES:
-        return _pending.MODULE_NAMES[name]
     raise AttributeError(f"module 'wandb' (runstore's shim) has no attribute {name!r}")
 
 

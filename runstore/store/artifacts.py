@@ -1,0 +1,527 @@
+"""Artifacts on disk: content-addressed objects, wandb manifests, and a per-project artifact log.
+
+Layout (docs/FORMAT.md, "Artifacts"), under `<store>/artifacts/`:
+
+* `objects/<md5[:2]>/<md5>` — one file per distinct content, store-wide, named by the hex MD5 of its
+  bytes (wandb's entry digest is the same MD5 in base64, so the digest always names the object). Written
+  to a hidden temporary sibling and hard-linked into place (create-only), mode 0444: immutable.
+* `projects/<project>/manifests/<collection>/<digest>.json` — wandb's `wandb_manifest.json` of one
+  version, named by the artifact digest (which is a function of the entries alone): immutable.
+* `projects/<project>/artifacts.jsonl` — the append-only log of versions, aliases and lineage; a version
+  exists once its `version` record is on disk (its objects and manifest are written first).
+* `projects/<project>/lock` — an exclusive `flock` on it is held while a version number is chosen and
+  its records appended, so concurrent writers of one collection get distinct numbers.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import os
+import stat
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ..errors import StoreError
+from . import jsonl, schema
+from . import layout as L
+
+if TYPE_CHECKING:
+    from .store import Store
+
+MANIFEST_HEADER = b"wandb-artifact-manifest-v1\n"
+OBJECT_MODE = 0o444
+_CHUNK = 1 << 20
+
+
+class CorruptObject(StoreError):
+    """An object's bytes no longer match the digest it is stored under: it is never served."""
+
+
+class ObjectMissing(StoreError):
+    """A version names an object the store does not have (deleted, or never copied by a sync)."""
+
+
+# -- digests (docs/COMPAT.md §9.2) ----------------------------------------------------------------
+def b64_to_hex(digest: str) -> str:
+    return base64.b64decode(digest).hex()
+
+
+def hex_to_b64(hexdigest: str) -> str:
+    return base64.b64encode(bytes.fromhex(hexdigest)).decode()
+
+
+def artifact_digest(entries: Mapping[str, str]) -> str:
+    """wandb's artifact digest: hex MD5 over the header and `<path>:<entry digest>\\n` per entry, sorted
+    by path. `entries` maps path -> base64 MD5."""
+    h = hashlib.md5(MANIFEST_HEADER)
+    for path in sorted(entries):
+        h.update(f"{path}:{entries[path]}\n".encode())
+    return h.hexdigest()
+
+
+def manifest_json(entries: Mapping[str, tuple[str, int]]) -> dict[str, Any]:
+    """wandb's `wandb_manifest.json` for entries path -> (base64 MD5, size)."""
+    return {
+        "version": 1,
+        "storagePolicy": "wandb-storage-policy-v1",
+        "storagePolicyConfig": {"storageLayout": "V2"},
+        "contents": {p: {"digest": entries[p][0], "size": entries[p][1]} for p in sorted(entries)},
+    }
+
+
+def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
+    """(base64 MD5, size) of a file's bytes."""
+    h = hashlib.md5()
+    n = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+            n += len(chunk)
+    return base64.b64encode(h.digest()).decode(), n
+
+
+# -- records --------------------------------------------------------------------------------------
+@dataclass
+class VersionRec:
+    """One version of a collection as the log knows it."""
+
+    collection: str
+    version: int
+    type: str
+    digest: str
+    size: int
+    description: str | None
+    metadata: dict[str, Any]
+    tags: list[str]
+    run: str | None  # "<project>/<id>" of the run that logged it (None: logged without a run)
+    time: float
+    aliases: list[str] = field(default_factory=list)  # custom aliases, in the order they were set
+    loggers: list[str] = field(default_factory=list)  # every run that logged this content
+    users: list[str] = field(default_factory=list)  # every run that used it (in order, once each)
+    deleted: bool = False  # a `delete` record: no longer served; its number is never reused
+
+
+@dataclass
+class Collection:
+    name: str
+    type: str
+    versions: list[VersionRec] = field(default_factory=list)
+    aliases: dict[str, int] = field(default_factory=dict)
+
+    def by_digest(self, digest: str) -> VersionRec | None:
+        for v in self.versions:
+            if v.digest == digest and not v.deleted:
+                return v
+        return None
+
+    @property
+    def live(self) -> list[VersionRec]:
+        """The versions that are not deleted, oldest first."""
+        return [v for v in self.versions if not v.deleted]
+
+    @property
+    def latest(self) -> VersionRec | None:
+        live = self.live
+        return live[-1] if live else None
+
+
+@dataclass
+class ProjectArtifacts:
+    project: str
+    collections: dict[str, Collection] = field(default_factory=dict)
+
+    def apply(self, rec: dict[str, Any]) -> None:
+        t = rec.get("t")
+        col = self.collections.get(rec.get("collection", ""))
+        if t == "version":
+            name = str(rec["collection"])
+            if col is None:
+                col = self.collections[name] = Collection(name, str(rec["type"]))
+            if int(rec["version"]) != len(col.versions):
+                return  # numbers are assigned under the lock; anything else is not a record of ours
+            v = VersionRec(
+                name,
+                len(col.versions),
+                str(rec["type"]),
+                str(rec["digest"]),
+                int(rec.get("size") or 0),
+                rec.get("description"),
+                dict(rec.get("metadata") or {}),
+                list(rec.get("tags") or []),
+                rec.get("run"),
+                float(rec.get("time") or 0.0),
+            )
+            if v.run:
+                v.loggers.append(v.run)
+            col.versions.append(v)
+            return
+        if col is None:
+            return
+        n = int(rec["version"])
+        if not 0 <= n < len(col.versions):
+            return
+        v = col.versions[n]
+        if t == "delete":
+            v.deleted = True
+            for alias in v.aliases:
+                del col.aliases[alias]
+            v.aliases = []
+        elif v.deleted:
+            return  # nothing attaches to a deleted version
+        elif t == "unalias":
+            alias = str(rec["alias"])
+            if col.aliases.get(alias) == n:
+                del col.aliases[alias]
+                v.aliases.remove(alias)
+        elif t == "update":
+            if "description" in rec:
+                v.description = rec["description"]
+            if isinstance(rec.get("metadata"), dict):
+                v.metadata = dict(rec["metadata"])
+        elif t == "alias":
+            alias = str(rec["alias"])
+            old = col.aliases.get(alias)
+            if old is not None and old != n:
+                col.versions[old].aliases.remove(alias)
+            if alias not in v.aliases:
+                v.aliases.append(alias)
+            col.aliases[alias] = n
+        elif t == "use":
+            run = rec.get("run")
+            if run and run not in v.users:
+                v.users.append(run)
+        elif t == "log":
+            run = rec.get("run")
+            if run and run not in v.loggers:
+                v.loggers.append(run)
+
+
+# -- paths ----------------------------------------------------------------------------------------
+def _root(store: Store) -> Path:
+    return store.root / L.ARTIFACTS_DIR
+
+
+def object_path(store: Store, hexdigest: str) -> Path:
+    return _root(store) / L.OBJECTS_DIR / hexdigest[:2] / hexdigest
+
+
+def project_dir(store: Store, project: str) -> Path:
+    L.check_name("project", project)
+    return _root(store) / L.PROJECTS_DIR / project
+
+
+def log_path(store: Store, project: str) -> Path:
+    return project_dir(store, project) / L.ARTIFACT_LOG
+
+
+def manifest_path(store: Store, project: str, collection: str, digest: str) -> Path:
+    L.check_name("artifact name", collection)
+    return project_dir(store, project) / L.MANIFESTS_DIR / collection / f"{digest}.json"
+
+
+def projects(store: Store) -> list[str]:
+    """Projects that have artifacts."""
+    try:
+        with os.scandir(_root(store) / L.PROJECTS_DIR) as it:
+            return sorted(e.name for e in it if e.is_dir(follow_symlinks=False) and L.valid_name(e.name))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def load(store: Store, project: str) -> ProjectArtifacts:
+    """The folded artifact log of a project (empty when it has none)."""
+    st = ProjectArtifacts(project)
+    if not L.valid_name(project):
+        return st
+    records, _ = jsonl.read(log_path(store, project))
+    for rec in records:
+        if not isinstance(rec, dict):
+            continue
+        try:
+            st.apply(rec)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue  # a malformed line is skipped, like a torn one
+    return st
+
+
+def read_manifest(store: Store, project: str, collection: str, digest: str) -> dict[str, tuple[str, int]]:
+    """path -> (base64 MD5, size) of a version's manifest."""
+    path = manifest_path(store, project, collection, digest)
+    try:
+        with jsonl.open_read(path) as f:
+            doc = orjson.loads(f.read())
+    except FileNotFoundError:
+        raise StoreError(f"the manifest of {project}/{collection} ({digest}) is missing: {path}") from None
+    except ValueError as err:
+        raise StoreError(f"the manifest {path} is unreadable ({err})") from None
+    contents = doc.get("contents") if isinstance(doc, dict) else None
+    if not isinstance(contents, dict):
+        raise StoreError(f"the manifest {path} has no contents")
+    out: dict[str, tuple[str, int]] = {}
+    for p, e in contents.items():
+        parts = str(p).split("/")
+        # a shared store may hold a hostile manifest: no entry may lead out of a download directory
+        if str(p).startswith("/") or "\\" in str(p) or any(x in ("", ".", "..") for x in parts):
+            raise StoreError(f"the manifest {path} has an entry outside the artifact: {p!r}")
+        try:
+            out[str(p)] = (str(e["digest"]), int(e.get("size") or 0))
+            b64_to_hex(out[str(p)][0])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise StoreError(f"the manifest {path} has a malformed entry {p!r}") from None
+    return out
+
+
+# -- writing --------------------------------------------------------------------------------------
+@contextmanager
+def locked(store: Store, project: str) -> Iterator[None]:
+    """The project's artifact lock (flock; the kernel drops it if the holder dies)."""
+    d = project_dir(store, project)
+    L.make_dirs(d)
+    fd = jsonl.open_write(d / L.ARTIFACT_LOCK, os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def has_object(store: Store, b64: str, size: int) -> bool:
+    try:
+        st = os.stat(object_path(store, b64_to_hex(b64)), follow_symlinks=False)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size == size
+
+
+def put_object(store: Store, src: str | os.PathLike[str], expect: str | None = None) -> tuple[str, int]:
+    """Copy `src` into the object store (once per content) and return its (base64 MD5, size).
+
+    The bytes are hashed as they are copied, so the object's name is the digest of exactly what was
+    written; with `expect` (the digest taken when the file was added) a file that changed since is a
+    ValueError and nothing is stored."""
+    if expect is not None:
+        hexd = b64_to_hex(expect)
+        if os.path.isfile(object_path(store, hexd)):
+            return expect, os.path.getsize(object_path(store, hexd))
+    staging = _root(store) / L.OBJECTS_DIR
+    L.make_dirs(staging)
+    tmp = L.tmp_path(staging / f"incoming-{os.getpid()}-{time.monotonic_ns()}")
+    h = hashlib.md5()
+    n = 0
+    try:
+        fd = jsonl.open_write(tmp, os.O_CREAT | os.O_EXCL, OBJECT_MODE)
+        with open(src, "rb") as f, os.fdopen(fd, "wb") as g:
+            while chunk := f.read(_CHUNK):
+                h.update(chunk)
+                g.write(chunk)
+                n += len(chunk)
+        b64 = base64.b64encode(h.digest()).decode()
+        if expect is not None and b64 != expect:
+            raise ValueError(
+                f"{os.fspath(src)} changed after it was added to the artifact; add it again (or add it "
+                "with policy='mutable', which copies it when it is added)"
+            )
+        final = object_path(store, h.hexdigest())
+        L.make_dirs(final.parent)
+        try:
+            os.link(tmp, final)  # create-only: an object, once there, never gets other bytes
+        except FileExistsError:
+            pass
+        return b64, n
+    finally:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def copy_object(store: Store, b64: str, size: int, dest: str | os.PathLike[str]) -> None:
+    """Copy an object to `dest` (atomically: tmp + rename), checking its MD5 and size as it is read;
+    CorruptObject (and `dest` untouched) when they differ, ObjectMissing when it is not there."""
+    hexd = b64_to_hex(b64)
+    src = object_path(store, hexd)
+    dest = os.fspath(dest)
+    tmp = L.tmp_path(dest)
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
+    try:
+        rf = jsonl.open_read(src)
+    except FileNotFoundError:
+        raise ObjectMissing(f"object {hexd} is missing from the store at {store.root}") from None
+    h = hashlib.md5()
+    n = 0
+    try:
+        with rf, open(tmp, "xb") as g:
+            while chunk := rf.read(_CHUNK):
+                h.update(chunk)
+                g.write(chunk)
+                n += len(chunk)
+        if h.hexdigest() != hexd or n != size:
+            raise CorruptObject(
+                f"object {src} is corrupted (its bytes no longer match digest {b64}); it is not served. "
+                "Log the files again to repair it"
+            )
+        os.replace(tmp, dest)
+    finally:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def check_object(store: Store, b64: str, size: int) -> str | None:
+    """None when the object is whole; otherwise what is wrong with it."""
+    hexd = b64_to_hex(b64)
+    try:
+        with jsonl.open_read(object_path(store, hexd)) as f:
+            h = hashlib.md5()
+            n = 0
+            while chunk := f.read(_CHUNK):
+                h.update(chunk)
+                n += len(chunk)
+    except FileNotFoundError:
+        return f"object {hexd} is missing"
+    if h.hexdigest() != hexd or n != size:
+        return f"object {hexd} is corrupted"
+    return None
+
+
+def write_manifest(
+    store: Store, project: str, collection: str, entries: Mapping[str, tuple[str, int]]
+) -> str:
+    """Write the manifest of `entries` (once per content) and return the artifact digest."""
+    digest = artifact_digest({p: e[0] for p, e in entries.items()})
+    path = manifest_path(store, project, collection, digest)
+    if not path.is_file():
+        L.make_dirs(path.parent)
+        data = orjson.dumps(manifest_json(entries), option=orjson.OPT_INDENT_2) + b"\n"
+        try:
+            jsonl.write_atomic(path, data, replace=False)
+        except FileExistsError:
+            pass  # another writer got there first, with the same bytes
+    return digest
+
+
+def _append(store: Store, project: str, records: Iterable[dict[str, Any]]) -> None:
+    """Append records in one write(), so a version and its aliases become visible together."""
+    recs = list(records)
+    if not recs:
+        return
+    if schema.STRICT:
+        for r in recs:
+            schema.check(schema.ARTIFACT_LOG, r)
+    fd = jsonl.open_append(log_path(store, project))
+    try:
+        jsonl.write_all(fd, b"".join(jsonl.encode(r) for r in recs))
+    finally:
+        os.close(fd)
+
+
+def commit(
+    store: Store,
+    project: str,
+    collection: str,
+    type: str,
+    entries: Mapping[str, tuple[str, int]],
+    *,
+    description: str | None,
+    metadata: Mapping[str, Any],
+    aliases: Iterable[str],
+    tags: Iterable[str],
+    run: str | None,
+) -> VersionRec:
+    """Record a version of `collection` whose objects are in the store: a new `vN`, or the existing
+    version with the same digest (which gets the aliases). Returns the version as folded afterwards."""
+    digest = write_manifest(store, project, collection, entries)
+    size = sum(e[1] for e in entries.values())
+    now = time.time()
+    with locked(store, project):
+        st = load(store, project)
+        col = st.collections.get(collection)
+        if col is not None and col.type != type:
+            raise ValueError(
+                f"artifact {collection!r} already has type {col.type!r}, not {type!r}; use another name "
+                f"or type={col.type!r}"
+            )
+        recs: list[dict[str, Any]] = []
+        existing = col.by_digest(digest) if col is not None else None
+        if existing is not None:
+            n = existing.version
+            if run is not None and run not in existing.loggers:
+                recs.append({"t": "log", "time": now, "collection": collection, "version": n, "run": run})
+        else:
+            n = len(col.versions) if col is not None else 0
+            rec: dict[str, Any] = {
+                "t": "version",
+                "time": now,
+                "collection": collection,
+                "type": type,
+                "version": n,
+                "digest": digest,
+                "size": size,
+                "description": description,
+                "metadata": dict(metadata),
+                "tags": list(tags),
+                "run": run,
+            }
+            recs.append(rec)
+        have = set(existing.aliases) if existing is not None else set()
+        for alias in dict.fromkeys(aliases):
+            if alias not in have:
+                recs.append(
+                    {
+                        "t": "alias",
+                        "time": now,
+                        "collection": collection,
+                        "version": n,
+                        "alias": alias,
+                        "run": run,
+                    }
+                )
+        _append(store, project, recs)
+        for r in recs:
+            st.apply(r)
+    return st.collections[collection].versions[n]
+
+
+def record(store: Store, project: str, *recs: dict[str, Any]) -> None:
+    """Append records about an existing version (`use`, `alias`, `unalias`, `update`, `delete`) in one
+    write."""
+    now = time.time()
+    with locked(store, project):
+        _append(store, project, [{"t": r["t"], "time": now, **r} for r in recs])
+
+
+__all__ = [
+    "VersionRec",
+    "Collection",
+    "ProjectArtifacts",
+    "CorruptObject",
+    "ObjectMissing",
+    "artifact_digest",
+    "manifest_json",
+    "hash_file",
+    "b64_to_hex",
+    "hex_to_b64",
+    "object_path",
+    "load",
+    "projects",
+    "read_manifest",
+    "put_object",
+    "has_object",
+    "copy_object",
+    "check_object",
+    "write_manifest",
+    "commit",
+    "record",
+]

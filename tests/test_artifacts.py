@@ -1,0 +1,576 @@
+"""Artifacts (docs/COMPAT.md §9, docs/FORMAT.md "Artifacts"): wandb's digests and manifest, versions and
+aliases, offline use by every name form, downloads checked against their digests, the object store,
+lineage, the read API, and what concurrency and SIGKILL leave behind."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import signal
+import stat
+import subprocess
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import PY, run_script
+
+import runstore
+from runstore.errors import CommError
+from runstore.store import artifacts as A
+from runstore.store.store import Store
+
+
+def _files(root: Path, files: dict[str, bytes]) -> Path:
+    for name, data in files.items():
+        p = root / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+    return root
+
+
+def _art(tmp_path: Path, name: str, files: dict[str, bytes], type: str = "dataset", **kw: Any) -> Any:
+    d = _files(tmp_path / f"src-{name}-{len(files)}-{abs(hash(tuple(files.items())))}", files)
+    art = runstore.Artifact(name, type, **kw)
+    art.add_dir(d)
+    return art
+
+
+def _objects(tmp_path: Path) -> list[Path]:
+    return sorted(p for p in (tmp_path / ".wandb" / "artifacts" / "objects").rglob("*") if p.is_file())
+
+
+# -- wandb's digests, computed here from the definition in docs/COMPAT.md §9.2 -----------------------------
+def _b64md5(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+def test_digests_and_manifest_are_wandbs(tmp_path: Path) -> None:
+    files = {"b.txt": b"bee", "a/x.bin": bytes(range(256)) * 10, "a.txt": b""}
+    run = runstore.init(project="p")
+    art = _art(tmp_path, "data", files, metadata={"m": 1}, description="d")
+    expected_entries = {p: _b64md5(b) for p, b in files.items()}
+    text = "wandb-artifact-manifest-v1\n" + "".join(f"{p}:{expected_entries[p]}\n" for p in sorted(files))
+    expected = hashlib.md5(text.encode()).hexdigest()
+    assert art.digest == expected  # known before logging too
+    run.log_artifact(art)
+    assert art.digest == expected
+    assert {p: e.digest for p, e in art.manifest.entries.items()} == expected_entries
+    doc = json.loads((tmp_path / f".wandb/artifacts/projects/p/manifests/data/{expected}.json").read_text())
+    assert doc == {
+        "version": 1,
+        "storagePolicy": "wandb-storage-policy-v1",
+        "storagePolicyConfig": {"storageLayout": "V2"},
+        "contents": {p: {"digest": expected_entries[p], "size": len(files[p])} for p in sorted(files)},
+    }
+    assert list(doc["contents"]) == sorted(files)
+    # metadata and description do not change the digest
+    same = _art(tmp_path, "other", files, metadata={"different": True})
+    assert same.digest == expected
+
+
+# -- versions and aliases ----------------------------------------------------------------------------
+def test_versions_latest_aliases_and_dedup(tmp_path: Path) -> None:
+    run = runstore.init(project="p")
+    a0 = run.log_artifact(_art(tmp_path, "ds", {"x": b"0"}), aliases=["best", "latest"])
+    assert (a0.name, a0.version, a0.aliases, a0.state) == ("ds:v0", "v0", ["best", "latest"], "COMMITTED")
+    a1 = run.log_artifact(_art(tmp_path, "ds", {"x": b"1"}))
+    assert (a1.name, a1.aliases) == ("ds:v1", ["latest"])
+    a2 = run.log_artifact(_art(tmp_path, "ds", {"x": b"2"}), aliases=["best"])  # moves "best"
+    assert a2.aliases == ["best", "latest"]
+    assert run.use_artifact("ds:v0").aliases == []
+    assert run.use_artifact("ds:best").version == "v2"
+    # the same content as v1: no new version, v1 gets the new alias
+    again = run.log_artifact(_art(tmp_path, "ds", {"x": b"1"}), aliases=["prod"])
+    assert (again.version, again.aliases) == ("v1", ["prod"])
+    assert run.use_artifact("ds:latest").version == "v2"
+    assert [v.version for v in runstore.Api().artifact_versions("dataset", "p/ds")] == ["v0", "v1", "v2"]
+    with pytest.raises(ValueError, match="looks like a version number"):
+        run.log_artifact(_art(tmp_path, "ds", {"x": b"3"}), aliases=["v3"])
+    with pytest.raises(ValueError, match="already has type 'dataset'"):
+        run.log_artifact(_art(tmp_path, "ds", {"x": b"4"}, type="model"))
+    run.finish()
+
+
+def test_bad_input_is_one_clear_error(tmp_path: Path) -> None:
+    for bad in ("a/b", "a:b", "a b", "a#b", "..", "é", "name\n"):
+        with pytest.raises(ValueError, match="may only contain letters"):
+            runstore.Artifact(bad, "dataset")
+    with pytest.raises(ValueError, match="1-128 characters"):
+        runstore.Artifact("x" * 129, "dataset")
+    assert (
+        runstore.Artifact(runstore.util.make_artifact_name_safe("model run/1:x"), "model").name
+        == "model_run_1_x"
+    )
+    with pytest.raises(ValueError, match="reserved"):
+        runstore.Artifact("a", "wandb-history")
+    with pytest.raises(ValueError, match="JSON-serializable"):
+        runstore.Artifact("a", "dataset", metadata={"f": object()})
+    with pytest.raises(ValueError, match="at most 100"):
+        runstore.Artifact("a", "dataset", metadata={str(i): i for i in range(101)})
+    runstore.Artifact("a", "dataset", metadata={str(i): i for i in range(100)})
+    art = runstore.Artifact("a", "dataset")
+    with pytest.raises(ValueError, match="Path is not a file"):
+        art.add_file(tmp_path / "missing.txt")
+    with pytest.raises(ValueError, match="Path is not a directory"):
+        art.add_dir(tmp_path / "missing")
+    with pytest.raises(ValueError, match="relative path"):
+        art.add_file(_files(tmp_path, {"f": b"1"}) / "f", name="../escape")
+    run = runstore.init(project="p")
+    with pytest.raises(ValueError, match="no such file"):
+        run.log_artifact(str(tmp_path / "nothing-here"))
+    with pytest.raises(TypeError, match="Artifact or a path"):
+        run.log_artifact(42)
+    with pytest.raises(CommError, match="not found"):
+        run.use_artifact("never-logged:latest")
+    run.log_artifact(_art(tmp_path, "x", {"f": b"1"}))
+    with pytest.raises(CommError, match="aliases"):
+        run.use_artifact("x:nope")
+    with pytest.raises(ValueError, match="of type 'dataset', not 'model'"):
+        run.use_artifact("x", type="model")
+    run.finish()
+
+
+def test_building_add_file_add_dir_new_file_remove(tmp_path: Path) -> None:
+    src = _files(tmp_path / "src", {"f.txt": b"one", "d/g.txt": b"gee", "d/e/h.txt": b"h"})
+    art = runstore.Artifact("b", "dataset")
+    art.add_file(src / "f.txt", name="renamed/f.txt")
+    (src / "f.txt").write_bytes(b"changed after add")  # mutable: the artifact keeps what was added
+    art.add_dir(src / "d", name="dir")
+    with art.new_file("notes.txt", mode="w") as f:
+        f.write("hello")
+    with pytest.raises(ValueError, match="already has a different file"):
+        art.add_file(src / "f.txt", name="renamed/f.txt")
+    kept = art.get_entry("renamed/f.txt")  # the refused copy changed nothing
+    assert kept.digest == _b64md5(b"one") and Path(str(kept.local_path)).read_bytes() == b"one"
+    art.add_file(src / "f.txt", name="renamed/f.txt", overwrite=True)
+    (src / "d" / "g.txt").write_bytes(b"new gee")
+    with pytest.raises(ValueError, match="merge=True"):
+        art.add_dir(src / "d", name="dir")
+    art.add_dir(src / "d", name="dir", merge=True)
+    assert [e.path for e in art.files()] == ["dir/e/h.txt", "dir/g.txt", "notes.txt", "renamed/f.txt"]
+    tmp_file = _files(tmp_path / "t", {"scratch.tar.gz": b"tmp"}) / "scratch.tar.gz"
+    assert art.add_file(tmp_file, is_tmp=True).path == hashlib.md5(b"tmp").hexdigest()[:20] + ".tar.gz"
+    art.remove(art.get_entry(hashlib.md5(b"tmp").hexdigest()[:20] + ".tar.gz"))
+    art.remove("dir/e")
+    assert art.get_entry("dir/g.txt").size == len(b"new gee")
+    with pytest.raises(KeyError):
+        art.get_entry("dir/e/h.txt")
+    imm = tmp_path / "imm.bin"
+    imm.write_bytes(b"trusted")
+    art.add_file(imm, policy="immutable")
+    (src / "f.txt").write_bytes(b"later edits are not in the artifact")
+    run = runstore.init(project="p")
+    run.log_artifact(art)
+    out = Path(art.download(tmp_path / "out"))
+    got = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert got == {
+        "dir/g.txt": b"new gee",
+        "notes.txt": b"hello",
+        "renamed/f.txt": b"changed after add",
+        "imm.bin": b"trusted",
+    }
+    with pytest.raises(ValueError, match="cannot change"):
+        art.add_file(imm)
+    # an immutable-policy file changed between add and log is refused, not stored under a false digest
+    fresh = tmp_path / "fresh.bin"
+    fresh.write_bytes(b"not in the store yet")
+    bad = runstore.Artifact("c", "dataset")
+    bad.add_file(fresh, policy="immutable")
+    fresh.write_bytes(b"changed")
+    with pytest.raises(ValueError, match="changed after it was added"):
+        run.log_artifact(bad)
+    assert runstore.Api().artifact_exists("p/c") is False
+    run.finish()
+
+
+def test_incremental_starts_from_the_latest_version(tmp_path: Path) -> None:
+    run = runstore.init(project="p")
+    run.log_artifact(_art(tmp_path, "inc", {"a": b"1", "b": b"2"}))
+    more = _art(tmp_path, "inc", {"b": b"22", "c": b"3"}, incremental=True)
+    run.log_artifact(more)
+    assert {e.path: e.size for e in more.files()} == {"a": 1, "b": 2, "c": 1}
+    run.finish()
+
+
+# -- use_artifact offline, by every name form ---------------------------------------------------------------
+def test_use_artifact_by_every_name_form_offline(tmp_path: Path) -> None:
+    producer = runstore.init(project="vision", entity="team", mode="offline")
+    producer.log_artifact(_art(tmp_path, "mnist", {"x": b"0"}))
+    producer.log_artifact(_art(tmp_path, "mnist", {"x": b"1"}), aliases=["golden"])
+    producer.log_artifact(_art(tmp_path, "mnist", {"x": b"2"}))
+    producer.finish()
+    same = runstore.init(project="vision", mode="offline")
+    got = {
+        form: same.use_artifact(form).version
+        for form in (
+            "mnist",
+            "mnist:latest",
+            "mnist:v0",
+            "mnist:golden",
+            "vision/mnist:golden",
+            "team/vision/mnist:golden",
+        )
+    }
+    assert got == {
+        "mnist": "v2",
+        "mnist:latest": "v2",
+        "mnist:v0": "v0",
+        "mnist:golden": "v1",
+        "vision/mnist:golden": "v1",
+        "team/vision/mnist:golden": "v1",
+    }
+    same.finish()
+    other = runstore.init(project="elsewhere", mode="offline")
+    art = other.use_artifact("vision/mnist:golden", type="dataset")
+    assert (art.qualified_name, art.project) == ("vision/mnist:v1", "vision")
+    assert Path(art.download(), "x").read_bytes() == b"1"
+    other.finish()
+    assert [r.id for r in art.used_by()] == [same.id, other.id]
+    assert art.logged_by().id == producer.id
+
+
+# -- downloads -----------------------------------------------------------------------------------------
+def test_download_checkout_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = runstore.init(project="p")
+    art = run.log_artifact(_art(tmp_path, "d", {"a.txt": b"A", "sub/b.txt": b"B"}))
+    root = Path(art.download())
+    assert root == tmp_path / "artifacts" / "d:v0"
+    art.verify(root)
+    monkeypatch.setenv("WANDB_ARTIFACT_DIR", str(tmp_path / "elsewhere"))
+    assert Path(art.download()) == tmp_path / "elsewhere" / "d:v0"
+    only = Path(art.download(tmp_path / "prefix", path_prefix="sub"))
+    assert [p.name for p in only.rglob("*") if p.is_file()] == ["b.txt"]
+    (root / "a.txt").write_bytes(b"edited by the user")
+    with pytest.raises(ValueError, match="a.txt: modified"):
+        art.verify(root)
+    (root / "extra.txt").write_text("x")
+    with pytest.raises(ValueError, match="extra.txt: not a file of the artifact"):
+        art.verify(root)
+    # the user's edit never reaches the store: downloads are copies
+    assert Path(art.download(tmp_path / "fresh"), "a.txt").read_bytes() == b"A"
+    art.checkout(root)
+    art.verify(root)
+    assert not (root / "extra.txt").exists() and (root / "a.txt").read_bytes() == b"A"
+    with pytest.raises(ValueError, match="not logged"):
+        runstore.Artifact("n", "dataset").download()
+    run.finish()
+
+
+def test_a_corrupted_object_is_never_served(tmp_path: Path) -> None:
+    run = runstore.init(project="p")
+    art = run.log_artifact(_art(tmp_path, "c", {"w.bin": b"weights"}))
+    obj = A.object_path(Store(tmp_path / ".wandb"), hashlib.md5(b"weights").hexdigest())
+    os.chmod(obj, 0o644)
+    obj.write_bytes(b"weightz")  # same size, other bytes
+    with pytest.raises(A.CorruptObject, match="corrupted"):
+        art.download(tmp_path / "out")
+    assert not (tmp_path / "out" / "w.bin").exists()
+    assert A.check_object(Store(tmp_path / ".wandb"), _b64md5(b"weights"), 7) is not None
+    obj.unlink()
+    with pytest.raises(A.ObjectMissing):
+        runstore.Api().artifact("p/c:latest").download(tmp_path / "out2")
+    run.finish()
+
+
+def test_a_hostile_manifest_cannot_write_outside_the_download_directory(tmp_path: Path) -> None:
+    run = runstore.init(project="p")
+    art = run.log_artifact(_art(tmp_path, "h", {"ok.txt": b"ok"}))
+    run.finish()
+    manifest = tmp_path / f".wandb/artifacts/projects/p/manifests/h/{art.digest}.json"
+    doc = json.loads(manifest.read_text())
+    doc["contents"] = {"../../escaped.txt": doc["contents"]["ok.txt"]}
+    manifest.chmod(0o644)
+    manifest.write_text(json.dumps(doc))
+    with pytest.raises(runstore.Error, match="outside the artifact"):
+        runstore.Api().artifact("p/h:latest").download(tmp_path / "dl" / "root")
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+# -- the object store ----------------------------------------------------------------------------------
+def test_one_object_per_distinct_content_and_file_kinds(tmp_path: Path) -> None:
+    run = runstore.init(project="p")
+    big = os.urandom(50_000)
+    run.log_artifact(_art(tmp_path, "one", {"a": big, "b": b"small"}))
+    run.log_artifact(_art(tmp_path, "one", {"a": big, "b": b"small2"}))
+    run.log_artifact(_art(tmp_path, "two", {"copy-of-a": big}))
+    run.finish()
+    other = runstore.init(project="q")
+    other.log_artifact(_art(tmp_path, "three", {"again": big}))
+    other.finish()
+    objs = _objects(tmp_path)
+    assert sorted(p.name for p in objs) == sorted(
+        hashlib.md5(b).hexdigest() for b in (big, b"small", b"small2")
+    )
+    for p in objs:
+        assert stat.S_IMODE(p.stat().st_mode) & 0o222 == 0  # read-only, and never world-writable
+    for d in {p.parent for p in objs}:
+        assert stat.S_IMODE(d.stat().st_mode) & 0o002 == 0
+    kinds = {
+        f.rel: f.kind for f in Store(tmp_path / ".wandb").store_files() if f.rel.startswith("artifacts/")
+    }
+    digest_one = runstore.Api().artifact("p/one:v0").digest
+    assert kinds[f"artifacts/objects/{objs[0].parent.name}/{objs[0].name}"] == "immutable"
+    assert kinds["artifacts/projects/p/artifacts.jsonl"] == "append"
+    assert kinds[f"artifacts/projects/p/manifests/one/{digest_one}.json"] == "immutable"
+    assert kinds["artifacts/projects/p/lock"] == "derived"
+    assert not [n for n in os.listdir(tmp_path / ".wandb" / "artifacts" / "objects") if "tmp" in n]
+
+
+# -- lineage and the read API ------------------------------------------------------------------------------
+def test_lineage_and_the_read_api(tmp_path: Path) -> None:
+    producer = runstore.init(project="p")
+    producer.log_artifact(_art(tmp_path, "raw", {"r": b"r"}), aliases=["v-data"])
+    producer.log_artifact(_art(tmp_path, "clean", {"c": b"c"}, type="processed"))
+    producer.finish()
+    consumer = runstore.init(project="p")
+    consumer.use_artifact("raw")
+    consumer.use_artifact("clean:latest", aliases=["reviewed"])
+    consumer.log_model(_files(tmp_path / "m", {"model.pt": b"weights"}) / "model.pt", name="net")
+    consumer.finish()
+    api = runstore.Api()
+    assert [a.name for a in api.run(f"p/{producer.id}").logged_artifacts()] == ["raw:v0", "clean:v0"]
+    assert [a.name for a in api.run(f"p/{consumer.id}").used_artifacts()] == ["raw:v0", "clean:v0"]
+    assert [a.name for a in api.run(f"p/{consumer.id}").logged_artifacts()] == ["net:v0"]
+    assert api.artifact("p/clean:reviewed").aliases == ["reviewed", "latest"]
+    assert [t.name for t in api.artifact_types("p")] == ["dataset", "model", "processed"]
+    cols = api.artifact_collections("p", "dataset")
+    assert [(c.name, c.aliases, len(c.versions())) for c in cols] == [("raw", ["v-data", "latest"], 1)]
+    assert [a.name for a in api.artifacts("processed", "p/clean")] == ["clean:v0"]
+    assert api.artifact_exists("p/raw:v-data") and not api.artifact_exists("p/raw:v7")
+    assert not api.artifact_exists("p/missing")
+    art = api.artifact("p/raw:latest")
+    assert art.logged_by().id == producer.id and [r.id for r in art.used_by()] == [consumer.id]
+    assert art.created_at is not None and art.id and art.size == 1 and art.type == "dataset"
+
+
+def test_log_model_use_model_and_paths(tmp_path: Path) -> None:
+    d = _files(tmp_path / "ckpt", {"w.bin": b"w", "cfg.json": b"{}"})
+    run = runstore.init(project="p")
+    assert run.log_model(d / "w.bin") is None
+    run.log_model(d, name="full", aliases=["best"])
+    path_art = runstore.log_artifact(str(d / "cfg.json"))  # the module function follows the run
+    assert path_art.name == f"run-{run.id}-cfg.json:v0" and path_art.type == "unspecified"
+    one = run.use_model(f"run-{run.id}-w.bin:latest")
+    assert Path(one).read_bytes() == b"w" and Path(one).name == "w.bin"
+    assert sorted(os.listdir(runstore.use_model("full:best"))) == ["cfg.json", "w.bin"]
+    with pytest.raises(ValueError, match="model artifact"):
+        run.use_model(f"run-{run.id}-cfg.json")
+    run.finish()
+    with pytest.raises(runstore.Error, match="init"):
+        runstore.log_artifact(str(d))
+
+
+def test_disabled_and_finished_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = runstore.init(project="p")
+    run.log_artifact(_art(tmp_path, "keep", {"k": b"k"}))
+    run.finish()
+    late = _art(tmp_path, "late", {"l": b"l"})
+    assert run.log_artifact(late).state == "PENDING"
+    assert "finished" in capsys.readouterr().err
+    log = tmp_path / ".wandb/artifacts/projects/p/artifacts.jsonl"
+    before = log.read_bytes()
+    off = runstore.init(project="p", mode="disabled")
+    assert off.log_artifact(_art(tmp_path, "nothing", {"n": b"n"})).state == "PENDING"
+    assert off.use_artifact("keep").version == "v0"  # reads; records no lineage
+    off.finish()
+    assert log.read_bytes() == before
+
+
+def test_save_logs_a_draft_with_or_without_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    art = _art(tmp_path, "standalone", {"s": b"s"})
+    art.save(project="tools")  # no run: committed with no producer
+    assert art.qualified_name == "tools/standalone:v0" and art.logged_by() is None
+    monkeypatch.setenv("WANDB_PROJECT", "from-env")
+    other = _art(tmp_path, "env-project", {"e": b"e"})
+    other.save()
+    assert other.project == "from-env"
+    run = runstore.init(project="p")
+    inside = _art(tmp_path, "in-run", {"r": b"r"})
+    inside.save()
+    inside.save()  # committed: nothing more to write
+    assert inside.project == "p" and inside.logged_by().id == run.id
+    assert [a.name for a in runstore.Api().artifact_versions("dataset", "p/in-run")] == ["in-run:v0"]
+    run.finish()
+
+
+def test_promote_a_logged_version_by_editing_it(tmp_path: Path) -> None:
+    """The CI flow: a later job moves the `prod` alias and annotates the version, then saves."""
+    run = runstore.init(project="p")
+    run.log_artifact(_art(tmp_path, "model", {"w": b"0"}, type="model", metadata={"acc": 0.8}))
+    run.log_artifact(_art(tmp_path, "model", {"w": b"1"}, type="model"))
+    run.finish()
+    api = runstore.Api()
+    v0 = api.artifact("p/model:v0")
+    v0.aliases.append("prod")
+    v0.description = "approved"
+    v0.metadata["approved_by"] = "ci"
+    v0.save()
+    got = api.artifact("p/model:prod")
+    assert (got.version, got.description, got.metadata) == (
+        "v0",
+        "approved",
+        {"acc": 0.8, "approved_by": "ci"},
+    )
+    v1 = api.artifact("p/model:latest")
+    v1.aliases = [*v1.aliases, "prod"]  # assigning moves it
+    v1.save()
+    assert api.artifact("p/model:prod").version == "v1" and api.artifact("p/model:v0").aliases == []
+    v1.aliases.remove("prod")
+    v1.save()
+    assert not api.artifact_exists("p/model:prod") and v1.aliases == ["latest"]
+    v1.aliases.append("v7")
+    with pytest.raises(ValueError, match="version number"):
+        v1.save()
+    assert api.artifact("p/model:v0").digest == v0.digest  # the contents never change
+    with pytest.raises(ValueError, match="cannot change"):
+        v0.add_file(tmp_path / "x")
+
+
+def test_delete_a_version(tmp_path: Path) -> None:
+    run = runstore.init(project="p")
+    v0 = run.log_artifact(_art(tmp_path, "del", {"x": b"0"}))
+    v1 = run.log_artifact(_art(tmp_path, "del", {"x": b"1"}), aliases=["keep"])
+    with pytest.raises(ValueError, match="delete_aliases=True"):
+        v1.delete()
+    v1.delete(delete_aliases=True)
+    assert v1.state == "DELETED"
+    api = runstore.Api()
+    assert api.artifact("p/del:latest").version == "v0" and v0.version == "v0"
+    assert not api.artifact_exists("p/del:v1") and not api.artifact_exists("p/del:keep")
+    assert [a.version for a in api.artifact_versions("dataset", "p/del")] == ["v0"]
+    # the same content again is a new version: numbers are never reused
+    again = run.log_artifact(_art(tmp_path, "del", {"x": b"1"}))
+    assert again.version == "v2" and again.aliases == ["latest"]
+    assert [a.name for a in api.run(f"p/{run.id}").logged_artifacts()] == ["del:v0", "del:v2"]
+    api.artifact("p/del:v0").delete()
+    api.artifact("p/del:v2").delete()
+    assert not api.artifact_exists("p/del")
+    run.finish()
+
+
+# -- concurrency and crashes --------------------------------------------------------------------------------
+WRITER = """
+import os, sys, time, runstore
+from runstore.store import artifacts as A
+load = A.load
+def slow_load(*a, **k):  # widens the window between reading the log and appending to it
+    st = load(*a, **k)
+    time.sleep(0.05)
+    return st
+A.load = slow_load
+i = int(sys.argv[1])
+os.makedirs(f"src{i}", exist_ok=True)
+open(f"src{i}/data.bin", "wb").write(f"content {i}".encode() * 1000)
+open(f"src{i}/shared.bin", "wb").write(b"same in every version")
+run = runstore.init(project="p")
+sys.stdin.readline()  # start together
+art = runstore.Artifact("shared", "dataset")
+art.add_dir(f"src{i}")
+run.log_artifact(art, aliases=["contested", f"w{i}"])
+print(art.version, flush=True)
+run.finish()
+"""
+
+
+def test_six_processes_logging_one_collection_get_distinct_versions(tmp_path: Path) -> None:
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
+    env.update(RUNSTORE_DIR=str(tmp_path / ".wandb"), RUNSTORE_DAEMON="0", RUNSTORE_CONSOLE="off")
+    procs = [
+        subprocess.Popen(
+            [PY, str(script), str(i)],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(6)
+    ]
+    for p in procs:
+        assert p.stdin is not None
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    versions = [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert sorted(versions) == [f"v{n}" for n in range(6)]
+    api = runstore.Api()
+    got = api.artifact_versions("dataset", "p/shared")
+    assert [a.version for a in got] == [f"v{n}" for n in range(6)]
+    holders = [a.version for a in got if "contested" in a.aliases]
+    assert len(holders) == 1
+    for i, v in enumerate(versions):
+        art = api.artifact(f"p/shared:w{i}")
+        assert art.version == v
+        art.verify(art.download(tmp_path / f"check{i}"))
+        assert (tmp_path / f"check{i}" / "data.bin").read_bytes() == f"content {i}".encode() * 1000
+    assert len(_objects(tmp_path)) == 7  # six data files and one shared
+
+
+KILLED = """
+import os, signal, sys, runstore
+from runstore.store import artifacts as A, jsonl
+where = sys.argv[1]
+os.makedirs("src", exist_ok=True)
+for n in range(5):
+    open(f"src/f{n}.bin", "wb").write(os.urandom(100_000))
+run = runstore.init(project="p")
+art = runstore.Artifact("ckpt", "model")
+art.add_dir("src")
+put, write_all = A.put_object, jsonl.write_all
+calls = []
+def dying_put(*a, **k):
+    calls.append(1)
+    if where == "objects" and len(calls) == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return put(*a, **k)
+def torn_write(fd, data):
+    if where == "log" and b'"t":"version"' in data:
+        os.write(fd, data[: len(data) // 2])  # half the record, then the process dies
+        os.kill(os.getpid(), signal.SIGKILL)
+    return write_all(fd, data)
+A.put_object = dying_put
+jsonl.write_all = torn_write
+run.log_artifact(art, aliases=["best"])
+"""
+
+
+@pytest.mark.parametrize("where", ["objects", "log"])
+def test_sigkill_during_log_artifact_leaves_no_version_and_the_next_log_completes(
+    tmp_path: Path, where: str
+) -> None:
+    p = run_script(KILLED.replace("sys.argv[1]", repr(where)), tmp_path)
+    assert p.returncode == -signal.SIGKILL, p.stderr
+    api = runstore.Api()
+    assert not api.artifact_exists("p/ckpt")
+    assert api.artifact_versions("model", "p/ckpt").__len__() == 0
+    run = runstore.init(project="p")
+    art = runstore.Artifact("ckpt", "model")
+    art.add_dir(tmp_path / "src")
+    run.log_artifact(art, aliases=["best"])
+    run.finish()
+    got = runstore.Api().artifact("p/ckpt:best")
+    assert got.version == "v0" and got.aliases == ["best", "latest"]
+    got.verify(got.download(tmp_path / "out"))
+    text = (tmp_path / ".wandb/artifacts/projects/p/artifacts.jsonl").read_text()
+    assert text.endswith("\n")
+    # the torn fragment was sealed into a line of its own, skipped by readers
+    assert sum(1 for line in text.splitlines() if '"t":"version"' in line) == (2 if where == "log" else 1)
+
+
+def test_module_globals_and_the_shim_names(tmp_path: Path) -> None:
+    assert "Artifact" in runstore.__all__ and runstore.Artifact.__module__ == "runstore.sdk.artifact"
+    code = textwrap.dedent(
+        """
+        import json, runstore
+        print(json.dumps([n in runstore.__all__ for n in ("log_artifact", "use_artifact", "log_model",
+                                                          "use_model")]))
+        """
+    )
+    out = run_script(code, tmp_path)
+    assert json.loads(out.stdout) == [True, True, True, True], out.stderr
