@@ -18,6 +18,7 @@ app = typer.Typer(
 
 from ..errors import Error  # noqa: E402
 from . import (  # noqa: E402
+    artifact_cmd,
     daemon_cmd,
     diff,
     import_cmd,
@@ -71,6 +72,7 @@ daemon_cmd.register(app)
 sweep_cmd.register(app)
 sync_cmd.register(app)
 shim_cmd.register(app)
+artifact_cmd.register(app)
 import_cmd.register(app)
 
 

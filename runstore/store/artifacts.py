@@ -525,3 +525,33 @@ __all__ = [
     "commit",
     "record",
 ]
+
+
+def unreferenced_objects(store: Store, min_age_s: float = 3600.0) -> tuple[list[tuple[str, int]], int]:
+    """([(path, size)] of objects no live version of any project references and older than `min_age_s`
+    (a put in progress stores its objects before its version record), how many objects are kept)."""
+    import time
+
+    wanted: set[str] = set()
+    for project in projects(store):
+        for col in load(store, project).collections.values():
+            for v in col.live:
+                try:
+                    entries = read_manifest(store, project, col.name, v.digest)
+                except (OSError, ValueError):
+                    continue  # a missing manifest keeps nothing alive, and loses nothing it named
+                wanted.update(b64_to_hex(d) for d, _ in entries.values())
+    doomed: list[tuple[str, int]] = []
+    kept = 0
+    cutoff = time.time() - min_age_s
+    for rel, path in L.walk(_root(store) / L.OBJECTS_DIR):
+        name = rel.rsplit("/", 1)[-1]
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        if name in wanted or st.st_mtime > cutoff:
+            kept += 1
+        else:
+            doomed.append((path, st.st_size))
+    return doomed, kept

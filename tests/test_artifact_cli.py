@@ -1,0 +1,150 @@
+"""`runstore artifact put|get|ls|show|alias|verify|gc`: artifacts from the shell (issue 12's CLI)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+
+import runstore
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    d = tmp_path / "data"
+    (d / "sub").mkdir(parents=True)
+    (d / "a.txt").write_text("hello\n")
+    (d / "sub" / "b.bin").write_bytes(os.urandom(50_000))
+    return d
+
+
+def cli_json(capsys, *argv: str):
+    code, out, err = run_cli(capsys, *argv, "--json")
+    assert code == 0, (argv, err)
+    return json.loads(out)
+
+
+def test_put_get_ls_show_verify_round_trip(capsys, tmp_path, tree):
+    v0 = cli_json(
+        capsys,
+        "artifact",
+        "put",
+        str(tree),
+        "--name",
+        "p/data",
+        "--type",
+        "dataset",
+        "--alias",
+        "prod",
+        "--metadata",
+        '{"rows": 2}',
+        "--description",
+        "two files",
+    )
+    assert (v0["name"], v0["version"], v0["files"], v0["metadata"]) == ("p/data:v0", "v0", 2, {"rows": 2})
+    assert v0["aliases"] == ["prod", "latest"] and v0["size"] == 50_006
+    same = cli_json(capsys, "artifact", "put", str(tree), "--name", "p/data", "--alias", "again")
+    assert same["version"] == "v0" and same["digest"] == v0["digest"] and "again" in same["aliases"]
+    (tree / "a.txt").write_text("changed\n")
+    v1 = cli_json(capsys, "artifact", "put", str(tree), "--name", "p/data")
+    assert v1["version"] == "v1" and v1["aliases"] == ["latest"]
+
+    (row,) = cli_json(capsys, "artifact", "ls", "p")
+    assert (row["name"], row["versions"], row["latest"], row["aliases"]) == (
+        "data",
+        2,
+        "v1",
+        {"again": "v0", "prod": "v0"},
+    )
+    code, out, _ = run_cli(capsys, "artifact", "ls", "p", "--type", "model")
+    assert code == 0 and "no artifacts of type model" in out
+
+    shown = cli_json(capsys, "artifact", "show", "p/data:prod")
+    assert shown["version"] == "v0" and shown["description"] == "two files"
+    assert sorted(f["path"] for f in shown["manifest"]) == ["a.txt", "sub/b.bin"]
+
+    got = cli_json(capsys, "artifact", "get", "p/data:prod", "--root", str(tmp_path / "out"))
+    out_dir = Path(got["root"])
+    assert (out_dir / "a.txt").read_text() == "hello\n"
+    assert (out_dir / "sub" / "b.bin").read_bytes() == (tree / "sub" / "b.bin").read_bytes()
+    code, out, err = run_cli(capsys, "artifact", "verify", "p/data:v0", str(out_dir))
+    assert code == 0 and "matches p/data:v0" in out
+    (out_dir / "a.txt").write_text("tampered\n")
+    code, out, err = run_cli(capsys, "artifact", "verify", "p/data:v0", str(out_dir))
+    assert code == 1 and "a.txt: modified" in err and len(err.strip().splitlines()) == 1
+
+    # the SDK sees what the CLI logged, offline
+    art = runstore.Api().artifact("p/data:prod")
+    assert art.version == "v0" and art.metadata == {"rows": 2}
+
+
+def test_alias_add_moves_and_rm_removes(capsys, tree):
+    cli_json(capsys, "artifact", "put", str(tree), "--name", "p/m", "--type", "model", "--alias", "best")
+    (tree / "a.txt").write_text("v1\n")
+    cli_json(capsys, "artifact", "put", str(tree), "--name", "p/m", "--type", "model")
+    code, out, err = run_cli(capsys, "artifact", "alias", "add", "p/m:v1", "best")
+    assert code == 0, err
+    assert cli_json(capsys, "artifact", "show", "p/m:best")["version"] == "v1"
+    assert "best" not in cli_json(capsys, "artifact", "show", "p/m:v0")["aliases"]
+    code, out, err = run_cli(capsys, "artifact", "alias", "rm", "p/m:v1", "best")
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "artifact", "get", "p/m:best")
+    assert code == 1 and "not found" in err and len(err.strip().splitlines()) == 1
+    code, out, err = run_cli(capsys, "artifact", "alias", "rm", "p/m:v1", "nope")
+    assert code == 1 and "has no alias 'nope'" in err
+    code, out, err = run_cli(capsys, "artifact", "alias", "add", "p/m:v1", "v7")
+    assert code == 1 and "v7" in err
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["--name", "p/x", "--metadata", "{bad"], "--metadata is not JSON"),
+        (["--name", "p/x", "--type", "wandb-history"], "wandb-"),
+        (["--name", "p/x:v3"], "without ':v3'"),
+        (["--name", "p/x", "--alias", "latest2", "--alias", "v2"], "v2"),
+    ],
+)
+def test_bad_input_is_one_line(capsys, tree, argv, needle):
+    code, out, err = run_cli(capsys, "artifact", "put", str(tree), *argv)
+    assert code in (1, 2) and needle in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_missing_path_and_unknown_artifact(capsys, tmp_path, tree):
+    code, _, err = run_cli(capsys, "artifact", "put", str(tmp_path / "nope"), "--name", "p/x")
+    assert code == 1 and "no such file or directory" in err
+    cli_json(capsys, "artifact", "put", str(tree), "--name", "p/x")
+    code, _, err = run_cli(capsys, "artifact", "get", "p/nothere")
+    assert code == 1 and "not found" in err
+
+
+def test_a_corrupted_object_is_never_served(capsys, tmp_path, tree):
+    cli_json(capsys, "artifact", "put", str(tree), "--name", "p/c")
+    objects = tmp_path / ".wandb" / "artifacts" / "objects"
+    victim = next(p for p in objects.rglob("*") if p.is_file() and p.stat().st_size == 6)  # a.txt
+    victim.chmod(0o644)
+    victim.write_text("HACKED")
+    code, _, err = run_cli(capsys, "artifact", "get", "p/c", "--root", str(tmp_path / "out"))
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out" / "a.txt").exists()
+
+
+def test_gc_removes_only_what_no_live_version_references(capsys, tmp_path, tree):
+    cli_json(capsys, "artifact", "put", str(tree), "--name", "p/g")
+    (tree / "a.txt").write_text("only in v1\n")
+    cli_json(capsys, "artifact", "put", str(tree), "--name", "p/g")
+    art = runstore.Api().artifact("p/g:v1")
+    art.delete()
+    dry = cli_json(capsys, "artifact", "gc", "--min-age-hours", "0")
+    assert dry["would_delete"] == 1 and dry["bytes"] == len("only in v1\n") and dry["kept"] == 2
+    assert cli_json(capsys, "artifact", "gc", "--min-age-hours", "0")["would_delete"] == 1  # dry run kept it
+    done = cli_json(capsys, "artifact", "gc", "--min-age-hours", "0", "--force")
+    assert done["deleted"] == 1
+    got = cli_json(capsys, "artifact", "get", "p/g:v0", "--root", str(tmp_path / "v0"))
+    assert (Path(got["root"]) / "sub" / "b.bin").exists()
+    recent = cli_json(capsys, "artifact", "gc")  # default: objects younger than an hour are kept
+    assert recent["would_delete"] == 0
