@@ -148,3 +148,37 @@ def test_gc_removes_only_what_no_live_version_references(capsys, tmp_path, tree)
     assert (Path(got["root"]) / "sub" / "b.bin").exists()
     recent = cli_json(capsys, "artifact", "gc")  # default: objects younger than an hour are kept
     assert recent["would_delete"] == 0
+
+
+def test_putting_an_unchanged_tree_again_reads_no_file(capsys, tmp_path, tree, monkeypatch):
+    """The stat cache: size, mtime and inode unchanged -> the recorded digest, no read, no copy."""
+    from runstore.store import artifacts as A
+
+    cli_json(capsys, "artifact", "put", str(tree), "--name", "p/s")
+    assert (tmp_path / ".wandb" / "cache" / "artifact-stat.json").is_file()
+    A._stat_caches.clear()  # as a new process would: the cache is read back from disk
+    copied: list[str] = []
+    real = A.put_object
+
+    def counting(store, src, expect=None):
+        copied.append(str(src))
+        return real(store, src, expect)
+
+    monkeypatch.setattr(A, "put_object", counting)
+    again = cli_json(capsys, "artifact", "put", str(tree), "--name", "p/s")
+    assert again["version"] == "v0" and copied == []
+    (tree / "a.txt").write_text("a change of size\n")
+    v1 = cli_json(capsys, "artifact", "put", str(tree), "--name", "p/s")
+    assert v1["version"] == "v1" and copied == [str(tree / "a.txt")]
+
+
+def test_an_artifact_built_in_one_store_logs_into_another(tmp_path, tree, monkeypatch):
+    other = tmp_path / "elsewhere"
+    art = runstore.Artifact("moved", "dataset")
+    art.add_dir(tree)  # copied into the store discovered here (RUNSTORE_DIR)
+    run = runstore.init(project="p", dir=other)
+    run.log_artifact(art)
+    run.finish(quiet=True)
+    monkeypatch.setenv("RUNSTORE_DIR", str(other / ".wandb"))
+    got = runstore.Api().artifact("p/moved:v0")
+    got.verify(got.download(tmp_path / "out"))

@@ -521,7 +521,6 @@ for n in range(5):
     open(f"src/f{n}.bin", "wb").write(os.urandom(100_000))
 run = runstore.init(project="p")
 art = runstore.Artifact("ckpt", "model")
-art.add_dir("src")
 put, write_all = A.put_object, jsonl.write_all
 calls = []
 def dying_put(*a, **k):
@@ -536,6 +535,7 @@ def torn_write(fd, data):
     return write_all(fd, data)
 A.put_object = dying_put
 jsonl.write_all = torn_write
+art.add_dir("src")  # mutable files are copied into the object store as they are added
 run.log_artifact(art, aliases=["best"])
 """
 

@@ -191,6 +191,7 @@ class Artifact:
         self._entries: dict[str, ArtifactManifestEntry] = {}
         self._staging: str | None = None
         self._staged = 0
+        self._objects: Store | None = None  # where mutable files were copied when added
         self._tags: list[str] = []
         # set once logged (or when read from a store)
         self._store: Store | None = None
@@ -209,6 +210,7 @@ class Artifact:
         art._incremental = False
         art._staging = None
         art._staged = 0
+        art._objects = None
         art._deleted = rec.deleted
         art._bind(store, project, rec, entity)
         return art
@@ -350,6 +352,12 @@ class Artifact:
                 "with the same name to log a new version"
             )
 
+    def _object_store(self) -> Store:
+        if self._objects is None:
+            self._objects = Store.discover()
+            self._objects.ensure()
+        return self._objects
+
     def _stage_dir(self) -> str:
         if self._staging is None:
             import tempfile
@@ -360,19 +368,17 @@ class Artifact:
     def _put(self, path: str, local: str, overwrite: bool, policy: str) -> ArtifactManifestEntry:
         if policy not in ("mutable", "immutable"):
             raise ValueError(f"policy must be 'mutable' or 'immutable', got {policy!r}")
-        staged = None
         if policy == "mutable":
-            # a fresh name per copy: the file of an entry this one may fail to replace stays intact
-            self._staged += 1
-            staged = os.path.join(self._stage_dir(), f"f{self._staged}")
-            digest, size = _copy_hashing(local, staged)
-            local = staged
+            # Copied now (later changes to the file are not in the artifact), straight into the object
+            # store this process logs to, hashed as it is copied; an unchanged file is not even read
+            # (the stat cache). The entry then points at that object, which is immutable.
+            store = self._object_store()
+            digest, size = A.add_object(store, local)
+            local = str(A.object_path(store, A.b64_to_hex(digest)))
         else:
             digest, size = A.hash_file(local)
         old = self._entries.get(path)
         if old is not None and old.digest != digest and not overwrite:
-            if staged is not None:
-                os.unlink(staged)
             raise ValueError(
                 f"artifact {self._name!r} already has a different file at {path!r}; pass overwrite=True "
                 "(add_file) or merge=True (add_dir) to replace it"
@@ -818,6 +824,8 @@ def commit(
         tags=tags,
         run=run,
     )
+    if art._objects is not None:
+        A.save_stat_cache(art._objects)
     art._cleanup()
     art._bind(store, project, rec, entity)
     return art

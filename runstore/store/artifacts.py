@@ -555,3 +555,55 @@ def unreferenced_objects(store: Store, min_age_s: float = 3600.0) -> tuple[list[
         else:
             doomed.append((path, st.st_size))
     return doomed, kept
+
+
+# -- the stat cache -----------------------------------------------------------------------------------
+# path -> [size, mtime_ns, inode, base64 MD5] of files added to artifacts from this store's machine: a file
+# whose size, mtime and inode are unchanged is not read again when it is added again (DVC's rule), which
+# makes putting an unchanged tree a matter of stat() calls. Derived: deleting it costs one re-hash.
+_stat_caches: dict[str, dict[str, list[Any]]] = {}
+
+
+def _stat_cache(store: Store) -> dict[str, list[Any]]:
+    key = str(store.root)
+    cache = _stat_caches.get(key)
+    if cache is None:
+        try:
+            with jsonl.open_read(store.root / L.CACHE_DIR / L.ARTIFACT_STAT_CACHE) as f:
+                raw = orjson.loads(f.read())
+            cache = raw if isinstance(raw, dict) else {}
+        except (OSError, ValueError):
+            cache = {}
+        _stat_caches[key] = cache
+    return cache
+
+
+def add_object(store: Store, src: str) -> tuple[str, int]:
+    """(base64 MD5, size) of file `src`, whose bytes are then an object of the store: taken from the
+    stat cache when the file is unchanged and its object is there, else copied in (hashed as copied)."""
+    st = os.stat(src)
+    sig = [st.st_size, st.st_mtime_ns, st.st_ino]
+    cache = _stat_cache(store)
+    hit = cache.get(src)
+    if (
+        hit is not None
+        and hit[:3] == sig
+        and isinstance(hit[3], str)
+        and has_object(store, hit[3], st.st_size)
+    ):
+        return hit[3], st.st_size
+    b64, n = put_object(store, src)
+    if n == st.st_size:  # the file did not change while it was copied: its signature names these bytes
+        cache[src] = [*sig, b64]
+    return b64, n
+
+
+def save_stat_cache(store: Store) -> None:
+    cache = _stat_caches.get(str(store.root))
+    if not cache:
+        return
+    try:
+        L.make_dirs(store.root / L.CACHE_DIR)
+        jsonl.write_atomic(store.root / L.CACHE_DIR / L.ARTIFACT_STAT_CACHE, orjson.dumps(cache))
+    except OSError:
+        pass  # derived: the next put hashes again

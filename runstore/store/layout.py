@@ -44,6 +44,7 @@ RUNS_DIR = "runs"
 SWEEPS_DIR = "sweeps"
 CACHE_DIR = "cache"
 WRITER_LOCK = "writer.lock"
+ARTIFACT_STAT_CACHE = "artifact-stat.json"
 DAEMON_DIR = "daemon"
 RESTORE_DIR = "restore"
 
