@@ -668,6 +668,103 @@ def bench_sweeps(sz: Sizes, tmp: Path, details: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def bench_artifacts(sz: Sizes, tmp: Path, details: dict[str, Any]) -> list[Row]:
+    """`runstore artifact put` of a tree of 10,000 small files and 3 large ones against `cp -r` (and
+    `dvc add` where dvc is installed), putting it again unchanged, and `artifact get` into a fresh
+    directory (issue 12's targets)."""
+    import os as _os
+
+    small, big_mb = (2_000, 20) if sz is QUICK else (10_000, 300)
+    tree = tmp / "art-tree"
+    step(f"artifacts: writing {small:,} small files and 3 of {big_mb} MB")
+    for i in range(small):
+        d = tree / f"d{i % 100}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"f{i}.bin").write_bytes(_os.urandom(2000 + (i * 37) % 8000))
+    for j in range(3):
+        with open(tree / f"big{j}.bin", "wb") as f:
+            for _ in range(big_mb):
+                f.write(_os.urandom(1 << 20))
+    payload = sum(p.stat().st_size for p in tree.rglob("*") if p.is_file())
+    env = base_env(tmp, "runstore")
+    store = tmp / "art-store" / ".wandb"
+    env["RUNSTORE_DIR"] = str(store)
+    cli = [str(runstore_cli()), "artifact"]
+
+    def fresh_store() -> None:
+        shutil.rmtree(store.parent, ignore_errors=True)
+        shutil.rmtree(tmp / "art-copy", ignore_errors=True)
+
+    cp_times, _ = time_cmd(
+        ["cp", "-r", str(tree), str(tmp / "art-copy")], env, tmp, 3, "artifacts: cp -r", before=fresh_store
+    )
+    put_times, _ = time_cmd(
+        [*cli, "put", str(tree), "--name", "p/tree"],
+        env,
+        tmp,
+        3,
+        "artifacts: runstore artifact put",
+        before=fresh_store,
+    )
+    again_times, _ = time_cmd(
+        [*cli, "put", str(tree), "--name", "p/tree"], env, tmp, 3, "artifacts: put again, unchanged"
+    )
+
+    def fresh_out() -> None:
+        shutil.rmtree(tmp / "art-out", ignore_errors=True)
+
+    get_times, _ = time_cmd(
+        [*cli, "get", "p/tree", "--root", str(tmp / "art-out")],
+        env,
+        tmp,
+        3,
+        "artifacts: runstore artifact get",
+        before=fresh_out,
+    )
+    dvc = shutil.which("dvc")
+    dvc_s: float | None = None
+    if dvc:
+
+        def dvc_fresh() -> None:
+            shutil.rmtree(tmp / "dvc-repo", ignore_errors=True)
+            shutil.copytree(tree, tmp / "dvc-repo" / "tree")
+            subprocess.run([dvc, "init", "--no-scm", "-q"], cwd=tmp / "dvc-repo", check=True)
+
+        dvc_times, _ = time_cmd(
+            [dvc, "add", "-q", "tree"], env, tmp / "dvc-repo", 1, "artifacts: dvc add", before=dvc_fresh
+        )
+        dvc_s = dvc_times[0]
+    cp_s, put_s = statistics.median(cp_times), statistics.median(put_times)
+    again_s, get_s = statistics.median(again_times), statistics.median(get_times)
+    details["artifacts"] = {
+        "files": small + 3,
+        "bytes": payload,
+        "cp_s": cp_times,
+        "put_s": put_times,
+        "again_s": again_times,
+        "get_s": get_times,
+        "dvc_s": dvc_s,
+    }
+    mb = payload / 1e6
+    rows = [
+        Row(
+            f"artifact put, {small + 3:,} files / {mb:,.0f} MB (vs cp -r {cp_s:.2f} s)",
+            "s",
+            put_s,
+            None,
+            max_value=1.5 * cp_s,
+        ),
+        Row("artifact put again, unchanged", "s", again_s, None, max_value=0.1 * put_s),
+        Row("artifact get into a fresh directory", "s", get_s, None, max_value=0.5),
+    ]
+    rows[0].notes.append(
+        f"cp -r: {cp_s:.2f} s; dvc add: "
+        + (f"{dvc_s:.2f} s" if dvc_s is not None else "n/a (dvc not installed)")
+        + "; medians of 3; wandb: n/a (its artifact put needs a server)"
+    )
+    return rows
+
+
 def bench_sync(sz: Sizes, tmp: Path, details: dict[str, Any]) -> list[Row]:
     project = "bench-sync"
 
@@ -1019,6 +1116,7 @@ def main() -> int:
             ("sweeps", lambda: bench_sweeps(sz, tmp, details)),
             ("bayes", lambda: bench_bayes(sz is QUICK, details, Row, step)),
             ("sync", lambda: bench_sync(sz, tmp, details)),
+            ("artifacts", lambda: bench_artifacts(sz, tmp, details)),
         ):
             if a.only and name not in a.only:
                 continue
