@@ -139,7 +139,7 @@ def get(
     if json:
         console.print_json(json_text({**_doc(art), "root": dest}))
     else:
-        console.print(dest)
+        console.print(safe_text(dest))
 
 
 @artifact_app.command("ls")
@@ -278,7 +278,9 @@ def verify(
         art.verify(str(root))
     except ValueError as e:
         raise UsageError(str(e)) from None
-    console.print(f"{root}: matches {safe_text(art.qualified_name)} ({len(art.manifest)} file(s))")
+    console.print(
+        f"{safe_text(str(root))}: matches {safe_text(art.qualified_name)} ({len(art.manifest)} file(s))"
+    )
 
 
 @artifact_app.command("gc")
