@@ -182,3 +182,21 @@ def test_an_artifact_built_in_one_store_logs_into_another(tmp_path, tree, monkey
     monkeypatch.setenv("RUNSTORE_DIR", str(other / ".wandb"))
     got = runstore.Api().artifact("p/moved:v0")
     got.verify(got.download(tmp_path / "out"))
+
+
+def test_large_files_copied_on_several_threads_keep_their_digests(capsys, tmp_path):
+    import base64
+    import hashlib
+
+    big = tmp_path / "big"
+    big.mkdir()
+    blobs = {f"b{i}.bin": os.urandom((2 << 20) + i) for i in range(4)}  # above add_dir's thread threshold
+    for name, data in blobs.items():
+        (big / name).write_bytes(data)
+    (big / "small.txt").write_text("s")
+    cli_json(capsys, "artifact", "put", str(big), "--name", "p/big")
+    shown = {f["path"]: f["digest"] for f in cli_json(capsys, "artifact", "show", "p/big")["manifest"]}
+    for name, data in blobs.items():
+        assert shown[name] == base64.b64encode(hashlib.md5(data).digest()).decode()
+    got = Path(cli_json(capsys, "artifact", "get", "p/big", "--root", str(tmp_path / "out"))["root"])
+    assert all((got / n).read_bytes() == d for n, d in blobs.items())

@@ -41,6 +41,10 @@ _RESERVED_TYPE_PREFIX = "wandb-"
 _RESERVED_TYPES = ("job",)
 
 
+# add_dir copies files at least this large on several threads
+_PARALLEL_MIN = 1 << 20
+
+
 class ArtifactNotLoggedError(ValueError):
     """The operation needs a logged artifact (`run.log_artifact(a)` or one from `use_artifact`)."""
 
@@ -365,7 +369,10 @@ class Artifact:
             self._staging = tempfile.mkdtemp(prefix="runstore-artifact-")
         return self._staging
 
-    def _put(self, path: str, local: str, overwrite: bool, policy: str) -> ArtifactManifestEntry:
+    def _put(
+        self, path: str, local: str, overwrite: bool, policy: str, known: tuple[str, int] | None = None
+    ) -> ArtifactManifestEntry:
+        """`known`: the (digest, size) add_object already gave for `local` (add_dir's threads)."""
         if policy not in ("mutable", "immutable"):
             raise ValueError(f"policy must be 'mutable' or 'immutable', got {policy!r}")
         if policy == "mutable":
@@ -373,7 +380,7 @@ class Artifact:
             # store this process logs to, hashed as it is copied; an unchanged file is not even read
             # (the stat cache). The entry then points at that object, which is immutable.
             store = self._object_store()
-            digest, size = A.add_object(store, local)
+            digest, size = known if known is not None else A.add_object(store, local)
             local = str(A.object_path(store, A.b64_to_hex(digest)))
         else:
             digest, size = A.hash_file(local)
@@ -429,6 +436,7 @@ class Artifact:
         if not os.path.isdir(root):
             raise ValueError(f"Path is not a directory: {os.fspath(local_path)!r}")
         prefix = _rel_name(name) if name else ""
+        items: list[tuple[str, str, int]] = []
         for dirpath, dirs, files in os.walk(root):
             dirs.sort()
             for f in sorted(files):
@@ -436,7 +444,19 @@ class Artifact:
                 if not os.path.isfile(full):
                     continue  # a FIFO or a dangling link is not a file of the artifact
                 rel = os.path.relpath(full, root).replace(os.sep, "/")
-                self._put(f"{prefix}/{rel}" if prefix else rel, full, merge, policy)
+                items.append((f"{prefix}/{rel}" if prefix else rel, full, os.path.getsize(full)))
+        known: dict[str, tuple[str, int]] = {}
+        big = [full for _, full, size in items if size >= _PARALLEL_MIN]
+        if policy == "mutable" and len(big) > 1:
+            # Large files are copied and hashed on several threads (hashlib and file I/O release the
+            # GIL); small ones cost mostly Python per file, which threads would not speed up.
+            from concurrent.futures import ThreadPoolExecutor
+
+            store = self._object_store()
+            with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+                known = dict(zip(big, pool.map(lambda f: A.add_object(store, f), big), strict=True))
+        for key, full, _size in items:
+            self._put(key, full, merge, policy, known.get(full))
 
     @contextlib.contextmanager
     def new_file(self, name: str, mode: str = "x", encoding: str | None = None) -> Iterator[IO[Any]]:

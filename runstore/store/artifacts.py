@@ -20,6 +20,7 @@ import fcntl
 import hashlib
 import os
 import stat
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -313,7 +314,8 @@ def put_object(store: Store, src: str | os.PathLike[str], expect: str | None = N
             return expect, os.path.getsize(object_path(store, hexd))
     staging = _root(store) / L.OBJECTS_DIR
     L.make_dirs(staging)
-    tmp = L.tmp_path(staging / f"incoming-{os.getpid()}-{time.monotonic_ns()}")
+    # unique per thread too: add_dir copies large files from several threads at once
+    tmp = L.tmp_path(staging / f"incoming-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}")
     h = hashlib.md5()
     n = 0
     try:
