@@ -60,4 +60,4 @@ docs: install
 	$(BIN)/python scripts/gen_settings_docs.py
 
 clean:
-	rm -rf $(VENV) $(INT_VENV) $(DEMO) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(INT_VENV) .venv-sweeps $(DEMO) .pytest_cache .ruff_cache
