@@ -4,7 +4,8 @@ The pure library (no store, no processes):
 * `schema`    — `parse_config()` validates every key of a sweep config at once (`SweepConfigError`
   lists one problem per line), `warnings()` the deprecated-but-allowed parts.
 * `params`    — parameter specs, wandb's distribution inference order, inverse-CDF sampling, unit cube.
-* `search`    — `next_params()` for grid / random / bayes (Optuna ask/tell, optional extra).
+* `search`    — `next_params()` for grid / random / bayes (`gp`: a Gaussian process with expected
+                improvement, `gp.py`; Optuna's TPE on request; the `sweeps` extra).
 * `hyperband` — `runs_to_stop()`: Hyperband early termination on the count of metric logs.
 * `macros`    — `build_command()` with every `command` macro, `run_config_yaml()` for the child run.
 
