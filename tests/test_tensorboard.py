@@ -498,3 +498,29 @@ def test_a_file_rewritten_under_the_same_name_is_refused_not_mixed(tmp_path: Pat
     code, _, err = run_cli(capsys, "import", "tensorboard", str(logdir), "--project", "tb")
     lines = [x for x in err.splitlines() if x.strip()]
     assert code == 1 and len(lines) == 1 and "was rewritten since it was imported" in lines[0], err
+
+
+def test_an_import_while_another_writes_the_run_is_refused(tmp_path: Path, capsys):
+    """One writer per run: a second import of the same directory at the same time gets one line."""
+    import subprocess
+    import sys
+
+    logdir = tmp_path / "exp"
+    write_logdir(logdir, range(2))
+    r, _ = import_run(logdir, capsys)
+    hold = (
+        "import sys, time\nfrom runstore.store.store import Store\nfrom runstore.store import writer\n"
+        f"fd = writer.acquire(Store({str(tmp_path / '.wandb')!r}).run('tb', {r.id!r}))\n"
+        "print('held', flush=True)\ntime.sleep(30)\n"
+    )
+    p = subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout is not None and p.stdout.readline().strip() == "held"
+        write_logdir(logdir, range(2, 4), ".2")
+        code, out, err = run_cli(capsys, "import", "tensorboard", str(logdir), "--project", "tb")
+        assert code == 1 and f"being written by pid {p.pid}" in err and len(err.strip().splitlines()) == 1
+    finally:
+        p.kill()
+        p.wait()
+    r, out = import_run(logdir, capsys)  # once it is free, the import completes
+    assert "2 new rows added" in out

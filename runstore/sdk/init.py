@@ -220,7 +220,8 @@ def _program() -> tuple[str, list[str]]:
     return (os.path.abspath(script) if script else "<python with no main file>"), list(sys.argv[1:])
 
 
-def _base_info(s: Settings, ref: RunRef, now: float) -> dict[str, Any]:
+def base_info(s: Settings, ref: RunRef, now: float) -> dict[str, Any]:
+    """The identity a run's `init` record holds (docs/FORMAT.md, run.jsonl)."""
     program, args = _program()
     if s.program:
         program, args = s.program, list(s.program_args or ())
@@ -254,7 +255,7 @@ def _base_info(s: Settings, ref: RunRef, now: float) -> dict[str, Any]:
 
 def _create(store: Store, s: Settings, ref: RunRef, config: dict[str, Any], fork_from: str | None) -> Run:
     now = time.time()
-    info = _base_info(s, ref, now)
+    info = base_info(s, ref, now)
     if not info["name"]:
         # the run's own directory exists already (its writer lock is in it): it counts itself
         info["name"] = names.new_name(store.count_runs(ref.project) + (0 if ref.path.is_dir() else 1))

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import platform
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,15 +21,14 @@ from typing import Any
 
 from ...base import env as _env
 from ...base import term
-from ...base.version import __version__
 from ...capture import tensorboard as tb
 from ...errors import UsageError
 from ...media import Histogram, Image
-from ...sdk.init import infer_project
+from ...sdk.init import base_info, infer_project
 from ...sdk.run import Run
 from ...sdk.settings import Settings
-from ...store import format as fmt
 from ...store import layout as L
+from ...store import writer
 from ...store.liveness import hostname, start_token
 from ...store.runs import fold_summary, last_step, load_run
 from ...store.store import Store
@@ -250,50 +247,54 @@ def _oldest(streams: list[tb.FileStream]) -> float:
 def _open(store: Store, ref: L.RunRef, st: Any, root: str, name: str | None, start: float) -> Any:
     """A Run writing into `ref` as init() would start or resume it, minus what belongs to a live script
     (console, git, daemon, live marker): its clock is the events' time."""
+    try:
+        # one writer per run (docs/FORMAT.md): two imports of one directory at once do not interleave
+        wlock = writer.acquire(ref)
+    except writer.Busy as b:
+        raise UsageError(
+            f"the run of {root} ({ref.id}) is being written by pid {b.pid} on {b.host}; wait for it to "
+            "finish and import again"
+        ) from None
+    try:
+        run = _new(store, ref, root, name, start) if st is None else _resumed(store, ref, st, name, start)
+    except BaseException:
+        writer.release(wlock)
+        raise
+    run._wlock = wlock  # finish() releases it
+    return run
+
+
+def _new(store: Store, ref: L.RunRef, root: str, name: str | None, start: float) -> Run:
+    store.ensure()
+    s = Settings(mode="offline", run_name=name or os.path.basename(root) or root, program=PROGRAM)
+    s.program_args = (root,)
+    info = base_info(s, ref, start)
+    run = Run(
+        store=store,
+        ref=ref,
+        settings=Settings(mode="offline"),
+        info=info,
+        resumed=False,
+        step=0,
+        runtime_offset=0.0,
+        config={},
+        summary=SummaryState(),
+        allow_val_change=True,
+        history=ref.history_file(),
+        segment_start=start,
+        clock=_Clock(start),
+    )
+    try:
+        run._open({"t": "init", **info}, create=True)
+    except FileExistsError:
+        raise UsageError(
+            f"a run {ref.id} appeared meanwhile in project {ref.project!r}; import again"
+        ) from None
+    return run
+
+
+def _resumed(store: Store, ref: L.RunRef, st: Any, name: str | None, start: float) -> Run:
     pid = os.getpid()
-    if st is None:
-        store.ensure()
-        info = {
-            "id": ref.id,
-            "project": ref.project,
-            "entity": "",
-            "name": name or os.path.basename(root) or root,
-            "notes": None,
-            "tags": [],
-            "group": None,
-            "job_type": None,
-            "mode": "offline",
-            "created": start,
-            "host": hostname(),
-            "pid": pid,
-            "pid_start": start_token(pid),
-            "program": PROGRAM,
-            "args": [root],
-            "cwd": os.getcwd(),
-            "python": f"{platform.python_implementation()} {platform.python_version()}",
-            "executable": sys.executable,
-            "sweep_id": None,
-            "runstore": __version__,
-            "format": fmt.VERSION,
-            "ignore_globs": [],
-        }
-        run = Run(
-            store=store,
-            ref=ref,
-            settings=Settings(mode="offline"),
-            info=info,
-            resumed=False,
-            step=0,
-            runtime_offset=0.0,
-            config={},
-            summary=SummaryState(),
-            allow_val_change=True,
-            history=ref.history_file(),
-            segment_start=start,
-            clock=_Clock(start),
-        )
-        run._open({"t": "init", **info})
-        return run
     last = last_step(st.history_path)
     step = 0 if last is None else last + 1
     # The new segment starts where the last one ended, so `_runtime` stays "seconds since the first event".
