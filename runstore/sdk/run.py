@@ -533,6 +533,15 @@ class Run:
                 return None
         return self._log_other(data, step, commit)
 
+    def _write_row(self, line: bytes) -> None:
+        """One history row, already encoded, with one write() (log()'s bare path has this inline)."""
+        try:
+            if _write(self._hfd, line) != len(line):
+                raise OSError("short write (disk full?)")
+        except OSError as e:
+            self._history_failed(e)
+        self._step += 1
+
     def _log_nested(self, data: dict[str, Any]) -> bool:
         """log(data) now, for a row whose values are finite numbers or dicts of them (one level): fsum()
         checks each dict's values, orjson the exact types and keys of the whole row, as on the bare
@@ -560,12 +569,7 @@ class Run:
             return False
         if len(line) > _BIG_ROW:
             _check_keys(data)
-        try:
-            if _write(self._hfd, line) != len(line):
-                raise OSError("short write (disk full?)")
-        except OSError as e:
-            self._history_failed(e)
-        self._step += 1
+        self._write_row(line)
         sv = self._svalues
         for k, v in row.items():
             if v.__class__ is dict:  # merged, as store.summary.deep_merge does; the caller's dict is not kept
@@ -614,12 +618,7 @@ class Run:
             line = _dumps(row, option=_FAST_OPTS)
         except TypeError:  # an int beyond 64 bits: Python's json writes it exactly
             line = jsonl.encode(row)
-        try:
-            if _write(self._hfd, line) != len(line):
-                raise OSError("short write (disk full?)")
-        except OSError as e:
-            self._history_failed(e)
-        self._step += 1
+        self._write_row(line)
         if self._pending_depth:
             _merge_plain(self._svalues, row, self._pending_depth)
             self._pending_depth = 0
