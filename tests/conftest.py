@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -211,7 +212,31 @@ def run_script(
     )
 
 
+def clean_child_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a child process of a test: none of the outside's WANDB_*/RUNSTORE_* or
+    PYTHONPATH, this test's store, no daemon, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
+    env.pop("PYTHONPATH", None)
+    env.update({"RUNSTORE_DIR": str(tmp_path / ".wandb"), "RUNSTORE_DAEMON": "0", **extra})
+    return env
+
+
+def run_training(
+    tmp_path: Path, script: str, argv: list[str], env: dict[str, str], result: bool = True
+) -> tuple[subprocess.CompletedProcess[str], Any]:
+    """Write `script` as train.py and run `argv` (which runs it) in tmp_path; it must succeed. Returns the
+    process and the JSON of the one `RESULT {...}` line it must print (`result=False`: none, None)."""
+    (tmp_path / "train.py").write_text(script)
+    p = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    lines = [line for line in p.stdout.splitlines() if line.startswith("RESULT ")]
+    assert len(lines) == (1 if result else 0), p.stdout[-2000:]
+    return p, (json.loads(lines[0][len("RESULT ") :]) if lines else None)
+
+
 __all__ = [
+    "clean_child_env",
+    "run_training",
     "run_cli",
     "runstore",
     "run_state",

@@ -6,15 +6,12 @@ test trains a tiny model for a few epochs and reads the run back with `Api()`.""
 from __future__ import annotations
 
 import importlib.util
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
+from conftest import clean_child_env, run_training
 
 import runstore
 from runstore import shim
@@ -127,23 +124,10 @@ wandb.finish()
 
 
 def child_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
-    env.pop("PYTHONPATH", None)
-    env.update(
-        {"RUNSTORE_DIR": str(tmp_path / ".wandb"), "RUNSTORE_DAEMON": "0", "KERAS_BACKEND": "torch", **extra}
-    )
-    return env
+    return clean_child_env(tmp_path, KERAS_BACKEND="torch", **extra)
 
 
-def train(
-    tmp_path: Path, script: str, argv: list[str], env: dict[str, str]
-) -> tuple[subprocess.CompletedProcess[str], Any]:
-    (tmp_path / "train.py").write_text(script)
-    p = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stderr[-3000:]
-    lines = [line for line in p.stdout.splitlines() if line.startswith("RESULT ")]
-    assert len(lines) == 1, p.stdout[-2000:]
-    return p, json.loads(lines[0][len("RESULT ") :])
+train = run_training
 
 
 F32 = float(np.float32(0.05))  # the learning rate as the optimizer's float32 variable holds it

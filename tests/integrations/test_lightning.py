@@ -3,12 +3,11 @@ metrics Lightning logs, its hyperparameters and the summary land in one run, rea
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import clean_child_env, run_training
 
 import runstore
 
@@ -50,19 +49,12 @@ print("RUN", logger.experiment.id, flush=True)
 """
 
 
+def runstore_run(project: str) -> list[str]:
+    return [sys.executable, "-m", "runstore", "run", "-p", project, "--", sys.executable, "train.py"]
+
+
 def test_lightning_wandb_logger_under_runstore_run(tmp_path: Path) -> None:
-    (tmp_path / "train.py").write_text(TRAIN)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
-    env.update({"RUNSTORE_DIR": str(tmp_path / ".wandb"), "RUNSTORE_DAEMON": "0"})
-    p = subprocess.run(
-        [sys.executable, "-m", "runstore", "run", "-p", "pl", "--", sys.executable, "train.py"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert p.returncode == 0, p.stderr[-3000:]
+    p, _ = run_training(tmp_path, TRAIN, runstore_run("pl"), clean_child_env(tmp_path), result=False)
     runs = list(runstore.Api(store=tmp_path / ".wandb").runs("pl"))
     assert len(runs) == 1, [(r.project, r.id) for r in runs]
     run = runs[0]
@@ -81,18 +73,8 @@ def test_log_model_logs_the_checkpoint_as_an_artifact_the_next_job_uses(tmp_path
     aliases (`latest`, `best`), and another job reads it back with `use_artifact`, offline."""
     script = TRAIN.replace('WandbLogger(project="pl")', 'WandbLogger(project="pl-ckpt", log_model=True)')
     script = script.replace("enable_checkpointing=False", "enable_checkpointing=True")
-    (tmp_path / "train.py").write_text(script)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
-    env.update({"RUNSTORE_DIR": str(tmp_path / ".wandb"), "RUNSTORE_DAEMON": "0"})
-    p = subprocess.run(
-        [sys.executable, "-m", "runstore", "run", "-p", "pl-ckpt", "--", sys.executable, "train.py"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert p.returncode == 0, p.stderr[-3000:]
+    env = clean_child_env(tmp_path)
+    p, _ = run_training(tmp_path, script, runstore_run("pl-ckpt"), env, result=False)
     assert "WARNING" not in p.stderr, p.stderr[-3000:]
     run_id = p.stdout.split("RUN ", 1)[1].split()[0]
     ckpts = list((tmp_path / "pl-ckpt").rglob("*.ckpt"))

@@ -7,13 +7,13 @@ model artifacts, read back with `Api()` and `use_model()` as in wandb."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import clean_child_env, run_training
 
 import runstore
 from runstore import shim
@@ -68,30 +68,19 @@ STEPS = [2, 4, 6, 8]
 
 
 def child_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
-    env.pop("PYTHONPATH", None)
-    env.update(
-        {
-            "RUNSTORE_DIR": str(tmp_path / ".wandb"),
-            "RUNSTORE_DAEMON": "0",
-            "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
-            "HF_HOME": str(tmp_path / "hf-home"),  # nothing from a developer's cache either
-            **extra,
-        }
+    return clean_child_env(
+        tmp_path,
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        HF_HOME=str(tmp_path / "hf-home"),  # nothing from a developer's cache either
+        **extra,
     )
-    return env
 
 
 def train(
     tmp_path: Path, argv: list[str], env: dict[str, str]
 ) -> tuple[subprocess.CompletedProcess[str], Any]:
-    (tmp_path / "train.py").write_text(TRAIN)
-    p = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stderr[-3000:]
-    lines = [line for line in p.stdout.splitlines() if line.startswith("RESULT ")]
-    assert len(lines) == 1, p.stdout[-2000:]
-    return p, json.loads(lines[0][len("RESULT ") :])
+    return run_training(tmp_path, TRAIN, argv, env)
 
 
 def test_trainer_report_to_wandb_under_runstore_run(tmp_path: Path) -> None:
