@@ -250,7 +250,7 @@ def test_download_checkout_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     (root / "extra.txt").write_text("x")
     with pytest.raises(ValueError, match="extra.txt: not a file of the artifact"):
         art.verify(root)
-    # the user's edit never reaches the store: downloads are copies
+    # the user's edit never reaches the store: root (these tests' user here) gets copies by default
     assert Path(art.download(tmp_path / "fresh"), "a.txt").read_bytes() == b"A"
     art.checkout(root)
     art.verify(root)
@@ -274,6 +274,79 @@ def test_a_corrupted_object_is_never_served(tmp_path: Path) -> None:
     with pytest.raises(A.ObjectMissing):
         runstore.Api().artifact("p/c:latest").download(tmp_path / "out2")
     run.finish()
+
+
+def test_downloads_link_sealed_objects_and_never_serve_one_written_through_a_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = runstore.init(project="p")
+    art = run.log_artifact(_art(tmp_path, "L", {"w.bin": b"weights" * 1000, "s/x.txt": b"x"}))
+    run.finish()
+    store = Store(tmp_path / ".wandb")
+    obj = A.object_path(store, hashlib.md5(b"weights" * 1000).hexdigest())
+    assert A.sealed(os.stat(obj)) and not os.stat(obj).st_mode & 0o222
+
+    # a process that cannot write read-only files gets read-only hard links: no bytes copied
+    monkeypatch.setattr(A, "can_write_readonly", lambda: False)
+    linked = Path(art.download(tmp_path / "linked"))
+    assert os.path.samefile(linked / "w.bin", obj) and art._placed["hardlink"] == 2
+    assert not os.stat(linked / "w.bin").st_mode & 0o222
+    art.verify(linked)
+    art.download(linked)
+    assert art._placed["kept"] == 2  # already there: nothing placed, nothing read
+    # one that can (root) gets copies unless it asks for links
+    monkeypatch.setattr(A, "can_write_readonly", lambda: True)
+    copied = Path(art.download(tmp_path / "copied"))
+    assert not os.path.samefile(copied / "w.bin", obj) and art._placed["copy"] == 2
+    monkeypatch.setenv("RUNSTORE_ARTIFACT_LINK", "copy")
+    monkeypatch.setattr(A, "can_write_readonly", lambda: False)
+    art.download(tmp_path / "forced")
+    assert art._placed["copy"] == 2
+    # another filesystem: a copy, checked as it is read
+    if os.path.isdir("/dev/shm") and os.stat("/dev/shm").st_dev != os.stat(tmp_path).st_dev:
+        monkeypatch.setenv("RUNSTORE_ARTIFACT_LINK", "hardlink")
+        other = Path(art.download(f"/dev/shm/runstore-test-{os.getpid()}"))
+        try:
+            assert art._placed["copy"] == 2 and (other / "w.bin").read_bytes() == b"weights" * 1000
+        finally:
+            import shutil
+
+            shutil.rmtree(other)
+    monkeypatch.setenv("RUNSTORE_ARTIFACT_LINK", "sideways")
+    with pytest.raises(ValueError, match="RUNSTORE_ARTIFACT_LINK must be auto, hardlink or copy"):
+        art.download(tmp_path / "bad")
+
+    # root writing into a hard-linked download changes the object: it is no longer sealed, so it is
+    # read before it is served again, found corrupted, never linked, and the next log repairs it
+    monkeypatch.setenv("RUNSTORE_ARTIFACT_LINK", "hardlink")
+    with open(linked / "w.bin", "r+b") as f:
+        f.write(b"W")
+    assert not A.sealed(os.stat(obj))
+    with pytest.raises(ValueError, match="w.bin: modified"):
+        art.verify(linked)
+    with pytest.raises(A.CorruptObject):
+        art.download(tmp_path / "after")
+    assert not (tmp_path / "after" / "w.bin").exists()
+    run2 = runstore.init(project="p")
+    again = run2.log_artifact(_art(tmp_path, "L", {"w.bin": b"weights" * 1000, "s/x.txt": b"x"}))
+    run2.finish()
+    assert again.version == "v0" and A.sealed(os.stat(obj))
+    assert (Path(again.download(tmp_path / "repaired")) / "w.bin").read_bytes() == b"weights" * 1000
+
+
+def test_an_unsealed_object_is_read_once_then_linked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Objects written before sealing existed (or touched since) are hashed in full, then sealed."""
+    run = runstore.init(project="p")
+    art = run.log_artifact(_art(tmp_path, "u", {"m.bin": b"model"}))
+    run.finish()
+    obj = A.object_path(Store(tmp_path / ".wandb"), hashlib.md5(b"model").hexdigest())
+    os.utime(obj, ns=(10**18, 10**18))  # an mtime any writer could have left
+    monkeypatch.setenv("RUNSTORE_ARTIFACT_LINK", "hardlink")
+    first = Path(art.download(tmp_path / "one"))
+    assert art._placed["copy"] == 1 and not os.path.samefile(first / "m.bin", obj)
+    assert A.sealed(os.stat(obj))
+    second = Path(art.download(tmp_path / "two"))
+    assert art._placed["hardlink"] == 1 and os.path.samefile(second / "m.bin", obj)
 
 
 def test_a_hostile_manifest_cannot_write_outside_the_download_directory(tmp_path: Path) -> None:

@@ -224,6 +224,16 @@ VARS: tuple[Var, ...] = (
         scope="process",
     ),
     Var(
+        "artifact_link",
+        ("RUNSTORE_ARTIFACT_LINK",),
+        "auto",
+        "str",
+        "How `artifact.download()` places files: `auto` (a reflink where the filesystem has them, else a "
+        "read-only hard link to the store's object unless this process can write read-only files, i.e. "
+        "root; else a copy), `hardlink` (also as root), `copy`.",
+        scope="process",
+    ),
+    Var(
         "git_commit",
         _both("GIT_COMMIT"),
         None,

@@ -129,7 +129,8 @@ def get(
     dir: Path = DirOpt,
     json: bool = JsonOpt,
 ) -> None:
-    """Download an artifact version; every byte is checked against its digest. Prints the directory."""
+    """Download an artifact version: reflinks or read-only hard links to the store's objects where
+    safe, else copies checked against their digests (RUNSTORE_ARTIFACT_LINK). Prints the directory."""
     store = require_store(store_at(dir))
     art = _load(store, name, project, type_)
     try:
@@ -137,7 +138,7 @@ def get(
     except ValueError as e:
         raise UsageError(str(e)) from None
     if json:
-        console.print_json(json_text({**_doc(art), "root": dest}))
+        console.print_json(json_text({**_doc(art), "root": dest, "placed": art._placed}))
     else:
         console.print(safe_text(dest))
 

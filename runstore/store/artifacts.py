@@ -16,7 +16,10 @@ Layout (docs/FORMAT.md, "Artifacts"), under `<store>/artifacts/`:
 from __future__ import annotations
 
 import base64
+import contextlib
+import errno
 import fcntl
+import functools
 import hashlib
 import os
 import stat
@@ -211,7 +214,16 @@ def _root(store: Store) -> Path:
 
 
 def object_path(store: Store, hexdigest: str) -> Path:
-    return _root(store) / L.OBJECTS_DIR / hexdigest[:2] / hexdigest
+    return Path(object_file(store, hexdigest))
+
+
+def _objects_dir(store: Store) -> str:
+    return f"{store.root}/{L.ARTIFACTS_DIR}/{L.OBJECTS_DIR}"
+
+
+def object_file(store: Store, hexdigest: str) -> str:
+    """object_path as a str: puts and downloads of 10,000 files spend their time in path objects else."""
+    return f"{store.root}/{L.ARTIFACTS_DIR}/{L.OBJECTS_DIR}/{hexdigest[:2]}/{hexdigest}"
 
 
 def project_dir(store: Store, project: str) -> Path:
@@ -295,11 +307,21 @@ def locked(store: Store, project: str) -> Iterator[None]:
 
 
 def has_object(store: Store, b64: str, size: int) -> bool:
+    """Whether the store holds object `b64` whole: sealed with the right size (a stat), or read in full
+    and matching (then sealed, so the next check is a stat again)."""
+    path = object_file(store, b64_to_hex(b64))
     try:
-        st = os.stat(object_path(store, b64_to_hex(b64)), follow_symlinks=False)
+        st = os.stat(path, follow_symlinks=False)
     except OSError:
         return False
-    return stat.S_ISREG(st.st_mode) and st.st_size == size
+    if not stat.S_ISREG(st.st_mode) or st.st_size != size:
+        return False
+    if sealed(st):
+        return True
+    if check_object(store, b64, size) is None:
+        _seal(path)
+        return True
+    return False
 
 
 def put_object(store: Store, src: str | os.PathLike[str], expect: str | None = None) -> tuple[str, int]:
@@ -307,36 +329,54 @@ def put_object(store: Store, src: str | os.PathLike[str], expect: str | None = N
 
     The bytes are hashed as they are copied, so the object's name is the digest of exactly what was
     written; with `expect` (the digest taken when the file was added) a file that changed since is a
-    ValueError and nothing is stored."""
+    ValueError and nothing is stored. Plain fds, no path objects, one read for a small file: a put of
+    10,000 small files is bound by system calls, not bytes."""
     if expect is not None:
-        hexd = b64_to_hex(expect)
-        if os.path.isfile(object_path(store, hexd)):
-            return expect, os.path.getsize(object_path(store, hexd))
-    staging = _root(store) / L.OBJECTS_DIR
-    L.make_dirs(staging)
+        try:
+            size = os.stat(src).st_size
+        except OSError:
+            size = -1
+        if has_object(store, expect, size):
+            return expect, size
+    objects = _objects_dir(store)
     # unique per thread too: add_dir copies large files from several threads at once
-    tmp = L.tmp_path(staging / f"incoming-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}")
+    tmp = L.tmp_path(f"{objects}/incoming-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}")
+    # O_EXCL: a fresh file, never a symlink or an existing file someone planted under this name
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        out = os.open(tmp, flags, OBJECT_MODE)
+    except FileNotFoundError:
+        L.make_dirs(objects)
+        out = os.open(tmp, flags, OBJECT_MODE)
     h = hashlib.md5()
     n = 0
     try:
-        fd = jsonl.open_write(tmp, os.O_CREAT | os.O_EXCL, OBJECT_MODE)
-        with open(src, "rb") as f, os.fdopen(fd, "wb") as g:
-            while chunk := f.read(_CHUNK):
-                h.update(chunk)
-                g.write(chunk)
-                n += len(chunk)
+        try:
+            inp = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                want = os.fstat(inp).st_size + 1
+                while chunk := os.read(inp, min(_CHUNK, max(want - n, 65536))):
+                    h.update(chunk)
+                    jsonl.write_all(out, chunk)
+                    n += len(chunk)
+            finally:
+                os.close(inp)
+            _seal(out)
+        finally:
+            os.close(out)
         b64 = base64.b64encode(h.digest()).decode()
         if expect is not None and b64 != expect:
             raise ValueError(
                 f"{os.fspath(src)} changed after it was added to the artifact; add it again (or add it "
                 "with policy='mutable', which copies it when it is added)"
             )
-        final = object_path(store, h.hexdigest())
-        L.make_dirs(final.parent)
+        hexd = h.hexdigest()
+        final = object_file(store, hexd)
         try:
-            os.link(tmp, final)  # create-only: an object, once there, never gets other bytes
-        except FileExistsError:
-            pass
+            _link_object(tmp, final, store, b64, n)
+        except FileNotFoundError:
+            L.make_dirs(os.path.dirname(final))
+            _link_object(tmp, final, store, b64, n)
         return b64, n
     finally:
         try:
@@ -345,11 +385,141 @@ def put_object(store: Store, src: str | os.PathLike[str], expect: str | None = N
             pass
 
 
+def _link_object(tmp: str, final: str, store: Store, b64: str, n: int) -> None:
+    try:
+        os.link(tmp, final)  # create-only: an object, once there, never gets other bytes…
+    except FileExistsError:
+        if not has_object(store, b64, n):
+            os.replace(tmp, final)  # …unless they are not its bytes any more: repaired from these
+
+
+# -- placing objects in a download directory ----------------------------------------------------------
+# An object is "sealed" when written: mode 0444 and the nanoseconds of its mtime set to SEAL_NS. Any write
+# to its inode (through a hard link a download made, by root, who ignores 0444) sets a fresh mtime, so a
+# sealed object can be linked or reflinked without reading it: its bytes are those it was hashed from.
+# An unsealed object (written by an older runstore, or changed since) is read and checked in full, and
+# sealed again when whole. Bit rot below the filesystem is `verify`'s and `artifact verify`'s to find.
+SEAL_NS = 444_444_444
+_FICLONE = 0x40049409  # linux/fs.h: share the source's extents (btrfs, xfs, bcachefs …)
+_no_reflink: set[int] = set()  # devices whose filesystem refused a reflink
+
+
+def _seal(path: str | os.PathLike[str] | int) -> None:
+    try:
+        ns = time.time_ns() // 1_000_000_000 * 1_000_000_000 + SEAL_NS
+        if isinstance(path, int):
+            os.utime(path, ns=(ns, ns))
+        else:
+            os.utime(path, ns=(ns, ns), follow_symlinks=False)
+    except OSError:
+        pass  # not ours to touch (a shared store): it stays unsealed and is read in full
+
+
+def sealed(st: os.stat_result) -> bool:
+    return stat.S_ISREG(st.st_mode) and not st.st_mode & 0o222 and st.st_mtime_ns % 1_000_000_000 == SEAL_NS
+
+
+@functools.cache
+def can_write_readonly() -> bool:
+    """Whether this process ignores file modes (root, or CAP_DAC_OVERRIDE): a read-only hard link does
+    not protect an object from it."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) & (1 << 1))
+    except (OSError, ValueError, IndexError):
+        pass
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _reflink(src: str, dest: str, dev: int) -> bool:
+    tmp = L.tmp_path(dest)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    try:
+        with open(src, "rb") as f, open(tmp, "xb") as g:
+            fcntl.ioctl(g.fileno(), _FICLONE, f.fileno())
+    except OSError as e:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if e.errno != errno.EXDEV:
+            _no_reflink.add(dev)  # this filesystem has no reflinks (ext4, tmpfs): never ask again
+        return False
+    os.replace(tmp, dest)
+    return True
+
+
+def _hardlink(src: str, dest: str) -> bool:
+    try:
+        os.link(src, dest, follow_symlinks=False)
+        return True
+    except FileExistsError:
+        pass  # an older file in the way: link beside it, then swap it out in one rename
+    except OSError:
+        return False  # another filesystem (EXDEV), no hard links there, or the link-count limit
+    tmp = L.tmp_path(dest)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    try:
+        os.link(src, tmp, follow_symlinks=False)
+    except OSError:
+        return False
+    os.replace(tmp, dest)
+    return True
+
+
+def place_object(store: Store, b64: str, size: int, dest: str | os.PathLike[str], how: str = "auto") -> str:
+    """Put object `b64` at `dest` (atomically) and say how: `reflink` (a copy-on-write clone),
+    `hardlink` (the object's own read-only inode), or `copy` (read in full and checked against the
+    digest). `how`: `auto` tries a reflink, then a hard link unless this process can write read-only
+    files, then copies; `hardlink` links even then; `copy` always copies.
+
+    Only a sealed object is linked without reading it; anything else is copied, so a corrupted object
+    is a CorruptObject here and never served."""
+    if how not in ("auto", "hardlink", "copy"):
+        raise ValueError(f"artifact link mode must be auto, hardlink or copy, not {how!r}")
+    hexd = b64_to_hex(b64)
+    src = object_file(store, hexd)
+    dest = os.fspath(dest)
+    if how != "copy":
+        try:
+            st = os.stat(src, follow_symlinks=False)
+        except FileNotFoundError:
+            raise ObjectMissing(f"object {hexd} is missing from the store at {store.root}") from None
+        if sealed(st) and st.st_size == size:
+            if how == "auto" and st.st_dev not in _no_reflink and _reflink(src, dest, st.st_dev):
+                return "reflink"
+            if (how == "hardlink" or not can_write_readonly()) and _hardlink(src, dest):
+                return "hardlink"
+    copy_object(store, b64, size, dest)
+    _seal(src)  # read in full and whole: linkable from now on
+    return "copy"
+
+
+def is_placed(store: Store, b64: str, size: int, path: str | os.PathLike[str]) -> bool:
+    """Whether `path` already is object `b64` (a hard link to the sealed object, or a file with its
+    bytes): what a repeated download skips."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    if not stat.S_ISREG(st.st_mode) or st.st_size != size:
+        return False
+    try:
+        ost = os.stat(object_file(store, b64_to_hex(b64)), follow_symlinks=False)
+        if os.path.samestat(st, ost) and sealed(ost):
+            return True
+    except OSError:
+        pass
+    return hash_file(path)[0] == b64
+
+
 def copy_object(store: Store, b64: str, size: int, dest: str | os.PathLike[str]) -> None:
     """Copy an object to `dest` (atomically: tmp + rename), checking its MD5 and size as it is read;
     CorruptObject (and `dest` untouched) when they differ, ObjectMissing when it is not there."""
     hexd = b64_to_hex(b64)
-    src = object_path(store, hexd)
+    src = object_file(store, hexd)
     dest = os.fspath(dest)
     tmp = L.tmp_path(dest)
     try:
@@ -385,7 +555,7 @@ def check_object(store: Store, b64: str, size: int) -> str | None:
     """None when the object is whole; otherwise what is wrong with it."""
     hexd = b64_to_hex(b64)
     try:
-        with jsonl.open_read(object_path(store, hexd)) as f:
+        with jsonl.open_read(object_file(store, hexd)) as f:
             h = hashlib.md5()
             n = 0
             while chunk := f.read(_CHUNK):
@@ -516,12 +686,17 @@ __all__ = [
     "b64_to_hex",
     "hex_to_b64",
     "object_path",
+    "object_file",
     "load",
     "projects",
     "read_manifest",
     "put_object",
     "has_object",
     "copy_object",
+    "place_object",
+    "is_placed",
+    "sealed",
+    "can_write_readonly",
     "check_object",
     "write_manifest",
     "commit",
