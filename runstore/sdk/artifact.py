@@ -136,7 +136,8 @@ class ArtifactManifestEntry:
         self.path = path
         self.digest = digest
         self.size = size
-        self.ref: str | None = None
+        self.ref: str | None = None  # the URI of a reference entry (add_reference): bytes not stored
+        self.extra: dict[str, Any] = {}
         self.local_path = local_path  # set while the artifact is being built
         self._artifact: Artifact | None = None
 
@@ -150,8 +151,7 @@ class ArtifactManifestEntry:
         base = os.fspath(root) if root is not None else art._default_root()
         dest = os.path.join(base, self.path)
         os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
-        if not A.is_placed(art._store, self.digest, self.size, dest):
-            A.place_object(art._store, self.digest, self.size, dest, _link_mode())
+        _place(art._store, self, dest, _link_mode())
         return dest
 
     def __repr__(self) -> str:
@@ -169,7 +169,7 @@ class ArtifactManifest:
         return A.artifact_digest({p: e.digest for p, e in self.entries.items()})
 
     def to_manifest_json(self) -> dict[str, Any]:
-        return A.manifest_json({p: (e.digest, e.size) for p, e in self.entries.items()})
+        return A.manifest_json({p: (e.digest, e.size) for p, e in self.entries.items()}, _refs(self.entries))
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -237,9 +237,13 @@ class Artifact:
         latest = col is not None and col.latest is not None and col.latest.version == rec.version
         self._aliases = [*rec.aliases, *(["latest"] if latest else [])]
         entries = A.read_manifest(store, project, rec.collection, rec.digest)
+        refs = A.read_references(store, project, rec.collection, rec.digest)
         self._entries = {}
-        for p, (d, s) in entries.items():
+        for p in sorted({*entries, *refs}):
+            d, s = entries[p] if p in entries else refs[p][:2]
             e = ArtifactManifestEntry(p, d, s)
+            if p in refs:
+                e.ref, e.extra = refs[p][2]["ref"], dict(refs[p][2].get("extra") or {})
             e._artifact = self
             self._entries[p] = e
 
@@ -455,6 +459,33 @@ class Artifact:
         for key, full, _size in items:
             self._put(key, full, merge, policy, known.get(full))
 
+    def add_reference(
+        self,
+        uri: str | os.PathLike[str],
+        name: str | os.PathLike[str] | None = None,
+        checksum: bool = True,
+        max_objects: int | None = None,
+    ) -> list[ArtifactManifestEntry]:
+        """Track a file (or every file under a prefix) by URI without copying its bytes: `file://`,
+        `http(s)://`, `s3://` and any fsspec URL. The digest (MD5, ETag, or the URI itself with
+        `checksum=False`) tells a later download whether the bytes there are still the logged ones."""
+        self._draft_only("add_reference")
+        from .artifact_refs import collect
+
+        key = _rel_name(os.fspath(name)) if name is not None else None
+        added = []
+        for path, digest, size, ref in collect(os.fspath(uri), key, bool(checksum), max_objects):
+            path = _rel_name(path)
+            old = self._entries.get(path)
+            if old is not None and old.digest != digest:
+                raise ValueError(f"artifact {self._name!r} already has a different file at {path!r}")
+            entry = ArtifactManifestEntry(path, digest, size)
+            entry.ref, entry.extra = ref["ref"], dict(ref.get("extra") or {})
+            entry._artifact = self
+            self._entries[path] = entry
+            added.append(entry)
+        return added
+
     @contextlib.contextmanager
     def new_file(self, name: str, mode: str = "x", encoding: str | None = None) -> Iterator[IO[Any]]:
         """Open a new file of the artifact for writing: `with art.new_file("x.txt") as f: f.write(...)`."""
@@ -641,10 +672,11 @@ class Artifact:
             if parent not in made:
                 os.makedirs(parent, exist_ok=True)
                 made.add(parent)
-            if A.is_placed(store, e.digest, e.size, target):
-                self._placed["kept"] += 1
-                continue
-            self._placed[A.place_object(store, e.digest, e.size, target, how)] += 1
+            try:
+                self._placed[_place(store, e, target, how)] += 1
+            except FileNotFoundError:
+                if e.ref is None or not allow_missing_references:
+                    raise
         return dest
 
     def checkout(self, root: str | os.PathLike[str] | None = None) -> str:
@@ -673,7 +705,7 @@ class Artifact:
                 e = self._entries.get(rel)
                 if e is None:
                     problems.append(f"{rel}: not a file of the artifact")
-                elif not A.is_placed(store, e.digest, e.size, os.path.join(dirpath, f)):
+                elif not _matches(store, e, os.path.join(dirpath, f)):
                     problems.append(f"{rel}: modified (digest differs)")
         problems += [f"{p}: missing" for p in sorted(set(self._entries) - seen)]
         if problems:
@@ -733,6 +765,37 @@ def _tree(root: str, prefix: str) -> list[tuple[str, str, int]]:
         except OSError:
             continue  # gone meanwhile, or a link to nowhere
     return out
+
+
+def _refs(entries: Mapping[str, ArtifactManifestEntry]) -> dict[str, dict[str, Any]]:
+    return {p: {"ref": e.ref, "extra": e.extra} for p, e in entries.items() if e.ref is not None}
+
+
+def _matches(store: Store, e: ArtifactManifestEntry, path: str) -> bool:
+    """Whether `path` holds entry `e`'s bytes. A reference whose digest is no MD5 (an ETag, a URI) can
+    only be checked by size."""
+    if e.ref is None:
+        return A.is_placed(store, e.digest, e.size, path)
+    from .artifact_refs import is_md5
+
+    try:
+        if os.path.getsize(path) != e.size:
+            return False
+    except OSError:
+        return False
+    return not is_md5(e.digest) or A.hash_file(path)[0] == e.digest
+
+
+def _place(store: Store, e: ArtifactManifestEntry, target: str, how: str) -> str:
+    """Put entry `e` at `target`: "kept" when it is there already, else how it was placed."""
+    if _matches(store, e, target):
+        return "kept"
+    if e.ref is None:
+        return A.place_object(store, e.digest, e.size, target, how)
+    from .artifact_refs import fetch
+
+    fetch({"ref": e.ref, "extra": e.extra}, e.digest, e.size, target)
+    return "copy"
 
 
 def _link_mode() -> str:
@@ -845,13 +908,16 @@ def commit(
     """Put the artifact's objects into the store and record its version; `art` becomes that version."""
     store.ensure()
     entries = {p: (e.digest, e.size) for p, e in art._entries.items()}
+    refs = _refs(art._entries)
     if art._incremental:
         col = A.load(store, project).collections.get(art._name)
         if col is not None and col.latest is not None:
             base = A.read_manifest(store, project, art._name, col.latest.digest)
-            entries = {**base, **entries}
+            base_refs = A.read_references(store, project, art._name, col.latest.digest)
+            entries = {**base, **{p: r[:2] for p, r in base_refs.items()}, **entries}
+            refs = {**{p: r[2] for p, r in base_refs.items() if p not in art._entries}, **refs}
     for _p, e in sorted(art._entries.items()):
-        if e.local_path is None:
+        if e.local_path is None or e.ref is not None:
             continue  # already in the store (a logged artifact logged again)
         if not A.has_object(store, e.digest, e.size):
             A.put_object(store, e.local_path, expect=e.digest)
@@ -866,6 +932,7 @@ def commit(
         aliases=aliases,
         tags=tags,
         run=run,
+        refs=refs,
     )
     if art._objects is not None:
         A.save_stat_cache(art._objects)

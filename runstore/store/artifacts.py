@@ -71,14 +71,30 @@ def artifact_digest(entries: Mapping[str, str]) -> str:
     return h.hexdigest()
 
 
-def manifest_json(entries: Mapping[str, tuple[str, int]]) -> dict[str, Any]:
-    """wandb's `wandb_manifest.json` for entries path -> (base64 MD5, size)."""
+def manifest_json(
+    entries: Mapping[str, tuple[str, int]], refs: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
+    """wandb's `wandb_manifest.json` for entries path -> (digest, size); `refs` adds wandb's `ref` (and
+    `extra`) to the entries that are references (add_reference: the bytes live at that URI)."""
+    refs = refs or {}
     return {
         "version": 1,
         "storagePolicy": "wandb-storage-policy-v1",
         "storagePolicyConfig": {"storageLayout": "V2"},
-        "contents": {p: {"digest": entries[p][0], "size": entries[p][1]} for p in sorted(entries)},
+        "contents": {
+            p: {"digest": entries[p][0], **_ref_fields(refs.get(p)), "size": entries[p][1]}
+            for p in sorted(entries)
+        },
     }
+
+
+def _ref_fields(ref: Mapping[str, Any] | None) -> dict[str, Any]:
+    if not ref:
+        return {}
+    out: dict[str, Any] = {"ref": str(ref["ref"])}
+    if ref.get("extra"):
+        out["extra"] = dict(ref["extra"])
+    return out
 
 
 def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
@@ -266,7 +282,21 @@ def load(store: Store, project: str) -> ProjectArtifacts:
 
 
 def read_manifest(store: Store, project: str, collection: str, digest: str) -> dict[str, tuple[str, int]]:
-    """path -> (base64 MD5, size) of a version's manifest."""
+    """path -> (base64 MD5, size) of the entries of a version's manifest whose bytes are objects of the
+    store (what downloads, gc and sync move); references are `read_references`'."""
+    return {p: (e[0], e[1]) for p, e in _manifest(store, project, collection, digest).items() if e[2] is None}
+
+
+def read_references(
+    store: Store, project: str, collection: str, digest: str
+) -> dict[str, tuple[str, int, dict[str, Any]]]:
+    """path -> (digest, size, {"ref": uri, "extra": {…}}) of the reference entries of a version."""
+    return {p: (e[0], e[1], e[2]) for p, e in _manifest(store, project, collection, digest).items() if e[2]}
+
+
+def _manifest(
+    store: Store, project: str, collection: str, digest: str
+) -> dict[str, tuple[str, int, dict[str, Any] | None]]:
     path = manifest_path(store, project, collection, digest)
     try:
         with jsonl.open_read(path) as f:
@@ -278,15 +308,19 @@ def read_manifest(store: Store, project: str, collection: str, digest: str) -> d
     contents = doc.get("contents") if isinstance(doc, dict) else None
     if not isinstance(contents, dict):
         raise StoreError(f"the manifest {path} has no contents")
-    out: dict[str, tuple[str, int]] = {}
+    out: dict[str, tuple[str, int, dict[str, Any] | None]] = {}
     for p, e in contents.items():
         parts = str(p).split("/")
         # a shared store may hold a hostile manifest: no entry may lead out of a download directory
         if str(p).startswith("/") or "\\" in str(p) or any(x in ("", ".", "..") for x in parts):
             raise StoreError(f"the manifest {path} has an entry outside the artifact: {p!r}")
         try:
-            out[str(p)] = (str(e["digest"]), int(e.get("size") or 0))
-            b64_to_hex(out[str(p)][0])
+            ref = e.get("ref")
+            extra = e.get("extra")
+            refdoc = None if ref is None else {"ref": str(ref), "extra": dict(extra) if extra else {}}
+            out[str(p)] = (str(e["digest"]), int(e.get("size") or 0), refdoc)
+            if ref is None:
+                b64_to_hex(out[str(p)][0])  # an object's digest names it: it must be an MD5
         except (KeyError, TypeError, ValueError, AttributeError):
             raise StoreError(f"the manifest {path} has a malformed entry {p!r}") from None
     return out
@@ -569,14 +603,18 @@ def check_object(store: Store, b64: str, size: int) -> str | None:
 
 
 def write_manifest(
-    store: Store, project: str, collection: str, entries: Mapping[str, tuple[str, int]]
+    store: Store,
+    project: str,
+    collection: str,
+    entries: Mapping[str, tuple[str, int]],
+    refs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
     """Write the manifest of `entries` (once per content) and return the artifact digest."""
     digest = artifact_digest({p: e[0] for p, e in entries.items()})
     path = manifest_path(store, project, collection, digest)
     if not path.is_file():
         L.make_dirs(path.parent)
-        data = orjson.dumps(manifest_json(entries), option=orjson.OPT_INDENT_2) + b"\n"
+        data = orjson.dumps(manifest_json(entries, refs), option=orjson.OPT_INDENT_2) + b"\n"
         try:
             jsonl.write_atomic(path, data, replace=False)
         except FileExistsError:
@@ -611,10 +649,12 @@ def commit(
     aliases: Iterable[str],
     tags: Iterable[str],
     run: str | None,
+    refs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> VersionRec:
     """Record a version of `collection` whose objects are in the store: a new `vN`, or the existing
-    version with the same digest (which gets the aliases). Returns the version as folded afterwards."""
-    digest = write_manifest(store, project, collection, entries)
+    version with the same digest (which gets the aliases). Returns the version as folded afterwards.
+    `refs`: the entries that are references, with their `ref` (and `extra`)."""
+    digest = write_manifest(store, project, collection, entries, refs)
     size = sum(e[1] for e in entries.values())
     now = time.time()
     with locked(store, project):
@@ -690,6 +730,7 @@ __all__ = [
     "load",
     "projects",
     "read_manifest",
+    "read_references",
     "put_object",
     "has_object",
     "copy_object",
