@@ -647,3 +647,62 @@ def test_module_globals_and_the_shim_names(tmp_path: Path) -> None:
     )
     out = run_script(code, tmp_path)
     assert json.loads(out.stdout) == [True, True, True, True], out.stderr
+
+
+def test_tables_logged_to_a_run_get_their_run_table_artifact(tmp_path: Path) -> None:
+    np = pytest.importorskip("numpy")
+    run = runstore.init(project="p")
+    t = runstore.Table(columns=["n", "img"])
+    t.add_data(1, runstore.Image(np.full((4, 4, 3), 7, dtype="uint8"), caption="seven"))
+    run.log({"eval/preds": t})
+    run.log({"eval/preds": t})  # IMMUTABLE, logged again: the same file, the same version
+    m = runstore.Table(columns=["x"], data=[[1]], log_mode="MUTABLE")
+    run.log({"m": m})
+    m.add_data(2)
+    run.log({"m": m})
+    run.finish()
+    api = runstore.Api()
+    rows = [r for r in api.run(f"p/{run.id}").history(pandas=False) if "eval/preds" in r or "m" in r]
+    preds = [r["eval/preds"] for r in rows if "eval/preds" in r]
+    name = f"run-{run.id}-eval_preds"
+    assert [p["artifact_path"] for p in preds] == [
+        f"wandb-client-artifact://p/{name}:v0/eval/preds.table.json"
+    ] * 2
+    assert (
+        preds[0]["_latest_artifact_path"] == f"wandb-client-artifact://p/{name}:latest/eval/preds.table.json"
+    )
+    assert [r["m"]["artifact_path"].split(":")[2].split("/")[0] for r in rows if "m" in r] == ["v0", "v1"]
+    art = api.artifact(f"p/{name}:v0")
+    assert art.type == "run_table" and art.logged_by().id == run.id
+    paths = [e.path for e in art.files()]
+    assert paths[0] == "eval/preds.table.json" and paths[1].startswith("media/images/") and len(paths) == 2
+    back = art.get("eval/preds")
+    assert back.columns == ["n", "img"] and back.data[0][0] == 1
+    img = back.data[0][1]
+    assert isinstance(img, runstore.Image) and img._caption == "seven"
+    assert np.asarray(img.image).tolist() == np.full((4, 4, 3), 7).tolist()
+    assert api.artifact(f"p/run-{run.id}-m:latest").get("m").data == [[1], [2]]
+    assert sorted(a.name for a in api.run(f"p/{run.id}").logged_artifacts()) == [
+        f"{name}:v0",
+        f"run-{run.id}-m:v0",
+        f"run-{run.id}-m:v1",
+    ]
+
+
+def test_get_reads_back_every_data_type_added(tmp_path: Path) -> None:
+    np = pytest.importorskip("numpy")
+    run = runstore.init(project="p")
+    art = runstore.Artifact("media", "examples")
+    art.add(runstore.Image(np.zeros((3, 5, 3), dtype="uint8"), caption="black"), "pics/black")
+    art.add(runstore.Html("<p>hi</p>", inject=False), "page")
+    art.add(runstore.Histogram(np_histogram=([1, 2], [0.0, 0.5, 1.0])), "hist")
+    run.log_artifact(art)
+    run.finish()
+    got = runstore.Api().artifact("p/media:latest")
+    img = got.get("pics/black")
+    assert isinstance(img, runstore.Image) and img._caption == "black" and img.image.size == (5, 3)
+    assert got.get("page").html == "<p>hi</p>"
+    hist = got.get("hist")
+    assert isinstance(hist, runstore.Histogram) and list(hist.histogram) == [1, 2]
+    with pytest.raises(KeyError, match="no object 'nope'"):
+        got.get("nope")

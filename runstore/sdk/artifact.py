@@ -518,6 +518,7 @@ class Artifact:
         ref = obj.bind(ctx, key, 0)
         kind = str(ref.get("_type", obj._log_type or "media")).removesuffix("-file")
         doc_path = os.path.join(stage, "doc.json")
+        os.makedirs(stage, exist_ok=True)  # an inline type (Histogram) wrote no file there
         own = str(ref.get("path", ""))
         if kind == "table":
             # wandb's `<name>.table.json` is the table itself; its media cells point into media/
@@ -534,18 +535,27 @@ class Artifact:
         return self._put(f"{key}.{kind}.json", doc_path, overwrite, "immutable")
 
     def get(self, name: str) -> Any:
-        """The Table added as `name` (the artifact's files are downloaded for its media cells)."""
+        """The data type added (or logged) as `name`: a Table with its media cells, an Image, … read
+        back from `<name>.<type>.json` (the artifact's files are downloaded for the media)."""
         self._committed("get")
         key = _rel_name(name)
-        if f"{key}.table.json" not in self._entries:
-            have = sorted(p.removesuffix(".table.json") for p in self._entries if p.endswith(".table.json"))
-            raise KeyError(f"artifact {self.name!r} has no table {key!r}; its tables: {have}")
-        from ..media.table import Table
+        docs = {
+            p: p[len(key) + 1 : -5] for p in self._entries if p.startswith(key + ".") and p.endswith(".json")
+        }
+        kinds = {p: k for p, k in docs.items() if k and "." not in k and "/" not in k}
+        if not kinds:
+            have = sorted(
+                {p.rsplit(".", 2)[0] for p in self._entries if p.count(".") >= 2 and p.endswith(".json")}
+            )
+            raise KeyError(f"artifact {self.name!r} has no object {key!r}; its objects: {have}")
+        from ..media.load import from_ref
 
+        path = sorted(kinds)[0]
         root = self.download()
-        with open(os.path.join(root, *f"{key}.table.json".split("/"))) as f:
-            doc = json.load(f)
-        return Table.from_json(doc, root=root)
+        if kinds[path] == "table":  # wandb's `<name>.table.json` is the table itself
+            return from_ref({"_type": "table-file", "path": path}, root)
+        with open(os.path.join(root, *path.split("/"))) as f:
+            return from_ref(json.load(f), root)
 
     def remove(self, item: str | ArtifactManifestEntry) -> None:
         """Remove a file (or every file under a directory path) from an artifact not logged yet."""
@@ -985,6 +995,56 @@ def use_artifact(run: Run, artifact_or_name: Any, type: str | None = None, alias
         if al:
             art._bind(art._store, art._project, art._fresh(), art._entity)
     return art
+
+
+def log_run_table(run: Run, key: str, table: Any, ref: dict[str, Any]) -> None:
+    """wandb's hidden `run_table` artifact of a Table logged to a run: `run-<id>-<key>` holding
+    `<key>.table.json` (and its media), a new version whenever the table's content changes. Adds
+    `artifact_path` / `_latest_artifact_path` (`wandb-client-artifact://<project>/<name>:vN/<file>`,
+    resolvable with `Api().artifact`) to the history value `ref`. A failure is a warning: the table
+    itself is logged either way."""
+    name = _safe(f"run-{run.id}-{key}")
+    try:
+        # built from the files the log wrote (not from `table`, which may have changed since an
+        # IMMUTABLE table was first logged): the table's JSON, and the media files its cells name,
+        # which keep their `media/…` paths so the cells resolve inside the artifact too
+        files = run._ref.files_dir
+        doc_path = files / str(ref["path"])
+        with open(doc_path, "rb") as f:
+            doc = json.load(f)
+        art = Artifact(name, "run_table")
+        art._objects = run._store
+        entry = art.add_file(str(doc_path), f"{_rel_name(key)}.table.json", policy="immutable")
+        for media in sorted(_media_paths(doc)):
+            full = files / media
+            if full.is_file():
+                art.add_file(str(full), media, policy="immutable")
+        commit(run._store, run.project, art, [], [], f"{run.project}/{run.id}", run.entity)
+    except (OSError, ValueError, TypeError) as e:
+        run._term.warn(
+            f"could not log the run_table artifact of {key!r} ({e}); the table is logged without it",
+            once_key=f"run-table:{key}",
+        )
+        return
+    base = f"wandb-client-artifact://{run.project}/{name}"
+    ref["artifact_path"] = f"{base}:{art.version}/{entry.path}"
+    ref["_latest_artifact_path"] = f"{base}:latest/{entry.path}"
+
+
+def _media_paths(doc: Any) -> set[str]:
+    """The `path`s of the media references (`{"_type": …, "path": "media/…"}`) anywhere in a JSON doc."""
+    out: set[str] = set()
+    stack = [doc]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, dict):
+            p = x.get("path")
+            if "_type" in x and isinstance(p, str) and p.startswith("media/") and ".." not in p.split("/"):
+                out.add(p)
+            stack.extend(x.values())
+        elif isinstance(x, list):
+            stack.extend(x)
+    return out
 
 
 def model_path(art: Artifact) -> str:

@@ -692,7 +692,12 @@ class Run:
         if self._bind_ctx is None:
             self._bind_ctx = BindContext(self._ref, self)
         try:
-            return to_stored(self._bind_ctx, key, v, step)
+            stored = to_stored(self._bind_ctx, key, v, step)
+            if isinstance(stored, dict) and stored.get("_type") == "table-file":
+                from .artifact import log_run_table
+
+                log_run_table(self, key, v, stored)
+            return stored
         except (OSError, ValueError, TypeError, ImportError) as e:
             self._term.warn(
                 f"could not log {key!r} ({type(e).__name__}: {e}); stored as null, training continues",
