@@ -36,6 +36,7 @@ log_artifact = _registry.PREINIT["log_artifact"]
 use_artifact = _registry.PREINIT["use_artifact"]
 log_model = _registry.PREINIT["log_model"]
 use_model = _registry.PREINIT["use_model"]
+link_model = _registry.PREINIT["link_model"]
 _registry.publish(sys.modules[__name__])
 
 join = finish  # wandb's old name for finish()
@@ -123,6 +124,7 @@ __all__ = [
     "use_artifact",
     "log_model",
     "use_model",
+    "link_model",
     "Artifact",
     "Api",
     "Settings",

@@ -706,3 +706,51 @@ def test_get_reads_back_every_data_type_added(tmp_path: Path) -> None:
     assert isinstance(hist, runstore.Histogram) and list(hist.histogram) == [1, 2]
     with pytest.raises(KeyError, match="no object 'nope'"):
         got.get("nope")
+
+
+def test_link_into_a_portfolio_and_the_model_registry_and_edit_tags(tmp_path: Path) -> None:
+    (tmp_path / "model.pt").write_bytes(b"weights")
+    run = runstore.init(project="p")
+    art = runstore.Artifact("net", "model")
+    art.tags = ["resnet"]
+    art.add_file(str(tmp_path / "model.pt"))
+    run.log_artifact(art, tags=["baseline"])
+    assert art.tags == ["resnet", "baseline"]
+    linked = art.link("best-models", aliases=["production"])
+    assert (linked.name, linked.project, linked.type, linked.digest) == (
+        "best-models:v0",
+        "p",
+        "model",
+        art.digest,
+    )
+    assert linked.aliases == ["production", "latest"] and linked.source_name == "net:v0" and linked.is_link
+    assert art.link("best-models").version == "v0"  # the same version again: no new version
+    registered = run.link_model(str(tmp_path / "model.pt"), "classifier", aliases=["staging"])
+    assert registered is not None and registered.qualified_name == "model-registry/classifier:v0"
+    assert registered.source_project == "p" and registered.logged_by().id == run.id
+    (tmp_path / "model.pt").write_bytes(b"better weights")
+    runstore.link_model(str(tmp_path / "model.pt"), "classifier", aliases=["staging"])
+    run.finish()
+    api = runstore.Api()
+    reg = api.artifact("model-registry/classifier:staging")
+    assert (
+        reg.version == "v1"
+        and (Path(reg.download(tmp_path / "dl")) / "model.pt").read_bytes() == b"better weights"
+    )
+    assert api.artifact("model-registry/classifier:v0").aliases == []
+    assert api.artifact("p/best-models:production").source_version == "v0"
+    with pytest.raises(ValueError, match="link target"):
+        art.link("a/b/c/d")
+    with pytest.raises(ValueError, match="link target"):
+        art.link("reg:alias")
+    run2 = runstore.init(project="p")
+    data = run2.log_artifact(_art(tmp_path, "ds", {"x.csv": b"1"}))
+    run2.finish()
+    with pytest.raises(ValueError, match="already has type 'model'"):
+        data.link("best-models")
+    got = api.artifact("p/net:v0")
+    got.tags = ["resnet", "promoted"]
+    got.save()
+    assert api.artifact("p/net:v0").tags == ["resnet", "promoted"]
+    with pytest.raises(ValueError):
+        got.tags = ["bad/tag"]

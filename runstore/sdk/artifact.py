@@ -41,6 +41,7 @@ _VERSION_ALIAS = re.compile(r"^v\d+$")
 _NAME = re.compile(r"^[a-zA-Z0-9_.-]+$")
 _RESERVED_TYPE_PREFIX = "wandb-"
 _RESERVED_TYPES = ("job",)
+REGISTRY_PROJECT = "model-registry"  # where link_model() links, as wandb's model registry
 
 
 # add_dir copies files at least this large on several threads
@@ -254,7 +255,8 @@ class Artifact:
 
     @property
     def source_name(self) -> str:
-        return self.name
+        """`collection:vN` of the version this one links (a linked version), else this one's name."""
+        return self._source()[1]
 
     @property
     def collection_name(self) -> str:
@@ -302,7 +304,12 @@ class Artifact:
 
     @property
     def tags(self) -> list[str]:
+        """The version's tags; on a logged artifact, assign a new list and call save() to keep it."""
         return list(self._tags)
+
+    @tags.setter
+    def tags(self, value: list[str]) -> None:
+        self._tags = _check_aliases(value, "tags")
 
     @property
     def manifest(self) -> ArtifactManifest:
@@ -620,8 +627,16 @@ class Artifact:
         key = {"collection": self._name, "version": self._version, "run": _current_run()}
         recs: list[dict[str, Any]] = [{"t": "alias", **key, "alias": a} for a in want if a not in rec.aliases]
         recs += [{"t": "unalias", **key, "alias": a} for a in rec.aliases if a not in want]
-        if self._description != rec.description or metadata != rec.metadata:
-            recs.append({"t": "update", **key, "description": self._description, "metadata": metadata})
+        if self._description != rec.description or metadata != rec.metadata or self._tags != rec.tags:
+            recs.append(
+                {
+                    "t": "update",
+                    **key,
+                    "description": self._description,
+                    "metadata": metadata,
+                    "tags": self._tags,
+                }
+            )
         if recs:
             A.record(store, self._project, *recs)
         self._bind(store, self._project, self._fresh(), self._entity)
@@ -644,6 +659,59 @@ class Artifact:
         )
         self._aliases = []
         self._deleted = True
+
+    def link(self, target_path: str, aliases: list[str] | None = None) -> Artifact:
+        """Link this version into another collection (a portfolio, a registry such as
+        `model-registry/<name>`), as its next version there: the same files and digest, with `aliases`.
+        `target_path` is `[entity/][project/]collection`; the project defaults to this artifact's.
+        Linking a version a collection already holds returns that version (with the new aliases).
+        Returns the linked version."""
+        store = self._committed("link")
+        assert self._project is not None
+        project, collection = _link_target(target_path, self._project)
+        al = _check_aliases(aliases)
+        rec = self._fresh()
+        refs = A.read_references(store, self._project, self._name, rec.digest)
+        entries = {
+            **A.read_manifest(store, self._project, self._name, rec.digest),
+            **{p: (r[0], r[1]) for p, r in refs.items()},
+        }
+        linked = A.commit(
+            store,
+            project,
+            collection,
+            self._type,
+            entries,
+            description=rec.description,
+            metadata=rec.metadata,
+            aliases=al,
+            tags=rec.tags,
+            run=rec.run,
+            refs={p: r[2] for p, r in refs.items()},
+            source=f"{self._project}/{self._name}:v{self._version}",
+        )
+        return Artifact._from_store(store, project, linked, self._entity)
+
+    def _source(self) -> tuple[str | None, str]:
+        """(project, `collection:vN`) of the version a linked version links, else this version's."""
+        src = self._fresh().source if self._version is not None and self._store is not None else None
+        if src and "/" in src:
+            project, name = src.split("/", 1)
+            return project, name
+        return self._project, self.name
+
+    @property
+    def source_project(self) -> str | None:
+        return self._source()[0]
+
+    @property
+    def source_version(self) -> str:
+        """`vN` of the version this one links (a linked version), else of this one."""
+        return self._source()[1].rpartition(":")[2]
+
+    @property
+    def is_link(self) -> bool:
+        return self._source()[1] != self.name or self._source()[0] != self._project
 
     def _committed(self, what: str) -> Store:
         if self._store is None:
@@ -775,6 +843,19 @@ def _tree(root: str, prefix: str) -> list[tuple[str, str, int]]:
         except OSError:
             continue  # gone meanwhile, or a link to nowhere
     return out
+
+
+def _link_target(target_path: Any, default_project: str) -> tuple[str, str]:
+    if not isinstance(target_path, str):
+        raise TypeError(f"link() takes a target path like 'model-registry/my-model', got {target_path!r}")
+    parts = target_path.strip().strip("/").split("/")
+    if not 1 <= len(parts) <= 3 or not all(parts) or ":" in parts[-1]:
+        raise ValueError(
+            f"link target {target_path!r}: use [entity/][project/]collection, e.g. 'model-registry/my-model' "
+            "(no alias: pass aliases=[...])"
+        )
+    project = parts[-2] if len(parts) >= 2 else default_project
+    return check_name("project", project), _check_name(parts[-1])
 
 
 def _refs(entries: Mapping[str, ArtifactManifestEntry]) -> dict[str, dict[str, Any]]:
@@ -940,7 +1021,7 @@ def commit(
         description=art._description,
         metadata=art._metadata,
         aliases=aliases,
-        tags=tags,
+        tags=list(dict.fromkeys([*art._tags, *tags])),
         run=run,
         refs=refs,
     )
@@ -1047,6 +1128,30 @@ def _media_paths(doc: Any) -> set[str]:
     return out
 
 
+def link_artifact(run: Run, artifact: Any, target_path: str, aliases: Any = None) -> Artifact | None:
+    """`run.link_artifact`: log a draft first (as wandb does), then link it."""
+    if not isinstance(artifact, Artifact):
+        raise TypeError(f"link_artifact() takes a runstore.Artifact, got {type(artifact).__name__}")
+    if artifact._store is None:
+        artifact = log_artifact(run, artifact)
+        if artifact._store is None:
+            return None  # the run is finished or the store failed: log_artifact warned
+    return artifact.link(target_path, aliases)
+
+
+def link_model(
+    run: Run, path: Any, registered_model_name: str, name: str | None = None, aliases: Any = None
+) -> Artifact | None:
+    """`run.link_model`: log `path` as a `model` artifact, then link it into
+    `model-registry/<registered_model_name>` (the registry is a project of the store)."""
+    if not isinstance(registered_model_name, str) or not registered_model_name:
+        raise TypeError("link_model() needs registered_model_name, a str such as 'my-model'")
+    art = log_artifact(run, path, name=name, type="model")
+    if art._store is None:
+        return None
+    return art.link(f"{REGISTRY_PROJECT}/{registered_model_name}", aliases)
+
+
 def model_path(art: Artifact) -> str:
     """wandb's `use_model`: the download directory, or its only file."""
     if "model" not in art.type.lower():
@@ -1069,4 +1174,6 @@ __all__ = [
     "log_artifact",
     "use_artifact",
     "model_path",
+    "link_artifact",
+    "link_model",
 ]

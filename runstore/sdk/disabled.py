@@ -108,6 +108,14 @@ class DisabledRun:
 
         return model_path(self.use_artifact(name))
 
+    def link_artifact(self, artifact: Any, target_path: str, aliases: Any = None) -> None:
+        return None
+
+    def link_model(
+        self, path: Any, registered_model_name: str, name: Any = None, aliases: Any = None
+    ) -> None:
+        return None
+
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         if self._finished:
             return

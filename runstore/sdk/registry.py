@@ -97,6 +97,7 @@ BOUND = (
     "use_artifact",
     "log_model",
     "use_model",
+    "link_model",
 )
 PREINIT: dict[str, Any] = {
     "run": None,

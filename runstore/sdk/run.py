@@ -983,6 +983,27 @@ class Run:
 
         return model_path(self.use_artifact(name))
 
+    def link_artifact(
+        self, artifact: Artifact, target_path: str, aliases: list[str] | None = None
+    ) -> Artifact | None:
+        """Link an artifact version (logged first if it is a draft) into `target_path`, a collection
+        such as a portfolio or `model-registry/<name>`; returns the linked version."""
+        from .artifact import link_artifact
+
+        return link_artifact(self, artifact, target_path, aliases)
+
+    def link_model(
+        self,
+        path: Any,
+        registered_model_name: str,
+        name: str | None = None,
+        aliases: list[str] | None = None,
+    ) -> Artifact | None:
+        """Log a model file or directory and link it into `model-registry/<registered_model_name>`."""
+        from .artifact import link_model
+
+        return link_model(self, path, registered_model_name, name=name, aliases=aliases)
+
     def status(self) -> RunStatus:
         """How far the daemon's streaming of this run to the remote got (wandb's `run.status()`)."""
         return RunStatus.of(self)

@@ -127,6 +127,7 @@ class VersionRec:
     loggers: list[str] = field(default_factory=list)  # every run that logged this content
     users: list[str] = field(default_factory=list)  # every run that used it (in order, once each)
     deleted: bool = False  # a `delete` record: no longer served; its number is never reused
+    source: str | None = None  # a linked version (`artifact.link`): `<project>/<collection>:v<N>` it links
 
 
 @dataclass
@@ -181,6 +182,8 @@ class ProjectArtifacts:
             )
             if v.run:
                 v.loggers.append(v.run)
+            if isinstance(rec.get("source"), str):
+                v.source = rec["source"]
             col.versions.append(v)
             return
         if col is None:
@@ -206,6 +209,8 @@ class ProjectArtifacts:
                 v.description = rec["description"]
             if isinstance(rec.get("metadata"), dict):
                 v.metadata = dict(rec["metadata"])
+            if isinstance(rec.get("tags"), list):
+                v.tags = [str(t) for t in rec["tags"]]
         elif t == "alias":
             alias = str(rec["alias"])
             old = col.aliases.get(alias)
@@ -650,6 +655,7 @@ def commit(
     tags: Iterable[str],
     run: str | None,
     refs: Mapping[str, Mapping[str, Any]] | None = None,
+    source: str | None = None,
 ) -> VersionRec:
     """Record a version of `collection` whose objects are in the store: a new `vN`, or the existing
     version with the same digest (which gets the aliases). Returns the version as folded afterwards.
@@ -686,6 +692,8 @@ def commit(
                 "tags": list(tags),
                 "run": run,
             }
+            if source is not None:
+                rec["source"] = source
             recs.append(rec)
         have = set(existing.aliases) if existing is not None else set()
         for alias in dict.fromkeys(aliases):

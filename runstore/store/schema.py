@@ -94,6 +94,7 @@ RECORDS: dict[str, dict[str, Record]] = {
                 "metadata",
                 "tags",
                 "run",
+                "source",
             )
         ),
         "alias": Record(("time", "collection", "version", "alias", "run")),
@@ -101,7 +102,7 @@ RECORDS: dict[str, dict[str, Record]] = {
         "log": Record(("time", "collection", "version", "run")),
         "delete": Record(("time", "collection", "version", "run")),
         "unalias": Record(("time", "collection", "version", "alias", "run")),
-        "update": Record(("time", "collection", "version", "description", "metadata", "run")),
+        "update": Record(("time", "collection", "version", "description", "metadata", "tags", "run")),
     },
 }
 
