@@ -315,7 +315,9 @@ def _every_artifact_record(tmp_path: Path) -> None:
     edited = other.use_artifact("m:best")
     edited.aliases.remove("best")  # unalias
     edited.description = "edited"  # update
+    edited.tags = ["t2"]
     edited.save()
+    edited.link("registry")  # a version with a source
     other.finish()
 
 
