@@ -1,4 +1,5 @@
-"""run.log_code(): source files into the run's files under code/ (docs/COMPAT.md §8), and run.status()."""
+"""run.log_code(): source files as a `code` artifact and into the run's files under code/ (docs/COMPAT.md §8),
+and run.status()."""
 
 from __future__ import annotations
 
@@ -33,11 +34,18 @@ def test_python_files_by_default_skipping_vcs_venvs_and_caches(tmp_path):
     tree(tmp_path / "src")
     (tmp_path / "src" / "link.py").symlink_to("/etc/hostname")
     run = runstore.init(project="p")
-    assert run.log_code("src") is None
+    art = run.log_code("src")
     assert code_of(run) == {"train.py": "x = 1\n", os.path.join("pkg", "sub", "model.py"): "y = 2\n"}
     run.finish()
     names = {f.name for f in runstore.Api().run(f"p/{run.id}").files()}
     assert {"code/train.py", "code/pkg/sub/model.py"} <= names
+    # wandb's `code` artifact, named after the project and the program
+    assert art is not None and art.type == "code" and art.name.startswith("source-p-")
+    got = runstore.Api().artifact(f"p/{art.name}")
+    assert [e.path for e in got.files()] == ["pkg/sub/model.py", "train.py"]
+    root = Path(got.download(tmp_path / "dl"))
+    assert (root / "pkg" / "sub" / "model.py").read_text() == "y = 2\n"
+    assert [a.name for a in runstore.Api().run(f"p/{run.id}").logged_artifacts()] == [art.name]
 
 
 def test_include_and_exclude_predicates_take_path_and_root(tmp_path):
@@ -49,7 +57,8 @@ def test_include_and_exclude_predicates_take_path_and_root(tmp_path):
         seen.append(root)
         return path.endswith((".py", ".txt"))
 
-    run.log_code("src", include_fn=include, exclude_fn=lambda path: "sub" in path)
+    art = run.log_code("src", name="my-code", include_fn=include, exclude_fn=lambda path: "sub" in path)
+    assert art is not None and art.name == "my-code:v0"
     assert set(code_of(run)) == {"train.py", os.path.join("pkg", "notes.txt")}
     assert set(seen) == {str(tmp_path / "src")}
     run.finish()
@@ -62,7 +71,7 @@ def test_bad_roots_are_errors_and_an_empty_tree_warns(tmp_path, capsys):
     with pytest.raises(TypeError, match="directory path"):
         run.log_code(3)
     (tmp_path / "empty").mkdir()
-    run.log_code("empty")
+    assert run.log_code("empty") is None
     assert "no files matched" in capsys.readouterr().err
     run.finish()
 

@@ -917,12 +917,12 @@ class Run:
         name: str | None = None,
         include_fn: Callable[..., bool] | None = None,
         exclude_fn: Callable[..., bool] | None = None,
-    ) -> None:
-        """Save the source files under `root` (default: `*.py`) into the run's files, under `code/`.
-
-        wandb makes a `code` artifact of them; runstore keeps them with the run (`runstore restore`
-        and `Api().run(...).files()` see them). Directories no source lives in (.git, virtualenvs,
-        caches, stores) are skipped. Returns None, as wandb does when there is nothing to save."""
+    ) -> Artifact | None:
+        """Save the source files under `root` (default: `*.py`) as a `code` artifact, as wandb does
+        (named `name`, default `source-<project>-<program>`), and into the run's files under `code/`
+        (`runstore restore` and `Api().run(...).files()` see them). Directories no source lives in
+        (.git, virtualenvs, caches, stores) are skipped. Returns the artifact, or None when nothing
+        matched (as wandb does)."""
         from .save import code_files
 
         if self._finished:
@@ -937,13 +937,21 @@ class Run:
         if not os.path.isdir(root):
             raise ValueError(f"log_code(root={os.fspath(root)!r}): not a directory")
         try:
-            n = code_files(self, os.fspath(root), include_fn, exclude_fn)
+            copied = code_files(self, os.fspath(root), include_fn, exclude_fn)
         except OSError as e:
             self._term.warn(f"log_code: could not copy the source files ({e}); training continues")
             return None
-        if n == 0:
+        if not copied:
             self._term.warn(f"log_code: no files matched under {os.fspath(root)!r}", once_key=f"code0:{root}")
-        return None
+            return None
+        from .artifact import Artifact, _safe
+
+        program = os.path.basename(str(self._info.get("program") or "")) or "notebook"
+        art = Artifact(_safe(name or f"source-{self.project}-{program}"), "code")
+        for rel in copied:
+            # the run's copy: immutable once written, so it is hashed, not copied again
+            art.add_file(str(self._ref.code_file(rel)), rel, policy="immutable")
+        return self.log_artifact(art)
 
     # -- artifacts (sdk/artifact.py, loaded on first use) -----------------------------------------
     def log_artifact(

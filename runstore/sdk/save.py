@@ -192,9 +192,9 @@ def code_files(
     root: str,
     include_fn: Callable[..., bool] | None,
     exclude_fn: Callable[..., bool] | None,
-) -> int:
-    """Copy the source files under `root` into `<run files>/code/`; returns how many. The predicates
-    take `(path, root)` as wandb's do (one-argument ones are accepted too)."""
+) -> list[str]:
+    """Copy the source files under `root` into `<run files>/code/`; returns their paths relative to
+    `root`. The predicates take `(path, root)` as wandb's do (one-argument ones are accepted too)."""
     root = os.path.abspath(root)
     files_dir = os.path.abspath(run.dir)
 
@@ -204,7 +204,7 @@ def code_files(
         except TypeError:
             return bool(fn(path))
 
-    n = 0
+    copied: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(
             d for d in dirnames if d not in _CODE_SKIP and not os.path.islink(os.path.join(dirpath, d))
@@ -218,8 +218,9 @@ def code_files(
             keep = call(include_fn, path) if include_fn is not None else fn.endswith(".py")
             if not keep or (exclude_fn is not None and call(exclude_fn, path)):
                 continue
-            dest = run._ref.code_file(os.path.relpath(path, root))
+            rel = os.path.relpath(path, root)
+            dest = run._ref.code_file(rel)
             make_dirs(dest.parent)
             copy_atomic(path, dest)
-            n += 1
-    return n
+            copied.append(rel.replace(os.sep, "/"))
+    return copied
