@@ -4,16 +4,18 @@ spellings work."""
 
 from __future__ import annotations
 
+import contextlib
 import json as jsonlib
 import os
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from ..errors import UsageError
-from ._common import console, json_text, require_store, safe_text, store_at
+from ._common import console, err_console, json_text, require_store, safe_text, store_at
 
 artifact_app = typer.Typer(
     help="Versioned files and directories (datasets, models): put, get, ls, show, alias, verify, gc.",
@@ -69,6 +71,39 @@ def _doc(art: Any) -> dict[str, Any]:
     }
 
 
+# a bar only when there is something to wait for, on a terminal (stderr: stdout stays the result)
+_BAR_BYTES = 64 << 20
+_BAR_FILES = 2000
+
+
+@contextlib.contextmanager
+def _progress(verb: str, total: int, files: int, json: bool) -> Iterator[Callable[[int], None]]:
+    if json or not err_console.is_terminal or (total < _BAR_BYTES and files < _BAR_FILES):
+        yield lambda n: None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    bar = Progress(
+        TextColumn(f"{verb} {files:,} files"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    )
+    task = bar.add_task(verb, total=max(total, 1))
+    with bar:
+        yield lambda n: bar.advance(task, n)
+
+
 @artifact_app.command("put")
 def put(
     path: Path = typer.Argument(..., help="A file or directory to version."),
@@ -103,7 +138,12 @@ def put(
             raise UsageError(f"--name {raw_name!r}: give the artifact's name without ':{version_alias}'")
         art = Artifact(collection, type_, description=description, metadata=meta)
         if path.is_dir():
-            art.add_dir(str(path))
+            from ..sdk.artifact import _tree
+
+            files = _tree(str(path), "")
+            with _progress("put", sum(f[2] for f in files), len(files), json) as tick:
+                art._on_bytes = tick
+                art.add_dir(str(path))
         else:
             art.add_file(str(path))
         from ..sdk.artifact import _check_aliases
@@ -134,7 +174,9 @@ def get(
     store = require_store(store_at(dir))
     art = _load(store, name, project, type_)
     try:
-        dest = art.download(str(root) if root is not None else None)
+        with _progress("get", art.size, len(art.manifest), json) as tick:
+            art._on_bytes = tick
+            dest = art.download(str(root) if root is not None else None)
     except ValueError as e:
         raise UsageError(str(e)) from None
     if json:

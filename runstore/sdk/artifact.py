@@ -23,7 +23,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from ..base import env
@@ -210,6 +210,7 @@ class Artifact:
         self._created: float | None = None
         self._deleted = False
         self._placed: dict[str, int] = {}  # how the last download() placed its files (the CLI reports it)
+        self._on_bytes: Callable[[int], None] | None = None  # progress: bytes added or placed (CLI bars)
 
     @classmethod
     def _from_store(cls, store: Store, project: str, rec: A.VersionRec, entity: str = "") -> Artifact:
@@ -222,6 +223,7 @@ class Artifact:
         art._objects = None
         art._deleted = rec.deleted
         art._placed = {}
+        art._on_bytes = None
         art._bind(store, project, rec, entity)
         return art
 
@@ -455,6 +457,7 @@ class Artifact:
         items = _tree(root, f"{prefix}/" if prefix else "")
         known: dict[str, tuple[str, int]] = {}
         big = [full for _, full, size in items if size >= _PARALLEL_MIN]
+        tick = self._on_bytes or (lambda n: None)
         if policy == "mutable" and len(big) > 1:
             # Large files are copied and hashed on several threads (hashlib and file I/O release the
             # GIL); small ones cost mostly Python per file, which threads would not speed up.
@@ -462,9 +465,17 @@ class Artifact:
 
             store = self._object_store()
             with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-                known = dict(zip(big, pool.map(lambda f: A.add_object(store, f), big), strict=True))
-        for key, full, _size in items:
+
+                def add(f: str) -> tuple[str, int]:
+                    got = A.add_object(store, f)
+                    tick(got[1])
+                    return got
+
+                known = dict(zip(big, pool.map(add, big), strict=True))
+        for key, full, size in items:
             self._put(key, full, merge, policy, known.get(full))
+            if full not in known:
+                tick(size)
 
     def add_reference(
         self,
@@ -755,6 +766,8 @@ class Artifact:
             except FileNotFoundError:
                 if e.ref is None or not allow_missing_references:
                     raise
+            if self._on_bytes is not None:
+                self._on_bytes(e.size)
         return dest
 
     def checkout(self, root: str | os.PathLike[str] | None = None) -> str:

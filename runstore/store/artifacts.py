@@ -387,17 +387,11 @@ def put_object(store: Store, src: str | os.PathLike[str], expect: str | None = N
     except FileNotFoundError:
         L.make_dirs(objects)
         out = os.open(tmp, flags, OBJECT_MODE)
-    h = hashlib.md5()
-    n = 0
     try:
         try:
             inp = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
             try:
-                want = os.fstat(inp).st_size + 1
-                while chunk := os.read(inp, min(_CHUNK, max(want - n, 65536))):
-                    h.update(chunk)
-                    jsonl.write_all(out, chunk)
-                    n += len(chunk)
+                h, n = _copy_fd(inp, out)
             finally:
                 os.close(inp)
             _seal(out)
@@ -424,6 +418,19 @@ def put_object(store: Store, src: str | os.PathLike[str], expect: str | None = N
             pass
 
 
+def _copy_fd(inp: int, out: int) -> tuple[Any, int]:
+    """Copy fd `inp` to fd `out` to its end, hashing as it goes: (md5, bytes). Reads are sized to the
+    file (a 4 KB file is one read of 4 KB, not of a 1 MB buffer the allocator maps and unmaps)."""
+    h = hashlib.md5()
+    n = 0
+    want = os.fstat(inp).st_size + 1
+    while chunk := os.read(inp, min(_CHUNK, max(want - n, 65536))):
+        h.update(chunk)
+        jsonl.write_all(out, chunk)
+        n += len(chunk)
+    return h, n
+
+
 def _link_object(tmp: str, final: str, store: Store, b64: str, n: int) -> None:
     try:
         os.link(tmp, final)  # create-only: an object, once there, never gets other bytes…
@@ -445,7 +452,10 @@ _no_reflink: set[int] = set()  # devices whose filesystem refused a reflink
 
 def _seal(path: str | os.PathLike[str] | int) -> None:
     try:
-        ns = time.time_ns() // 1_000_000_000 * 1_000_000_000 + SEAL_NS
+        now = time.time_ns()
+        ns = now // 1_000_000_000 * 1_000_000_000 + SEAL_NS
+        if ns > now:
+            ns -= 1_000_000_000  # never in the future: gc and sync compare mtimes with the clock
         if isinstance(path, int):
             os.utime(path, ns=(ns, ns))
         else:
@@ -562,21 +572,21 @@ def copy_object(store: Store, b64: str, size: int, dest: str | os.PathLike[str])
     dest = os.fspath(dest)
     tmp = L.tmp_path(dest)
     try:
-        os.unlink(tmp)
-    except OSError:
-        pass
-    try:
         rf = jsonl.open_read(src)
     except FileNotFoundError:
         raise ObjectMissing(f"object {hexd} is missing from the store at {store.root}") from None
-    h = hashlib.md5()
-    n = 0
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        with rf, open(tmp, "xb") as g:
-            while chunk := rf.read(_CHUNK):
-                h.update(chunk)
-                g.write(chunk)
-                n += len(chunk)
+        with rf:
+            try:
+                out = os.open(tmp, flags, 0o644)
+            except FileExistsError:  # left by a download killed here: ours to replace
+                os.unlink(tmp)
+                out = os.open(tmp, flags, 0o644)
+            try:
+                h, n = _copy_fd(rf.fileno(), out)
+            finally:
+                os.close(out)
         if h.hexdigest() != hexd or n != size:
             raise CorruptObject(
                 f"object {src} is corrupted (its bytes no longer match digest {b64}); it is not served. "
