@@ -377,6 +377,9 @@ def put_object(store: Store, src: str | os.PathLike[str], expect: str | None = N
             size = -1
         if has_object(store, expect, size):
             return expect, size
+    small = _put_small(store, src, expect)
+    if small is not None:
+        return small
     objects = _objects_dir(store)
     # unique per thread too: add_dir copies large files from several threads at once
     tmp = L.tmp_path(f"{objects}/incoming-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}")
@@ -416,6 +419,63 @@ def put_object(store: Store, src: str | os.PathLike[str], expect: str | None = N
             os.unlink(tmp)
         except OSError:
             pass
+
+
+def _put_small(store: Store, src: str | os.PathLike[str], expect: str | None) -> tuple[str, int] | None:
+    """put_object of a file under 1 MB: read whole, hashed, and written only when the store lacks it,
+    straight to a temporary sibling of its object that one rename puts in place (a put of 10,000
+    small files is bound by file creations; content the store has costs no write at all). None when
+    the file is larger (or grew while read): the streaming path then copies it."""
+    inp = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(inp).st_size
+        if size >= _CHUNK:
+            return None
+        data = os.read(inp, size + 1)
+        if len(data) > size:
+            return None
+        while len(data) == size and (more := os.read(inp, 65536)):  # a short read that was not the end
+            data += more
+            if len(data) >= _CHUNK:
+                return None
+    finally:
+        os.close(inp)
+    h = hashlib.md5(data)
+    b64 = base64.b64encode(h.digest()).decode()
+    if expect is not None and b64 != expect:
+        raise ValueError(
+            f"{os.fspath(src)} changed after it was added to the artifact; add it again (or add it "
+            "with policy='mutable', which copies it when it is added)"
+        )
+    n = len(data)
+    if has_object(store, b64, n):
+        return b64, n
+    hexd = h.hexdigest()
+    final = object_file(store, hexd)
+    tmp = L.tmp_path(f"{final}-{threading.get_ident()}")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        out = os.open(tmp, flags, OBJECT_MODE)
+    except FileNotFoundError:
+        L.make_dirs(os.path.dirname(final))
+        out = os.open(tmp, flags, OBJECT_MODE)
+    except FileExistsError:  # left by a put killed here
+        os.unlink(tmp)
+        out = os.open(tmp, flags, OBJECT_MODE)
+    try:
+        try:
+            jsonl.write_all(out, data)
+            _seal(out)
+        finally:
+            os.close(out)
+        # a rename, not a create-only link: the bytes were hashed here, so whatever held the name
+        # (the same bytes, or bytes that no longer match it) is rightly replaced by them
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return b64, n
 
 
 def _copy_fd(inp: int, out: int) -> tuple[Any, int]:
