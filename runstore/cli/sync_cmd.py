@@ -18,6 +18,7 @@ from ..base import env as _env
 from ..errors import RunNotFound, UsageError
 from ..remotes import Remote, open_remote, strip_credentials
 from ..remotes.sync import Puller, Pusher, Result
+from ..store import artifacts as A
 from ..store import layout as L
 from ..store.index import load_states
 from ..store.layout import RunRef
@@ -28,6 +29,7 @@ from ._common import console, err_console, fmt_duration, require_store, store_at
 
 DirOpt = typer.Option(None, "--dir", help="Directory of the store (or its parent); default: found like .git.")
 SWEEP_PREFIX = "sweep:"
+ARTIFACTS_PREFIX = "artifacts:"
 
 
 def remote_url(store: Store, given: str | None) -> str:
@@ -121,6 +123,26 @@ def _selected(
     return out, sorted(sweeps.values(), key=lambda s: s.id)
 
 
+def _artifact_projects(
+    store: Store, specs: list[str], all_: bool, project: str | None, runs: list[RunState], follow: bool
+) -> list[str]:
+    """Projects whose artifacts a sync pushes: each `artifacts:PROJECT` named; with `follow`, those of
+    the selected runs (a job that logs a model and syncs its run expects the model to travel) and,
+    with --all, every project that has artifacts."""
+    have = set(A.projects(store)) if store.exists() else set()
+    out: set[str] = set()
+    for spec in specs:
+        name = spec[len(ARTIFACTS_PREFIX) :]
+        if name not in have:
+            raise RunNotFound(f"no artifacts of project {name!r} in {store.root}")
+        out.add(name)
+    if follow:
+        if all_:
+            out |= {p for p in have if project is None or p == project}
+        out |= {s.ref.project for s in runs} & have
+    return sorted(out)
+
+
 class _Report:
     """Progress on a terminal (a rich bar: runs, files, bytes, rate), plain lines otherwise, nothing
     until the end with --json."""
@@ -204,13 +226,14 @@ def _pass(
     remote: Remote,
     runs: list[RunState],
     sweeps: list[SweepDir],
+    artifacts: list[str],
     *,
     include_synced: bool,
     skip_console: bool,
     dry_run: bool,
     json: bool,
 ) -> list[Result]:
-    report = _Report(len(runs) + len(sweeps), json, dry_run)
+    report = _Report(len(runs) + len(sweeps) + len(artifacts), json, dry_run)
     pusher = Pusher(
         store,
         remote,
@@ -236,6 +259,10 @@ def _pass(
             res = pusher.push_sweep(sw, verify=include_synced)
             results.append(res)
             report.done(res)
+        for name in artifacts:  # after the runs: a reader who sees a version can then find its run
+            res = pusher.push_artifacts(name, verify=include_synced)
+            results.append(res)
+            report.done(res)
     finally:
         report.close()
     return results
@@ -243,9 +270,18 @@ def _pass(
 
 def sync(
     runs: list[str] = typer.Argument(
-        None, help="Runs to sync: ids, PROJECT/ID, run directories, `latest`; sweeps as sweep:ID."
+        None,
+        help="Runs to sync: ids, PROJECT/ID, run directories, `latest`; sweeps as sweep:ID; a project's "
+        "artifacts as artifacts:PROJECT.",
     ),
-    all: bool = typer.Option(False, "--all", "--sync-all", help="Every run and sweep of the store."),
+    all: bool = typer.Option(
+        False, "--all", "--sync-all", help="Every run and sweep of the store, and every project's artifacts."
+    ),
+    artifacts: bool = typer.Option(
+        True,
+        "--artifacts/--no-artifacts",
+        help="Also push the artifacts of the synced runs' projects (with --all: of every project).",
+    ),
     remote: str = typer.Option(None, "--remote", help="Remote URL (default: the store's remote)."),
     include_offline: bool = typer.Option(
         True, "--include-offline/--no-include-offline", help="With --all: runs logged offline."
@@ -277,7 +313,9 @@ def sync(
     """Send runs to a remote: only the bytes it does not have, verified once finished.
 
     Idempotent and resumable: a second sync sends nothing, a sync killed halfway continues where the
-    remote's copy ends. Exits 1 when any run failed, with one line per failure.
+    remote's copy ends. The artifacts of the synced runs' projects travel too: objects once by hash,
+    then manifests, then the project's artifact log. Exits 1 when any run failed, with one line per
+    failure.
     """
     if watch and json:
         raise UsageError("--watch and --json cannot be combined (--json prints one result at the end)")
@@ -285,13 +323,16 @@ def sync(
     if not (runs or all or id):
         raise UsageError("name the runs to sync (ids, PROJECT/ID, directories), or pass --all")
     url = remote_url(store, remote)
+    specs = runs or []
+    art_specs = [s for s in specs if s.startswith(ARTIFACTS_PREFIX)]
+    specs = [s for s in specs if not s.startswith(ARTIFACTS_PREFIX)]
     rem = open_remote(url)
     try:
         while True:
             t0 = time.monotonic()
             sel_runs, sel_sweeps = _selected(
                 store,
-                runs or [],
+                specs,
                 all,
                 project,
                 id,
@@ -300,11 +341,13 @@ def sync(
                 _globs(include_globs),
                 _globs(exclude_globs),
             )
+            sel_artifacts = _artifact_projects(store, art_specs, all, project, sel_runs, artifacts)
             results = _pass(
                 store,
                 rem,
                 sel_runs,
                 sel_sweeps,
+                sel_artifacts,
                 include_synced=include_synced,
                 skip_console=skip_console,
                 dry_run=dry_run,
@@ -391,25 +434,39 @@ def _resolve_remote(
     return want_runs, want_sweeps
 
 
+def _artifact_spec(spec: str) -> tuple[str, str | None]:
+    """(project, version or None) of `artifacts:PROJECT[/NAME[:ALIAS]]` (a project name has no `/`)."""
+    project, _, version = spec[len(ARTIFACTS_PREFIX) :].partition("/")
+    if not L.valid_name(project) or (version and not version.partition(":")[0]):
+        raise UsageError(f"{spec!r}: name artifacts as artifacts:PROJECT or artifacts:PROJECT/NAME[:ALIAS]")
+    return project, version or None
+
+
 def pull(
     runs: list[str] = typer.Argument(
-        ..., help="Runs at the remote: ids, id prefixes, PROJECT/ID; sweeps as sweep:ID."
+        ...,
+        help="Runs at the remote: ids, id prefixes, PROJECT/ID; sweeps as sweep:ID; a project's "
+        "artifacts as artifacts:PROJECT, one version as artifacts:PROJECT/NAME[:ALIAS].",
     ),
     remote: str = typer.Option(None, "--remote", help="Remote URL (default: the store's remote)."),
     project: str = typer.Option(None, "--project", "-p", help="Look for ids in this project only."),
     json: bool = typer.Option(False, "--json", help="Print one JSON object with the result."),
     dir: Path = DirOpt,
 ) -> None:
-    """Copy runs (history, files, diff.patch) or sweeps from a remote into this store.
+    """Copy runs (history, files, diff.patch), sweeps or artifacts from a remote into this store.
 
     Only missing bytes are fetched; a file whose bytes differ from the remote's is an error naming it,
     never overwritten. Then `runstore restore RUN` or `runstore diff` work on the pulled run.
+    Artifacts come with their log (versions, aliases, lineage) and the objects of every version, or
+    only of the one version named; each object is checked against its digest before it is stored.
     """
     store = store_at(dir)
     url = remote_url(store, remote)
+    want_artifacts = [_artifact_spec(s) for s in runs if s.startswith(ARTIFACTS_PREFIX)]
+    specs = [s for s in runs if not s.startswith(ARTIFACTS_PREFIX)]
     rem = open_remote(url)
     try:
-        want_runs, want_sweeps = _resolve_remote(rem, runs, project)
+        want_runs, want_sweeps = _resolve_remote(rem, specs, project) if specs else ([], [])
         puller = Puller(store, rem)
         results: list[Result] = []
         for sid in want_sweeps:
@@ -422,6 +479,8 @@ def pull(
                         want_runs.append((sst.project, rid))
         for p, i in want_runs:
             results.append(puller.pull_run(p, i))
+        for p, version in want_artifacts:
+            results.append(puller.pull_artifacts(p, version))
     finally:
         rem.close()
     failed = [r for r in results if not r.ok]

@@ -9,7 +9,8 @@ file, no listing. Every `full_every` seconds it makes a full pass (store/layout.
 new versions of saved files, a new history generation), which also re-reads the remote's sizes, the
 truth after any surprise. Once the run's live marker is gone (it finished, or the monitor found it dead
 and marked it crashed), a last full pass seals and verifies the run (remotes/sync.py) and removes the
-outbox entry.
+outbox entry. After each full pass it also pushes the artifacts of the run's project, when the
+project's artifact log changed since the last push (one stat per pass; only a change costs a listing).
 
 It polls instead of taking file-system events: a run logging 1,000 steps/s makes 1,000 inotify events a
 second, and turning each into a Python object costs more than a few stats per tick.
@@ -33,6 +34,7 @@ from ..base.urls import strip_credentials
 from ..remotes.base import Remote, RemoteError
 from ..remotes.registry import open_remote
 from ..remotes.sync import Pusher, Result, describe
+from ..store import artifacts as A
 from ..store import jsonl
 from ..store import layout as L
 from ..store.layout import RunRef, StoreFile
@@ -97,6 +99,8 @@ class SyncTask:
         self.default = default_remote if default_remote is not None else _store_remote(store)
         self.slots: dict[str, _Slot] = {}
         self.streams: dict[str, _Stream] = {}
+        # (remote URL, project) -> size of the project's artifact log when it was last pushed there
+        self.artifacts_sent: dict[tuple[str, str], int | None] = {}
         self._due = 0.0
         self._status_due = 0.0
         self._status_written: bytes | None = None
@@ -180,6 +184,7 @@ class SyncTask:
             s.full_due = now + self.full_every
             if res.bytes:
                 s.last_sent = time.time()
+            self._push_artifacts(s, slot, pusher, now)
             # a run that ended without an exit record is marked crashed by the monitor, then finished here
             s.done = not s.live and res.finished
             if s.done:
@@ -203,6 +208,30 @@ class SyncTask:
         if res.bytes:
             s.last_sent = time.time()
         s.error = None
+
+    def _push_artifacts(self, s: _Stream, slot: _Slot, pusher: Pusher, now: float) -> None:
+        """Push the artifacts of the run's project if its artifact log changed since they were last
+        pushed to this remote: artifacts logged by a streamed run travel within a full pass."""
+        project = s.ref.project
+        try:
+            size = os.stat(A.log_path(self.store, project)).st_size
+        except (OSError, ValueError):
+            return  # no artifacts in this project
+        key = (slot.url, project)
+        if key not in self.artifacts_sent:
+            self.artifacts_sent[key] = pusher.artifacts_sent(project)
+        if self.artifacts_sent[key] == size:
+            return
+        res = pusher.push_artifacts(project)
+        if res.remote_failed:
+            self._raise_on(res)  # the remote is down: the run's stream backs off and retries
+        if res.errors:
+            # refused (another store's log there, a missing object): tried again when the log changes
+            self.log.error(f"artifacts {project}", f"{slot.url}: {'; '.join(res.errors)}", now)
+        elif res.bytes:
+            s.last_sent = time.time()
+            self.log.info(f"synced the artifacts of {project} to {slot.url}")
+        self.artifacts_sent[key] = size
 
     def _raise_on(self, res: Result) -> None:
         if res.errors:

@@ -1,4 +1,4 @@
-"""Pushing runs and sweeps to a remote, pulling them back, and checking both sides agree.
+"""Pushing runs, sweeps and artifacts to a remote, pulling them back, and checking both sides agree.
 
 What moves is decided by file kind (store/layout.py): an `append` file sends `[remote size, local
 size)`; an `immutable` file is sent once; a `replaced` file is sent when its content changed since the
@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
+import stat
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -25,6 +27,8 @@ from typing import Any
 
 import orjson
 
+from ..errors import StoreError
+from ..store import artifacts as A
 from ..store import jsonl
 from ..store import layout as L
 from ..store.layout import RunRef, StoreFile, make_dirs
@@ -48,10 +52,10 @@ def describe(e: BaseException) -> str:
 
 @dataclass
 class Result:
-    """What one push or pull of a run or a sweep did."""
+    """What one push or pull of a run, a sweep or a project's artifacts did."""
 
-    name: str  # `project/id` for a run, `sweep:<id>` for a sweep
-    kind: str = "run"
+    name: str  # `project/id` for a run, `sweep:<id>` for a sweep, `artifacts:<project>` for artifacts
+    kind: str = "run"  # "run", "sweep" or "artifacts"
     bytes: int = 0
     files: int = 0
     finished: bool = False
@@ -142,8 +146,19 @@ class _State:
             self.dirty = True
 
 
+class _Scratch(_State):
+    """A _State that remembers nothing: artifact objects and manifests are named by their content, so
+    the remote's listing alone says whether they are there (and a project may have 100,000 of them)."""
+
+    def __init__(self) -> None:
+        super().__init__(Path(os.devnull))
+
+    def save(self) -> None:
+        pass
+
+
 class Pusher:
-    """Sends runs and sweeps of `store` to `remote`.
+    """Sends runs, sweeps and artifacts of `store` to `remote`.
 
     `ignore` are globs of run files never sent (the store's or the environment's `ignore_globs`; each
     run's own, recorded in its init record, are added). `skip_console` keeps output.log local.
@@ -235,6 +250,124 @@ class Pusher:
         if not self.dry_run:
             state.save()
         return res
+
+    # -- artifacts ---------------------------------------------------------------------------------
+    def artifacts_state(self, project: str) -> Path:
+        """What was sent of a project's artifact log to this remote (derived)."""
+        return self.store.sync_dir(self.key) / f"artifacts-{project}.json"
+
+    def artifacts_sent(self, project: str) -> int | None:
+        """The size of the project's artifact log this store last left at the remote (no remote call:
+        the daemon compares it with a stat of the log to know that nothing changed)."""
+        rec = _State(self.artifacts_state(project)).files.get(L.artifact_log_rel(project))
+        return int(rec[0]) if rec else None
+
+    def push_artifacts(self, project: str, *, verify: bool = False) -> Result:
+        """Bring the remote's copy of a project's artifacts up to date: first the objects of every live
+        version that the remote lacks (one listing of its objects; present with the right size is never
+        sent again), then the manifests, then the new bytes of the log, so the remote never has a version
+        record whose files are missing. A remote log whose bytes are not our log's prefix belongs to
+        another store: an error, and nothing is sent. `verify` checks every version's files at the remote
+        even when the log has nothing new."""
+        res = Result(f"artifacts:{project}", kind="artifacts")
+        if not L.valid_name(project):
+            res.errors.append(f"invalid project name {project!r}")
+            return res
+        log = A.log_path(self.store, project)
+        log_rel = L.artifact_log_rel(project)
+        state = _State(self.artifacts_state(project))
+        try:
+            with jsonl.open_read(log) as fh:
+                mtime = os.fstat(fh.fileno()).st_mtime_ns
+                data = fh.read()
+        except FileNotFoundError:
+            return res  # nothing logged in this project
+        except OSError as e:
+            res.errors.append(f"cannot read {log}: {describe(e)}")
+            return res
+        # only whole records travel: a version becomes visible at the remote with its last byte
+        end = data.rfind(b"\n") + 1
+        data = data[:end]
+        try:
+            have = self.remote.size(log_rel) or 0
+            ours = state.files.get(log_rel)
+            trusted = ours is not None and ours[0] == have  # the remote's log is as we left it
+            if have and not trusted and not _same_prefix(self.remote, log_rel, data, min(have, end)):
+                res.errors.append(
+                    f"{log_rel}: the remote's artifact log of project {project!r} is not this store's "
+                    "(diverged; nothing sent): another store pushed artifacts of this project there, and "
+                    "only one store per project's artifacts should push to a remote"
+                )
+                return res
+            if have < end or verify:
+                # the project's manifests are listed only when something may have to be sent
+                listing = self.remote.listing(L.artifact_project_rel(project) + "/")
+                if not self._artifact_files(project, data, listing, res):
+                    return res
+            if have < end:
+                f = StoreFile(log_rel, log, L.APPEND)
+                if self.dry_run:
+                    res.bytes += end - have
+                    res.files += 1
+                else:
+                    self._append(f, have, end, res)
+            if have <= end and not self.dry_run:
+                state.set(log_rel, [end, mtime, None])
+                state.save()
+        except (RemoteError, OSError) as e:
+            res.errors.append(describe(e))
+            res.remote_failed = True
+        res.errors[:] = list(dict.fromkeys(res.errors))
+        return res
+
+    def _artifact_files(self, project: str, data: bytes, listing: dict[str, int], res: Result) -> bool:
+        """Send the objects, then the manifests, of every live version the log `data` records. False
+        (with errors) when one cannot be sent: the log must then not be sent either."""
+        st = _fold(project, data)
+        objects: dict[str, tuple[str, int]] = {}  # rel -> (base64 MD5, size)
+        manifests: list[tuple[str, Path]] = []
+        for col in st.collections.values():
+            for v in col.live:
+                rel = L.artifact_manifest_rel(project, col.name, v.digest)
+                if L.kind_of(rel) != L.IMMUTABLE:
+                    res.errors.append(f"{project}/{col.name}:v{v.version} has an invalid digest {v.digest!r}")
+                    continue
+                path = A.manifest_path(self.store, project, col.name, v.digest)
+                try:
+                    entries = A.read_manifest(self.store, project, col.name, v.digest)
+                except (StoreError, OSError) as e:
+                    if listing.get(rel):
+                        continue  # the remote has it (pulled from there): its objects are its business
+                    res.errors.append(f"{project}/{col.name}:v{v.version}: {describe(e)}")
+                    continue
+                manifests.append((rel, path))
+                for b64, size in entries.values():
+                    objects[L.artifact_object_rel(A.b64_to_hex(b64))] = (b64, size)
+        if res.errors:
+            res.errors.append(
+                f"{L.artifact_log_rel(project)}: not sent, it would name files the remote lacks"
+            )
+            return False
+        there = self.remote.listing(L.artifact_objects_rel() + "/") if objects else {}
+        scratch = _Scratch()
+        for rel, (b64, size) in sorted(objects.items()):
+            if there.get(rel) == size:
+                continue
+            path = A.object_path(self.store, A.b64_to_hex(b64))
+            # a corrupt object sent once would stay: present with the right size is never sent again
+            if not A.has_object(self.store, b64, size):
+                problem = A.check_object(self.store, b64, size) or "object is not whole"
+                res.errors.append(f"{rel}: {problem} here; not sent")
+                continue
+            self._push_file(StoreFile(rel, path, L.IMMUTABLE), os.stat(path), there.get(rel), scratch, res)
+        if res.errors:
+            res.errors.append(
+                f"{L.artifact_log_rel(project)}: not sent, it would name files the remote lacks"
+            )
+            return False
+        for rel, path in manifests:
+            self._push_file(StoreFile(rel, path, L.IMMUTABLE), os.stat(path), listing.get(rel), scratch, res)
+        return not res.errors
 
     # -- the pass itself ---------------------------------------------------------------------------
     def _kept(self, files: list[StoreFile], state: _State, res: Result) -> list[StoreFile]:
@@ -469,6 +602,34 @@ class Pusher:
             state.set(f.rel, [st.st_size, st.st_mtime_ns, rec[2] if rec else None])
 
 
+def _same_prefix(remote: Remote, rel: str, ours: bytes | Path, n: int) -> bool:
+    """Whether the first `n` bytes of `ours` (bytes, or a local file) and of the remote's `rel` agree: all
+    of them up to 2 x TAIL, else the first and the last TAIL bytes (comparing every byte would fetch what
+    a sync exists to avoid)."""
+    windows = [(0, n)] if n <= 2 * TAIL else [(0, TAIL), (n - TAIL, n)]
+    if isinstance(ours, bytes):
+        return all(ours[lo:hi] == remote.read(rel, lo, hi) for lo, hi in windows)
+    with open(ours, "rb") as f:
+        for lo, hi in windows:
+            f.seek(lo)
+            if f.read(hi - lo) != remote.read(rel, lo, hi):
+                return False
+    return True
+
+
+def _fold(project: str, data: bytes) -> A.ProjectArtifacts:
+    """The artifact log `data` folded (as store/artifacts.load folds a log on disk)."""
+    st = A.ProjectArtifacts(project)
+    for rec in jsonl.iter_lines(data):
+        if not isinstance(rec, dict):
+            continue
+        try:
+            st.apply(rec)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue  # a malformed line is skipped, like a torn one
+    return st
+
+
 def _files_rel(rel: str) -> str | None:
     """A run file's path under files/ (what ignore globs match), None for the run's own records."""
     parts = rel.split("/")
@@ -479,7 +640,7 @@ def _files_rel(rel: str) -> str | None:
 
 # -- pulling ------------------------------------------------------------------------------------------
 class Puller:
-    """Copies runs and sweeps from `remote` into `store`: only the bytes it does not have; a file whose
+    """Copies runs, sweeps and artifacts from `remote` into `store`: only the bytes it does not have; a file whose
     bytes differ from the remote's is an error naming it, never overwritten (except `replaced` files,
     whose remote version wins, as it would in a sync)."""
 
@@ -513,6 +674,149 @@ class Puller:
         res = Result(f"sweep:{sweep_id}", kind="sweep")
         self._pull(SweepDir(self.store, sweep_id).rel, res)
         return res
+
+    def pull_artifacts(self, project: str, version: str | None = None) -> Result:
+        """Copy a project's artifacts from the remote: the manifests and objects of every live version,
+        or of the one `version` ("name", "name:alias", "name:vN") names, then the new bytes of its log
+        (so a version is recorded here only once its files are). Objects are hashed as they are stored
+        and refused when the bytes do not match their name; then the log is not appended either."""
+        res = Result(f"artifacts:{project}" + (f"/{version}" if version else ""), kind="artifacts")
+        if not L.valid_name(project):
+            res.errors.append(f"invalid project name {project!r}")
+            return res
+        log_rel = L.artifact_log_rel(project)
+        try:
+            listing = self.remote.listing(L.artifact_project_rel(project) + "/")
+            size = listing.get(log_rel)
+            if not size:
+                res.errors.append(f"no artifacts of project {project!r} at {self.remote.url}")
+                return res
+            self.store.ensure()
+            path = A.log_path(self.store, project)
+            here = _regular_size(path)
+            overlap = min(here, size)
+            if overlap and not self._same_bytes(log_rel, path, overlap):
+                raise _Diverged(
+                    f"{log_rel}: the artifact log here is not a prefix of the remote's (diverged; not "
+                    "pulled): this store logged artifacts of the project itself"
+                )
+            prefix = b""
+            if overlap:
+                with jsonl.open_read(path) as f:
+                    prefix = f.read(overlap)
+            new = self._fetch(log_rel, size, start=here) if here < size else b""
+            # only whole records: a torn tail here would be sealed by the next local write, and this log
+            # would no longer be a prefix of the remote's
+            new = new[: new.rfind(b"\n") + 1]
+            st = _fold(project, prefix + new)
+            versions = _pick(st, version, self.remote.url)
+            if not self._pull_artifact_files(project, versions, listing, res) or not new:
+                return res
+            with A.locked(self.store, project):
+                if _regular_size(path) != here:
+                    raise _Diverged(f"{log_rel}: changed here while pulling; not pulled (pull again)")
+                fd = jsonl.open_write(path, os.O_APPEND | os.O_CREAT)
+                try:
+                    jsonl.write_all(fd, new)
+                finally:
+                    os.close(fd)
+            self._got(res, len(new))
+        except (_Diverged, _NoVersion) as e:
+            res.errors.append(str(e))
+        except (RemoteError, OSError) as e:
+            res.errors.append(describe(e))
+        res.errors[:] = list(dict.fromkeys(res.errors))
+        return res
+
+    def _pull_artifact_files(
+        self, project: str, versions: list[A.VersionRec], listing: dict[str, int], res: Result
+    ) -> bool:
+        """Fetch the manifests and objects of `versions` this store lacks; False (with errors) when one
+        could not be had whole."""
+        for v in versions:
+            name = f"{project}/{v.collection}:v{v.version}"
+            rel = L.artifact_manifest_rel(project, v.collection, v.digest)
+            if not L.valid_name(v.collection) or L.kind_of(rel) != L.IMMUTABLE:
+                res.errors.append(
+                    f"{name}: the remote's log names no valid manifest ({v.digest!r}); not pulled"
+                )
+                continue
+            manifest: bytes | None = None
+            try:
+                entries = A.read_manifest(self.store, project, v.collection, v.digest)
+            except StoreError:
+                if rel not in listing:
+                    res.errors.append(f"{rel}: missing at the remote; {name} not pulled")
+                    continue
+                manifest = self._fetch(rel, listing[rel])
+                got = _manifest_entries(manifest, v.digest)
+                if got is None:
+                    res.errors.append(f"{rel}: the remote's manifest does not match its digest; not pulled")
+                    continue
+                entries = got
+            whole = True
+            for b64, n in entries.values():
+                try:
+                    ok = A.has_object(self.store, b64, n) or self._pull_object(b64, n, res)
+                except ValueError:
+                    res.errors.append(f"{rel}: an entry has an invalid digest {b64!r}; {name} not pulled")
+                    ok = False
+                whole = whole and ok
+            if whole and manifest is not None:
+                path = A.manifest_path(self.store, project, v.collection, v.digest)
+                make_dirs(path.parent)
+                try:
+                    jsonl.write_atomic(path, manifest, replace=False)
+                    self._got(res, len(manifest))
+                except FileExistsError:
+                    pass  # written meanwhile: named by its content, so the same
+        return not res.errors
+
+    def _pull_object(self, b64: str, size: int, res: Result) -> bool:
+        """Fetch one object and store it as the store stores objects (hashed as written, create-only,
+        0444); bytes that do not match the digest are refused and nothing is stored."""
+        hexd = A.b64_to_hex(b64)
+        rel = L.artifact_object_rel(hexd)
+        if L.kind_of(rel) != L.IMMUTABLE:
+            raise ValueError(hexd)
+        dest = A.object_path(self.store, hexd)
+        make_dirs(dest.parent)
+        tmp = L.tmp_path(dest)  # hidden: no reader, listing or clean-up takes it for an object
+        try:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            fd = jsonl.open_write(tmp, os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                pos = 0
+                while pos < size:
+                    data = self.remote.read(rel, pos, min(size, pos + CHUNK))
+                    if not data:
+                        break
+                    jsonl.write_all(fd, data)
+                    pos += len(data)
+            finally:
+                os.close(fd)
+            try:
+                got, n = A.put_object(self.store, tmp, expect=b64)
+            except ValueError:
+                got, n = "", -1
+            if got != b64 or n != size:
+                res.errors.append(
+                    f"{rel}: the remote's bytes do not match their digest (corrupt; not stored)"
+                )
+                return False
+        except FileNotFoundError:
+            res.errors.append(f"{rel}: missing at the remote")
+            return False
+        finally:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        self._got(res, n)
+        return True
 
     def _pull(self, owner: str, res: Result) -> None:
         try:
@@ -580,20 +884,13 @@ class Puller:
         self._got(res, len(data))
 
     def _same_bytes(self, rel: str, path: Path, n: int) -> bool:
-        """Whether the first `n` bytes agree here and at the remote: all of them up to 2 x TAIL, else the
-        first and the last TAIL bytes (comparing every byte would fetch what a pull exists to avoid)."""
-        windows = [(0, n)] if n <= 2 * TAIL else [(0, TAIL), (n - TAIL, n)]
-        with open(path, "rb") as f:
-            for lo, hi in windows:
-                f.seek(lo)
-                if f.read(hi - lo) != self.remote.read(rel, lo, hi):
-                    return False
-        return True
+        return _same_prefix(self.remote, rel, path, n)
 
-    def _fetch(self, rel: str, size: int) -> bytes:
+    def _fetch(self, rel: str, size: int, start: int = 0) -> bytes:
         out = bytearray()
-        while len(out) < size:
-            data = self.remote.read(rel, len(out), min(size, len(out) + CHUNK))
+        while start + len(out) < size:
+            pos = start + len(out)
+            data = self.remote.read(rel, pos, min(size, pos + CHUNK))
             if not data:
                 break
             out += data
@@ -609,6 +906,70 @@ class Puller:
 
 class _Diverged(Exception):
     pass
+
+
+class _NoVersion(Exception):
+    pass
+
+
+def _regular_size(path: Path) -> int:
+    """The size of a local file a pull appends to (0 when absent); never through a symlink or into
+    anything but a regular file."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return 0
+    if not stat.S_ISREG(st.st_mode):
+        raise _Diverged(f"{path}: not a regular file here; not touched")
+    return st.st_size
+
+
+def _manifest_entries(raw: bytes, digest: str) -> dict[str, tuple[str, int]] | None:
+    """path -> (base64 MD5, size) of the object entries of a manifest fetched from a remote (references
+    name bytes that live elsewhere); None when it is not the manifest of artifact digest `digest`."""
+    try:
+        contents = orjson.loads(raw)["contents"]
+        every = {str(p): str(e["digest"]) for p, e in contents.items()}
+        if A.artifact_digest(every) != digest:
+            return None
+        return {
+            str(p): (str(e["digest"]), int(e.get("size") or 0))
+            for p, e in contents.items()
+            if e.get("ref") is None
+        }
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+_VERSION = re.compile(r"^v(\d+)$")
+
+
+def _pick(st: A.ProjectArtifacts, version: str | None, where: str) -> list[A.VersionRec]:
+    """The live versions to pull: all, or the one `version` ("name[:alias]", alias `latest`, `vN` or a
+    custom alias) names (_NoVersion naming what there is)."""
+    if version is None:
+        return [v for col in st.collections.values() for v in col.live]
+    name, _, alias = version.partition(":")
+    alias = alias or "latest"
+    col = st.collections.get(name)
+    if col is None or not col.live:
+        raise _NoVersion(
+            f"no artifact {name!r} in project {st.project!r} at {where} (it has {sorted(st.collections)})"
+        )
+    rec: A.VersionRec | None = None
+    if alias == "latest":
+        rec = col.latest
+    elif m := _VERSION.match(alias):
+        n = int(m.group(1))
+        rec = col.versions[n] if n < len(col.versions) and not col.versions[n].deleted else None
+    elif alias in col.aliases:
+        rec = col.versions[col.aliases[alias]]
+    if rec is None:
+        raise _NoVersion(
+            f"no version {alias!r} of artifact {st.project}/{name} at {where}: versions "
+            f"{[f'v{v.version}' for v in col.live]}, aliases {sorted(col.aliases) + ['latest']}"
+        )
+    return [rec]
 
 
 def wait_visible(remote: Remote, rel: str, size: int, timeout: float = 10.0) -> bool:

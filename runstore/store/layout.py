@@ -81,7 +81,8 @@ ARTIFACT_LOCK = "lock"
 # Remotes (runstore/remotes/). An object store cannot append, so an `append` file there is the object
 # at its own path (bytes [0, B), written whole) followed by segment objects
 # `<owner>/segments/<path in owner>/<offset:020d>` holding the bytes sent since, where <owner> is the
-# run or sweep directory. Local stores never have a segments/ directory.
+# run or sweep directory, or a project's artifact directory. Local stores never have a segments/
+# directory.
 SEGMENTS_DIR = "segments"
 SEGMENT_DIGITS = 20
 SYNC_DIR = "sync"  # store cache/: what was sent where; run cache/: sync-<remote key>.json
@@ -264,6 +265,29 @@ def artifact_file_kind(parts: list[str]) -> Kind | None:
     return None
 
 
+def artifact_objects_rel() -> str:
+    """The store path of the directory of artifact objects (what a push lists at a remote)."""
+    return f"{ARTIFACTS_DIR}/{OBJECTS_DIR}"
+
+
+def artifact_object_rel(hexdigest: str) -> str:
+    """The store path of the object with hex MD5 `hexdigest` (its kind is None when the name is not one)."""
+    return f"{ARTIFACTS_DIR}/{OBJECTS_DIR}/{hexdigest[:2]}/{hexdigest}"
+
+
+def artifact_project_rel(project: str) -> str:
+    """The store path of a project's artifact directory (its log and manifests)."""
+    return f"{ARTIFACTS_DIR}/{PROJECTS_DIR}/{project}"
+
+
+def artifact_log_rel(project: str) -> str:
+    return f"{artifact_project_rel(project)}/{ARTIFACT_LOG}"
+
+
+def artifact_manifest_rel(project: str, collection: str, digest: str) -> str:
+    return f"{artifact_project_rel(project)}/{MANIFESTS_DIR}/{collection}/{digest}.json"
+
+
 def kind_of(rel: str) -> Kind | None:
     """The kind of any file of a store, by its path relative to the store root (posix)."""
     parts = rel.split("/")
@@ -278,9 +302,12 @@ def kind_of(rel: str) -> Kind | None:
 
 def owner_len(parts: list[str]) -> int:
     """How many leading components of a store path name its owner: 4 for a run's files
-    (projects/<p>/runs/<id>), 2 for a sweep's (sweeps/<id>), 0 for store-level files."""
+    (projects/<p>/runs/<id>), 3 for a project's artifact files (artifacts/projects/<p>), 2 for a
+    sweep's (sweeps/<id>), 0 for store-level files (artifact objects included: they never grow)."""
     if parts[0] == PROJECTS_DIR and len(parts) >= 5 and parts[2] == RUNS_DIR:
         return 4
+    if parts[0] == ARTIFACTS_DIR and len(parts) >= 4 and parts[1] == PROJECTS_DIR:
+        return 3
     if parts[0] == SWEEPS_DIR and len(parts) >= 3:
         return 2
     return 0
@@ -291,7 +318,7 @@ def segment_path(rel: str, offset: int) -> str:
     parts = rel.split("/")
     n = owner_len(parts)
     if n == 0:
-        raise ValueError(f"{rel!r} is not a file of a run or a sweep")
+        raise ValueError(f"{rel!r} is not a file of a run, a sweep or a project's artifacts")
     return "/".join([*parts[:n], SEGMENTS_DIR, *parts[n:], f"{offset:0{SEGMENT_DIGITS}d}"])
 
 
@@ -542,6 +569,11 @@ __all__ = [
     "sweep_file_kind",
     "store_file_kind",
     "artifact_file_kind",
+    "artifact_objects_rel",
+    "artifact_object_rel",
+    "artifact_project_rel",
+    "artifact_log_rel",
+    "artifact_manifest_rel",
     "walk",
     "run_ref_of_dir",
     "owner_len",
