@@ -200,3 +200,55 @@ def test_large_files_copied_on_several_threads_keep_their_digests(capsys, tmp_pa
         assert shown[name] == base64.b64encode(hashlib.md5(data).digest()).decode()
     got = Path(cli_json(capsys, "artifact", "get", "p/big", "--root", str(tmp_path / "out"))["root"])
     assert all((got / n).read_bytes() == d for n, d in blobs.items())
+
+
+def test_cache_cleanup_evicts_only_what_the_remote_holds_and_downloads_fetch_it_back(
+    capsys, tmp_path, tree, monkeypatch
+):
+    from runstore.store import artifacts as A
+    from runstore.store.store import Store
+
+    remote = tmp_path / "remote"
+    monkeypatch.setenv("RUNSTORE_REMOTE", str(remote))
+    cli_json(capsys, "artifact", "put", str(tree), "--name", "p/c")
+    code, _, err = run_cli(capsys, "sync", "artifacts:p")
+    assert code == 0, err
+    (tmp_path / "only-here.bin").write_bytes(os.urandom(30_000))
+    cli_json(capsys, "artifact", "put", str(tmp_path / "only-here.bin"), "--name", "p/local")
+    store = Store(tmp_path / ".wandb")
+    before = sum(o[2] for o in A.stored_objects(store)[0])
+    dry = cli_json(capsys, "artifact", "cache", "cleanup", "0", "--dry-run")
+    assert dry["would_remove"] == 2 and dry["size"] == 30_000 and dry["kept_not_at_remote_bytes"] == 30_000
+    assert sum(o[2] for o in A.stored_objects(store)[0]) == before  # a dry run removes nothing
+    done = cli_json(capsys, "artifact", "cache", "cleanup", "0")
+    assert done["removed"] == 2 and done["bytes"] == before - 30_000
+    assert [o[2] for o in A.stored_objects(store)[0]] == [30_000]  # the one only this store has
+    # the evicted objects come back from the remote when a version needs them
+    got = cli_json(capsys, "artifact", "get", "p/c:v0", "--root", str(tmp_path / "back"))
+    assert (Path(got["root"]) / "sub" / "b.bin").read_bytes() == (tree / "sub" / "b.bin").read_bytes()
+    assert len(A.stored_objects(store)[0]) == 3
+    # a corrupted object is repaired from the remote too
+    obj = A.object_path(store, A.b64_to_hex(A.hash_file(tree / "a.txt")[0]))
+    obj.chmod(0o644)
+    obj.write_text("HELLO\n")
+    got = cli_json(capsys, "artifact", "get", "p/c:v0", "--root", str(tmp_path / "again"))
+    assert (Path(got["root"]) / "a.txt").read_text() == "hello\n" and obj.read_text() == "hello\n"
+    # with a size it is already under, nothing goes
+    assert cli_json(capsys, "artifact", "cache", "cleanup", "1GB")["removed"] == 0
+
+
+def test_cache_cleanup_without_a_remote_and_bad_sizes_are_one_line(capsys, tmp_path, tree, monkeypatch):
+    monkeypatch.delenv("RUNSTORE_REMOTE", raising=False)
+    cli_json(capsys, "artifact", "put", str(tree), "--name", "p/n")
+    code, out, err = run_cli(capsys, "artifact", "cache", "cleanup", "0")
+    assert code != 0 and "no remote holds copies" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli(capsys, "artifact", "cache", "cleanup", "lots")
+    assert code != 0 and "give a number with an optional unit" in err
+    stale = tmp_path / ".wandb" / "artifacts" / "objects" / ".incoming-1.tmp-runstore-1"
+    stale.write_bytes(b"half")
+    os.utime(stale, (1, 1))
+    done = cli_json(capsys, "artifact", "cache", "cleanup", "10GB", "--remove-temp")
+    assert done["temp_files"] == 1 and not stale.exists() and done["removed"] == 0
+    from runstore.cli.artifact_cmd import parse_size
+
+    assert [parse_size(s) for s in ("0", "2048", "1KB", "1.5g", "3MiB")] == [0, 2048, 1024, 3 << 29, 3 << 20]

@@ -18,7 +18,7 @@ from ..errors import UsageError
 from ._common import console, err_console, json_text, require_store, safe_text, store_at
 
 artifact_app = typer.Typer(
-    help="Versioned files and directories (datasets, models): put, get, ls, show, alias, verify, gc.",
+    help="Versioned files and directories (datasets, models): put, get, ls, show, alias, verify, gc, cache.",
     no_args_is_help=True,
 )
 alias_app = typer.Typer(help="Add or remove an alias of an artifact version.", no_args_is_help=True)
@@ -355,6 +355,112 @@ def gc(
         return
     verb = "deleted" if force else "would delete (pass --force)"
     console.print(f"{verb}: {len(doomed)} object(s), {freed:,} bytes; {kept} object(s) referenced or recent")
+
+
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+def parse_size(text: str) -> int:
+    """`10GB`, `1.5g`, `500MiB`, `2048`: bytes. Units are powers of 1024, as in wandb's
+    `artifact cache cleanup`."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*", str(text), re.IGNORECASE)
+    if m is None:
+        raise UsageError(f"size {text!r}: give a number with an optional unit, like 10GB, 500MB or 0")
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+cache_app = typer.Typer(help="The store's artifact objects as a cache of its remote.", no_args_is_help=True)
+artifact_app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("cleanup")
+def cache_cleanup(
+    target_size: str = typer.Argument(..., help="Shrink the objects to at most this size: 10GB, 500MB, 0."),
+    remove_temp: bool = typer.Option(
+        False, "--remove-temp", help="Also delete temporary files killed puts and downloads left (> 1 h old)."
+    ),
+    remote: str = typer.Option(None, "--remote", help="Remote URL (default: the store's remote)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be removed."),
+    dir: Path = DirOpt,
+    json: bool = JsonOpt,
+) -> None:
+    """Remove the least recently used objects that the store's remote holds, until the objects take at
+    most TARGET_SIZE (wandb's `artifact cache cleanup`). Only objects the remote has (same name, same
+    size) are removed: a download fetches them back from it. Objects that exist only here are never
+    removed; objects no version references are `artifact gc`'s."""
+    from ..remotes.registry import open_remote
+    from ..store import artifacts as A
+    from ..store import layout as L
+
+    target = parse_size(target_size)
+    store = require_store(store_at(dir))
+    objects, temps = A.stored_objects(store)
+    total = sum(o[2] for o in objects)
+    removed: list[tuple[str, int]] = []
+    temp_removed = 0
+    if remove_temp:
+        cutoff = time.time() - 3600
+        for path, mtime in temps:
+            if mtime < cutoff:
+                temp_removed += 1
+                if not dry_run:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(path)
+    url = remote or _env_remote(store)
+    local_only = 0
+    if total > target:
+        if not url:
+            raise UsageError(
+                f"the objects take {total:,} bytes and no remote holds copies of them: set one "
+                "(`runstore init --remote URL`) and `runstore sync --all` first; `runstore artifact gc` "
+                "removes the objects no version references"
+            )
+        rem = open_remote(url)
+        try:
+            there = rem.listing(L.artifact_objects_rel() + "/")
+        finally:
+            rem.close()
+        for path, hexd, size, _used in sorted(objects, key=lambda o: o[3]):
+            if total <= target:
+                break
+            if there.get(L.artifact_object_rel(hexd)) != size:
+                local_only += size
+                continue
+            if not dry_run:
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    continue
+            removed.append((hexd, size))
+            total -= size
+    freed = sum(size for _, size in removed)
+    doc = {
+        "removed" if not dry_run else "would_remove": len(removed),
+        "bytes": freed,
+        "size": total,
+        "target": target,
+        "temp_files": temp_removed,
+        "kept_not_at_remote_bytes": local_only,
+    }
+    if json:
+        console.print_json(json_text(doc))
+        return
+    verb = "would remove" if dry_run else "removed"
+    line = f"{verb} {len(removed)} object(s), {freed:,} bytes; the objects now take {total:,} bytes"
+    if temp_removed:
+        line += f"; {temp_removed} temporary file(s)"
+    if total > target:
+        line += f" (over the target: {local_only:,} bytes exist only here, sync them to free more)"
+    console.print(line)
+
+
+def _env_remote(store: Any) -> str | None:
+    from ..base import env as _env
+
+    url = _env.get("remote") or store.read_settings().get("remote")
+    return str(url) if url else None
 
 
 def register(app: typer.Typer) -> None:

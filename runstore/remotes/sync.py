@@ -772,6 +772,19 @@ class Puller:
                     pass  # written meanwhile: named by its content, so the same
         return not res.errors
 
+    def pull_object(self, b64: str, size: int) -> Result:
+        """Fetch one object the store lacks (or holds corrupted): what a download of a version whose
+        objects were evicted (`artifact cache cleanup`) or never pulled does."""
+        res = Result(f"object:{b64}", kind="artifacts")
+        try:
+            if not self._pull_object(b64, size, res) and not res.errors:
+                res.errors.append(f"object {A.b64_to_hex(b64)} is not at {self.remote.url}")
+        except ValueError:
+            res.errors.append(f"invalid object digest {b64!r}")
+        except (RemoteError, OSError) as e:
+            res.errors.append(describe(e))
+        return res
+
     def _pull_object(self, b64: str, size: int, res: Result) -> bool:
         """Fetch one object and store it as the store stores objects (hashed as written, create-only,
         0444); bytes that do not match the digest are refused and nothing is stored."""

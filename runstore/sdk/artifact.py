@@ -891,15 +891,44 @@ def _matches(store: Store, e: ArtifactManifestEntry, path: str) -> bool:
 
 
 def _place(store: Store, e: ArtifactManifestEntry, target: str, how: str) -> str:
-    """Put entry `e` at `target`: "kept" when it is there already, else how it was placed."""
+    """Put entry `e` at `target`: "kept" when it is there already, else how it was placed. An object
+    the store lacks (evicted by `artifact cache cleanup`, or a version pulled alone) or holds corrupted
+    is fetched from the store's remote first, when it has one."""
     if _matches(store, e, target):
         return "kept"
     if e.ref is None:
-        return A.place_object(store, e.digest, e.size, target, how)
+        try:
+            return A.place_object(store, e.digest, e.size, target, how)
+        except (A.ObjectMissing, A.CorruptObject) as err:
+            why = _fetch_object(store, e.digest, e.size)
+            if why is not None:
+                raise type(err)(f"{err}; {why}") from None
+            return A.place_object(store, e.digest, e.size, target, how)
     from .artifact_refs import fetch
 
     fetch({"ref": e.ref, "extra": e.extra}, e.digest, e.size, target)
     return "copy"
+
+
+def _fetch_object(store: Store, b64: str, size: int) -> str | None:
+    """Fetch an object from the store's remote (RUNSTORE_REMOTE, settings.yaml): None once it is here
+    whole, else why not."""
+    url = env.get("remote") or store.read_settings().get("remote")
+    if not url:
+        return "the store has no remote to fetch it from"
+    # the remotes sit below the SDK but load backends (fsspec, s3fs): loaded only when needed
+    from ..remotes.registry import open_remote
+    from ..remotes.sync import Puller, describe
+
+    try:
+        remote = open_remote(str(url))
+    except Exception as e:
+        return f"the remote cannot be used ({describe(e)})"
+    try:
+        res = Puller(store, remote).pull_object(b64, size)
+    finally:
+        remote.close()
+    return "; ".join(res.errors) if res.errors else None
 
 
 def _link_mode() -> str:

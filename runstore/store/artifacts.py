@@ -817,6 +817,7 @@ __all__ = [
     "sealed",
     "can_write_readonly",
     "check_object",
+    "stored_objects",
     "write_manifest",
     "commit",
     "record",
@@ -851,6 +852,35 @@ def unreferenced_objects(store: Store, min_age_s: float = 3600.0) -> tuple[list[
         else:
             doomed.append((path, st.st_size))
     return doomed, kept
+
+
+def stored_objects(store: Store) -> tuple[list[tuple[str, str, int, float]], list[tuple[str, float]]]:
+    """([(path, hex MD5, size, last use)] of the store's objects, [(path, mtime)] of temporary files a
+    killed put or download left among them). Last use is the later of access and modification time."""
+    objects: list[tuple[str, str, int, float]] = []
+    temps: list[tuple[str, float]] = []
+
+    def scan(d: str) -> list[os.DirEntry[str]]:
+        try:
+            with os.scandir(d) as it:
+                return list(it)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    for top in scan(_objects_dir(store)):
+        inner = scan(top.path) if top.is_dir(follow_symlinks=False) else [top]
+        for e in inner:
+            try:
+                if not e.is_file(follow_symlinks=False):
+                    continue
+                st = e.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if L.is_tmp(e.name):
+                temps.append((e.path, st.st_mtime))
+            elif e is not top and L.artifact_file_kind([L.OBJECTS_DIR, top.name, e.name]) == L.IMMUTABLE:
+                objects.append((e.path, e.name, st.st_size, max(st.st_atime, st.st_mtime)))
+    return objects, temps
 
 
 # -- the stat cache -----------------------------------------------------------------------------------
