@@ -754,3 +754,67 @@ def test_link_into_a_portfolio_and_the_model_registry_and_edit_tags(tmp_path: Pa
     assert api.artifact("p/net:v0").tags == ["resnet", "promoted"]
     with pytest.raises(ValueError):
         got.tags = ["bad/tag"]
+
+
+# -- hostile files on disk ------------------------------------------------------------------------------
+def test_any_artifact_log_folds_without_raising(tmp_path: Path) -> None:
+    """A shared store's artifact log may hold anything: every line folds or is skipped, and the fold
+    keeps its invariants (versions numbered 0..n-1, an alias naming one live version)."""
+    hyp = pytest.importorskip("hypothesis")
+    from hypothesis import strategies as st
+
+    scalar = st.one_of(st.none(), st.booleans(), st.integers(-3, 5), st.text(max_size=5), st.floats())
+    value = st.recursive(
+        scalar,
+        lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=4), c, max_size=3),
+        max_leaves=6,
+    )
+    record = st.fixed_dictionaries(
+        {"t": st.sampled_from(["version", "alias", "unalias", "use", "log", "update", "delete", "bogus"])},
+        optional={
+            "collection": st.sampled_from(["a", "b", "", 3]),
+            "version": st.one_of(st.integers(-2, 4), st.text(max_size=2)),
+            "type": st.sampled_from(["dataset", "model", None]),
+            "digest": st.text(max_size=8),
+            "alias": st.sampled_from(["best", "x", 7]),
+            "metadata": value,
+            "tags": value,
+            "size": value,
+            "time": value,
+            "source": value,
+        },
+    )
+
+    @hyp.settings(max_examples=200, deadline=None)
+    @hyp.given(st.lists(st.one_of(record, value), max_size=25))
+    def fold(recs: list[Any]) -> None:
+        log = tmp_path / ".wandb" / "artifacts" / "projects" / "p" / "artifacts.jsonl"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_bytes(b"".join(json.dumps(r).encode() + b"\n" for r in recs) + b'{"torn')
+        folded = A.load(Store(tmp_path / ".wandb"), "p")
+        for col in folded.collections.values():
+            assert [v.version for v in col.versions] == list(range(len(col.versions)))
+            for alias, n in col.aliases.items():
+                assert not col.versions[n].deleted and alias in col.versions[n].aliases
+
+    fold()
+
+
+def test_hostile_manifests_are_store_errors(tmp_path: Path) -> None:
+    run = runstore.init(project="p")
+    art = run.log_artifact(_art(tmp_path, "m", {"ok.txt": b"ok"}))
+    run.finish()
+    manifest = tmp_path / f".wandb/artifacts/projects/p/manifests/m/{art.digest}.json"
+    manifest.chmod(0o644)
+    for doc in (
+        b"",
+        b"[]",
+        b'{"contents": 3}',
+        b'{"contents": {"a": {"digest": "not base64!"}}}',
+        b'{"contents": {"a": {"size": 3}}}',
+        b"\xff\xfe",
+        b'{"contents": {"/abs": {"digest": "x"}}}',
+    ):
+        manifest.write_bytes(doc)
+        with pytest.raises(runstore.Error):
+            runstore.Api().artifact("p/m:latest")
