@@ -455,27 +455,34 @@ class Artifact:
             raise ValueError(f"Path is not a directory: {os.fspath(local_path)!r}")
         prefix = _rel_name(name) if name else ""
         items = _tree(root, f"{prefix}/" if prefix else "")
-        known: dict[str, tuple[str, int]] = {}
-        big = [full for _, full, size in items if size >= _PARALLEL_MIN]
+        big = {full for _, full, size in items if size >= _PARALLEL_MIN}
         tick = self._on_bytes or (lambda n: None)
-        if policy == "mutable" and len(big) > 1:
-            # Large files are copied and hashed on several threads (hashlib and file I/O release the
-            # GIL); small ones cost mostly Python per file, which threads would not speed up.
-            from concurrent.futures import ThreadPoolExecutor
-
-            store = self._object_store()
-            with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-
-                def add(f: str) -> tuple[str, int]:
-                    got = A.add_object(store, f)
-                    tick(got[1])
-                    return got
-
-                known = dict(zip(big, pool.map(add, big), strict=True))
-        for key, full, size in items:
-            self._put(key, full, merge, policy, known.get(full))
-            if full not in known:
+        if policy != "mutable" or not big:
+            for key, full, size in items:
+                self._put(key, full, merge, policy)
                 tick(size)
+            return
+        # Large files are copied and hashed on worker threads (hashlib and file I/O release the GIL)
+        # while this thread puts the small ones, whose cost is file creation in the kernel: the two
+        # overlap, so a tree's put takes about the longer of the two, not their sum.
+        from concurrent.futures import ThreadPoolExecutor
+
+        store = self._object_store()
+
+        def add(f: str) -> tuple[str, int]:
+            got = A.add_object(store, f)
+            tick(got[1])
+            return got
+
+        with ThreadPoolExecutor(max_workers=max(1, min(4, (os.cpu_count() or 1)))) as pool:
+            futures = {f: pool.submit(add, f) for f in sorted(big, key=os.path.getsize, reverse=True)}
+            for key, full, size in items:
+                if full not in futures:
+                    self._put(key, full, merge, policy)
+                    tick(size)
+            for key, full, _size in items:
+                if full in futures:
+                    self._put(key, full, merge, policy, futures[full].result())
 
     def add_reference(
         self,
