@@ -224,6 +224,7 @@ class Artifact:
         art._deleted = rec.deleted
         art._placed = {}
         art._on_bytes = None
+        art._entries = {}
         art._bind(store, project, rec, entity)
         return art
 
@@ -239,8 +240,11 @@ class Artifact:
         col = A.load(store, project).collections.get(rec.collection)
         latest = col is not None and col.latest is not None and col.latest.version == rec.version
         self._aliases = [*rec.aliases, *(["latest"] if latest else [])]
-        entries = A.read_manifest(store, project, rec.collection, rec.digest)
-        refs = A.read_references(store, project, rec.collection, rec.digest)
+        if self._entries and self.manifest.digest == rec.digest:
+            for e in self._entries.values():  # just committed: the manifest on disk is these entries
+                e._artifact = self
+            return
+        entries, refs = A.read_entries(store, project, rec.collection, rec.digest)
         self._entries = {}
         for p in sorted({*entries, *refs}):
             d, s = entries[p] if p in entries else refs[p][:2]
@@ -1056,9 +1060,12 @@ def commit(
             base_refs = A.read_references(store, project, art._name, col.latest.digest)
             entries = {**base, **{p: r[:2] for p, r in base_refs.items()}, **entries}
             refs = {**{p: r[2] for p, r in base_refs.items() if p not in art._entries}, **refs}
+    same = art._objects is not None and art._objects.root == store.root
     for _p, e in sorted(art._entries.items()):
         if e.local_path is None or e.ref is not None:
             continue  # already in the store (a logged artifact logged again)
+        if same and e.local_path == A.object_file(store, A.b64_to_hex(e.digest)):
+            continue  # copied into this store's objects when it was added
         if not A.has_object(store, e.digest, e.size):
             A.put_object(store, e.local_path, expect=e.digest)
     rec = A.commit(

@@ -16,6 +16,7 @@ Layout (docs/FORMAT.md, "Artifacts"), under `<store>/artifacts/`:
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import errno
 import fcntl
@@ -55,7 +56,9 @@ class ObjectMissing(StoreError):
 
 # -- digests (docs/COMPAT.md §9.2) ----------------------------------------------------------------
 def b64_to_hex(digest: str) -> str:
-    return base64.b64decode(digest).hex()
+    # binascii, not base64.b64decode: called per file per put, and b64decode's argument checks cost more
+    # than the decoding. Same strictness: a malformed digest is a ValueError (binascii.Error).
+    return binascii.a2b_base64(digest, strict_mode=True).hex()
 
 
 def hex_to_b64(hexdigest: str) -> str:
@@ -296,7 +299,21 @@ def read_references(
     store: Store, project: str, collection: str, digest: str
 ) -> dict[str, tuple[str, int, dict[str, Any]]]:
     """path -> (digest, size, {"ref": uri, "extra": {…}}) of the reference entries of a version."""
-    return {p: (e[0], e[1], e[2]) for p, e in _manifest(store, project, collection, digest).items() if e[2]}
+    return read_entries(store, project, collection, digest)[1]
+
+
+def read_entries(
+    store: Store, project: str, collection: str, digest: str
+) -> tuple[dict[str, tuple[str, int]], dict[str, tuple[str, int, dict[str, Any]]]]:
+    """(read_manifest, read_references) of a version from one read of its manifest."""
+    objects: dict[str, tuple[str, int]] = {}
+    refs: dict[str, tuple[str, int, dict[str, Any]]] = {}
+    for p, (d, n, ref) in _manifest(store, project, collection, digest).items():
+        if ref is None:
+            objects[p] = (d, n)
+        else:
+            refs[p] = (d, n, ref)
+    return objects, refs
 
 
 def _manifest(
@@ -809,6 +826,7 @@ __all__ = [
     "projects",
     "read_manifest",
     "read_references",
+    "read_entries",
     "put_object",
     "has_object",
     "copy_object",
