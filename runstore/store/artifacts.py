@@ -55,10 +55,23 @@ class ObjectMissing(StoreError):
 
 
 # -- digests (docs/COMPAT.md §9.2) ----------------------------------------------------------------
+def _strict_b64(digest: str) -> bytes:
+    return binascii.a2b_base64(digest, strict_mode=True)  # type: ignore[call-arg]  # 3.11+; typeshed lags
+
+
+try:
+    _strict_b64("")
+    _b64decode = _strict_b64
+except TypeError:  # Python 3.10
+
+    def _b64decode(digest: str) -> bytes:
+        return base64.b64decode(digest, validate=True)
+
+
 def b64_to_hex(digest: str) -> str:
     # binascii, not base64.b64decode: called per file per put, and b64decode's argument checks cost more
-    # than the decoding. Same strictness: a malformed digest is a ValueError (binascii.Error).
-    return binascii.a2b_base64(digest, strict_mode=True).hex()
+    # than the decoding. A malformed digest is a ValueError (binascii.Error) either way.
+    return _b64decode(digest).hex()
 
 
 def hex_to_b64(hexdigest: str) -> str:
