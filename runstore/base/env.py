@@ -234,6 +234,15 @@ VARS: tuple[Var, ...] = (
         scope="process",
     ),
     Var(
+        "server_config",
+        ("RUNSTORE_SERVER_CONFIG",),
+        None,
+        "str",
+        "Set by `runstore server` for its worker processes (JSON: the store, auth, body limit); not a "
+        "setting to set by hand.",
+        scope="process",
+    ),
+    Var(
         "git_commit",
         _both("GIT_COMMIT"),
         None,

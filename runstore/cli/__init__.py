@@ -25,6 +25,7 @@ from . import (  # noqa: E402
     listing,
     restore,
     run_cmd,
+    server_cmd,
     settings_cmds,
     shim_cmd,
     show_cmd,
@@ -74,6 +75,7 @@ sync_cmd.register(app)
 shim_cmd.register(app)
 artifact_cmd.register(app)
 import_cmd.register(app)
+server_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
