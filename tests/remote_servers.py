@@ -1,5 +1,9 @@
 """Real servers for the remote tests (no tests here).
 
+`runstore_server`: `runstore server` itself in a subprocess for the whole session, on a free port of
+127.0.0.1, with an admin token (`url`, `token`, `store`, `env()`). `RunstoreServer.start(dir)` makes
+one of a test's own (the SIGKILL test kills and restarts it on the same port and store).
+
 `moto_s3`: moto's standalone S3 server in a subprocess for the whole session. Import the fixture into a
 test module with `from remote_servers import moto_s3  # noqa: F401` (pytest puts tests/ on sys.path,
 as for `media_util`).
@@ -161,4 +165,133 @@ def moto_s3() -> Iterator[MotoS3]:
         log.close()
 
 
-__all__ = ["MotoS3", "moto_s3", "free_port"]
+# -- runstore server -----------------------------------------------------------------------------------
+def _server_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNSTORE_"))}
+    env["RUNSTORE_DAEMON"] = "0"
+    return env
+
+
+class RunstoreServer:
+    """`python -m runstore server --dir DIR --port PORT` in a subprocess, with a token made first."""
+
+    def __init__(self, dir: str, port: int, token: str, log: Any, tls: tuple[str, str] | None = None) -> None:
+        self.dir = dir
+        self.port = port
+        self.tls = tls
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+        self.token = token
+        self.store = os.path.join(dir, ".wandb")  # `--dir D` serves D/.wandb when D is not a store
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def start(cls, dir: str, scope: str = "admin", tls: tuple[str, str] | None = None) -> RunstoreServer:
+        """A new server on a free port; `tls`: (certificate, key) PEM files, for https."""
+        os.makedirs(dir, exist_ok=True)
+        token = create_token(dir, scope=scope)
+        last: Exception | None = None
+        for _ in range(3):  # the free port may be taken between finding and binding it
+            server = cls(dir, free_port(), token, tempfile.TemporaryFile(), tls)
+            try:
+                server.run()
+                return server
+            except RuntimeError as e:
+                server.stop()
+                last = e
+        raise RuntimeError(f"cannot start runstore server: {last}")
+
+    def env(self) -> dict[str, str]:
+        """The variables that let a runstore process (this one or a child) reach this server."""
+        return {"RUNSTORE_API_KEY": self.token}
+
+    def run(self) -> None:
+        """Start the server process (again, on the same port and store) and wait for /healthz."""
+        argv = [sys.executable, "-m", "runstore", "server", "--dir", self.dir, "--port", str(self.port)]
+        if self.tls:
+            argv += ["--ssl-certfile", self.tls[0], "--ssl-keyfile", self.tls[1]]
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=_server_env(),
+        )
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            if self.proc.poll() is not None:
+                self.log.seek(0)
+                tail = self.log.read().decode(errors="replace")[-2000:]
+                raise RuntimeError(f"runstore server exited with {self.proc.returncode}: {tail}")
+            try:
+                import ssl
+
+                unverified = ssl._create_unverified_context()  # only "is it up": the tests check TLS
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1, context=unverified) as r:
+                    r.read()
+                return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"runstore server at {self.url} did not answer within {STARTUP_TIMEOUT:.0f}s"
+                )
+            time.sleep(0.05)
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
+        try:
+            self.log.close()
+        except Exception:
+            pass
+
+    def token_for(self, scope: str = "write", project: str | None = None) -> str:
+        return create_token(self.dir, scope=scope, project=project)
+
+    def clean(self) -> None:
+        """Remove every file a client wrote (the store itself and its tokens stay): a test that shares
+        the session's server starts from an empty store."""
+        import shutil
+
+        keep = {"format.json", ".gitignore", "server"}
+        for name in os.listdir(self.store):
+            if name in keep:
+                continue
+            path = os.path.join(self.store, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+
+
+def create_token(dir: str, scope: str = "write", project: str | None = None) -> str:
+    """`runstore server token create --json` for the store at `dir` (created when missing)."""
+    import json
+
+    argv = [sys.executable, "-m", "runstore", "server", "token", "create", "--name", f"test-{scope}"]
+    argv += ["--scope", scope, "--dir", dir, "--json"] + (["--project", project] if project else [])
+    p = subprocess.run(argv, capture_output=True, text=True, env=_server_env(), timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError(f"token create failed: {p.stderr[-2000:]}")
+    return str(json.loads(p.stdout)["token"])
+
+
+@pytest.fixture(scope="session")
+def runstore_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunstoreServer]:
+    """`runstore server` for the session, with an admin token (`token`); tests clean() it first."""
+    pytest.importorskip("uvicorn", reason="runstore[server] is not installed")
+    pytest.importorskip("httpx", reason="runstore[server] is not installed")
+    server = RunstoreServer.start(str(tmp_path_factory.mktemp("runstore-server")))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+__all__ = ["MotoS3", "moto_s3", "free_port", "RunstoreServer", "runstore_server", "create_token"]

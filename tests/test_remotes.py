@@ -3,7 +3,9 @@
 * `dir`    — `DirRemote` on a directory;
 * `file`   — `open_remote("file://...")` (a directory too, reached through the registry);
 * `memory` — `open_remote("memory://...")`, an fsspec object store in this process;
-* `s3`     — `open_remote("s3://...")` against moto's S3 server (tests/remote_servers.py).
+* `s3`     — `open_remote("s3://...")` against moto's S3 server (tests/remote_servers.py);
+* `http`   — `open_remote("http://...")`: a real `runstore server` (tests/remote_servers.py), its token in
+  RUNSTORE_API_KEY.
 
 Then what only one kind of backend does: a directory is a store (format.json, resumed uploads, no
 symlink following); an object store keeps append files as a compacted object plus segment objects.
@@ -21,13 +23,14 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from remote_servers import moto_s3  # noqa: F401
+from remote_servers import moto_s3, runstore_server  # noqa: F401
 
 from runstore.remotes import Conflict, MissingBackend, RemoteError, open_remote, strip_credentials
 from runstore.remotes import base as B
 from runstore.remotes import objects as O
 from runstore.remotes.base import BadPath
 from runstore.remotes.directory import DirRemote
+from runstore.remotes.http import HttpRemote
 from runstore.remotes.objects import ObjectRemote
 from runstore.store import format as fmt
 from runstore.store import layout as L
@@ -43,7 +46,7 @@ CONF = f"{RUN}/files/model.yaml"  # replaced
 JOURNAL = "sweeps/sw1/journal.jsonl"  # append (a sweep's)
 TRIAL = "sweeps/sw1/config-t1.yaml"  # immutable (a sweep's)
 
-ALL = ["dir", "file", "memory", "s3"]
+ALL = ["dir", "file", "memory", "s3", "http"]
 OBJECTS = ["memory", "s3"]
 DIRS = ["dir", "file"]
 
@@ -89,6 +92,14 @@ def make_remote(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> An
         r = open_remote(f"s3://{server.bucket()}/team")
         assert isinstance(r, ObjectRemote)
         return r
+    if kind == "http":
+        srv = request.getfixturevalue("runstore_server")
+        srv.clean()
+        request.getfixturevalue("monkeypatch").setenv("RUNSTORE_API_KEY", srv.token)
+        r = open_remote(srv.url)
+        assert isinstance(r, HttpRemote)
+        r.server_store = Path(srv.store)
+        return r
     raise AssertionError(kind)
 
 
@@ -121,6 +132,10 @@ def reopen(remote: Any) -> Any:
     """A second handle on the same remote with nothing cached: what another process would see."""
     if isinstance(remote, DirRemote):
         return DirRemote(remote.root)
+    if isinstance(remote, HttpRemote):
+        fresh = HttpRemote(remote.url)
+        fresh.server_store = remote.server_store  # type: ignore[attr-defined]
+        return fresh
     return ObjectRemote(remote.url, fs=remote.fs, root=remote.root)
 
 
@@ -140,8 +155,8 @@ def segment_keys(remote: ObjectRemote, rel: str) -> list[str]:
 
 def raw_write(remote: Any, rel: str, data: bytes) -> None:
     """Put bytes at a path of the remote behind its back (no checks, no bookkeeping)."""
-    if isinstance(remote, DirRemote):
-        path = remote.root / rel
+    if isinstance(remote, (DirRemote, HttpRemote)):
+        path = (remote.root if isinstance(remote, DirRemote) else remote.server_store) / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     else:
@@ -471,6 +486,16 @@ def test_a_large_file_round_trips_in_pieces(remote, tmp_path):
 
 
 @pytest.mark.parametrize(
+    "remote",
+    backends(
+        xfail={
+            "http": "the server refuses PUT replace=true of an append file (400 bad_kind), so sync cannot "
+            "repair one there"
+        }
+    ),
+    indirect=True,
+)
+@pytest.mark.parametrize(
     "new_len,cold",
     [(0, False), (25, False), (40, False), (101, False), (25, True), (101, True)],
     ids=["empty", "shorter", "same-size", "longer", "shorter-cold", "longer-cold"],
@@ -561,7 +586,11 @@ def test_missing_files(remote):
     assert remote.sweep_ids() == []
 
 
-@pytest.mark.parametrize("remote", backends(), indirect=True)
+@pytest.mark.parametrize(
+    "remote",
+    backends(xfail={"http": "a server refuses writes of its own settings.yaml (403, by design)"}),
+    indirect=True,
+)
 def test_size_of_a_store_level_file(remote):
     assert remote.size("settings.yaml") is None
     remote.put(IMG, b"x", replace=False)  # any write makes format.json
@@ -887,16 +916,38 @@ def test_credentials_are_stripped_from_the_url(url, secret):
 
 def test_credentials_never_reach_error_messages():
     with pytest.raises(RemoteError) as e:
-        open_remote("https://user:hunter2@example.com/runs")
+        open_remote("https://user:hunter2@no-such-host.invalid/runs").listing("")
+    assert "hunter2" not in str(e.value)
+    with pytest.raises(RemoteError) as e:
+        open_remote("ftp+weird://user:hunter2@example.com/runs")
     assert "hunter2" not in str(e.value)
 
 
-@pytest.mark.parametrize("url", ["http://example.com/x", "https://example.com/runs", "HTTP://example.com"])
-def test_http_urls_are_a_remote_error(url):
-    with pytest.raises(RemoteError) as e:
-        open_remote(url)
-    assert type(e.value) is RemoteError
-    assert "\n" not in str(e.value)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:1/x",
+        "HTTP://api:hunter2@127.0.0.1:1",
+        "https://127.0.0.1:1/runs/",
+        "http://no-such-host.invalid/runs",
+    ],
+)
+def test_unreachable_http_urls_are_one_line_remote_errors(url, monkeypatch):
+    """An http(s) URL is a runstore server; one that does not answer fails at its first request (after
+    the retries, shortened here), in one line without the URL's password."""
+    from runstore.remotes import http
+
+    monkeypatch.setattr(http, "RETRY_DELAYS", (0.01,))
+    r = open_remote(url)
+    assert isinstance(r, HttpRemote)
+    assert r.url == strip_credentials(url.strip())
+    for op in (lambda: r.listing(""), lambda: r.append(LOG, 0, b"x"), lambda: r.read(LOG)):
+        with pytest.raises(RemoteError) as e:
+            op()
+        assert type(e.value) is RemoteError
+        assert "\n" not in str(e.value) and "hunter2" not in str(e.value)
+        assert strip_credentials(url).split("://")[1].split("/")[0] in str(e.value)
+    r.close()
 
 
 @pytest.mark.parametrize("url", ["", "   ", None])

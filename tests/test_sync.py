@@ -542,6 +542,8 @@ def test_bad_remote_is_one_line(capsys, store, url) -> None:
         ["pull", "abc", "--remote", url],
         ["init", "--remote", url],
     ):
+        if argv[0] == "init" and url == "http://x":
+            continue  # a server's URL is kept without a request: the server need not be up yet
         code, out, err = cli(capsys, *argv)
         assert code != 0, argv
         line = one_line_error(err)

@@ -34,8 +34,18 @@ class Api:
     """Read (and edit) runs in a local store: `Api().runs("project")`, `Api().run("project/id")`.
 
     `overrides` may hold `project` and `entity` defaults; `store` picks a store directory (default: the
-    one `init()` would use from the current directory).
+    one `init()` would use from the current directory). `base_url` (or, without `store`, an http(s)
+    URL in WANDB_BASE_URL / RUNSTORE_REMOTE) reads a `runstore server` instead, with the same objects
+    (api/_remote.py); `api_key` is then its token.
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Api:
+        if cls is Api:
+            from ._remote import RemoteApi, server_url
+
+            if server_url(kwargs.get("base_url"), kwargs.get("store")) is not None:
+                return super().__new__(RemoteApi)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -44,6 +54,7 @@ class Api:
         api_key: str | None = None,
         *,
         store: str | os.PathLike[str] | Store | None = None,
+        base_url: str | None = None,
     ) -> None:
         self._store = store if isinstance(store, Store) else Store(store) if store else Store.discover()
         self._store.check_format()

@@ -348,15 +348,20 @@ class Run:
         x_axis: str = "_step",
         pandas: bool = True,
         stream: str = "default",
+        *,
+        min_step: int | None = None,
+        max_step: int | None = None,
     ) -> Any:
         """Rows of the run's history, evenly sampled down to `samples` (None: every row).
 
         With `keys`, only rows having all of them, with those columns and `x_axis`. `stream="events"`
-        reads the system metrics sampled by the daemon.
+        reads the system metrics sampled by the daemon. `min_step <= _step < max_step` (runstore's
+        addition, as in scan_history) limits the rows before they are sampled.
         """
         if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 1):
             raise ValueError(f"history(samples=...) must be a positive int or None, got {samples!r}")
         path = self._stream_path(stream)
+        ranged = min_step is not None or max_step is not None
         if keys is not None:
             if isinstance(keys, str) or not all(isinstance(k, str) for k in keys):
                 raise TypeError("history(keys=...) takes a list of str")
@@ -366,6 +371,8 @@ class Run:
                 if stream not in ("default", "history")
                 else (with_runtime(r, self._st.segments) for r in iter_rows(path))
             ):
+                if ranged and not _in_range(row, min_step, max_step):
+                    continue
                 flat = flatten(row) if stream in ("default", "history") else _system_keys(row)
                 if all(k in flat for k in keys):
                     rows.append({c: flat[c] for c in (x_axis, *keys) if c in flat})
@@ -376,22 +383,56 @@ class Run:
                 return pd.DataFrame(rows)
             return rows
         if pandas:
-            df = self._frame(path, samples, stream in ("default", "history"))
+            df = self._frame(path, samples, stream in ("default", "history"), min_step, max_step)
             if stream not in ("default", "history"):
                 df = df.rename(columns=lambda c: c if c.startswith("_") else f"system.{c}")
             return df
         rows = [
             with_runtime(r, self._st.segments) if stream in ("default", "history") else _system_keys(r)
             for r in iter_rows(path)
+            if not ranged or _in_range(r, min_step, max_step)
         ]
         return _sample(rows, samples)
 
-    def _frame(self, path: Path, samples: int | None, runtime: bool) -> Any:
+    def downsample(
+        self,
+        keys: list[str],
+        buckets: int = 2000,
+        x_axis: str = "_step",
+        *,
+        min_step: int | None = None,
+        max_step: int | None = None,
+    ) -> dict[str, dict[str, list[Any]]]:
+        """For a chart (runstore's addition): each metric of `keys` cut into at most `buckets` buckets of
+        consecutive points, each with its first, min, max and last value, so no spike is lost. Returns
+        `{key: {"x", "x_end", "first", "min", "max", "last", "count"}}` (lists, one item per bucket)."""
+        from ._downsample import downsample
+
+        if isinstance(keys, str) or not all(isinstance(k, str) for k in keys):
+            raise TypeError("downsample(keys=...) takes a list of str")
+        df = self._frame(self._st.history_path, None, x_axis == "_runtime" or "_runtime" in keys)
+        cols = {c: df[c].to_numpy() for c in {"_step", x_axis, *keys} if c in df.columns}
+        return downsample(cols, len(df), list(keys), buckets, x_axis, min_step, max_step)
+
+    def _frame(
+        self,
+        path: Path,
+        samples: int | None,
+        runtime: bool,
+        min_step: int | None = None,
+        max_step: int | None = None,
+    ) -> Any:
         import numpy as np
         import pandas as pd
 
+        from ._downsample import step_mask
+
         cache = self._st.ref.history_cache(self._st.history_name) if path == self._st.history_path else None
         cols, n = read_columns(path, cache)
+        mask = step_mask(cols, n, min_step, max_step)
+        if mask is not None:
+            cols = {k: v[mask] for k, v in cols.items()}
+            n = int(mask.sum())
         if samples is not None and n > samples:
             idx = _sample_index(n, samples)
             cols = {k: v[idx] for k, v in cols.items()}
@@ -537,6 +578,11 @@ class Run:
 def _system_keys(row: dict[str, Any]) -> dict[str, Any]:
     """system.jsonl stores wandb-core's names bare (`cpu`); wandb serves them as `system.cpu`."""
     return {k if k.startswith("_") else f"system.{k}": v for k, v in row.items()}
+
+
+def _in_range(row: dict[str, Any], min_step: int | None, max_step: int | None) -> bool:
+    step = row.get("_step", 0)
+    return (min_step is None or step >= min_step) and (max_step is None or step < max_step)
 
 
 def _table_ref(flat: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any] | None:

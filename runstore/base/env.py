@@ -243,6 +243,32 @@ VARS: tuple[Var, ...] = (
         scope="process",
     ),
     Var(
+        "api_key",
+        ("RUNSTORE_API_KEY", "WANDB_API_KEY"),
+        None,
+        "str",
+        "The token sent to a runstore server (`rs_...`; see `runstore login`). `WANDB_API_KEY` counts only "
+        "when it holds a runstore token: a wandb key is never sent to a runstore server.",
+        scope="process",
+    ),
+    Var(
+        "base_url",
+        ("RUNSTORE_BASE_URL", "WANDB_BASE_URL"),
+        None,
+        "str",
+        "A runstore server (http(s) URL) to sync to when no remote is configured (RUNSTORE_REMOTE, "
+        "settings.yaml); wandb.ai URLs are ignored.",
+        scope="process",
+    ),
+    Var(
+        "http_timeout",
+        ("RUNSTORE_HTTP_TIMEOUT", "WANDB_HTTP_TIMEOUT"),
+        60.0,
+        "float",
+        "Seconds a request to a runstore server may take before it is retried (connect: at most 10).",
+        scope="process",
+    ),
+    Var(
         "git_commit",
         _both("GIT_COMMIT"),
         None,

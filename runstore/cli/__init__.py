@@ -23,6 +23,7 @@ from . import (  # noqa: E402
     diff,
     import_cmd,
     listing,
+    login_cmd,
     restore,
     run_cmd,
     server_cmd,
@@ -76,6 +77,7 @@ shim_cmd.register(app)
 artifact_cmd.register(app)
 import_cmd.register(app)
 server_cmd.register(app)
+login_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -49,11 +49,19 @@ def serve(
     ssl_certfile: Path = typer.Option(None, "--ssl-certfile", help="TLS certificate (PEM), for https."),
     ssl_keyfile: Path = typer.Option(None, "--ssl-keyfile", help="TLS private key (PEM)."),
     max_body_mb: int = typer.Option(64, "--max-body-mb", min=1, max=4096, help="Largest request body."),
+    read_timeout: float = typer.Option(
+        30.0,
+        "--read-timeout",
+        min=0.1,
+        max=3600,
+        help="Seconds a request's headers, or the next part of its body, may take to arrive (slow "
+        "clients are cut off).",
+    ),
 ) -> None:
     """Serve the store until interrupted: one access-log line per request, /healthz for checks."""
     if ctx.invoked_subcommand is not None:
         return
-    from ..server.asgi import config
+    from ..server.asgi import PROTOCOL, config
     from ..server.tokens import Tokens
 
     try:
@@ -82,7 +90,7 @@ def serve(
             f"no tokens yet: every request needs one (runstore server token create --name NAME --dir {root})"
         )
     # the workers (processes uvicorn starts) build their app from this
-    cfg = config(str(root), not insecure_no_auth, max_body_mb << 20)
+    cfg = config(str(root), not insecure_no_auth, max_body_mb << 20, read_timeout)
     for var, value in _env.assignments({"server_config": cfg}).items():
         if value is None:
             os.environ.pop(var, None)
@@ -102,6 +110,7 @@ def serve(
         ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
         timeout_keep_alive=30,
+        http=PROTOCOL,  # uvicorn's h11 protocol with a deadline for a request's headers
         limit_concurrency=1000,
     )
 

@@ -82,6 +82,11 @@ def sweep(
     verbose: bool = typer.Option(False, "--verbose", help="Accepted for wandb compatibility."),
     dir: Path = typer.Option(None, "--dir", help="Store directory (or its parent)."),
     json: bool = typer.Option(False, "--json", help="With `show` or `ls`: print JSON."),
+    remote: str = typer.Option(
+        None,
+        "--remote",
+        help="Create (or steer) the sweep on a runstore server, for agents on many machines.",
+    ),
 ) -> None:
     """Create a sweep from CONFIG_YAML, steer one (--stop/--cancel/--pause/--resume ID), `show ID` or `ls`.
 
@@ -104,6 +109,8 @@ def sweep(
     if len(args) != 1:
         raise UsageError("give one sweep config YAML (or a sweep id with --stop/--cancel/--pause/--resume)")
     target = args[0]
+    if remote:
+        return _on_server(remote, target, actions, update, name, program, project, entity, prior_run)
     if actions:
         sd = S.open_sweep(store, target)
         new = C.set_state(sd, actions[0])
@@ -127,6 +134,46 @@ def sweep(
         soft_wrap=True,
     )
     return None
+
+
+def _on_server(
+    url: str,
+    target: str,
+    actions: list[str],
+    update: str | None,
+    name: str | None,
+    program: str | None,
+    project: str | None,
+    entity: str | None,
+    prior_run: list[str] | None,
+) -> None:
+    from ..remotes.base import RemoteError
+    from ..remotes.sync import describe
+    from ..sweeps import remote as R
+
+    if update:
+        raise UsageError("--update works on sweeps in a local store (create a new sweep on the server)")
+    try:
+        if actions:
+            state = R.control_remote_sweep(url, target.rsplit("/", 1)[-1], actions[0])
+            console.print(f"Sweep {target}: {state} ({C.ACTIONS[actions[0]][2]}).")
+            return
+        try:
+            raw = _load_config(target, name, program)
+        except SweepConfigError as e:
+            raise _config_errors(e, target) from None
+        made = R.create_remote_sweep(url, raw, project, entity, prior_run or None)
+    except RemoteError as e:
+        raise UsageError(describe(e)) from None
+    console.print(f"Created sweep with ID: {made['id']}", markup=False, highlight=False)
+    where = f"{made.get('entity')}/{made['project']}" if made.get("entity") else made["project"]
+    command = shlex.join(["runstore", "agent", "--remote", url, f"{where}/{made['id']}"])
+    console.print(
+        f"Run sweep agent with: {command}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _show(store: Store, ref: str, as_json: bool = False) -> None:
@@ -251,6 +298,11 @@ def _agent_parser() -> argparse.ArgumentParser:
         "--max-consecutive-failed-runs", type=int, help="Exit after this many failed runs in a row."
     )
     p.add_argument("--dir", type=Path, help="Store directory (or its parent).")
+    p.add_argument(
+        "--remote",
+        help="The sweep lives on this runstore server (http(s)://…): take its trials from there, run them "
+        "here, and stream their runs back.",
+    )
     return p
 
 
@@ -271,6 +323,17 @@ def agent_main(argv: list[str]) -> int:
         ns = _agent_parser().parse_args(argv)
     except SystemExit as e:
         return 2 if e.code else 0
+    if ns.remote:
+        from ..sweeps.remote import run_remote_agent
+
+        return run_remote_agent(
+            ns.remote,
+            ns.sweep_id.rsplit("/", 1)[-1],
+            store_at(ns.dir),
+            count=ns.count,
+            max_consecutive_failed_runs=ns.max_consecutive_failed_runs,
+            term_timeout=ns.term_timeout,
+        )
     return run_cli_agent(
         ns.sweep_id,
         count=ns.count,

@@ -15,6 +15,7 @@ import orjson
 import typer
 
 from ..base import env as _env
+from ..base.urls import configured_remote
 from ..errors import RunNotFound, UsageError
 from ..remotes import Remote, open_remote, strip_credentials
 from ..remotes.sync import Puller, Pusher, Result
@@ -33,8 +34,9 @@ ARTIFACTS_PREFIX = "artifacts:"
 
 
 def remote_url(store: Store, given: str | None) -> str:
-    """`--remote URL`, else the store's remote (RUNSTORE_REMOTE, settings.yaml)."""
-    url = given or _env.get("remote") or (store.read_settings().get("remote") if store.exists() else None)
+    """`--remote URL`, else the store's remote (RUNSTORE_REMOTE, settings.yaml, else a runstore server
+    in WANDB_BASE_URL)."""
+    url = given or configured_remote(store.read_settings().get("remote") if store.exists() else None)
     if not url:
         raise UsageError("no remote: pass --remote URL, or set one with `runstore init --remote URL`")
     return str(url)

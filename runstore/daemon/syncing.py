@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from ..base import env as _env
-from ..base.urls import strip_credentials
+from ..base.urls import configured_remote, strip_credentials
 from ..remotes.base import Remote, RemoteError
 from ..remotes.registry import open_remote
 from ..remotes.sync import Pusher, Result, describe
@@ -330,7 +330,8 @@ class _RunRefused(Exception):
 
 
 def _store_remote(store: Store) -> str | None:
-    """The store's remote if the store is online (env first, as init() resolves it)."""
+    """The store's remote if the store is online (env first, as init() resolves it; WANDB_BASE_URL
+    last)."""
     try:
         settings = store.read_settings()
     except Exception:
@@ -338,8 +339,7 @@ def _store_remote(store: Store) -> str | None:
     mode = _env.get("mode") or settings.get("mode") or "online"
     if str(mode).lower() in ("offline", "dryrun", "disabled"):
         return None
-    remote = _env.get("remote") or settings.get("remote")
-    return str(remote) if remote else None
+    return configured_remote(settings.get("remote"))
 
 
 def read_status(store: Store) -> dict[str, Any]:

@@ -29,6 +29,16 @@ class MissingBackend(RemoteError):
     """The URL needs a package that is not installed (the message names the extra to install)."""
 
 
+class Unauthorized(RemoteError):
+    """The remote refused our credentials (none, wrong, or not enough scope). Every further request
+    would be refused too: a sync stops at the first one instead of failing each run the same way.
+    `reason` is the server's own word (`unknown or revoked token`)."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class Conflict(RemoteError):
     """An append at an offset that is not the remote file's current size; `size` is that size."""
 

@@ -1,7 +1,8 @@
 """Remotes by URL: a scheme picks the backend.
 
 * a path or `file://` — a directory that is itself a store (`directory.DirRemote`);
-* `http://`, `https://` — a runstore server (registered by the server's client when it exists);
+* `http://`, `https://` — a runstore server (`http.HttpRemote`; the path is kept: a server behind a
+  reverse proxy at `https://host/runstore/`);
 * anything else fsspec knows (`s3://`, `gs://`, `az://`, `memory://`, …) — `objects.ObjectRemote`.
 """
 
@@ -44,10 +45,9 @@ def open_remote(url: str) -> Remote:
             raise RemoteError(f"{strip_credentials(url)} names no directory")
         return DirRemote(path)
     if scheme in ("http", "https"):
-        raise RemoteError(
-            f"{strip_credentials(url)}: http(s) remotes are runstore servers, which this version of "
-            "runstore cannot talk to yet; use a directory or an object-store URL"
-        )
+        from .http import HttpRemote  # httpx is imported at the first request, not here
+
+        return HttpRemote(url)
     from .objects import ObjectRemote
 
     return ObjectRemote(url)

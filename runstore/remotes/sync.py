@@ -35,7 +35,7 @@ from ..store.layout import RunRef, StoreFile, make_dirs
 from ..store.runs import load_run
 from ..store.store import Store
 from ..store.sweeps import CANCELED, FINISHED, SweepDir
-from .base import CHUNK, Conflict, Remote, RemoteError, iter_chunks, local_sha256, remote_sha256
+from .base import CHUNK, Conflict, Remote, RemoteError, Unauthorized, iter_chunks, local_sha256, remote_sha256
 from .base import strip_credentials as _strip
 
 PROBE = 4096  # bytes compared at the head of a run's log to tell a different run with the same id
@@ -210,6 +210,8 @@ class Pusher:
                 try:
                     if listing is None:
                         listing = self.remote.listing(ref.rel + "/")
+                except Unauthorized:
+                    raise  # every run and file would be refused alike: one error, not one per run
                 except (RemoteError, OSError) as e:
                     res.errors.append(describe(e))
                     return res
@@ -314,6 +316,8 @@ class Pusher:
             if have <= end and not self.dry_run:
                 state.set(log_rel, [end, mtime, None])
                 state.save()
+        except Unauthorized:
+            raise
         except (RemoteError, OSError) as e:
             res.errors.append(describe(e))
             res.remote_failed = True
@@ -451,6 +455,8 @@ class Pusher:
                     self._verify(owner, kept, state, res, whole)
             elif not res.finished and state.finished:
                 state.finished, state.dirty = False, True  # resumed: seal again when it ends
+        except Unauthorized:
+            raise
         except (RemoteError, OSError) as e:
             res.errors.append(describe(e))
             res.remote_failed = True
@@ -723,6 +729,8 @@ class Puller:
             self._got(res, len(new))
         except (_Diverged, _NoVersion) as e:
             res.errors.append(str(e))
+        except Unauthorized:
+            raise
         except (RemoteError, OSError) as e:
             res.errors.append(describe(e))
         res.errors[:] = list(dict.fromkeys(res.errors))
@@ -781,6 +789,8 @@ class Puller:
                 res.errors.append(f"object {A.b64_to_hex(b64)} is not at {self.remote.url}")
         except ValueError:
             res.errors.append(f"invalid object digest {b64!r}")
+        except Unauthorized:
+            raise
         except (RemoteError, OSError) as e:
             res.errors.append(describe(e))
         return res
@@ -846,6 +856,8 @@ class Puller:
                     self._pull_file(rel, kind, size, res)
                 except _Diverged as d:
                     res.errors.append(str(d))
+        except Unauthorized:
+            raise
         except (RemoteError, OSError) as e:
             res.errors.append(describe(e))
 

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from ..base import env
+from ..base.urls import configured_remote
 from ..errors import CommError
 from ..store import artifacts as A
 from ..store.layout import check_name
@@ -924,7 +925,7 @@ def _place(store: Store, e: ArtifactManifestEntry, target: str, how: str) -> str
 def _fetch_object(store: Store, b64: str, size: int) -> str | None:
     """Fetch an object from the store's remote (RUNSTORE_REMOTE, settings.yaml): None once it is here
     whole, else why not."""
-    url = env.get("remote") or store.read_settings().get("remote")
+    url = configured_remote(store.read_settings().get("remote"))
     if not url:
         return "the store has no remote to fetch it from"
     # the remotes sit below the SDK but load backends (fsspec, s3fs): loaded only when needed
@@ -937,6 +938,8 @@ def _fetch_object(store: Store, b64: str, size: int) -> str | None:
         return f"the remote cannot be used ({describe(e)})"
     try:
         res = Puller(store, remote).pull_object(b64, size)
+    except Exception as e:  # refused credentials stop a pull: here they are one more reason
+        return f"the remote cannot be used ({describe(e)})"
     finally:
         remote.close()
     return "; ".join(res.errors) if res.errors else None

@@ -14,7 +14,7 @@ from typing import Any
 from .. import shim
 from ..base import env as _env
 from ..base import term
-from ..base.urls import strip_credentials
+from ..base.urls import server_from_env, strip_credentials
 from ..store.store import Store
 
 MODES = {
@@ -223,7 +223,8 @@ def resolve(
     wandb_ini: Mapping[str, Any] | None = None,
 ) -> Settings:
     """The precedence table: init() arguments > init(settings=...) (already through `from_user`) > env
-    (RUNSTORE_* > WANDB_*) > .wandb/settings.yaml > wandb's INI file > defaults."""
+    (RUNSTORE_* > WANDB_*) > .wandb/settings.yaml > wandb's INI file > defaults; the remote last of all
+    from WANDB_BASE_URL when it names a runstore server."""
     layers = [
         from_file(wandb_ini or {}),
         from_file(store_file),
@@ -234,6 +235,8 @@ def resolve(
     merged: dict[str, Any] = {}
     for layer in layers:
         merged.update(layer)
+    if not merged.get("remote"):
+        merged["remote"] = server_from_env(environ)  # WANDB_BASE_URL: only when nothing else names one
     return Settings(**merged)
 
 

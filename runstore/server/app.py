@@ -11,6 +11,8 @@ Every error is `{"error": {"code", "message", ...}}` with its HTTP status.
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import fcntl
 import os
 import stat
@@ -20,9 +22,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..base.version import __version__
 from ..remotes.base import BadPath, Conflict, check_rel
@@ -35,6 +39,9 @@ API = "/api/v1"
 STORE_URL = f"{API}/store"  # a store file's bytes: /api/v1/store/<path in the store>
 MAX_BODY = 64 << 20  # bytes per request: clients send 8 MB chunks (remotes/base.CHUNK)
 MAX_PATH = 1024
+READ_TIMEOUT = 30.0  # seconds a request's headers, or the next piece of its body, may take to arrive
+MIN_RATE = 16 << 10  # bytes/s a body must average past READ_TIMEOUT: a trickle is cut off, a slow link is not
+TOKEN_SCOPE_KEY = "runstore.token"  # the request's token, once the auth middleware has checked it
 
 
 class ApiError(Exception):
@@ -46,9 +53,38 @@ class ApiError(Exception):
         self.extra = extra
 
 
-def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Bearer realm="runstore"'} if status == 401 else None
+class BodyRefused(StarletteHTTPException):
+    """Raised from `receive` when a body is too large or too slow. An HTTPException, so that FastAPI's
+    own body parsing (JSON bodies of other routes) passes it on instead of calling it a parse error."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        # the rest of the body is not read: the connection cannot carry another request
+        super().__init__(status, message, headers={"Connection": "close"})
+        self.code = code
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="runstore"'
     return JSONResponse({"error": {"code": code, "message": message, **extra}}, status, headers=headers)
+
+
+ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "timeout",
+    409: "conflict",
+    413: "too_large",
+    414: "path_too_long",
+    416: "bad_range",
+    422: "invalid_request",
+}
 
 
 # -- who may do what ---------------------------------------------------------------------------------
@@ -89,9 +125,19 @@ class Server:
 
     # -- auth ------------------------------------------------------------------------------------
     def authenticate(self, request: Request, scope: str) -> Token | None:
+        """The request's token, refused (401) when missing or unknown, and (403) when its scope is
+        below `scope`."""
         if not self.auth:
             return None
-        header = request.headers.get("authorization", "")
+        token = request.scope.get(TOKEN_SCOPE_KEY)
+        if not isinstance(token, Token):
+            token = self.identify(request.headers.get("authorization", ""))
+        if not token.allows(scope):
+            raise ApiError(403, "forbidden", f"this token's scope is {token.scope!r}; this needs {scope!r}")
+        return token
+
+    def identify(self, header: str) -> Token:
+        """The live token an Authorization header carries (401 otherwise)."""
         kind, _, value = header.partition(" ")
         presented = ""
         if kind.lower() == "bearer":
@@ -109,8 +155,6 @@ class Server:
         token = self.tokens.check(presented)
         if token is None:
             raise ApiError(401, "unauthorized", "unknown or revoked token")
-        if not token.allows(scope):
-            raise ApiError(403, "forbidden", f"this token's scope is {token.scope!r}; this needs {scope!r}")
         return token
 
     # -- paths -----------------------------------------------------------------------------------
@@ -128,25 +172,142 @@ class Server:
         if not may_touch(token, rel):
             raise ApiError(403, "forbidden", f"this token is for project {token.project!r} only")  # type: ignore[union-attr]
         path = self.root / rel
-        # no component may be a symlink: a shared store must not lead a write (or a read) elsewhere
+        # no component may be a symlink, the file itself included (a store's files are regular files):
+        # a shared store must not lead a write (or a read, or a size) elsewhere
         cur = self.root
-        for part in rel.split("/")[:-1]:
+        for part in rel.split("/"):
             cur = cur / part
             try:
                 if stat.S_ISLNK(os.lstat(cur).st_mode):
                     raise ApiError(400, "bad_path", f"{rel}: leads through a symlink")
-            except FileNotFoundError:
+            except (FileNotFoundError, NotADirectoryError):
                 break
         return path
 
     def writable(self, rel: str) -> str:
+        """The kind of `rel`, refused (4xx) when it is not a file a client may write."""
         kind = L.kind_of(rel)
         if kind is None or kind == L.DERIVED:
             raise ApiError(400, "bad_path", f"{rel}: not a file a remote store holds")
+        parts = rel.split("/")
+        if len(parts) == 1:  # format.json, settings.yaml: a bad one would keep the server from restarting
+            raise ApiError(
+                403, "forbidden", f"{rel}: the server's own store settings are not written over HTTP"
+            )
+        # projects/<p>/runs/<id>, sweeps/<id>: names a local store would accept (no control characters
+        # for `runstore ls` to print, nothing too long to be a directory)
+        owner = parts[1:4:2] if parts[0] == L.PROJECTS_DIR else parts[1:2] if parts[0] == L.SWEEPS_DIR else []
+        if not all(L.valid_name(n) and n.isprintable() for n in owner):
+            raise ApiError(400, "bad_path", f"{rel}: not a valid project, run or sweep name")
         return kind
 
 
-def create_app(root: str | os.PathLike[str], *, auth: bool = True, max_body: int = MAX_BODY) -> FastAPI:
+class Limits:
+    """ASGI middleware in front of every route: the token is checked before anything is parsed (an
+    unauthenticated client cannot make the server read a body), and a body larger than `max_body` or
+    slower than `read_timeout` (then MIN_RATE) is refused while it arrives, whoever reads it (the
+    ingest routes, or FastAPI parsing a JSON body)."""
+
+    def __init__(self, app: ASGIApp, srv: Server, read_timeout: float) -> None:
+        self.app = app
+        self.srv = srv
+        self.read_timeout = read_timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        try:
+            if self.srv.auth and scope["path"].startswith(API):
+                scope[TOKEN_SCOPE_KEY] = self.srv.identify(request.headers.get("authorization", ""))
+            declared = request.headers.get("content-length")
+            if declared is not None and (not declared.isdigit() or int(declared) > self.srv.max_body):
+                # the connection stays usable: the server skips the declared bytes without keeping them
+                raise ApiError(413, "too_large", f"request bodies are at most {self.srv.max_body} bytes")
+        except ApiError as e:
+            await error_response(e.status, e.code, e.message)(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        got = 0
+        done = False
+
+        async def limited() -> Message:
+            nonlocal got, done
+            if done:  # the body is in: what follows is the wait for a disconnect, which has no deadline
+                return await receive()
+            wait = min(self.read_timeout, started + self.read_timeout + got / MIN_RATE - loop.time())
+            try:
+                message = await asyncio.wait_for(receive(), max(wait, 0.001))
+            except TimeoutError:
+                raise BodyRefused(408, "timeout", "the request body arrives too slowly") from None
+            if message["type"] == "http.request":
+                got += len(message.get("body", b""))
+                done = not message.get("more_body", False)
+                if got > self.srv.max_body:
+                    raise BodyRefused(
+                        413, "too_large", f"request bodies are at most {self.srv.max_body} bytes"
+                    )
+            else:
+                done = True
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def _error_schema(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with what every route may answer that FastAPI does not know about: the
+    error shape for the statuses the auth, the limits and the path checks give, raw bodies."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            }
+        },
+    }
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)  # 422s are answered in the error shape, not FastAPI's `detail` list
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    common = (400, 401, 403, 404, 408, 413, 414, 422)
+    for path, ops in doc.get("paths", {}).items():
+        if not path.startswith(API):
+            continue
+        for op in ops.values():
+            responses = op.setdefault("responses", {})
+            for status in common + tuple(op.pop("x-runstore-errors", ())):
+                old = responses.get(str(status))
+                if old is None or "HTTPValidationError" in str(old):
+                    responses[str(status)] = {"description": ERROR_CODES[status], **error}
+    app.openapi_schema = doc
+    return doc
+
+
+RAW_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+BYTES = {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+SIZE_HEADER = {"X-Runstore-Size": {"schema": {"type": "integer"}, "description": "the file's size"}}
+
+
+def create_app(
+    root: str | os.PathLike[str],
+    *,
+    auth: bool = True,
+    max_body: int = MAX_BODY,
+    read_timeout: float = READ_TIMEOUT,
+) -> FastAPI:
     srv = Server(root, auth=auth, max_body=max_body)
     app = FastAPI(
         title="runstore server",
@@ -154,6 +315,8 @@ def create_app(root: str | os.PathLike[str], *, auth: bool = True, max_body: int
         description="A runstore store over HTTP: ingest for `runstore sync`, and the read API.",
     )
     app.state.server = srv
+    app.add_middleware(Limits, srv=srv, read_timeout=read_timeout)
+    app.openapi = lambda: _error_schema(app)  # type: ignore[method-assign]
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, e: ApiError) -> JSONResponse:
@@ -161,8 +324,8 @@ def create_app(root: str | os.PathLike[str], *, auth: bool = True, max_body: int
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, e: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(e.status_code, "http_error")
-        return error_response(e.status_code, code, str(e.detail))
+        code = getattr(e, "code", None) or ERROR_CODES.get(e.status_code, "http_error")
+        return error_response(e.status_code, code, str(e.detail), headers=dict(e.headers or {}))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, e: RequestValidationError) -> JSONResponse:
@@ -171,25 +334,15 @@ def create_app(root: str | os.PathLike[str], *, auth: bool = True, max_body: int
         return error_response(422, "invalid_request", f"{where}: {first.get('msg', 'invalid')}")
 
     async def body(request: Request) -> bytes:
-        declared = request.headers.get("content-length")
-        if declared is not None:
-            try:
-                n = int(declared)
-            except ValueError:
-                raise ApiError(400, "bad_request", "Content-Length is not a number") from None
-            if n > srv.max_body:
-                raise ApiError(413, "too_large", f"request bodies are at most {srv.max_body} bytes")
         out = bytearray()
-        async for chunk in request.stream():
+        async for chunk in request.stream():  # Limits cuts off one too large or too slow
             out += chunk
-            if len(out) > srv.max_body:  # chunked uploads: cut off here, not after memory runs out
-                raise ApiError(413, "too_large", f"request bodies are at most {srv.max_body} bytes")
         return bytes(out)
 
     def guarded(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-        async def call(*args: Any) -> Any:
+        async def call(*args: Any, **kwargs: Any) -> Any:
             try:
-                return await run_in_threadpool(fn, *args)
+                return await run_in_threadpool(fn, *args, **kwargs)
             except ApiError:
                 raise
             except Conflict as c:
@@ -199,9 +352,16 @@ def create_app(root: str | os.PathLike[str], *, auth: bool = True, max_body: int
             except BadPath as e:
                 raise ApiError(400, "bad_path", str(e)) from None
             except OSError as e:
-                raise ApiError(
-                    400 if e.errno in (36, 40, 21, 20) else 500, "io_error", e.strerror or "I/O error"
-                ) from None
+                # what a client's path makes of the store's tree (a file where its path needs a directory,
+                # a directory where it names a file, a symlink): its request, not the server, is at fault
+                client = e.errno in (
+                    errno.ENAMETOOLONG,
+                    errno.ELOOP,
+                    errno.EISDIR,
+                    errno.ENOTDIR,
+                    errno.EEXIST,
+                )
+                raise ApiError(400 if client else 500, "io_error", e.strerror or "I/O error") from None
 
         return call
 
@@ -231,16 +391,33 @@ def create_app(root: str | os.PathLike[str], *, auth: bool = True, max_body: int
 
         return {"files": await guarded(run)()}
 
-    @app.head(f"{STORE_URL}/{{rel:path}}", tags=["ingest"])
+    @app.head(
+        f"{STORE_URL}/{{rel:path}}",
+        tags=["ingest"],
+        response_class=Response,
+        responses={200: {"description": "the file's size", "headers": SIZE_HEADER, "content": {}}},
+    )
     async def file_size(request: Request, rel: str) -> Response:
+        """The file's size (X-Runstore-Size), 404 when absent."""
         token = srv.authenticate(request, "read")
         srv.path(rel, token)
+        if L.kind_of(rel) in (None, L.DERIVED):
+            raise ApiError(404, "not_found", "no such file")  # nor say how large a server file is
         n = await guarded(srv.files.size)(rel)
         if n is None:
-            return Response(status_code=404)
+            raise ApiError(404, "not_found", "no such file")
         return Response(headers={"X-Runstore-Size": str(n), "Content-Length": str(n)})
 
-    @app.get(f"{STORE_URL}/{{rel:path}}", tags=["ingest"], response_class=Response)
+    @app.get(
+        f"{STORE_URL}/{{rel:path}}",
+        tags=["ingest"],
+        response_class=Response,
+        responses={
+            200: {"description": "bytes [start, end)", "headers": SIZE_HEADER, **BYTES},
+            206: {"description": "the bytes of the Range asked for", "headers": SIZE_HEADER, **BYTES},
+        },
+        openapi_extra={"x-runstore-errors": [416]},
+    )
     async def read(request: Request, rel: str, start: int = 0, end: int | None = None) -> Response:
         """Bytes [start, end) of a file (or the HTTP `Range` asked for)."""
         token = srv.authenticate(request, "read")
@@ -265,7 +442,11 @@ def create_app(root: str | os.PathLike[str], *, auth: bool = True, max_body: int
             )
         return Response(data, status_code=status, media_type="application/octet-stream", headers=headers)
 
-    @app.post(f"{STORE_URL}/{{rel:path}}", tags=["ingest"])
+    @app.post(
+        f"{STORE_URL}/{{rel:path}}",
+        tags=["ingest"],
+        openapi_extra={**RAW_BODY, "x-runstore-errors": [409]},
+    )
     async def append(request: Request, rel: str, offset: int) -> dict[str, Any]:
         """Append the body at `offset`, which must be the file's size (409 with the size otherwise)."""
         token = srv.authenticate(request, "write")
@@ -289,7 +470,7 @@ def create_app(root: str | os.PathLike[str], *, auth: bool = True, max_body: int
 
         return {"size": await guarded(run)()}
 
-    @app.put(f"{STORE_URL}/{{rel:path}}", tags=["ingest"])
+    @app.put(f"{STORE_URL}/{{rel:path}}", tags=["ingest"], openapi_extra=RAW_BODY)
     async def put(request: Request, rel: str, replace: bool = False) -> dict[str, Any]:
         """Store the body as the whole file, atomically; `replace=false` keeps an existing file."""
         token = srv.authenticate(request, "write")
@@ -306,10 +487,13 @@ def create_app(root: str | os.PathLike[str], *, auth: bool = True, max_body: int
         """The append file will not grow again (a directory store has nothing to compact)."""
         token = srv.authenticate(request, "write")
         srv.path(rel, token)
+        if srv.writable(rel) != L.APPEND:
+            raise ApiError(400, "bad_kind", f"{rel} is not an append file")
         return {"ok": True}
 
     @app.delete(f"{STORE_URL}/{{rel:path}}", tags=["ingest"])
     async def delete(request: Request, rel: str) -> dict[str, Any]:
+        """Delete a file (admin tokens only)."""
         token = srv.authenticate(request, "admin")
         srv.path(rel, token)
         srv.writable(rel)
@@ -327,6 +511,12 @@ def create_app(root: str | os.PathLike[str], *, auth: bool = True, max_body: int
             "sweeps": sweeps,
         }
 
+    from . import sweeps  # its routes use this module's Server and errors
+
+    sweeps.install(app, srv)
+    from .read import install as install_read  # the read API: runstore.Api over HTTP
+
+    install_read(app, srv)
     return app
 
 

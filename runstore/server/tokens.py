@@ -106,8 +106,8 @@ class Tokens:
         """A new token and its secret string (shown once: only its hash is kept)."""
         if scope not in SCOPES:
             raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
-        if not isinstance(name, str) or not name.strip() or len(name) > 100:
-            raise ValueError("a token needs a name of 1-100 characters (--name ci)")
+        if not isinstance(name, str) or not name.strip() or len(name) > 100 or not name.isprintable():
+            raise ValueError("a token needs a name of 1-100 printable characters (--name ci)")
         if project is not None:
             L.check_name("project", project)
         tid = secrets.token_hex(4)

@@ -29,6 +29,7 @@ from ..errors import UsageError
 from ..sdk import registry
 from ..store import jsonl
 from ..store import sweeps as S
+from ..store.layout import make_dirs
 from ..store.runs import load_run, mark_if_crashed, mark_stopped
 from ..store.store import Store
 from ..store.sweeps import SweepDir
@@ -80,6 +81,7 @@ def write_param_files(
 ) -> tuple[str, str | None]:
     """The per-run config YAML (and the JSON for `${args_json_file}` when the command uses it)."""
     yaml_path = sd.run_config_path(run_id)
+    make_dirs(yaml_path.parent)  # a sweep on a server has no directory in this store until now
     jsonl.write_atomic(yaml_path, run_config_yaml(params).encode())
     json_path = None
     if any("args_json_file" in str(tok) for tok in (config.command or ())):
@@ -184,10 +186,17 @@ class CliAgent:
         count: int | None = None,
         max_consecutive_failed_runs: int | None = None,
         term_timeout: float | None = None,
+        controller: Any = None,
+        progress: Callable[[str, bool], None] | None = None,
     ) -> None:
+        """`controller`: where assignments come from (default: the sweep's own, in `sd`'s store; a
+        `runstore.sweeps.remote.RemoteController` for a sweep on a server). `progress(run_id, final)` is
+        called while a trial runs and once when it has ended, before its result is recorded (a remote
+        agent pushes the trial's run to the server there)."""
         _check_args(count, max_consecutive_failed_runs)
         self.sd = sd
-        self.ctl = Controller(sd)
+        self.ctl = controller if controller is not None else Controller(sd)
+        self.progress = progress
         self.count = count
         self.max_consecutive = max_consecutive_failed_runs
         self.kill_delay = (
@@ -259,6 +268,7 @@ class CliAgent:
             else:
                 env[k] = v
         cmd = build_command(cfg, a.params, env=env, json_file=json_path)
+        self._report(a.run_id, False)
         _announce(a.run_id, a.params)
         _say(f"About to run command: {' '.join(cmd)}")
         stopped: str | None = None
@@ -288,6 +298,7 @@ class CliAgent:
             except Exception as e:  # a broken sweep must not orphan the child: it keeps running
                 term.warn(f"sweep controller failed ({e}); the current run continues", once_key=f"ctl:{e}")
                 continue
+            self._report(a.run_id, False)
             why = t.stop.get(a.run_id)
             if why and stopped is None:
                 stopped = why
@@ -299,10 +310,19 @@ class CliAgent:
         if stopped is None and self.interrupted:
             stopped = "the agent was interrupted"
         result = settle(self.sd, st, a.run_id, code, stopped)
+        self._report(a.run_id, True)
         self.ctl.record_result(agent_id, a.run_id, result, code)
         if result != "finished":
             _say(f"Run {a.run_id} {result} (exit code {code}).")
         return result in ("finished", "stopped")
+
+    def _report(self, run_id: str, final: bool) -> None:
+        if self.progress is None:
+            return
+        try:
+            self.progress(run_id, final)
+        except Exception as e:  # reporting must never orphan or kill the trial
+            term.warn(f"could not report run {run_id} ({e}); the run goes on", once_key=f"progress:{e}")
 
 
 def _die_with_parent() -> None:

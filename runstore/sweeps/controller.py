@@ -103,18 +103,21 @@ class Controller:
         self._last_beat: dict[str, float] = {}
 
     # -- agents ---------------------------------------------------------------------------------
-    def register_agent(self, kind: str = "cli") -> str:
+    def register_agent(self, kind: str = "cli", host: str | None = None, pid: int | None = None) -> str:
+        """A new agent of this sweep. `host`/`pid`: an agent on another machine (through `runstore
+        server`), whose liveness only its heartbeats (its ticks) tell."""
         agent_id = names.new_id()
-        pid = os.getpid()
+        local = host is None
+        pid = os.getpid() if pid is None else pid
         with self.sd.locked():
             self.sd.append(
                 {
                     "t": "agent",
                     "agent": agent_id,
                     "kind": kind,
-                    "host": hostname(),
+                    "host": hostname() if local else host,
                     "pid": pid,
-                    "pid_start": start_token(pid),
+                    "pid_start": start_token(pid) if local else None,
                 }
             )
         self._last_beat[agent_id] = time.time()
@@ -140,7 +143,9 @@ class Controller:
                 S.apply(st, {"time": time.time(), **rec})  # later decisions in this tick see it
 
             now = time.time()
-            if now - self._last_beat.get(agent_id, 0.0) >= HEARTBEAT_S:
+            # beat well within the time after which other hosts presume this agent dead
+            beat = min(HEARTBEAT_S, float(_env.get("sweep_agent_timeout", warn=term.warn)) / 3)
+            if now - self._last_beat.get(agent_id, 0.0) >= beat:
                 emit({"t": "heartbeat", "agent": agent_id})
                 self._last_beat[agent_id] = now
             self._settle_orphans(st, agent_id, emit)
