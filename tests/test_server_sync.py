@@ -448,3 +448,70 @@ def test_token_resolution_order(tmp_path: Path) -> None:
     assert C.token_for(url, env) == ("rs_runstore_var", "RUNSTORE_API_KEY")
     assert C.token_for("https://api:rs_in_url@host.test:8443/team/runstore", env) == ("rs_in_url", "the URL")
     assert stat.S_IMODE(C.credentials_path(env).stat().st_mode) == 0o600
+
+
+def test_files_larger_than_one_request_go_up_in_pieces(
+    tmp_path: Path,
+    runstore_server: RunstoreServer,  # noqa: F811
+) -> None:
+    """A model file over the body limit (8 MB pieces, committed atomically), resumable by the staged
+    size the server reports, and create-only for immutable files."""
+    import hashlib
+
+    import httpx
+
+    from runstore.remotes.http import HttpRemote
+
+    big = tmp_path / "model.bin"
+    big.write_bytes(os.urandom(20 << 20) + b"tail")
+    hexd = hashlib.md5(big.read_bytes()).hexdigest()
+    rel = f"artifacts/objects/{hexd[:2]}/{hexd}"
+    remote = HttpRemote(runstore_server.url, token=runstore_server.token)
+    try:
+        assert remote.put(rel, big, replace=False) is True
+        assert remote.size(rel) == big.stat().st_size
+        assert remote.read(rel, (20 << 20) - 2) == big.read_bytes()[(20 << 20) - 2 :]
+        assert remote.put(rel, big, replace=False) is False  # immutable: the first copy stays
+        # a replaced file goes up in pieces too, and replaces
+        conf = "projects/p/runs/bigrun/files/weights.npy"
+        assert remote.put(conf, big.read_bytes()[: 9 << 20], replace=True) is True
+        assert remote.put(conf, big.read_bytes()[1 : (9 << 20) + 1], replace=True) is True
+        assert remote.read(conf, 0, 4) == big.read_bytes()[1:5]
+    finally:
+        remote.close()
+    # the protocol itself: a piece at the wrong offset gets the staged size; a short commit is refused
+    h = {"Authorization": f"Bearer {runstore_server.token}"}
+    url = f"{runstore_server.url}/api/v1/upload/projects/p/runs/bigrun/files/x.bin"
+    up = "0123456789abcdef"
+    assert httpx.post(url, params={"upload": up, "offset": 0}, content=b"abc", headers=h).json() == {
+        "size": 3
+    }
+    r = httpx.post(url, params={"upload": up, "offset": 0}, content=b"abc", headers=h)
+    assert r.status_code == 409 and r.json()["error"]["size"] == 3
+    assert httpx.post(url, params={"upload": up, "commit": 9}, headers=h).status_code == 409
+    assert (
+        httpx.post(url, params={"upload": "../../x", "offset": 0}, content=b"a", headers=h).status_code == 400
+    )
+    assert httpx.post(url, params={"upload": up, "commit": 3}, headers=h).json() == {"written": True}
+    listing = HttpRemote(runstore_server.url, token=runstore_server.token).listing("projects/p/runs/bigrun/")
+    assert not [k for k in listing if "tmp-runstore" in k]  # no staging file is ever listed
+
+
+def test_api_over_http_reads_the_servers_artifacts(
+    server: RunstoreServer, tmp_path: Path, capfd: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Api(base_url=) finds artifact versions on the server, downloads their files (fetched on demand
+    from the server) and knows their lineage, like the local Api."""
+    ids = log_runs(tmp_path, n=1)
+    monkeypatch.setenv("RUNSTORE_API_KEY", server.token)
+    code, _, err = run_cli(capfd, "sync", "--all", "--remote", server.url)
+    assert code == 0, err
+    api = runstore.Api(base_url=server.url, store=tmp_path / "reader" / ".wandb")
+    art = api.artifact(f"{P}/data:best")
+    assert (art.name, art.type, art.aliases) == ("data:v0", "dataset", ["best", "latest"])
+    root = Path(art.download(tmp_path / "dl"))
+    assert (root / "a.bin").read_bytes() == (tmp_path / "data" / "a.bin").read_bytes()
+    assert [v.name for v in api.artifact_versions("dataset", f"{P}/data")] == ["data:v0"]
+    assert api.artifact_exists(f"{P}/data:v0") and not api.artifact_exists(f"{P}/data:v9")
+    assert [a.name for a in api.run(f"{P}/{ids[0]}").logged_artifacts()] == ["data:v0"]
+    assert [t.name for t in api.artifact_types(P)] == ["dataset"]

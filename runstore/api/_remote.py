@@ -9,7 +9,9 @@ them into a local cache store, one per server URL under the user's cache directo
 offset as `runstore pull` does: a second read fetches only the bytes appended since. The cache is
 derived: deleting it is always safe.
 
-Read only: edits (`run.update()`, `summary.update()`) and artifacts are refused with one line saying so.
+Read only: edits (`run.update()`, `summary.update()`) are refused with one line saying so. Artifacts are
+read from the cache store after pulling the project's artifact log and manifests (and a version's files
+when it is asked for by name); a download fetches any other file it needs from the server.
 """
 
 from __future__ import annotations
@@ -394,11 +396,12 @@ class RemoteRun(Run):
         return super().table(key, step)
 
     def logged_artifacts(self, per_page: int = 100) -> list[Any]:
-        raise UsageError(
-            f"artifacts are not served over HTTP yet; read them from the server's store ({self._api._client.url})"
-        )
+        self._api._artifacts(self.project)
+        return super().logged_artifacts(per_page)
 
-    used_artifacts = logged_artifacts
+    def used_artifacts(self, per_page: int = 100) -> list[Any]:
+        self._api._artifacts(self.project)
+        return super().used_artifacts(per_page)
 
     def _append(self, ev: dict[str, Any]) -> None:
         raise UsageError(
@@ -553,6 +556,7 @@ class RemoteApi(Api):
         self._client = _Client(url, token, timeout)
         self._files = HttpRemote(url, token=token, timeout=float(timeout) if timeout else None)
         self._store = store if isinstance(store, Store) else Store(store) if store else Store(cache_root(url))
+        self._own_cache = store is None  # its settings may name the server (for lazy artifact objects)
         self._overrides = dict(overrides or {})
         self.settings = dict(self._overrides)
 
@@ -650,38 +654,78 @@ class RemoteApi(Api):
     def sweeps(self) -> list[Sweep]:
         return [RemoteSweep(self, d) for d in self._client.get(_url("sweeps"))["sweeps"]]
 
-    # -- not served over HTTP (yet) ----------------------------------------------------------------
-    def _no_artifacts(self) -> UsageError:
-        return UsageError(
-            f"artifacts are not served over HTTP yet; read them from the server's store ({self._client.url})"
-        )
+    # -- artifacts: the project's log and manifests pulled into the cache store, read there ------------
+    def _artifacts(self, project: str, version: str | None = None, objects: bool = False) -> Any:
+        """A local Api over the cache store once `project`'s artifacts are up to date in it: the log and
+        manifests (new bytes only), and with `objects` the files of `version`. A version's files missing
+        here later are fetched by its download from the server (the cache store's remote is this
+        server)."""
+        from ..remotes.sync import Puller
+        from ._api import Api
 
-    def artifact(self, *args: Any, **kwargs: Any) -> Any:
-        raise self._no_artifacts()
+        L.check_name("project", project)
+        if self._own_cache and self._store.read_settings().get("remote") != self._client.url:
+            self._store.ensure()
+            self._store.write_settings({**self._store.read_settings(), "remote": self._client.url})
+        res = Puller(self._store, self._files).pull_artifacts(project, version, objects=objects)
+        errors = [e for e in res.errors if "no artifacts of project" not in e]
+        if errors:
+            raise CommError(f"could not read artifacts of {project!r} from {self._client.url}: {errors[0]}")
+        return Api(store=self._store)
 
-    def artifact_versions(self, *args: Any, **kwargs: Any) -> Any:
-        raise self._no_artifacts()
+    def _art_project(self, name: str) -> str | None:
+        return self._overrides.get("project") or self.settings.get("project")
 
-    def artifacts(self, *args: Any, **kwargs: Any) -> Any:
-        raise self._no_artifacts()
+    def _split_name(self, name: str) -> tuple[str, str, str]:
+        from ..sdk.artifact import parse_name
 
-    def artifact_collections(self, *args: Any, **kwargs: Any) -> Any:
-        raise self._no_artifacts()
+        return parse_name(name, self._art_project(name))
 
-    def artifact_collection(self, *args: Any, **kwargs: Any) -> Any:
-        raise self._no_artifacts()
+    def artifact(self, name: str, type: str | None = None) -> Any:
+        project, collection, alias = self._split_name(name)
+        local = self._artifacts(project, f"{collection}:{alias}", objects=True)
+        return local.artifact(f"{project}/{collection}:{alias}", type)
 
-    def artifact_types(self, *args: Any, **kwargs: Any) -> Any:
-        raise self._no_artifacts()
+    def artifact_versions(self, type_name: str, name: str, per_page: int = 50) -> Any:
+        project, collection, _ = self._split_name(name)
+        return self._artifacts(project).artifact_versions(type_name, f"{project}/{collection}", per_page)
 
-    def artifact_type(self, *args: Any, **kwargs: Any) -> Any:
-        raise self._no_artifacts()
+    def artifacts(self, type_name: str, name: str, per_page: int = 50, tags: Any = None) -> Any:
+        return self.artifact_versions(type_name, name, per_page)
 
-    def artifact_exists(self, *args: Any, **kwargs: Any) -> Any:
-        raise self._no_artifacts()
+    def artifact_collections(self, project_name: str, type_name: str, per_page: int = 50) -> Any:
+        project = project_name.rsplit("/", 1)[-1]
+        return self._artifacts(project).artifact_collections(project, type_name, per_page)
 
-    def artifact_collection_exists(self, *args: Any, **kwargs: Any) -> Any:
-        raise self._no_artifacts()
+    def artifact_collection(self, type_name: str, name: str) -> Any:
+        project, collection, _ = self._split_name(name)
+        return self._artifacts(project).artifact_collection(type_name, f"{project}/{collection}")
+
+    def artifact_types(self, project: str | None = None) -> Any:
+        p = (project or self._art_project("") or "").rsplit("/", 1)[-1]
+        if not p:
+            raise UsageError("artifact_types(project) needs a project")
+        return self._artifacts(p).artifact_types(p)
+
+    def artifact_type(self, type_name: str, project: str | None = None) -> Any:
+        p = (project or self._art_project("") or "").rsplit("/", 1)[-1]
+        if not p:
+            raise UsageError("artifact_type(type_name, project) needs a project")
+        return self._artifacts(p).artifact_type(type_name, p)
+
+    def artifact_exists(self, name: str, type: str | None = None) -> bool:
+        try:
+            self.artifact(name, type)
+        except (CommError, ValueError):
+            return False
+        return True
+
+    def artifact_collection_exists(self, name: str, type: str) -> bool:
+        try:
+            self.artifact_collection(type, name)
+        except (CommError, ValueError):
+            return False
+        return True
 
     def close(self) -> None:
         self._client.close()

@@ -382,9 +382,44 @@ class HttpRemote:
         raise RemoteError(last)
 
     def put(self, rel: str, source: bytes | Path, *, replace: bool) -> bool:
+        size = len(source) if isinstance(source, bytes) else os.stat(source).st_size
+        if size > CHUNK:
+            return self._put_in_pieces(rel, source, size, replace)
         resp = self._call(
             "PUT", _store_path(rel), params={"replace": "true" if replace else "false"}, body=source, rel=rel
         )
+        if resp.status_code in (404, 409):
+            raise self._error(resp, rel)
+        return bool(_json(resp, self.url).get("written"))
+
+    def _put_in_pieces(self, rel: str, source: bytes | Path, size: int, replace: bool) -> bool:
+        """A file larger than one request (a model, a dataset shard): CHUNK-sized pieces into a staging
+        upload of its own, then one commit that puts it in place atomically. A piece whose answer was
+        lost is resolved by the staged size the server reports (409), as appends are."""
+        path = f"{API}/upload/{quote(check_rel(rel), safe='/')}"
+        upload = os.urandom(12).hex()
+        pos = 0
+        while pos < size:
+            if isinstance(source, bytes):
+                data = source[pos : pos + CHUNK]
+            else:
+                with open(source, "rb") as f:
+                    f.seek(pos)
+                    data = f.read(min(CHUNK, size - pos))
+            if not data:
+                raise RemoteError(f"{rel}: the file shrank while it was being sent")
+            resp = self._call("POST", path, params={"upload": upload, "offset": pos}, body=data, rel=rel)
+            if resp.status_code == 409:
+                have = int(_error_of(resp)[2].get("size", -1))
+                if not 0 <= have <= size:
+                    raise self._error(resp, rel)
+                pos = have
+                continue
+            if resp.status_code == 404:
+                raise self._error(resp, rel)
+            pos += len(data)
+        params = {"upload": upload, "commit": size, "replace": "true" if replace else "false"}
+        resp = self._call("POST", path, params=params, rel=rel)
         if resp.status_code in (404, 409):
             raise self._error(resp, rel)
         return bool(_json(resp, self.url).get("written"))

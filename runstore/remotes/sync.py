@@ -681,7 +681,7 @@ class Puller:
         self._pull(SweepDir(self.store, sweep_id).rel, res)
         return res
 
-    def pull_artifacts(self, project: str, version: str | None = None) -> Result:
+    def pull_artifacts(self, project: str, version: str | None = None, *, objects: bool = True) -> Result:
         """Copy a project's artifacts from the remote: the manifests and objects of every live version,
         or of the one `version` ("name", "name:alias", "name:vN") names, then the new bytes of its log
         (so a version is recorded here only once its files are). Objects are hashed as they are stored
@@ -716,7 +716,7 @@ class Puller:
             new = new[: new.rfind(b"\n") + 1]
             st = _fold(project, prefix + new)
             versions = _pick(st, version, self.remote.url)
-            if not self._pull_artifact_files(project, versions, listing, res) or not new:
+            if not self._pull_artifact_files(project, versions, listing, res, objects) or not new:
                 return res
             with A.locked(self.store, project):
                 if _regular_size(path) != here:
@@ -737,7 +737,12 @@ class Puller:
         return res
 
     def _pull_artifact_files(
-        self, project: str, versions: list[A.VersionRec], listing: dict[str, int], res: Result
+        self,
+        project: str,
+        versions: list[A.VersionRec],
+        listing: dict[str, int],
+        res: Result,
+        objects: bool = True,
     ) -> bool:
         """Fetch the manifests and objects of `versions` this store lacks; False (with errors) when one
         could not be had whole."""
@@ -763,7 +768,8 @@ class Puller:
                     continue
                 entries = got
             whole = True
-            for b64, n in entries.values():
+            # objects=False: versions and manifests only; a download fetches each object it needs then
+            for b64, n in entries.values() if objects else ():
                 try:
                     ok = A.has_object(self.store, b64, n) or self._pull_object(b64, n, res)
                 except ValueError:

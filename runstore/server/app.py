@@ -12,9 +12,11 @@ Every error is `{"error": {"code", "message", ...}}` with its HTTP status.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import fcntl
 import os
+import re
 import stat
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -39,6 +41,7 @@ API = "/api/v1"
 STORE_URL = f"{API}/store"  # a store file's bytes: /api/v1/store/<path in the store>
 MAX_BODY = 64 << 20  # bytes per request: clients send 8 MB chunks (remotes/base.CHUNK)
 MAX_PATH = 1024
+_UPLOAD_ID = re.compile(r"[0-9a-f]{16,32}")
 READ_TIMEOUT = 30.0  # seconds a request's headers, or the next piece of its body, may take to arrive
 MIN_RATE = 16 << 10  # bytes/s a body must average past READ_TIMEOUT: a trickle is cut off, a slow link is not
 TOKEN_SCOPE_KEY = "runstore.token"  # the request's token, once the auth middleware has checked it
@@ -481,6 +484,74 @@ def create_app(
         data = await body(request)
         written = await guarded(srv.files.put)(rel, data, replace=replace)
         return {"written": bool(written)}
+
+    @app.post(f"{API}/upload/{{rel:path}}", tags=["ingest"], openapi_extra=RAW_BODY)
+    async def upload(
+        request: Request,
+        rel: str,
+        upload: str,
+        offset: int | None = None,
+        commit: int | None = None,
+        replace: bool = False,
+    ) -> dict[str, Any]:
+        """A whole file larger than one request, in pieces: append the body at `offset` to the upload
+        `upload` (16-32 hex digits the client chose; 409 with the staged size when `offset` is not it),
+        then `commit=<total size>` puts the staged bytes in place atomically, as PUT does."""
+        token = srv.authenticate(request, "write")
+        path = srv.path(rel, token)
+        if srv.writable(rel) == L.APPEND:
+            raise ApiError(400, "bad_kind", f"{rel} is an append file: append to it")
+        if not _UPLOAD_ID.fullmatch(upload):
+            raise ApiError(400, "bad_request", "upload must be 16-32 lowercase hex digits")
+        if (offset is None) == (commit is None) or (offset or 0) < 0 or (commit or 0) < 0:
+            raise ApiError(400, "bad_request", "give offset=N (a piece) or commit=SIZE (the end)")
+        # hidden (layout.is_tmp): listings, readers and replicas never take it for a store file
+        staging = path.parent / f".{path.name}-{upload}.tmp-runstore-0"
+        data = await body(request) if offset is not None else b""
+
+        def piece() -> int:
+            L.make_dirs(path.parent)
+            fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
+                    raise ApiError(400, "bad_path", f"{rel}: the staging file is not a regular file")
+                if st.st_size != offset:
+                    raise Conflict(rel, int(offset or 0), st.st_size)
+                view = memoryview(data)
+                pos = st.st_size
+                while view:
+                    n = os.pwrite(fd, view, pos)
+                    pos += n
+                    view = view[n:]
+                return pos
+            finally:
+                os.close(fd)
+
+        def finish() -> bool:
+            try:
+                st = os.stat(staging, follow_symlinks=False)
+            except FileNotFoundError:
+                raise ApiError(404, "not_found", f"no upload {upload} of {rel}") from None
+            if not stat.S_ISREG(st.st_mode) or st.st_size != commit:
+                raise Conflict(rel, int(commit or 0), st.st_size)
+            try:
+                if replace:
+                    os.replace(staging, path)
+                    return True
+                try:
+                    os.link(staging, path)  # create-only, as PUT with replace=false
+                    return True
+                except FileExistsError:
+                    return False
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(staging)
+
+        if offset is not None:
+            return {"size": await guarded(piece)()}
+        return {"written": bool(await guarded(finish)())}
 
     @app.post(f"{API}/seal/{{rel:path}}", tags=["ingest"])
     async def seal(request: Request, rel: str) -> dict[str, Any]:
