@@ -487,12 +487,7 @@ def test_a_large_file_round_trips_in_pieces(remote, tmp_path):
 
 @pytest.mark.parametrize(
     "remote",
-    backends(
-        xfail={
-            "http": "the server refuses PUT replace=true of an append file (400 bad_kind), so sync cannot "
-            "repair one there"
-        }
-    ),
+    backends(),
     indirect=True,
 )
 @pytest.mark.parametrize(

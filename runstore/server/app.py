@@ -462,14 +462,8 @@ def create_app(
 
         def run() -> int:
             L.make_dirs(path.parent)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
-            try:
-                # one appender per file at a time, across the server's workers: the size check and the
-                # write are one step
-                fcntl.flock(fd, fcntl.LOCK_EX)
+            with _locked_current(path):
                 return srv.files.append(rel, offset, data)
-            finally:
-                os.close(fd)
 
         return {"size": await guarded(run)()}
 
@@ -477,13 +471,20 @@ def create_app(
     async def put(request: Request, rel: str, replace: bool = False) -> dict[str, Any]:
         """Store the body as the whole file, atomically; `replace=false` keeps an existing file."""
         token = srv.authenticate(request, "write")
-        srv.path(rel, token)
+        path = srv.path(rel, token)
         kind = srv.writable(rel)
-        if kind == L.APPEND and replace:
-            raise ApiError(400, "bad_kind", f"{rel} is an append file: append to it")
         data = await body(request)
-        written = await guarded(srv.files.put)(rel, data, replace=replace)
-        return {"written": bool(written)}
+
+        def run() -> bool:
+            if kind != L.APPEND or not replace:
+                return bool(srv.files.put(rel, data, replace=replace))
+            # a repair (sync found the copy here damaged): the new file replaces the old one while
+            # the old one's appenders are held off, and those waiting move on to the new file
+            L.make_dirs(path.parent)
+            with _locked_current(path):
+                return bool(srv.files.put(rel, data, replace=True))
+
+        return {"written": await guarded(run)()}
 
     @app.post(f"{API}/upload/{{rel:path}}", tags=["ingest"], openapi_extra=RAW_BODY)
     async def upload(
@@ -499,8 +500,7 @@ def create_app(
         then `commit=<total size>` puts the staged bytes in place atomically, as PUT does."""
         token = srv.authenticate(request, "write")
         path = srv.path(rel, token)
-        if srv.writable(rel) == L.APPEND:
-            raise ApiError(400, "bad_kind", f"{rel} is an append file: append to it")
+        kind = srv.writable(rel)
         if not _UPLOAD_ID.fullmatch(upload):
             raise ApiError(400, "bad_request", "upload must be 16-32 lowercase hex digits")
         if (offset is None) == (commit is None) or (offset or 0) < 0 or (commit or 0) < 0:
@@ -537,6 +537,10 @@ def create_app(
             if not stat.S_ISREG(st.st_mode) or st.st_size != commit:
                 raise Conflict(rel, int(commit or 0), st.st_size)
             try:
+                if replace and kind == L.APPEND:  # a repair: see PUT
+                    with _locked_current(path):
+                        os.replace(staging, path)
+                    return True
                 if replace:
                     os.replace(staging, path)
                     return True
@@ -589,6 +593,26 @@ def create_app(
 
     install_read(app, srv)
     return app
+
+
+@contextlib.contextmanager
+def _locked_current(path: Path) -> Any:
+    """Hold the flock of the file now at `path` (created if missing): one appender (or repairer) of a
+    file at a time across the server's workers. A file replaced while we waited for its lock is not
+    the file any more: take the lock of the one that replaced it."""
+    while True:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                current = os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                current = False
+            if current:
+                yield
+                return
+        finally:
+            os.close(fd)
 
 
 def _range(header: str) -> tuple[int, int | None]:
