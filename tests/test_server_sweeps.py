@@ -223,3 +223,38 @@ def test_remote_sweep_errors_are_one_line(tmp_path: Path, hub: Hub) -> None:
         ["sweep", "ok.yaml", "--remote", hub.url], {**env, "RUNSTORE_API_KEY": "rs_x_y"}, tmp_path / "laptop"
     )
     assert out.returncode != 0 and "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_hyperband_on_the_server_stops_a_bad_run_on_another_machine(
+    tmp_path: Path, hub: Hub, procs: list[Any]
+) -> None:
+    """The controller reads the trials' metrics from the runs the agent pushes while they run, and its
+    Hyperband stop reaches the agent at its next tick."""
+    laptop = tmp_path / "laptop"
+    laptop.mkdir()
+    program = (
+        "import os, time, runstore\nrun = runstore.init()\n"
+        "open(os.environ['TRIAL_LOG'], 'a').write(f'{run.id} {run.config.x} y {os.getpid()}\\n')\n"
+        "for i in range(80):\n    runstore.log({'loss': float(run.config.x)})\n"
+        "    time.sleep(0.02 if run.config.x < 5 else 0.15)\n"
+    )
+    config = {
+        "method": "grid",
+        "program": "hb.py",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "early_terminate": {"type": "hyperband", "min_iter": 3, "eta": 2},
+        "parameters": {"x": {"values": [1, 2, 9]}},
+    }
+    sweep_id = create(tmp_path, hub, config)
+    (tmp_path / "gpu").mkdir()
+    (tmp_path / "gpu" / "hb.py").write_text(program)
+    worker = agent(tmp_path, "gpu", hub, sweep_id, procs, WANDB_AGENT_KILL_DELAY="2")
+    out = worker.communicate(timeout=90)[0]
+    assert worker.returncode == 0, out
+    st = S.SweepDir(hub.store, sweep_id).load()
+    by_x = {t.params["x"]: t for t in st.trials.values()}
+    assert by_x[1].state == "finished" and by_x[2].state == "finished", out
+    assert by_x[9].state == "stopped" and by_x[9].stop == "hyperband", out
+    local = Store(tmp_path / "gpu" / ".wandb").find_run_by_id(by_x[9].run_id, "p")
+    assert local is not None and load_run(local).state == "stopped"
+    assert len(load_run(local).history_path.read_text().splitlines()) < 80  # stopped early
