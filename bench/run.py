@@ -66,6 +66,10 @@ class Sizes:
     sync_steps: int = 10_000
     stream_s: float = 10.0
     s3_runs: int = 50
+    # `runstore server` (issue 11): clients streaming at a fixed rate, then appending back-to-back
+    ingest_clients: int = 20
+    ingest_s: float = 60.0
+    ingest_saturate_s: float = 20.0
 
 
 FULL = Sizes(200_000, 10_000, 10, 10, 3, 20_000, 1_000_000, 10_000, 5, 30.0)
@@ -90,6 +94,8 @@ QUICK = Sizes(
     sync_steps=2_000,
     stream_s=4.0,
     s3_runs=5,
+    ingest_s=5.0,
+    ingest_saturate_s=3.0,
 )
 
 
@@ -102,6 +108,7 @@ class Row:
     runstore: float | None
     wandb: float | None
     max_value: float | None = None  # target: runstore's figure must not exceed this
+    min_value: float | None = None  # target: runstore's figure must reach this (a throughput)
     min_ratio: float | None = None  # target: wandb/runstore must reach this
     fmt: str = "{:.2f}"
     notes: list[str] = field(default_factory=list)
@@ -123,6 +130,8 @@ class Row:
         parts = []
         if self.max_value is not None:
             parts.append(f"≤ {self.fmt.format(self.max_value)} {self.unit}")
+        if self.min_value is not None:
+            parts.append(f"≥ {self.fmt.format(self.min_value)} {self.unit}")
         if self.min_ratio is not None:
             parts.append(f"≥ {self.min_ratio:g}x {self.vs}")
         if self.identical_target is not None:
@@ -135,6 +144,9 @@ class Row:
         if self.max_value is not None:
             ok = None if self.runstore is None else self.runstore <= self.max_value
             out.append((f"{self.name}: ≤ {self.fmt.format(self.max_value)} {self.unit}", ok))
+        if self.min_value is not None:
+            ok = None if self.runstore is None else self.runstore >= self.min_value
+            out.append((f"{self.name}: ≥ {self.fmt.format(self.min_value)} {self.unit}", ok))
         if self.min_ratio is not None:
             r = self.ratio
             out.append(
@@ -369,7 +381,9 @@ def cached_dataset(name: str, meta_expected: dict[str, Any], make: Any) -> tuple
     return store, meta
 
 
-def bench_read(sz: Sizes, tmp: Path, details: dict[str, Any]) -> list[Row]:
+def history_dataset(sz: Sizes, tmp: Path) -> tuple[Path, dict[str, Any], str, str]:
+    """The store of one run of `read_steps` steps of the 10-float dict (cached): (store, meta, project, id).
+    The read and server_read workloads share it."""
     project, run_id = "bench-read", f"h{sz.read_steps}"
 
     def make(store: Path) -> dict[str, Any]:
@@ -382,6 +396,11 @@ def bench_read(sz: Sizes, tmp: Path, details: dict[str, Any]) -> list[Row]:
         )
 
     store, meta = cached_dataset(f"read-{sz.read_steps}", {"steps": sz.read_steps, "keys": 10, "v": 1}, make)
+    return store, meta, project, run_id
+
+
+def bench_read(sz: Sizes, tmp: Path, details: dict[str, Any]) -> list[Row]:
+    store, meta, project, run_id = history_dataset(sz, tmp)
     details["read_dataset"] = meta
     args = {"store": str(store), "project": project, "run_id": run_id}
     step("read: cold (derived cache deleted)")
@@ -417,7 +436,9 @@ def runstore_cli() -> Path:
     return Path(PY).parent / "runstore"
 
 
-def bench_ls(sz: Sizes, tmp: Path, details: dict[str, Any]) -> list[Row]:
+def runs_dataset(sz: Sizes, tmp: Path) -> tuple[Path, dict[str, Any], str]:
+    """The store of a project of `ls_runs` small finished runs (cached): (store, meta, project). The ls
+    and server_read workloads share it."""
     project = "bench-ls"
 
     def make(store: Path) -> dict[str, Any]:
@@ -430,6 +451,11 @@ def bench_ls(sz: Sizes, tmp: Path, details: dict[str, Any]) -> list[Row]:
         )
 
     store, meta = cached_dataset(f"ls-{sz.ls_runs}", {"runs": sz.ls_runs, "v": 1}, make)
+    return store, meta, project
+
+
+def bench_ls(sz: Sizes, tmp: Path, details: dict[str, Any]) -> list[Row]:
+    store, meta, project = runs_dataset(sz, tmp)
     details["ls_dataset"] = meta
     env = base_env(tmp, "runstore")
     env["RUNSTORE_DIR"] = str(store)
@@ -1271,6 +1297,631 @@ def bench_sync(sz: Sizes, tmp: Path, details: dict[str, Any]) -> list[Row]:
     return rows
 
 
+# -- runstore server (issue 11) --------------------------------------------------------------------------
+# Worker processes of every server the benchmark starts: one per core of this 2-core machine, what an
+# operator would start here (and the workers' own CPU is what the ingest rows report).
+SERVER_WORKERS = 2
+INGEST_INTERVAL_S = 0.1  # the paced clients send what accumulated every 100 ms (the daemon polls at 250 ms)
+READ_REPEATS = 5  # warm requests per read figure, after one cold one
+RUNS_FILTER: dict[str, Any] = {"state": "finished", "config.bs": 64, "config.lr": {"$gt": 1e-4}}
+RUNS_ORDER = "-summary_metrics.acc"
+# the keys of bench/workloads.py's 10-float dict: the rows the clients stream, the metrics charted
+METRIC_KEYS = (
+    "train/loss",
+    "train/acc",
+    "val/loss",
+    "val/acc",
+    "train/lr",
+    "train/grad_norm",
+    "train/throughput",
+    "val/f1",
+    "val/precision",
+    "val/recall",
+)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def server_cli(args: list[str], env: dict[str, str], cwd: Path) -> str:
+    proc = subprocess.run(
+        [PY, "-m", "runstore", "server", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"runstore server {' '.join(args[:2])} exited {proc.returncode}: {proc.stderr[-800:]}"
+        )
+    return proc.stdout
+
+
+def server_token(store_dir: Path, env: dict[str, str], cwd: Path, keep: Path | None = None) -> str:
+    """A write token of the server of `store_dir`. With `keep` (a file beside a cached store), the token
+    made the first time is reused, so the cached store's token list does not grow by one every run."""
+    if keep is not None:
+        try:
+            saved = json.loads(keep.read_text())
+            listed = json.loads(server_cli(["token", "ls", "--json", "--dir", str(store_dir)], env, cwd))
+            if any(t.get("id") == saved["id"] and not t.get("revoked") for t in listed):
+                return str(saved["token"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    doc = json.loads(
+        server_cli(["token", "create", "--name", "bench", "--json", "--dir", str(store_dir)], env, cwd)
+    )
+    if keep is not None:
+        keep.write_text(json.dumps({"id": doc["id"], "token": doc["token"]}))
+        keep.chmod(0o600)
+    return str(doc["token"])
+
+
+class Server:
+    """`runstore server --workers 2` in a subprocess, in a process group of its own so that its uvicorn
+    workers are ended with it even if the supervisor does not end them. Its access log (a line per
+    request) goes to a file: a pipe nobody reads would fill and stall the server."""
+
+    def __init__(self, store_dir: Path, env: dict[str, str], cwd: Path, log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        self._log = open(log, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [PY, "-m", "runstore", "server", "--dir", str(store_dir), "--port", str(self.port)]
+            + ["--workers", str(SERVER_WORKERS)],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Until every worker has started its app (not only the first to answer /healthz): a request the
+        benchmark times must not meet a worker still importing."""
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"runstore server exited {self.proc.returncode}: {self.log_tail()}")
+            started = self.log.read_bytes().count(b"Application startup complete")
+            try:
+                ok = httpx.get(self.url + "/healthz", timeout=2.0).status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            if ok and started >= SERVER_WORKERS:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"runstore server not ready after {timeout:g} s: {self.log_tail()}")
+
+    def log_tail(self) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").strip().splitlines()[-10:])
+        except OSError:
+            return ""
+
+    def cpu_s(self) -> float:
+        """User + system CPU seconds so far of the supervisor and its workers (psutil reads /proc)."""
+        import psutil
+
+        try:
+            root = psutil.Process(self.proc.pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return 0.0
+        total = 0.0
+        for p in procs:
+            try:
+                t = p.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += t.user + t.system
+        return total
+
+    def stop(self) -> None:
+        import signal
+
+        try:
+            if self.proc.poll() is None:
+                self.proc.terminate()  # uvicorn's supervisor ends its workers on SIGTERM
+                try:
+                    self.proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    pass
+            try:
+                # the group is this server's alone (start_new_session): a worker left behind dies here
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.proc.wait(timeout=15)
+        finally:
+            self._log.close()
+
+
+# One streaming client: a stand-in for a training process whose daemon streams its history.jsonl to the
+# server. It writes rows to its own local file and sends what accumulated since the last append, at the
+# offset the server acknowledged, through HttpRemote.append (the daemon's call); a Conflict resumes from
+# the size the server reports. rate 0: back-to-back appends of `batch` rows, for the capacity.
+_INGEST_CLIENT = r"""
+import json, random, resource, sys, time
+from runstore.remotes.base import Conflict
+from runstore.remotes.http import HttpRemote
+
+url, rel, local_path, mark = sys.argv[1:5]
+cfg = json.loads(sys.argv[5])
+rate, seconds, interval, batch = cfg["rate"], cfg["seconds"], cfg["interval"], cfg["batch"]
+remote = HttpRemote(url)  # its token from RUNSTORE_API_KEY, as a daemon would find it
+rnd = random.Random(rel).random
+# The metrics of 1,000 distinct rows, encoded before the clock: 20 processes encoding JSON would take
+# the cores the server is measured on, and that cost is the SDK's, benchmarked elsewhere.
+bodies = [
+    json.dumps({k: rnd() for k in cfg["keys"]}, separators=(",", ":"))[1:].encode() for _ in range(1000)
+]
+if remote.size(rel) is not None:  # also opens the connection and checks /healthz before the clock
+    sys.exit(rel + ": on the server already")
+local = open(local_path, "wb", buffering=0)
+buf = bytearray()  # the local file's bytes, as sent
+sent = step = conflicts = 0
+lat = []
+print("READY", flush=True)
+sys.stdin.readline()
+
+
+def produce(n):
+    global step
+    ts, start = time.time(), len(buf)
+    for _ in range(n):
+        buf.extend(b'{"_step":%d,"_timestamp":%.6f,%s\n' % (step, ts, bodies[step % 1000]))
+        step += 1
+    local.write(buf[start:])
+
+
+def push():
+    global sent, conflicts
+    while sent < len(buf):
+        t = time.perf_counter()
+        try:
+            sent = remote.append(rel, sent, bytes(buf[sent:]))
+        except Conflict as c:  # the protocol's answer to a lost or raced append: resume from its size
+            conflicts += 1
+            sent = c.size
+        lat.append(time.perf_counter() - t)
+
+
+r0 = resource.getrusage(resource.RUSAGE_SELF)
+t0 = time.perf_counter()
+end = t0 + seconds
+if rate > 0:
+    nxt = t0
+    while True:
+        nxt += interval
+        now = time.perf_counter()
+        if nxt > now:
+            time.sleep(nxt - now)
+        else:
+            nxt = now  # an append outlasted the interval: send what accumulated now, as the daemon does
+        now = time.perf_counter()
+        due = int((min(now, end) - t0) * rate) - step
+        if due > 0:
+            produce(due)
+        push()
+        if now >= end:
+            break
+else:
+    while time.perf_counter() < end:
+        produce(batch)
+        push()
+elapsed = time.perf_counter() - t0
+r1 = resource.getrusage(resource.RUSAGE_SELF)
+local.close()
+out = {
+    "rel": rel,
+    "local": local_path,
+    "rows": step,
+    "bytes": len(buf),
+    "appends": len(lat),
+    "conflicts": conflicts,
+    "elapsed_s": elapsed,
+    "cpu_s": (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime),
+    "lat_ms": [round(x * 1000, 3) for x in lat],
+}
+sys.stdout.write(mark + json.dumps(out) + "\n")
+sys.stdout.flush()
+"""
+
+
+def percentile(sorted_xs: list[float], q: float) -> float:
+    return sorted_xs[min(len(sorted_xs) - 1, int(q * len(sorted_xs)))]
+
+
+def compare_files(local: Path, remote: Path) -> tuple[int, int]:
+    """(bytes of `local` missing from `remote`, bytes of `remote` that are not `local`'s) past their
+    common prefix: (0, 0) when the server's copy is byte-identical."""
+    a = local.read_bytes()
+    b = remote.read_bytes() if remote.exists() else b""
+    common = 0
+    if a[: len(b)] == b[: len(a)]:
+        common = min(len(a), len(b))
+    else:
+        while common < min(len(a), len(b)) and a[common] == b[common]:
+            common += 1
+    return len(a) - common, len(b) - common
+
+
+def ingest_pass(
+    server: Server,
+    root: Path,
+    env: dict[str, str],
+    tmp: Path,
+    label: str,
+    clients: int,
+    rate: float,
+    seconds: float,
+) -> dict[str, Any]:
+    """`clients` client processes stream one run each to `server` for `seconds` s; their figures, the
+    server's CPU over the same window, and every client's file compared with the server's."""
+    work = tmp / f"ingest-{label}"
+    work.mkdir(parents=True, exist_ok=True)
+    keys = list(METRIC_KEYS)
+    # the saturating clients send the batches the paced ones do (what 100 ms of 1,000 steps/s make),
+    # back to back: the server's capacity for the requests it gets in practice
+    cfg = {"rate": rate, "seconds": seconds, "interval": INGEST_INTERVAL_S, "batch": 100, "keys": keys}
+    procs: list[subprocess.Popen[str]] = []
+    errs: list[Path] = []
+    try:
+        for i in range(clients):
+            rel = f"projects/bench/runs/{label}{i:02d}/history.jsonl"
+            errs.append(work / f"client{i:02d}.err")
+            with open(errs[-1], "wb") as ef:
+                procs.append(
+                    subprocess.Popen(
+                        [PY, "-c", _INGEST_CLIENT, server.url, rel, str(work / f"client{i:02d}.jsonl"), MARK]
+                        + [json.dumps(cfg)],
+                        cwd=work,
+                        env=env,
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE,
+                        stderr=ef,
+                        text=True,
+                    )
+                )
+
+        def failed(i: int) -> RuntimeError:
+            tail = "\n".join(errs[i].read_text(errors="replace").strip().splitlines()[-8:])
+            return RuntimeError(f"ingest client {i} exited {procs[i].poll()}: {tail}")
+
+        for i, p in enumerate(procs):  # imported, connected, waiting: the start-up is not timed
+            if p.stdout.readline().strip() != "READY":  # type: ignore[union-attr]
+                raise failed(i)
+        cpu0, t0 = server.cpu_s(), time.monotonic()
+        for p in procs:
+            p.stdin.write("go\n")  # type: ignore[union-attr]
+            p.stdin.flush()  # type: ignore[union-attr]
+        results: list[dict[str, Any]] = []
+        for i, p in enumerate(procs):
+            line = next((ln for ln in p.stdout if ln.startswith(MARK)), None)  # type: ignore[union-attr]
+            if line is None:
+                raise failed(i)
+            results.append(json.loads(line[len(MARK) :]))
+        wall = time.monotonic() - t0
+        cpu1 = server.cpu_s()
+        for p in procs:
+            p.wait(timeout=30)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=10)
+    lost = extra = 0
+    for r in results:
+        missing, wrong = compare_files(Path(r["local"]), root / r["rel"])
+        lost, extra = lost + missing, extra + wrong
+    lat = sorted(x for r in results for x in r["lat_ms"])
+    rows = sum(r["rows"] for r in results)
+    cores = os.cpu_count() or SERVER_WORKERS
+    return {
+        "clients": clients,
+        "rate_per_client": rate,
+        "seconds": seconds,
+        "wall_s": wall,
+        "rows": rows,
+        "bytes": sum(r["bytes"] for r in results),
+        "rows_per_s": rows / wall,
+        "appends": len(lat),
+        "appends_per_s": len(lat) / wall,
+        "rows_per_append": rows / max(1, len(lat)),
+        "conflicts": sum(r["conflicts"] for r in results),
+        "lat_p50_ms": percentile(lat, 0.50),
+        "lat_p99_ms": percentile(lat, 0.99),
+        "lat_max_ms": lat[-1],
+        "server_cpu_s": cpu1 - cpu0,
+        "server_cpu_percent": 100.0 * (cpu1 - cpu0) / (wall * cores),
+        "clients_cpu_percent": 100.0 * sum(r["cpu_s"] for r in results) / (wall * cores),
+        "cores": cores,
+        "bytes_lost": lost,
+        "bytes_extra": extra,
+    }
+
+
+def bench_server_ingest(sz: Sizes, tmp: Path, details: dict[str, Any]) -> list[Row]:
+    from runstore.store.store import Store
+
+    n = sz.ingest_clients
+    work = tmp / "server-ingest"
+    work.mkdir(parents=True, exist_ok=True)
+    env = base_env(work, "runstore")
+    store_dir = work / "store"
+    token = server_token(store_dir, env, work)
+    root = Store.at(store_dir).root  # where the server keeps the files: the clients' copies are compared
+    client_env = {**env, "RUNSTORE_API_KEY": token}
+    server = Server(store_dir, env, work, work / "server.log")
+    try:
+        server.wait_ready()
+        step(f"server ingest: {n} clients x 1,000 steps/s for {sz.ingest_s:g} s")
+        paced = ingest_pass(server, root, client_env, work, "paced", n, 1000.0, sz.ingest_s)
+        step(f"server ingest: {n} clients appending back-to-back for {sz.ingest_saturate_s:g} s")
+        sat = ingest_pass(server, root, client_env, work, "saturate", n, 0.0, sz.ingest_saturate_s)
+    finally:
+        server.stop()
+    details["server_ingest"] = {"paced": paced, "saturating": sat, "workers": SERVER_WORKERS}
+    cores = paced["cores"]
+    paced_name = f"server ingest: {n} clients x 1,000 steps/s, {sz.ingest_s:g} s"
+    sat_name = f"server ingest, saturating: {n} clients back-to-back, {sz.ingest_saturate_s:g} s"
+    rows = [
+        Row(f"{paced_name}: rows acknowledged", "rows/s", paced["rows_per_s"], None, fmt="{:,.0f}"),
+        Row(f"{paced_name}: append latency p50", "ms", paced["lat_p50_ms"], None, fmt="{:.1f}"),
+        Row(f"{paced_name}: append latency p99", "ms", paced["lat_p99_ms"], None, fmt="{:.1f}"),
+        Row(
+            f"{paced_name}: server CPU",
+            f"% of {cores} cores",
+            paced["server_cpu_percent"],
+            None,
+            fmt="{:.0f}",
+        ),
+        Row(
+            f"{sat_name}: rows acknowledged",
+            "rows/s",
+            sat["rows_per_s"],
+            None,
+            min_value=50_000,
+            fmt="{:,.0f}",
+        ),
+        Row(f"{sat_name}: append latency p99", "ms", sat["lat_p99_ms"], None, fmt="{:.1f}"),
+        Row(f"{sat_name}: server CPU", f"% of {cores} cores", sat["server_cpu_percent"], None, fmt="{:.0f}"),
+        Row(
+            "server ingest: bytes lost or wrong (client files vs server files)",
+            "B",
+            float(paced["bytes_lost"] + paced["bytes_extra"] + sat["bytes_lost"] + sat["bytes_extra"]),
+            None,
+            max_value=0.0,
+            fmt="{:,.0f}",
+        ),
+    ]
+
+    def describe(what: str, r: dict[str, Any]) -> str:
+        return (
+            f"{what}: {r['rows']:,} rows ({r['bytes'] / 1e6:.1f} MB) in {r['wall_s']:.1f} s; "
+            f"{r['appends']:,} appends ({r['appends_per_s']:.0f}/s, {r['rows_per_append']:.0f} rows each), "
+            f"latency p50 {r['lat_p50_ms']:.1f} ms, p99 {r['lat_p99_ms']:.1f} ms, max {r['lat_max_ms']:.0f} ms; "
+            f"{r['conflicts']} conflicts; server CPU {r['server_cpu_s']:.1f} s "
+            f"({r['server_cpu_percent']:.0f} % of {r['cores']} cores), the {r['clients']} clients "
+            f"{r['clients_cpu_percent']:.0f} %; bytes missing {r['bytes_lost']}, wrong {r['bytes_extra']}"
+        )
+
+    rows[0].notes.append(
+        f"server ingest: `runstore server --workers {SERVER_WORKERS}` (token auth, access log to a file) on "
+        f"127.0.0.1; each client a process streaming one run through HttpRemote.append, every "
+        f"{INGEST_INTERVAL_S * 1000:.0f} ms what accumulated (offered load {n * 1000:,} rows/s); the "
+        "saturating clients append batches of 100 rows back-to-back; server CPU = user+sys of the server's "
+        "processes over the window; wandb: n/a (its ingest is its licensed server)"
+    )
+    rows[0].notes.append(describe("server ingest paced", paced))
+    rows[4].notes.append(describe("server ingest saturating", sat))
+    return rows
+
+
+# The read child: raw HTTP requests (httpx, one keep-alive connection) and the same reads through
+# runstore.Api(base_url=...), which adds its own request for the run and the decoding into its objects.
+_READ_CHILD = r"""
+import itertools, json, sys, time
+import httpx
+import runstore
+
+url, token, mark = sys.argv[1:4]
+cfg = json.loads(sys.argv[4])
+repeats = cfg["repeats"]
+
+
+def timed(fn):
+    # the first call: the cold figure (raw HTTP) or the untimed warm-up of this connection's worker (Api)
+    t = time.perf_counter()
+    fn()
+    first = time.perf_counter() - t
+    warm = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        got = fn()
+        warm.append(time.perf_counter() - t)
+    return first, warm, got
+
+
+out = {}
+with httpx.Client(base_url=url, headers={"Authorization": "Bearer " + token}, timeout=600) as http:
+    if cfg["mode"] == "history":
+        path = "/api/v1/projects/%s/runs/%s/history/downsample" % (cfg["project"], cfg["run_id"])
+        params = {"keys": cfg["keys"], "buckets": cfg["buckets"]}
+    else:
+        path = "/api/v1/projects/%s/runs" % cfg["project"]
+        params = {"filters": json.dumps(cfg["filters"]), "order": cfg["order"], "per_page": 50}
+
+    def get():
+        r = http.get(path, params=params)
+        r.raise_for_status()
+        return r
+
+    cold, warm, r = timed(get)
+    doc = r.json()
+    out.update(http_cold_s=cold, http_warm_s=warm, response_bytes=len(r.content))
+    if cfg["mode"] == "history":
+        m = doc["metrics"]
+        out.update(metrics=len(m), points=len(next(iter(m.values()))["min"]))
+    else:
+        out.update(total=doc["total"], page=len(doc["runs"]))
+
+api = runstore.Api(base_url=url, api_key=token)
+if cfg["mode"] == "history":
+
+    def call():
+        return api.run(cfg["project"] + "/" + cfg["run_id"]).downsample(cfg["keys"], cfg["buckets"])
+else:
+
+    def call():
+        runs = api.runs(cfg["project"], filters=cfg["filters"], order=cfg["order"], per_page=50)
+        return len(runs), [r.id for r in itertools.islice(runs, 50)]
+
+first, warm, got = timed(call)
+out.update(api_first_s=first, api_warm_s=warm)
+sys.stdout.write(mark + json.dumps(out) + "\n")
+"""
+
+
+def read_child(url: str, token: str, cfg: dict[str, Any], env: dict[str, str], cwd: Path) -> dict[str, Any]:
+    proc = subprocess.run(
+        [PY, "-c", _READ_CHILD, url, token, MARK, json.dumps(cfg)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT_S,
+    )
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith(MARK):
+            return dict(json.loads(line[len(MARK) :]))
+    tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+    raise RuntimeError(f"server read ({cfg['mode']}) exited {proc.returncode} without a result:\n{tail}")
+
+
+def serve_and_read(store: Path, cfg: dict[str, Any], drop: Path, tmp: Path, name: str) -> dict[str, Any]:
+    """Serve `store` (its derived cache `drop` deleted first: the first request is cold) and run the read
+    child against it."""
+    work = tmp / f"server-read-{name}"
+    work.mkdir(parents=True, exist_ok=True)
+    env = base_env(work, "runstore")
+    token = server_token(store, env, work, keep=store.parent / "server-token.json")
+    shutil.rmtree(drop, ignore_errors=True)
+    server = Server(store, env, work, work / "server.log")
+    try:
+        server.wait_ready()
+        return read_child(server.url, token, cfg, env, work)
+    finally:
+        server.stop()
+
+
+def bench_server_read(sz: Sizes, tmp: Path, details: dict[str, Any]) -> list[Row]:
+    from runstore.store.store import Store
+
+    hstore, hmeta, project, run_id = history_dataset(sz, tmp)
+    rstore, rmeta, rproject = runs_dataset(sz, tmp)
+    keys = list(METRIC_KEYS)
+    step(f"server read: {sz.read_steps:,}-step history downsampled to 2,000 points per metric")
+    hist = serve_and_read(
+        hstore,
+        {
+            "mode": "history",
+            "project": project,
+            "run_id": run_id,
+            "keys": keys,
+            "buckets": 2000,
+            "repeats": READ_REPEATS,
+        },
+        Store(hstore).run(project, run_id).path / "cache",
+        tmp,
+        "history",
+    )
+    step(f"server read: filtered runs list of {sz.ls_runs:,} runs")
+    runs = serve_and_read(
+        rstore,
+        {
+            "mode": "runs",
+            "project": rproject,
+            "filters": RUNS_FILTER,
+            "order": RUNS_ORDER,
+            "repeats": READ_REPEATS,
+        },
+        rstore / "cache",
+        tmp,
+        "runs",
+    )
+    details["server_read"] = {"history": hist, "runs": runs, "history_dataset": hmeta, "runs_dataset": rmeta}
+    ms = 1000.0
+    hname = f"server: {sz.read_steps:,}-step history downsampled, 10 x 2,000 points"
+    rname = f"server: runs list of {sz.ls_runs:,} runs, filtered + ordered, first page"
+    rows = [
+        Row(
+            f"{hname}, warm (httpx)",
+            "ms",
+            ms * statistics.median(hist["http_warm_s"]),
+            None,
+            max_value=200.0,
+            fmt="{:.0f}",
+        ),
+        Row(f"{hname}, cold (httpx)", "ms", ms * hist["http_cold_s"], None, fmt="{:.0f}"),
+        Row(
+            f"{hname}, Api(base_url=).run().downsample()",
+            "ms",
+            ms * statistics.median(hist["api_warm_s"]),
+            None,
+            fmt="{:.0f}",
+        ),
+        Row(
+            f"{rname}, warm (httpx)",
+            "ms",
+            ms * statistics.median(runs["http_warm_s"]),
+            None,
+            max_value=300.0,
+            fmt="{:.0f}",
+        ),
+        Row(f"{rname}, cold (httpx)", "ms", ms * runs["http_cold_s"], None, fmt="{:.0f}"),
+        Row(
+            f"{rname}, Api(base_url=).runs()",
+            "ms",
+            ms * statistics.median(runs["api_warm_s"]),
+            None,
+            fmt="{:.0f}",
+        ),
+    ]
+
+    def spread(xs: list[float]) -> str:
+        return ", ".join(f"{x * ms:.0f}" for x in xs)
+
+    rows[0].notes.append(
+        f"server read: `runstore server --workers {SERVER_WORKERS}` over the cached stores of the read and ls "
+        f"workloads; cold = the first request after the server started with the derived caches deleted "
+        f"(<run>/cache/, <store>/cache/); warm = median of {READ_REPEATS} requests after it on the same "
+        "keep-alive connection, so the same worker, whose in-memory column memo (and the on-disk column "
+        "cache the cold request wrote) is built; the Api rows: median of "
+        f"{READ_REPEATS} after one untimed call (warming its own connection's worker), in a process "
+        "with runstore imported; wandb: n/a (its read API needs its server)"
+    )
+    rows[0].notes.append(
+        f"server history: {hist['metrics']} metrics x {hist['points']:,} points (x, x_end, first, min, max, "
+        f"last, count each), {hist['response_bytes'] / 1e6:.1f} MB of JSON; httpx warm ms {spread(hist['http_warm_s'])}; "
+        f"Api first call {hist['api_first_s'] * ms:.0f} ms, then {spread(hist['api_warm_s'])}"
+    )
+    rows[3].notes.append(
+        f"server runs: filters {json.dumps(RUNS_FILTER)}, order {RUNS_ORDER}, 50 per page: {runs['total']:,} "
+        f"of {sz.ls_runs:,} runs match, {runs['response_bytes'] / 1e3:.0f} kB; httpx warm ms "
+        f"{spread(runs['http_warm_s'])}; Api first call {runs['api_first_s'] * ms:.0f} ms, then "
+        f"{spread(runs['api_warm_s'])}"
+    )
+    return rows
+
+
 # -- reporting ------------------------------------------------------------------------------------------
 def render(rows: list[Row]) -> Table:
     table = Table(title="runstore vs wandb (offline)")
@@ -1409,6 +2060,8 @@ def main() -> int:
             ("bayes", lambda: bench_bayes(sz is QUICK, details, Row, step)),
             ("sync", lambda: bench_sync(sz, tmp, details)),
             ("artifacts", lambda: bench_artifacts(sz, tmp, have_wb, details)),
+            ("server_ingest", lambda: bench_server_ingest(sz, tmp, details)),
+            ("server_read", lambda: bench_server_read(sz, tmp, details)),
         ):
             if a.only and name not in a.only:
                 continue

@@ -23,6 +23,8 @@ from runstore.media.table import Table
 # which wandb has only because of its hidden run_table artifact (no artifacts here yet).
 TABLE_FILE_KEYS = {"_type", "path", "sha256", "size", "ncols", "nrows", "log_mode"}
 INCREMENTAL_KEYS = TABLE_FILE_KEYS | {"increment_num", "increment_nrows"}
+# a table-file logged to a run also names its run_table artifact (incremental ones have none)
+ARTIFACT_KEYS = {"artifact_path", "_latest_artifact_path"}
 # `/` in a key makes directories; steps are bucketed by 1000 below the key's directory (media/base.py)
 PATH_RE = r"media/table/{head}0000000/{leaf}_{step}_[0-9a-f]{{20}}\.table\.json"
 
@@ -149,7 +151,7 @@ def test_logged_table_is_a_wandb_table_file_and_reads_back():
     run.log({"val/preds": t})
     run.finish()
     ref = history(run)[0]["val/preds"]
-    assert set(ref) == TABLE_FILE_KEYS
+    assert set(ref) == TABLE_FILE_KEYS | ARTIFACT_KEYS
     assert ref["_type"] == "table-file" and ref["log_mode"] == "IMMUTABLE"
     assert (ref["ncols"], ref["nrows"]) == (7, 2)
     assert re.fullmatch(PATH_RE.format(head="val/", leaf="preds", step=0), ref["path"])

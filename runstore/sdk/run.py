@@ -696,7 +696,9 @@ class Run:
             if isinstance(stored, dict) and stored.get("_type") == "table-file":
                 from .artifact import log_run_table
 
-                log_run_table(self, key, v, stored)
+                # a chart's data table lives at its own key (`K_table`): the artifact is named after it
+                hk = getattr(v, "history_key", None)
+                log_run_table(self, hk(key) if callable(hk) else key, v, stored)
             return stored
         except (OSError, ValueError, TypeError, ImportError) as e:
             self._term.warn(
