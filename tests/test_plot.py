@@ -348,7 +348,9 @@ def test_chart_json_reference_matches_the_table_file_fixture():
         *("_type", "path", "sha256", "size", "ncols", "nrows", "log_mode"),
         *("artifact_path", "_latest_artifact_path"),  # the table's run_table artifact, as in wandb
     }
-    assert ref["artifact_path"] == f"wandb-client-artifact://p/run-{run.id}-bars_table:v0/bars_table.table.json"
+    assert (
+        ref["artifact_path"] == f"wandb-client-artifact://p/run-{run.id}-bars_table:v0/bars_table.table.json"
+    )
     assert ref["path"].startswith("media/table/0000000/bars_table_0_")
     doc = json.loads((run._ref.path / "files" / ref["path"]).read_text())
     assert doc == {"columns": ["x", "y", "c"], "data": [[1, 2.0, "a"], [2, 4.0, "b"], [3, 5.0, "a"]]}
