@@ -25,8 +25,9 @@ demo: install
 	cd $(DEMO) && COLUMNS=160 $(BIN)/runstore ls
 	cd $(DEMO) && COLUMNS=120 $(BIN)/runstore diff latest $$($(BIN)/runstore ls --json --sort +created_at --limit 1 | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 
+# three workers on two cores: much of the suite waits on subprocesses, servers and sleeps
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 3
 
 # Real ML libraries (torch, ...) in their own venv: large, so `make test` stays fast without them.
 $(INT_STAMP): pyproject.toml

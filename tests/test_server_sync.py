@@ -276,15 +276,13 @@ def test_five_clients_stream_through_a_sigkilled_server(tmp_path: Path, reaper: 
         for store, _, rid in clients:
             run_dir = f"{L.PROJECTS_DIR}/p/{L.RUNS_DIR}/{rid}"
 
-            def same(store: Path = store, run_dir: str = run_dir) -> bool:
-                return all(
-                    (remote / run_dir / name).exists()
-                    and (remote / run_dir / name).read_bytes() == (store / run_dir / name).read_bytes()
-                    for name in ("run.jsonl", "history.jsonl")
-                )
+            def same(store: Path = store, run_dir: str = run_dir, rid: str = rid) -> bool:
+                # every file of the run (the daemon sends the last ones, requirements.txt and the
+                # console's tail, after the process ended: under load that takes a moment)
+                logs_there = all((remote / run_dir / n).exists() for n in ("run.jsonl", "history.jsonl"))
+                return logs_there and not [d for d in differences(store, remote) if rid in d]
 
-            assert wait_for(same, 30), f"{rid}: not byte-identical at the server"
-            assert not [d for d in differences(store, remote) if rid in d], differences(store, remote)
+            assert wait_for(same, 60), [d for d in differences(store, remote) if rid in d]
         assert len(Store(remote).projects()) == 1
     finally:
         server.stop()
