@@ -243,7 +243,7 @@ class Limits:
             wait = min(self.read_timeout, started + self.read_timeout + got / MIN_RATE - loop.time())
             try:
                 message = await asyncio.wait_for(receive(), max(wait, 0.001))
-            except TimeoutError:
+            except (TimeoutError, asyncio.TimeoutError):  # one class only from 3.11 on
                 raise BodyRefused(408, "timeout", "the request body arrives too slowly") from None
             if message["type"] == "http.request":
                 got += len(message.get("body", b""))
