@@ -356,6 +356,15 @@ def test_bad_parameters_are_4xx_in_the_error_shape(served: Served) -> None:
     _error(served.get("/api/v1/projects/p/runs", tok, filters='{"a": {"$foo": 1}}'), 400)
     _error(served.get("/api/v1/projects/p/runs", tok, filters='{"a": {"$regex": "("}}'), 400)
     _error(served.get("/api/v1/projects/p/runs", tok, filters="[" * 5000 + "]" * 5000), 400)
+    # patterns that would hold a worker: nested quantifiers, however deep in the filter, and long ones
+    for evil in ('{"name": {"$regex": "(a+)+$"}}', '{"$or": [{"id": {"$regex": "(x*)*y"}}]}'):
+        r = served.get("/api/v1/projects/p/runs", tok, filters=evil)
+        assert _error(r, 400) == "bad_filter" and "nests quantifiers" in r.json()["error"]["message"]
+    _error(
+        served.get("/api/v1/projects/p/runs", tok, filters='{"name": {"$regex": "' + "a" * 201 + '"}}'), 400
+    )
+    ok = served.get("/api/v1/projects/p/runs", tok, filters='{"name": {"$regex": "^(ab)+|[a-z]+-[0-9]+$"}}')
+    assert ok.status_code == 200, ok.text
     _error(served.get("/api/v1/projects/p/runs", tok, cursor="x"), 422)
     _error(served.get("/api/v1/projects/p/runs", tok, per_page=0), 422)
     _error(served.get("/api/v1/projects/%2E%2E/runs", tok), 404)

@@ -21,6 +21,7 @@ back as they were logged (as the `NaN`/`Infinity` extensions Python's json reads
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -324,7 +325,45 @@ def _filters(raw: str | None) -> Any:
         raise ApiError(400, "bad_filter", "filters is not JSON (a MongoDB-style object)") from None
     if not isinstance(flt, dict):
         raise ApiError(400, "bad_filter", 'filters must be a JSON object like {"state": "finished"}')
+    for pattern in _regexes(flt):
+        _check_regex(pattern)
     return flt
+
+
+MAX_REGEX = 200
+# a quantified group that itself ends in a quantifier, `(a+)+`, `(x*)*`, `(\w+){2,}`: the shape of
+# catastrophic backtracking, which would hold a worker for as long as a hostile pattern likes
+_NESTED = re.compile(r"\((?:[^()\\]|\\.)*[+*}]\)[+*{]")
+
+
+def _regexes(flt: Any) -> list[str]:
+    out: list[str] = []
+    stack = [flt]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if k == "$regex" and isinstance(v, str):
+                    out.append(v)
+                else:
+                    stack.append(v)
+        elif isinstance(x, list):
+            stack.extend(x)
+    return out
+
+
+def _check_regex(pattern: str) -> None:
+    """Patterns a token holder sends run in the server's workers: bounded in length, and never of the
+    nested-quantifier shape that backtracks exponentially."""
+    if len(pattern) > MAX_REGEX:
+        raise ApiError(400, "bad_filter", f"a $regex is at most {MAX_REGEX} characters on a server")
+    if _NESTED.search(pattern):
+        raise ApiError(
+            400,
+            "bad_filter",
+            f"$regex {pattern!r} nests quantifiers (like (a+)+), which can backtrack without end; "
+            "write it without the nested repeat",
+        )
 
 
 def _keys(keys: list[str] | None) -> list[str] | None:
