@@ -21,7 +21,7 @@ import psutil
 import pytest
 
 import runstore
-from runstore.daemon import client, control, lock
+from runstore.daemon import client, control, lock, monitor
 from runstore.daemon.log import DaemonLog
 from runstore.daemon.loop import Daemon
 from runstore.errors import StoreError
@@ -601,3 +601,28 @@ def test_marker_fields_parse() -> None:
     )
     with pytest.raises(BadMarker):
         parse("x.json", b'{"pid": "5", "dir": "/x"}', (1, 2))
+
+
+def test_a_finished_runs_column_cache_is_built_before_anyone_reads_it(
+    tmp_path: Path, store: Path, procs: list[subprocess.Popen[str]]
+) -> None:
+    """The daemon builds the history column cache of a run that ended (issue 14's "derived caches are
+    built before anyone waits for them"): the first read of a big finished run loads columns."""
+    pytest.importorskip("numpy")
+    start_daemon(procs, store, interval=0.2)
+    train, rid = start_training(procs, tmp_path, steps=40_000, pause=0.00002)
+    assert train.wait(timeout=60) == 0
+    ref = Store(store).find_run_by_id(rid, "p")
+    assert ref is not None and ref.history_file("history.jsonl").stat().st_size >= monitor.CACHE_MIN_BYTES
+    cache = ref.history_cache("history.jsonl")
+    assert wait_for(cache.exists, 30), "the daemon built no column cache"
+    rows = runstore.Api().run(f"p/{rid}").history(samples=None, keys=["loss"])
+    assert len(rows) == 40_000 and rows["loss"].iloc[-1] == 1.0 / 40_000
+
+
+def test_small_histories_get_no_column_cache(tmp_path: Path) -> None:
+    run = runstore.init(project="p", dir=str(tmp_path))
+    run.log({"a": 1})
+    run.finish()
+    assert monitor.CacheBuilder.build(run._ref) is False
+    assert not run._ref.history_cache("history.jsonl").exists()

@@ -24,6 +24,61 @@ from .log import Backoff, DaemonLog
 from .sampler import MIB, ChildIndex, HostSampler, HostSnapshot, RunSampler
 
 BAD_MARKER_GRACE_S = 60.0  # an unreadable marker this old is removed (writers replace markers atomically)
+# A history smaller than this parses faster than its column cache loads: no cache is worth building
+CACHE_MIN_BYTES = 2 << 20
+
+
+class CacheBuilder:
+    """Builds the history column cache of runs that ended (store/history.py `read_columns`), on a
+    thread of its own, so the first `Api().run(...).history()` of a finished 1M-step run (and the
+    server's first chart of it) reads columns instead of parsing a million lines. Derived data: any
+    failure (no numpy in this install, a read-only store, a history too wide) just leaves no cache."""
+
+    def __init__(self, log: DaemonLog) -> None:
+        import queue
+        import threading
+
+        self.log = log
+        self._queue: queue.Queue[RunRef | None] = queue.Queue()
+        self._seen: set[str] = set()
+        self._thread = threading.Thread(target=self._work, name="runstore-cache-builder", daemon=True)
+        self._thread.start()
+
+    def ended(self, ref: RunRef) -> None:
+        if ref.dir not in self._seen:
+            self._seen.add(ref.dir)
+            self._queue.put(ref)
+
+    def close(self) -> None:
+        self._queue.put(None)
+
+    def _work(self) -> None:
+        while (ref := self._queue.get()) is not None:
+            try:
+                self.build(ref)
+            except Exception as e:  # derived: never the daemon's problem
+                self.log.info(f"run {ref.project}/{ref.id}: no column cache ({type(e).__name__}: {e})")
+            finally:
+                self._seen.discard(ref.dir)  # a run resumed and ended again gets its cache extended
+
+    @staticmethod
+    def build(ref: RunRef) -> bool:
+        """Build (or extend) the run's column cache; whether there was a history worth caching."""
+        from ..store.history import read_columns
+        from ..store.runs import load_run
+
+        st = load_run(ref)
+        try:
+            if os.stat(st.history_path).st_size < CACHE_MIN_BYTES:
+                return False
+        except FileNotFoundError:
+            return False
+        try:
+            import numpy  # noqa: F401 - the cache is numpy columns: an install without it has none
+        except ImportError:
+            return False
+        read_columns(st.history_path, ref.history_cache(st.history_name))
+        return True
 
 
 @dataclass
@@ -69,6 +124,7 @@ class LiveRunsTask:
         self.live_local = 0  # markers of this host whose writer is alive, as of the last tick
         self._due = 0.0
         self._gpu_errors = 0
+        self.caches = CacheBuilder(log)
 
     # -- Task protocol ---------------------------------------------------------------------------
     def due(self) -> float:
@@ -82,6 +138,7 @@ class LiveRunsTask:
 
     def close(self) -> None:
         self.tracked.clear()
+        self.caches.close()
 
     def tick(self, now: float) -> None:
         # Fixed cadence (no drift), but never a burst of catch-up ticks after a stall.
@@ -91,8 +148,8 @@ class LiveRunsTask:
         wall = time.time()
         markers = self.scanner.scan()
         for name in list(self.tracked):
-            if name not in markers:
-                del self.tracked[name]
+            if name not in markers:  # its run finished and removed its marker
+                self.caches.ended(self.tracked.pop(name).ref)
         host: list[HostSnapshot] = []  # sampled on first need, once for all runs
         live = 0
         for name, m in markers.items():
@@ -211,6 +268,7 @@ class LiveRunsTask:
         m = tr.marker
         self.scanner.remove(m.name, m.sig)
         self.tracked.pop(m.name, None)
+        self.caches.ended(tr.ref)
         if why:
             self.log.info(f"run {m.project}/{m.id}: live marker removed ({why})")
 
