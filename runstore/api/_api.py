@@ -92,6 +92,13 @@ class Api:
         lazy: bool = True,
     ) -> Runs:
         """Runs of a project (`"project"` or `"entity/project"`; all projects when none is set)."""
+        project = self._runs_project(path)
+        with paused():  # thousands of runs: see base/gcpause.py
+            states = select(load_states(self._store, project), filters, order)
+            return Runs(self, [Run(self, s) for s in states])
+
+    def _runs_project(self, path: str | None) -> str | None:
+        """The project runs(path) lists (None: every project), checked."""
         parts = _split(path)
         if len(parts) > 2:
             raise UsageError(
@@ -100,9 +107,7 @@ class Api:
         project = self._project_of(parts)
         if project is not None:
             check_name("project", project)
-        with paused():  # thousands of runs: see base/gcpause.py
-            states = select(load_states(self._store, project), filters, order)
-            return Runs(self, [Run(self, s) for s in states])
+        return project
 
     def sweep(self, path: str) -> Sweep:
         """A sweep: `"id"`, `"project/id"` or `"entity/project/id"` (docs/COMPAT.md §12)."""

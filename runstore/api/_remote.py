@@ -234,17 +234,7 @@ class RemoteFile(File):
     def updated_at(self) -> str | None:
         return self._doc.get("updated_at")
 
-    def download(
-        self, root: str | os.PathLike[str] = ".", replace: bool = False, exist_ok: bool = False
-    ) -> Any:
-        dest = Path(root) / self.name
-        if dest.exists() and not replace:
-            if not exist_ok:
-                raise ValueError(
-                    f"{dest} already exists; pass replace=True to overwrite or exist_ok=True to keep it"
-                )
-            return open(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+    def _fetch(self, dest: Path) -> None:
         part = dest.with_name(dest.name + ".part")
         have = part.stat().st_size if part.exists() else 0  # a broken transfer resumes where it stopped
         rel = f"{self._api.store.run(self._project, self._run_id).rel}/{L.FILES_DIR}/{self.name}"
@@ -256,7 +246,6 @@ class RemoteFile(File):
                 out.write(data)
                 have += len(data)
         os.replace(part, dest)
-        return open(dest)
 
 
 class RemoteRun(Run):
@@ -579,14 +568,7 @@ class RemoteApi(Api):
         include_sweeps: bool = True,
         lazy: bool = True,
     ) -> Runs:
-        parts = _split(path)
-        if len(parts) > 2:
-            raise UsageError(
-                f"runs() takes 'entity/project' or 'project', got {path!r}; use run() for one run"
-            )
-        project = self._project_of(parts)
-        if project is not None:
-            L.check_name("project", project)
+        project = self._runs_project(path)
         if filters is not None and not isinstance(filters, dict):
             raise UsageError(
                 f"filters must be a dict like {{'state': 'finished'}}, got {type(filters).__name__}"
@@ -673,9 +655,6 @@ class RemoteApi(Api):
             raise CommError(f"could not read artifacts of {project!r} from {self._client.url}: {errors[0]}")
         return Api(store=self._store)
 
-    def _art_project(self, name: str) -> str | None:
-        return self._overrides.get("project") or self.settings.get("project")
-
     def _split_name(self, name: str) -> tuple[str, str, str]:
         from ..sdk.artifact import parse_name
 
@@ -712,20 +691,6 @@ class RemoteApi(Api):
         if not p:
             raise UsageError("artifact_type(type_name, project) needs a project")
         return self._artifacts(p).artifact_type(type_name, p)
-
-    def artifact_exists(self, name: str, type: str | None = None) -> bool:
-        try:
-            self.artifact(name, type)
-        except (CommError, ValueError):
-            return False
-        return True
-
-    def artifact_collection_exists(self, name: str, type: str) -> bool:
-        try:
-            self.artifact_collection(type, name)
-        except (CommError, ValueError):
-            return False
-        return True
 
     def close(self) -> None:
         self._client.close()

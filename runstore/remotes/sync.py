@@ -624,16 +624,8 @@ def _same_prefix(remote: Remote, rel: str, ours: bytes | Path, n: int) -> bool:
 
 
 def _fold(project: str, data: bytes) -> A.ProjectArtifacts:
-    """The artifact log `data` folded (as store/artifacts.load folds a log on disk)."""
-    st = A.ProjectArtifacts(project)
-    for rec in jsonl.iter_lines(data):
-        if not isinstance(rec, dict):
-            continue
-        try:
-            st.apply(rec)
-        except (KeyError, TypeError, ValueError, AttributeError):
-            continue  # a malformed line is skipped, like a torn one
-    return st
+    """The artifact log `data` (bytes, not a file) folded as store/artifacts.load folds one on disk."""
+    return A.fold(project, jsonl.iter_lines(data))
 
 
 def _files_rel(rel: str) -> str | None:

@@ -288,17 +288,22 @@ def projects(store: Store) -> list[str]:
 
 def load(store: Store, project: str) -> ProjectArtifacts:
     """The folded artifact log of a project (empty when it has none)."""
-    st = ProjectArtifacts(project)
     if not L.valid_name(project):
-        return st
+        return ProjectArtifacts(project)
     records, _ = jsonl.read(log_path(store, project))
+    return fold(project, records)
+
+
+def fold(project: str, records: Iterable[Any]) -> ProjectArtifacts:
+    """An artifact log's records folded: a malformed line is skipped, like a torn one."""
+    st = ProjectArtifacts(project)
     for rec in records:
         if not isinstance(rec, dict):
             continue
         try:
             st.apply(rec)
         except (KeyError, TypeError, ValueError, AttributeError):
-            continue  # a malformed line is skipped, like a torn one
+            continue
     return st
 
 
@@ -836,6 +841,7 @@ __all__ = [
     "object_path",
     "object_file",
     "load",
+    "fold",
     "projects",
     "read_manifest",
     "read_references",
