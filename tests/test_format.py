@@ -331,3 +331,8 @@ def test_every_declared_record_type_and_field_is_written_by_some_code(tmp_path: 
             assert (log, t, "") in schema.SEEN, f"nothing wrote a {t!r} record to {log}"
             missing = [f for f in rec.fields if (log, t, f) not in schema.SEEN]
             assert not missing, f"{log} {t!r}: declared fields {missing} were never written"
+
+
+def test_the_servers_tokens_have_no_kind() -> None:
+    """Never synced (no remote holds them), never derived (nothing may delete them)."""
+    assert L.kind_of(f"{L.SERVER_DIR}/{L.SERVER_TOKENS}") is None

@@ -506,7 +506,7 @@ def create_app(
         if (offset is None) == (commit is None) or (offset or 0) < 0 or (commit or 0) < 0:
             raise ApiError(400, "bad_request", "give offset=N (a piece) or commit=SIZE (the end)")
         # hidden (layout.is_tmp): listings, readers and replicas never take it for a store file
-        staging = path.parent / f".{path.name}-{upload}.tmp-runstore-0"
+        staging = L.upload_staging(path, upload)
         data = await body(request) if offset is not None else b""
 
         def piece() -> int:

@@ -24,8 +24,6 @@ from ..store import jsonl
 from ..store import layout as L
 
 SCOPES = ("read", "write", "admin")
-TOKENS_DIR = "server"
-TOKENS_FILE = "tokens.jsonl"
 
 
 @dataclass(frozen=True)
@@ -56,7 +54,7 @@ class Tokens:
     process takes effect at the server's next request)."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.path = Path(root) / TOKENS_DIR / TOKENS_FILE
+        self.path = Path(root) / L.SERVER_DIR / L.SERVER_TOKENS
         self._sig: tuple[int, int] | None = None
         self._by_id: dict[str, tuple[Token, str]] = {}
 

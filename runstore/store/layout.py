@@ -47,6 +47,8 @@ WRITER_LOCK = "writer.lock"
 ARTIFACT_STAT_CACHE = "artifact-stat.json"
 DAEMON_DIR = "daemon"
 RESTORE_DIR = "restore"
+SERVER_DIR = "server"  # `runstore server`'s own files: never synced (no kind), never derived
+SERVER_TOKENS = "tokens.jsonl"
 
 RUN_LOG = "run.jsonl"
 HISTORY = "history.jsonl"  # generation 0; a rewind starts history.<N>.jsonl
@@ -151,6 +153,14 @@ def make_dirs(path: str | os.PathLike[str]) -> None:
             raise
 
 
+def upload_staging(path: str | os.PathLike[str], upload: str) -> str:
+    """Where a whole file uploaded in pieces (upload id `upload`) is staged before it is put in place:
+    a hidden sibling like `tmp_path`'s, but the same for every process of a server (the pieces of one
+    upload may reach different workers)."""
+    head, tail = os.path.split(os.fspath(path))
+    return os.path.join(head, f".{tail}-{upload}.tmp-runstore-0")
+
+
 def tmp_path(path: str | os.PathLike[str]) -> str:
     """Where an atomic write of `path` stages its bytes: a hidden sibling that no reader or replica
     mistakes for a store file (see `is_tmp`)."""
@@ -243,6 +253,8 @@ def store_file_kind(rel: str) -> Kind | None:
         return None
     if parts[0] in (CACHE_DIR, DAEMON_DIR, RESTORE_DIR):
         return DERIVED
+    if parts[0] == SERVER_DIR:
+        return None  # the server's tokens: this store's alone, never sent anywhere
     if parts[0] == ARTIFACTS_DIR:
         return artifact_file_kind(parts[1:])
     return None
