@@ -152,6 +152,11 @@ def test_http_references_use_the_etag(tmp_path: Path, http_files: Any) -> None:
     files["/m/model.bin"] = (b"weights-2", "v2")
     with pytest.raises(ReferenceChanged, match="model.bin changed"):
         art.download(tmp_path / "dl2")
+    del files["/m/model.bin"]  # gone from the server: missing, unless missing references are allowed
+    with pytest.raises(FileNotFoundError):
+        art.download(tmp_path / "dl3")
+    kept = Path(art.download(tmp_path / "dl4", allow_missing_references=True))
+    assert not (kept / "model.bin").exists() and (kept / "p.txt").read_bytes() == b"no etag"
     with pytest.raises(ValueError, match="did not answer a HEAD request"):
         runstore.Artifact("x", "model").add_reference(f"{base}/missing")
 

@@ -626,3 +626,28 @@ def test_small_histories_get_no_column_cache(tmp_path: Path) -> None:
     run.finish()
     assert monitor.CacheBuilder.build(run._ref) is False
     assert not run._ref.history_cache("history.jsonl").exists()
+
+
+def test_a_failed_column_cache_build_is_logged_and_the_next_run_still_gets_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Derived data: a build that fails (a history too wide, a full disk) is one log line, never the
+    daemon's end, and the builder goes on with the next run."""
+    built: list[str] = []
+
+    def build(ref: Any) -> bool:
+        if ref.id == "bad":
+            raise OSError(28, "No space left on device")
+        built.append(ref.id)
+        return True
+
+    monkeypatch.setattr(monitor.CacheBuilder, "build", staticmethod(build))
+    (tmp_path / "logs").mkdir()
+    log = DaemonLog(tmp_path / "logs" / "daemon.log")
+    builder = monitor.CacheBuilder(log)
+    builder.ended(Store(tmp_path / ".wandb").run("p", "bad"))
+    builder.ended(Store(tmp_path / ".wandb").run("p", "good"))
+    assert wait_for(lambda: built == ["good"], 10)
+    builder.close()
+    text = (tmp_path / "logs" / "daemon.log").read_text()
+    assert "run p/bad: no column cache (OSError" in text and "No space left" in text
