@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 
+from ..base.urls import configured_remote
 from ..errors import UsageError
 from ._common import console, err_console, json_text, require_store, safe_text, store_at
 
@@ -408,7 +409,7 @@ def cache_cleanup(
                 if not dry_run:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(path)
-    url = remote or _env_remote(store)
+    url = remote or configured_remote(store.read_settings().get("remote"))
     local_only = 0
     if total > target:
         if not url:
@@ -454,13 +455,6 @@ def cache_cleanup(
     if total > target:
         line += f" (over the target: {local_only:,} bytes exist only here, sync them to free more)"
     console.print(line)
-
-
-def _env_remote(store: Any) -> str | None:
-    from ..base import env as _env
-
-    url = _env.get("remote") or store.read_settings().get("remote")
-    return str(url) if url else None
 
 
 def register(app: typer.Typer) -> None:

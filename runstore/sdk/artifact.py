@@ -15,7 +15,6 @@ hardlink` says it knows not to write into downloads. A corrupted object is an er
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as _dt
 import hashlib
@@ -830,18 +829,6 @@ class Artifact:
         assert self._store is not None and self._project is not None and self._version is not None
         col = A.load(self._store, self._project).collections[self._name]
         return col.versions[self._version]
-
-
-def _copy_hashing(src: str, dest: str) -> tuple[str, int]:
-    """Copy a file and return (base64 MD5, size) of the bytes copied: one read of the source."""
-    h = hashlib.md5()
-    n = 0
-    with open(src, "rb") as f, open(dest, "xb") as g:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-            g.write(chunk)
-            n += len(chunk)
-    return base64.b64encode(h.digest()).decode(), n
 
 
 def _current_run() -> str | None:
