@@ -30,6 +30,7 @@ from bayes import bench_bayes  # bench/bayes.py: bayes search vs W&B's sweep eng
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from workloads import KEYS  # the metric names every workload logs
 
 BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "out"
@@ -1305,19 +1306,8 @@ INGEST_INTERVAL_S = 0.1  # the paced clients send what accumulated every 100 ms 
 READ_REPEATS = 5  # warm requests per read figure, after one cold one
 RUNS_FILTER: dict[str, Any] = {"state": "finished", "config.bs": 64, "config.lr": {"$gt": 1e-4}}
 RUNS_ORDER = "-summary_metrics.acc"
-# the keys of bench/workloads.py's 10-float dict: the rows the clients stream, the metrics charted
-METRIC_KEYS = (
-    "train/loss",
-    "train/acc",
-    "val/loss",
-    "val/acc",
-    "train/lr",
-    "train/grad_norm",
-    "train/throughput",
-    "val/f1",
-    "val/precision",
-    "val/recall",
-)
+# the rows the clients stream and the metrics charted: bench/workloads.py's 10-float dict
+METRIC_KEYS = KEYS
 
 
 def free_port() -> int:
