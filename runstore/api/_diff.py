@@ -61,29 +61,32 @@ def compare(a: Run, b: Run, show_all: bool = False) -> dict[str, dict[str, list[
     """{section: {key: [value_a, value_b]}} for `config`, `summary` and `metadata` (differing keys only,
     unless `show_all`). A key absent on one side has None there and is always a difference. Creation
     time and runtime always differ, so they are left out unless `show_all`."""
+    return compare_many([a, b], show_all)
+
+
+def compare_many(runs: list[Run], show_all: bool = False) -> dict[str, dict[str, list[Any]]]:
+    """`compare` of any number of runs: each row has one value per run, in their order; a key is a
+    difference unless every run has it with the same value."""
     sections = {
-        "config": (flatten(a.to_dict()["config"]), flatten(b.to_dict()["config"])),
-        "summary": (
-            {k: v for k, v in flatten(a._st.summary).items() if not k.startswith("_")},
-            {k: v for k, v in flatten(b._st.summary).items() if not k.startswith("_")},
-        ),
-        "metadata": (_meta(a), _meta(b)),
+        "config": [flatten(r.to_dict()["config"]) for r in runs],
+        "summary": [{k: v for k, v in flatten(r._st.summary).items() if not k.startswith("_")} for r in runs],
+        "metadata": [_meta(r) for r in runs],
     }
     out: dict[str, dict[str, list[Any]]] = {}
-    for name, (x, y) in sections.items():
-        keys = list(dict.fromkeys([*x, *y]))
+    for name, maps in sections.items():
+        keys = list(dict.fromkeys(k for m in maps for k in m))
         if name != "metadata":
             keys.sort()
         rows: dict[str, list[Any]] = {}
         for k in keys:
-            va, vb = x.get(k, _ABSENT), y.get(k, _ABSENT)
-            same = va is not _ABSENT and vb is not _ABSENT and _canon(va) == _canon(vb)
+            vals = [m.get(k, _ABSENT) for m in maps]
+            same = all(v is not _ABSENT for v in vals) and len({_canon(v) for v in vals}) == 1
             if name == "metadata" and k in ("created", "runtime"):
                 same = same or not show_all  # always different; noise unless asked for
             if show_all or not same:
-                rows[k] = [None if va is _ABSENT else va, None if vb is _ABSENT else vb]
+                rows[k] = [None if v is _ABSENT else v for v in vals]
         out[name] = rows
     return out
 
 
-__all__ = ["compare", "META_KEYS"]
+__all__ = ["compare", "compare_many", "META_KEYS"]

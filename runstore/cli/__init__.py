@@ -32,6 +32,7 @@ from . import (  # noqa: E402
     show_cmd,
     sweep_cmd,
     sync_cmd,
+    ui_cmd,
 )
 from ._common import debug_enabled, err_console  # noqa: E402
 
@@ -78,6 +79,7 @@ artifact_cmd.register(app)
 import_cmd.register(app)
 server_cmd.register(app)
 login_cmd.register(app)
+ui_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,67 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
-import orjson
 import typer
 
 from ..api import Api, Run
-from ..base import yamlsafe
 from ..base.gcpause import paused
 from ..errors import UsageError
 from ..store.history import flatten
+from ..store.query import parse_filter
 from ._common import console, fmt_duration, fmt_time, fmt_value, json_text, printable, require_store, store_at
 
-_EXPR = re.compile(r"^\s*([A-Za-z_][\w.\-/]*)\s*(>=|<=|!=|==|=|>|<|~)\s*(.*?)\s*$")
-_OPS = {
-    ">=": "$gte",
-    "<=": "$lte",
-    "!=": "$ne",
-    "==": "$eq",
-    "=": "$eq",
-    ">": "$gt",
-    "<": "$lt",
-    "~": "$regex",
-}
 MAX_VARYING = 8
 _ANSI = {"running": "33", "finished": "32", "failed": "31", "crashed": "31", "killed": "31", "stopped": "33"}
-
-
-def parse_filter(text: str) -> dict[str, Any]:
-    """`--filter`: a JSON filter (`{"config.lr": {"$gt": 0.01}}`) or `FIELD OP VALUE` with
-    OP one of = != > >= < <= ~ (regex), e.g. `config.lr>0.01`, `state=finished`, `name~^exp`."""
-    text = text.strip()
-    if text.startswith("{"):
-        try:
-            flt = orjson.loads(text)
-        except orjson.JSONDecodeError as e:
-            raise UsageError(f"--filter {text!r} is not valid JSON: {e}") from None
-        if not isinstance(flt, dict):
-            raise UsageError("--filter JSON must be an object")
-        return flt
-    m = _EXPR.match(text)
-    if not m:
-        raise UsageError(
-            f"--filter {text!r}: use FIELD OP VALUE (e.g. config.lr>0.01, state=finished) or JSON"
-        )
-    field, op, raw = m.groups()
-    if raw[:1] in ("<", ">", "=", "!", "~"):
-        raise UsageError(
-            f"--filter {text!r}: the value starts with {raw[0]!r}; use FIELD OP VALUE with one operator "
-            "(= != > >= < <= ~), e.g. config.lr>0.01"
-        )
-    value: Any = raw
-    if op != "~":
-        try:
-            value = yamlsafe.load(raw, "--filter", "filter value") if raw else ""
-        except ValueError:
-            value = raw
-        if isinstance(value, (dict, list)):
-            value = raw
-    return {field: {_OPS[op]: value}}
 
 
 def _varying(rows: list[dict[str, Any]], kind: str) -> list[str]:

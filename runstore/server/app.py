@@ -45,6 +45,7 @@ _UPLOAD_ID = re.compile(r"[0-9a-f]{16,32}")
 READ_TIMEOUT = 30.0  # seconds a request's headers, or the next piece of its body, may take to arrive
 MIN_RATE = 16 << 10  # bytes/s a body must average past READ_TIMEOUT: a trickle is cut off, a slow link is not
 TOKEN_SCOPE_KEY = "runstore.token"  # the request's token, once the auth middleware has checked it
+TOKEN_COOKIE = "runstore_token"  # the dashboard's token: what a browser sends with an <img> (reads only)
 
 
 class ApiError(Exception):
@@ -116,7 +117,14 @@ def may_touch(token: Token | None, rel: str) -> bool:
 class Server:
     """What the routes share: the store, its tokens, the per-file locks."""
 
-    def __init__(self, root: str | os.PathLike[str], *, auth: bool = True, max_body: int = MAX_BODY) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        auth: bool = True,
+        max_body: int = MAX_BODY,
+        read_only: bool = False,
+    ) -> None:
         self.store = Store(Path(root))
         self.store.ensure()
         self.root = self.store.root
@@ -125,19 +133,36 @@ class Server:
         self.tokens = Tokens(self.root)
         self.auth = auth
         self.max_body = max_body
+        self.read_only = read_only  # `runstore ui`: a dashboard on loopback writes nothing
 
     # -- auth ------------------------------------------------------------------------------------
     def authenticate(self, request: Request, scope: str) -> Token | None:
         """The request's token, refused (401) when missing or unknown, and (403) when its scope is
         below `scope`."""
+        if self.read_only and scope != "read":
+            raise ApiError(
+                403, "read_only", "this is a read-only dashboard (`runstore ui`); use `runstore server`"
+            )
         if not self.auth:
             return None
         token = request.scope.get(TOKEN_SCOPE_KEY)
         if not isinstance(token, Token):
-            token = self.identify(request.headers.get("authorization", ""))
+            token = self.identify(self.credentials(request))
+        if scope != "read" and not request.headers.get("authorization"):
+            # a cookie goes with any request a page makes, another site's form included: reads only
+            raise ApiError(403, "forbidden", "a dashboard cookie only reads: send `Authorization: Bearer`")
         if not token.allows(scope):
             raise ApiError(403, "forbidden", f"this token's scope is {token.scope!r}; this needs {scope!r}")
         return token
+
+    def credentials(self, request: Request) -> str:
+        """The request's Authorization header, or the dashboard's cookie as a bearer token."""
+        header = request.headers.get("authorization", "")
+        if not header and request.method in ("GET", "HEAD"):
+            cookie = request.cookies.get(TOKEN_COOKIE, "")
+            if cookie:
+                return f"Bearer {cookie}"
+        return header
 
     def identify(self, header: str) -> Token:
         """The live token an Authorization header carries (401 otherwise)."""
@@ -223,7 +248,7 @@ class Limits:
         request = Request(scope)
         try:
             if self.srv.auth and scope["path"].startswith(API):
-                scope[TOKEN_SCOPE_KEY] = self.srv.identify(request.headers.get("authorization", ""))
+                scope[TOKEN_SCOPE_KEY] = self.srv.identify(self.srv.credentials(request))
             declared = request.headers.get("content-length")
             if declared is not None and (not declared.isdigit() or int(declared) > self.srv.max_body):
                 # the connection stays usable: the server skips the declared bytes without keeping them
@@ -310,8 +335,12 @@ def create_app(
     auth: bool = True,
     max_body: int = MAX_BODY,
     read_timeout: float = READ_TIMEOUT,
+    read_only: bool = False,
+    hosts: list[str] | None = None,
 ) -> FastAPI:
-    srv = Server(root, auth=auth, max_body=max_body)
+    """The server's app; `read_only` and `hosts` (the Host headers answered: a page of another site
+    that resolves its name to 127.0.0.1 must not read a loopback dashboard) are `runstore ui`'s."""
+    srv = Server(root, auth=auth, max_body=max_body, read_only=read_only)
     app = FastAPI(
         title="runstore server",
         version=__version__,
@@ -319,6 +348,10 @@ def create_app(
     )
     app.state.server = srv
     app.add_middleware(Limits, srv=srv, read_timeout=read_timeout)
+    if hosts:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
     app.openapi = lambda: _error_schema(app)  # type: ignore[method-assign]
 
     @app.exception_handler(ApiError)
@@ -592,6 +625,12 @@ def create_app(
     from .read import install as install_read  # the read API: runstore.Api over HTTP
 
     install_read(app, srv)
+    from .ui import install as install_ui  # the dashboard's pages, one more client of the API
+
+    install_ui(app, srv)
+    from .ui_artifacts import install as install_artifacts
+
+    install_artifacts(app, srv)
     return app
 
 
@@ -629,4 +668,4 @@ def _range(header: str) -> tuple[int, int | None]:
     return start, end
 
 
-__all__ = ["create_app", "Server", "ApiError", "project_of", "may_touch", "API", "STORE_URL"]
+__all__ = ["create_app", "Server", "ApiError", "project_of", "may_touch", "API", "STORE_URL", "TOKEN_COOKIE"]

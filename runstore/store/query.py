@@ -27,6 +27,58 @@ _FIELD_ALIASES = {
 }
 
 
+_EXPR = re.compile(r"^\s*([A-Za-z_][\w.\-/]*)\s*(>=|<=|!=|==|=|>|<|~)\s*(.*?)\s*$")
+_OPS = {
+    ">=": "$gte",
+    "<=": "$lte",
+    "!=": "$ne",
+    "==": "$eq",
+    "=": "$eq",
+    ">": "$gt",
+    "<": "$lt",
+    "~": "$regex",
+}
+
+
+def parse_filter(text: str) -> dict[str, Any]:
+    """`runstore ls --filter` (and the dashboard's filter box): a JSON filter (`{"config.lr": {"$gt":
+    0.01}}`) or `FIELD OP VALUE` with OP one of = != > >= < <= ~ (regex), e.g. `config.lr>0.01`,
+    `state=finished`, `name~^exp`."""
+    import orjson
+
+    from ..base import yamlsafe
+
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            flt = orjson.loads(text)
+        except orjson.JSONDecodeError as e:
+            raise UsageError(f"--filter {text!r} is not valid JSON: {e}") from None
+        if not isinstance(flt, dict):
+            raise UsageError("--filter JSON must be an object")
+        return flt
+    m = _EXPR.match(text)
+    if not m:
+        raise UsageError(
+            f"--filter {text!r}: use FIELD OP VALUE (e.g. config.lr>0.01, state=finished) or JSON"
+        )
+    field, op, raw = m.groups()
+    if raw[:1] in ("<", ">", "=", "!", "~"):
+        raise UsageError(
+            f"--filter {text!r}: the value starts with {raw[0]!r}; use FIELD OP VALUE with one operator "
+            "(= != > >= < <= ~), e.g. config.lr>0.01"
+        )
+    value: Any = raw
+    if op != "~":
+        try:
+            value = yamlsafe.load(raw, "--filter", "filter value") if raw else ""
+        except ValueError:
+            value = raw
+        if isinstance(value, (dict, list)):
+            value = raw
+    return {field: {_OPS[op]: value}}
+
+
 def iso(ts: float) -> str:
     return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -1,0 +1,251 @@
+// A project: the runs table (sort, filter with `runstore ls --filter` expressions, group by a config
+// key, choose columns, select runs) and a chart for every metric with the selected runs overlaid.
+
+import { get } from "./api.js";
+import { h, clear, link, fmt, fmtTime, fmtDuration, badge } from "./dom.js";
+import { setCrumbs, showError } from "./app.js";
+import { color, fromBuckets, aggregate } from "./chart.js";
+import { ChartGrid, controls, defaultSettings } from "./grid.js";
+import { Follow } from "./live.js";
+
+const DEFAULT_SELECTED = 10;
+const BUCKETS = 1000;
+const LIVE_STATES = new Set(["running"]);
+
+export const runLabel = (r) => r.name || r.id;
+
+export async function projectPage(main, [project], params) {
+  const P = encodeURIComponent(project);
+  setCrumbs(link(`#/p/${P}`, project), link(`#/p/${P}/artifacts`, "artifacts"));
+  const state = {
+    filter: params.get("filter") || "",
+    sort: { key: "created", desc: true },
+    groupBy: params.get("group") || "",
+    columns: null,  // chosen config/summary columns; null: the defaults
+    selected: new Set(),
+    rows: [],
+    settings: defaultSettings(),
+  };
+  const stops = [];
+  const tableBox = h("div", { class: "runs-table" });
+  const info = h("span", { class: "muted" });
+  const filterBox = h("input", { type: "search", class: "filter", placeholder: "filter: config.lr>0.01, state=finished, name~^exp",
+    value: state.filter, onkeydown: (e) => { if (e.key === "Enter") { state.filter = filterBox.value; loadRows(); } } });
+  const groupSel = h("select", { class: "group-by", onchange: () => { state.groupBy = groupSel.value; renderTable(); refreshCharts(); } });
+  const colsBox = h("details", { class: "columns" }, h("summary", {}, "Columns"));
+  const compareBtn = h("button", { class: "compare", onclick: () => {
+    const ids = [...state.selected];
+    if (ids.length >= 2) location.hash = `#/p/${P}/compare?runs=${ids.map(encodeURIComponent).join(",")}`;
+  } }, "Compare selected");
+  const chartsBox = h("div", {});
+  const settingsBox = h("div", {});
+  clear(main,
+    h("h1", {}, project),
+    h("div", { class: "toolbar" }, filterBox, h("label", {}, "Group by ", groupSel), colsBox, compareBtn, info),
+    tableBox, settingsBox, chartsBox);
+
+  const grid = new ChartGrid(chartsBox, { settings: state.settings, load: loadSeries });
+
+  // -- the table ------------------------------------------------------------------------------------
+  async function loadRows() {
+    try {
+      const filter = state.filter.trim() ? [state.filter.trim()] : [];
+      const { runs, total } = await get(`/projects/${P}/table`, { filter });
+      const first = !state.rows.length;
+      state.rows = runs;
+      info.textContent = `${total} run${total === 1 ? "" : "s"}`;
+      const ids = new Set(runs.map((r) => r.id));
+      for (const id of [...state.selected]) if (!ids.has(id)) state.selected.delete(id);
+      if (first || !state.selected.size) runs.slice(0, DEFAULT_SELECTED).forEach((r) => state.selected.add(r.id));
+      fillChoosers();
+      renderTable();
+      refreshCharts();
+      followLive();
+    } catch (e) {
+      showError(tableBox, e);
+    }
+  }
+
+  function keysOf(kind) {
+    const seen = new Map();
+    for (const r of state.rows) for (const k of Object.keys(r[kind] || {})) seen.set(k, (seen.get(k) || 0) + 1);
+    return [...seen.keys()];
+  }
+
+  function fillChoosers() {
+    const cfg = keysOf("config");
+    clear(groupSel, h("option", { value: "" }, "(none)"),
+      cfg.map((k) => h("option", { value: k, selected: k === state.groupBy }, k)));
+    if (!state.columns) {
+      state.columns = [...cfg.slice(0, 5).map((k) => `config.${k}`), ...keysOf("summary").filter(numericSummary).slice(0, 5).map((k) => `summary.${k}`)];
+    }
+    const box = h("div", { class: "column-list" });
+    for (const kind of ["config", "summary"]) {
+      for (const k of keysOf(kind)) {
+        const id = `${kind}.${k}`;
+        box.append(h("label", {}, h("input", { type: "checkbox", checked: state.columns.includes(id), onchange: (e) => {
+          state.columns = e.target.checked ? [...state.columns, id] : state.columns.filter((c) => c !== id);
+          renderTable();
+        } }), id));
+      }
+    }
+    clear(colsBox, h("summary", {}, "Columns"), box);
+  }
+
+  const numericSummary = (k) => state.rows.some((r) => typeof (r.summary || {})[k] === "number");
+  const cell = (r, col) => {
+    const [kind, ...rest] = col.split(".");
+    return (r[kind] || {})[rest.join(".")];
+  };
+
+  const FIXED = [
+    ["name", "Name", (r) => runLabel(r)], ["state", "State", (r) => r.state], ["created", "Created", (r) => r.created],
+    ["runtime", "Runtime", (r) => r.runtime], ["tags", "Tags", (r) => (r.tags || []).join(", ")], ["group", "Group", (r) => r.group],
+  ];
+
+  function sortedRows() {
+    const { key, desc } = state.sort;
+    const fixed = FIXED.find((f) => f[0] === key);
+    const val = (r) => (fixed ? fixed[2](r) : cell(r, key));
+    const rows = [...state.rows];
+    rows.sort((a, b) => {
+      const x = val(a), y = val(b);
+      if (x === y) return 0;
+      if (x === undefined || x === null) return 1;  // missing values last, either way
+      if (y === undefined || y === null) return -1;
+      const c = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
+      return desc ? -c : c;
+    });
+    if (state.groupBy) {
+      const g = (r) => fmt(r.config[state.groupBy]);
+      rows.sort((a, b) => g(a).localeCompare(g(b)));
+    }
+    return rows;
+  }
+
+  function renderTable() {
+    const cols = [...FIXED.map(([k, label]) => [k, label]), ...state.columns.map((c) => [c, c])];
+    const head = h("tr", {}, h("th", {}, h("input", { type: "checkbox", title: "select all shown",
+      checked: state.rows.length > 0 && state.rows.every((r) => state.selected.has(r.id)),
+      onchange: (e) => { state.rows.forEach((r) => (e.target.checked ? state.selected.add(r.id) : state.selected.delete(r.id))); renderTable(); refreshCharts(); } })),
+      cols.map(([k, label]) => h("th", { class: "sortable", dataset: { key: k }, onclick: () => {
+        state.sort = { key: k, desc: state.sort.key === k ? !state.sort.desc : false }; renderTable();
+      } }, label, state.sort.key === k ? (state.sort.desc ? " ▼" : " ▲") : "")));
+    const body = h("tbody", {});
+    let lastGroup = null;
+    const order = sortedRows();
+    const colorIdx = new Map(order.filter((r) => state.selected.has(r.id)).map((r, i) => [r.id, i]));
+    for (const r of order) {
+      if (state.groupBy) {
+        const g = fmt(r.config[state.groupBy]);
+        if (g !== lastGroup) {
+          lastGroup = g;
+          const n = state.rows.filter((x) => fmt(x.config[state.groupBy]) === g).length;
+          body.append(h("tr", { class: "group-row" }, h("td", { colspan: cols.length + 1 }, `${state.groupBy} = ${g || "(none)"} · ${n} run${n === 1 ? "" : "s"}`)));
+        }
+      }
+      const sel = state.selected.has(r.id);
+      body.append(h("tr", { class: sel ? "selected" : "", dataset: { id: r.id } },
+        h("td", {}, h("input", { type: "checkbox", checked: sel, onchange: (e) => {
+          if (e.target.checked) state.selected.add(r.id); else state.selected.delete(r.id);
+          renderTable(); refreshCharts();
+        } }), sel && !state.groupBy ? h("span", { class: "swatch", style: { background: color(colorIdx.get(r.id)) } }) : null),
+        h("td", { class: "name" }, link(`#/p/${P}/r/${encodeURIComponent(r.id)}`, runLabel(r))),
+        h("td", {}, badge(r.state)),
+        h("td", {}, fmtTime(r.created)),
+        h("td", {}, fmtDuration(r.runtime)),
+        h("td", {}, (r.tags || []).map((t) => h("span", { class: "tag" }, t))),
+        h("td", {}, r.group || ""),
+        state.columns.map((c) => h("td", { class: "num" }, fmt(cell(r, c))))));
+    }
+    clear(tableBox, h("table", { class: "grid" }, h("thead", {}, head), body));
+  }
+
+  // -- the charts -----------------------------------------------------------------------------------
+  const selectedRows = () => sortedRows().filter((r) => state.selected.has(r.id));
+
+  function metricsOf(rows) {
+    const hidden = new Set(), steps = {}, names = new Set();
+    for (const r of rows) {
+      for (const [k, v] of Object.entries(r.summary || {})) if (typeof v === "number") names.add(k);
+      for (const [k, d] of Object.entries(r.metrics || {})) {
+        if (d.hidden) hidden.add(k);
+        if (d.step_metric) steps[k] = d.step_metric;
+      }
+    }
+    return [...names].filter((n) => !hidden.has(n)).sort().map((name) => ({ name, step_metric: steps[name] }));
+  }
+
+  let metricNames = [];
+  function refreshCharts() {
+    const rows = selectedRows();
+    const metrics = metricsOf(rows);
+    const names = metrics.map((m) => m.name);
+    if (names.join("\n") !== metricNames.join("\n")) {
+      metricNames = names;
+      clear(settingsBox, controls(state.settings, names, onSettings));
+    }
+    grid.setMetrics(metrics);
+  }
+
+  function onSettings(s, what) {
+    grid.settings = s;
+    grid.reload();
+    grid.restyle();
+  }
+
+  // One request per chart, whatever the number of runs (overlay): each run's buckets of this metric.
+  async function loadSeries(metric, xAxis, range) {
+    const rows = selectedRows();
+    if (!rows.length) return [];
+    const ids = rows.map((r) => r.id);
+    const out = await get(`/projects/${P}/overlay`, { key: metric.name, runs: ids, buckets: BUCKETS, x_axis: xAxis,
+      min_step: range ? range.min_step : undefined, max_step: range ? range.max_step : undefined });
+    const series = rows.map((r, i) => (out.runs[r.id] ? fromBuckets(out.runs[r.id], runLabel(r), i) : null)).filter(Boolean);
+    if (!state.groupBy) return series;
+    const groups = new Map();
+    rows.forEach((r, i) => {
+      if (!series[i]) return;
+      const g = fmt(r.config[state.groupBy]) || "(none)";
+      if (!groups.has(g)) groups.set(g, []);
+      groups.get(g).push(series.find((s) => s.label === runLabel(r)));
+    });
+    return [...groups.entries()].map(([g, list], i) => aggregate(list.filter(Boolean), `${state.groupBy}=${g} (${list.length})`, i));
+  }
+
+  // -- live runs ------------------------------------------------------------------------------------
+  // A running run's new history rows are read from where the charts' data ended (byte offsets), not
+  // the whole history again; the table is re-read every few seconds while any run is live.
+  const follows = new Map();
+  let tableTimer = null;
+  async function followLive() {
+    const live = state.rows.filter((r) => LIVE_STATES.has(r.state) && state.selected.has(r.id));
+    for (const [id, f] of follows) if (!live.some((r) => r.id === id)) { f.stop(); follows.delete(id); }
+    for (const r of live) {
+      if (follows.has(r.id)) continue;
+      const m = await get(`/projects/${P}/runs/${encodeURIComponent(r.id)}/metrics`).catch(() => null);
+      if (!m || follows.has(r.id)) continue;
+      follows.set(r.id, new Follow(m.files.history.url, m.files.history.size || 0, {
+        onRows: (rows) => { if (!state.groupBy) grid.appendRows(runLabel(r), rows, (row) => row._timestamp - r.created); },
+      }));
+    }
+    clearTimeout(tableTimer);
+    if (state.rows.some((r) => LIVE_STATES.has(r.state))) tableTimer = setTimeout(refreshStates, 5000);
+  }
+
+  async function refreshStates() {
+    try {
+      const filter = state.filter.trim() ? [state.filter.trim()] : [];
+      const { runs } = await get(`/projects/${P}/table`, { filter });
+      const before = state.rows.map((r) => `${r.id}:${r.state}`).join(",");
+      const after = runs.map((r) => `${r.id}:${r.state}`).join(",");
+      state.rows = runs;
+      if (before !== after) renderTable();
+    } catch (_) { /* next time */ }
+    followLive();
+  }
+
+  stops.push(() => { clearTimeout(tableTimer); follows.forEach((f) => f.stop()); grid.destroy(); });
+  await loadRows();
+  return () => stops.forEach((f) => f());
+}

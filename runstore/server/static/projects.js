@@ -1,0 +1,29 @@
+// The first page: the store's projects, and its sweeps.
+
+import { get } from "./api.js";
+import { h, clear, link, fmtTime, badge } from "./dom.js";
+import { setCrumbs } from "./app.js";
+
+export async function projectsPage(main) {
+  setCrumbs();
+  const [{ projects }, { sweeps }] = await Promise.all([get("/projects"), get("/sweeps").catch(() => ({ sweeps: [] }))]);
+  clear(main,
+    h("h1", {}, "Projects"),
+    projects.length
+      ? h("ul", { class: "projects" }, projects.map((p) => h("li", {},
+          link(`#/p/${encodeURIComponent(p)}`, p), " ",
+          h("a", { class: "small", href: `#/p/${encodeURIComponent(p)}/artifacts` }, "artifacts"))))
+      : h("p", { class: "muted" }, "No runs yet: log one with `import runstore as wandb; wandb.init()`."),
+    sweeps.length ? h("h2", {}, "Sweeps") : null,
+    sweeps.length
+      ? h("table", { class: "grid" },
+          h("thead", {}, h("tr", {}, ["sweep", "project", "method", "state", "runs", "created"].map((c) => h("th", {}, c)))),
+          h("tbody", {}, sweeps.map((s) => h("tr", {},
+            h("td", {}, link(`#/sweeps/${encodeURIComponent(s.id)}`, s.name || s.id)),
+            h("td", {}, s.project || ""),
+            h("td", {}, (s.config && s.config.method) || ""),
+            h("td", {}, badge(String(s.state || "").toLowerCase())),
+            h("td", {}, String(s.run_count ?? (s.run_ids || []).length ?? "")),
+            h("td", {}, s.created_at ? fmtTime(Date.parse(s.created_at) / 1000) : "")))))
+      : null);
+}
