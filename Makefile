@@ -7,7 +7,7 @@ INT_VENV := .venv-int
 INT_STAMP := $(INT_VENV)/.installed
 DEMO := $(CURDIR)/.demo
 
-.PHONY: install demo test test-integrations bench lint docs clean
+.PHONY: install demo test test-ui test-integrations bench lint docs clean
 
 install: $(STAMP)
 
@@ -28,6 +28,12 @@ demo: install
 # three workers on two cores: much of the suite waits on subprocesses, servers and sleeps
 test: install
 	$(BIN)/python -m pytest -n 3
+
+# The dashboard in a real browser: Debian's chromium driven by Playwright (which never downloads one of
+# its own here: no `playwright install`). One worker: a handful of tests, each a server and a page.
+test-ui: install
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
+	RUNSTORE_UI_TESTS=1 $(BIN)/python -m pytest -p no:cacheprovider tests/ui
 
 # Real ML libraries (torch, ...) in their own venv: large, so `make test` stays fast without them.
 $(INT_STAMP): pyproject.toml

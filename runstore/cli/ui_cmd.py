@@ -77,7 +77,10 @@ def ui(
             webbrowser.open(url)
     config = uvicorn.Config(app, log_level="warning", http=protocol(30.0), timeout_keep_alive=30)
     server = uvicorn.Server(config)
-    server.run(sockets=[sock])
+    # uvicorn shuts down gracefully on Ctrl-C, then raises the signal again for the default handler:
+    # a dashboard stopped on purpose exits 0
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
 
 
 def register(app: typer.Typer) -> None:

@@ -45,6 +45,7 @@ from .read import JsonBody, route
 STATIC = Path(__file__).parent / "static"
 MAX_OVERLAY = 500  # runs in one overlay request
 MAX_TABLE = 20_000  # rows of a runs table
+MAX_FILTER = 16 << 10  # characters of a table's filter expressions: a person types them
 # A page may load its own scripts, styles and the store's media; nothing from elsewhere, no plugins,
 # and it may be framed by nothing (clickjacking).
 PAGE_CSP = (
@@ -302,8 +303,8 @@ def install(app: FastAPI, srv: Server) -> None:
         """The project page's runs table: compact rows (flattened config, scalar summary), filtered with
         `runstore ls --filter` expressions and ordered like `Api().runs()`."""
         project_ok(request, project)
-        if sum(len(f) for f in filter) > 64 << 10:
-            raise ApiError(422, "invalid_request", "filters are at most 64 KiB")
+        if sum(len(f) for f in filter) > MAX_FILTER:
+            raise ApiError(422, "bad_filter", f"filters are at most {MAX_FILTER} characters in all")
         try:
             flt: dict[str, Any] = {"$and": [parse_filter(f) for f in filter]} if filter else {}
         except UsageError as e:
