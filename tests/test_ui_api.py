@@ -37,6 +37,7 @@ for i, lr in enumerate([0.01, 0.05, 0.1]):
             row.update({"epoch": s // 30, "val/acc": 1 - math.exp(-lr * s)})
         wandb.log(row)
     wandb.log({"img": wandb.Image(__import__("numpy").zeros((4, 4, 3), dtype="uint8"))})
+    wandb.log({"figs": [wandb.Plotly({"data": [{"y": [1, 2]}]}), wandb.Plotly({"data": []})]})
     wandb.save("page.html")
     run.finish()
 """
@@ -130,7 +131,8 @@ def test_metrics_lists_chartable_keys_media_and_the_files_to_follow(dash: Served
     assert set(by) == {"loss", "secret", "epoch", "val/acc"}
     assert by["secret"] == {"name": "secret", "hidden": True}
     assert by["val/acc"]["step_metric"] == "epoch"
-    assert m["media"] == [{"key": "img", "type": "image-file"}]
+    # a list of references (two plotly figures) is a media key of its items' type
+    assert m["media"] == [{"key": "figs", "type": "plotly-file"}, {"key": "img", "type": "image-file"}]
     hist = m["files"]["history"]
     r = dash.get(hist["url"], headers={"Range": f"bytes={hist['size'] - 1}-"})
     assert r.status_code == 206 and r.content == b"\n"  # the size is the file's: a tail starts there

@@ -8,8 +8,10 @@ from typing import Any
 from ._util import file_ref, source_file
 from .base import BindContext, Media
 
-# What wandb prepends so links open in a new tab and the page gets the app's base stylesheet.
-_INJECT = '<base target="_blank"><link rel="stylesheet" type="text/css" href="https://app.wandb.ai/normalize.css" />'
+# What wandb prepends so links open in a new tab. wandb also links its app's stylesheet from
+# app.wandb.ai: a request to wandb's servers from every viewing of a local page (and an error offline,
+# or under the dashboard's sandbox CSP), so that part is not copied.
+_INJECT = '<base target="_blank">'
 
 
 class Html(Media):

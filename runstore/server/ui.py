@@ -116,6 +116,8 @@ def chartable(run: Run, columns: dict[str, Any]) -> dict[str, Any]:
                 if type(v) in (int, float):
                     numeric = True
                     break
+                if isinstance(v, list) and v and isinstance(v[0], dict):
+                    v = v[0]  # a list of references (several plotly figures, say): their type
                 if isinstance(v, dict) and isinstance(v.get("_type"), str):
                     media[key] = v["_type"]
                     break

@@ -137,9 +137,11 @@ export class Chart {
       const at = cfg.length;
       cfg.push({ label: s.label, _color: s.color, stroke: s.color, width: 1.5, spanGaps: true, points: { show: false } });
       if (withBand) {
-        cfg.push({ label: `${s.label} min`, stroke: "transparent", spanGaps: true, points: { show: false }, band: true });
-        cfg.push({ label: `${s.label} max`, stroke: "transparent", spanGaps: true, points: { show: false }, band: true });
-        bands.push({ series: [at + 2, at + 1], fill: alpha(s.color, 0.18) });
+        // the band's edges are drawn faintly too: a one-point spike is a line, not a fill of zero width
+        const edge = { stroke: alpha(s.color, 0.45), width: 1, spanGaps: true, points: { show: false }, band: true };
+        cfg.push({ ...edge, label: `${s.label} min` });
+        cfg.push({ ...edge, label: `${s.label} max` });
+        bands.push({ series: [at + 2, at + 1], fill: alpha(s.color, 0.2) });
       }
     }
     const data = tables.length === 1 ? tables[0] : uPlot.join(tables);

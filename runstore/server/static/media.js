@@ -31,8 +31,9 @@ const FILE_KINDS = {
   "partitioned-table": "table",
 };
 
-// ctx = {project, run, key, type, raw[, live]}. Resolves when the panel is drawn (the first step); the
-// returned function stops what the panel keeps running (drag handlers, Plotly).
+// ctx = {project, run, key, type, raw[, live, doc (the run document, if the page has it)]}. Resolves when
+// the panel is drawn (its latest step); the returned function stops what the panel keeps running (drag
+// handlers, Plotly).
 export async function mediaPanel(el, ctx) {
   const root = h("div", { class: "media-view", dataset: { key: ctx.key, type: ctx.type } },
     h("p", { class: "muted" }, "Loading…"));
@@ -41,6 +42,7 @@ export async function mediaPanel(el, ctx) {
   try {
     const steps = await loadSteps(ctx);
     if (!steps.length) {
+      root.dataset.shown = "";
       clear(root, h("p", { class: "muted" }, "no values"));
     } else if (isHistogram(steps[steps.length - 1].value)) {
       root.dataset.kind = "histogram";
@@ -51,6 +53,7 @@ export async function mediaPanel(el, ctx) {
       unknown(root, ctx, steps[steps.length - 1].value);
     }
   } catch (e) {
+    root.dataset.error = "1";
     clear(root, h("p", { class: "error" }, `${ctx.key}: ${e && e.message ? e.message : e}`));
   }
   return () => stops.forEach((f) => f());
@@ -73,10 +76,12 @@ async function loadSteps(ctx) {
   return out;
 }
 
-// The run document (config, summary), once for all the panels of one page: a page draws its panels
-// at once, so a promise younger than a few seconds is shared rather than asked for again.
+// The run document (config, summary): `ctx.doc` when the page passes the one it has; else read once for
+// all the panels of one page (a page draws its panels at once, so a promise younger than a few seconds
+// is shared rather than asked for again).
 const docs = new Map();
 function runDoc(ctx) {
+  if (ctx.doc && typeof ctx.doc === "object") return Promise.resolve(ctx.doc);
   const id = `${ctx.project}/${ctx.run}`;
   const hit = docs.get(id);
   if (hit && Date.now() - hit.at < 5000) return hit.doc;
@@ -149,6 +154,7 @@ function isHistogram(v) {
 
 function unknown(root, ctx, value) {
   const path = value && typeof value.path === "string" ? value.path : null;
+  root.dataset.shown = "";
   clear(root, h("p", { class: "muted" }, `no viewer for ${value && value._type ? value._type : ctx.type}`,
     path ? " · " : "", path ? h("a", { href: rawUrl(ctx.raw, path, true) }, "download") : null));
 }

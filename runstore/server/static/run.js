@@ -82,7 +82,7 @@ export async function runPage(main, [project, id], params) {
       body.append(el);
       const inner = h("div", {});
       el.append(inner);
-      mediaPanel(inner, { project, run: id, key: m.key, type: m.type, raw: meta.raw, live }).catch((e) =>
+      mediaPanel(inner, { project, run: id, key: m.key, type: m.type, raw: meta.raw, live, doc }).catch((e) =>
         inner.append(h("p", { class: "error" }, String(e.message || e))));
     }
   }
