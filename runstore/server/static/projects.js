@@ -17,13 +17,15 @@ export async function projectsPage(main) {
     sweeps.length ? h("h2", {}, "Sweeps") : null,
     sweeps.length
       ? h("table", { class: "grid" },
-          h("thead", {}, h("tr", {}, ["sweep", "project", "method", "state", "runs", "created"].map((c) => h("th", {}, c)))),
-          h("tbody", {}, sweeps.map((s) => h("tr", {},
-            h("td", {}, link(`#/sweeps/${encodeURIComponent(s.id)}`, s.name || s.id)),
-            h("td", {}, s.project || ""),
-            h("td", {}, (s.config && s.config.method) || ""),
+          h("thead", {}, h("tr", {}, ["sweep", "project", "method", "metric", "state", "runs", "created"].map((c) => h("th", {}, c)))),
+          h("tbody", {}, sweeps.map((s) => h("tr", { dataset: { sweep: s.id } },
+            h("td", {}, link(`#/sweeps/${encodeURIComponent(s.id)}`, s.name || s.id),
+              s.name && s.name !== s.id ? h("span", { class: "muted small" }, ` ${s.id}`) : null),
+            h("td", {}, s.project ? link(`#/p/${encodeURIComponent(s.project)}`, s.project) : ""),
+            h("td", {}, s.method || (s.config && s.config.method) || ""),
+            h("td", {}, s.metric && s.metric.name ? `${s.metric.name} (${s.metric.goal || "minimize"})` : ""),
             h("td", {}, badge(String(s.state || "").toLowerCase())),
-            h("td", {}, String(s.run_count ?? (s.run_ids || []).length ?? "")),
-            h("td", {}, s.created_at ? fmtTime(Date.parse(s.created_at) / 1000) : "")))))
+            h("td", { class: "num" }, `${s.runs ?? ""}${s.expected_run_count ? ` of ${s.expected_run_count}` : ""}`),
+            h("td", {}, fmtTime(s.created ?? (s.created_at ? Date.parse(s.created_at) / 1000 : null)))))))
       : null);
 }
