@@ -372,3 +372,89 @@ def test_unknown_pages_and_runs_say_so(ui, demo_store, page, page_errors):
 
 
 _ = Path
+
+
+def test_system_metrics_tab_charts_each_sampled_key(ui, tmp_path, page, page_errors):
+    store = make_store(tmp_path, RUN_SCRIPT)
+    run_dir = next((store / "projects" / "demo" / "runs").iterdir())
+    # what the daemon samples (docs/FORMAT.md, system.jsonl), written here without waiting for one
+    with open(run_dir / "system.jsonl", "a") as f:
+        for i in range(20):
+            row = {"_step": i, "_timestamp": 1_700_000_000 + i, "_runtime": float(i), "cpu": 10.0 + i}
+            row.update({"memory_percent": 50.0, "gpu.0.gpu": float(i % 5), "network.sent": i * 1000})
+            f.write(json.dumps(row) + "\n")
+    page.goto(ui(store) + f"#/p/demo/r/{run_dir.name}?tab=system")
+    page.wait_for_selector(".chart canvas")
+    titles = page.eval_on_selector_all(".chart", "els => els.map(e => e.dataset.title)")
+    assert sorted(titles) == ["cpu", "gpu.0.gpu", "memory_percent", "network.sent"]
+    assert chart(page, "cpu")["points"] == 20 and chart(page, "cpu")["ymax"] == 29.0
+    assert page_errors == []
+
+
+def test_runstore_server_serves_the_pages_behind_a_token(tmp_path, page, page_errors):
+    """The same pages from `runstore server`: no token, no data; the page asks for one, keeps it in a
+    cookie, and shows the runs."""
+    from remote_servers import RunstoreServer, create_token
+
+    make_store(tmp_path, PROJECT_SCRIPT)
+    server = RunstoreServer.start(str(tmp_path))
+    try:
+        token = create_token(str(tmp_path), scope="read")
+        asked: list[str] = []
+
+        def answer(dialog) -> None:
+            asked.append(dialog.message)
+            dialog.accept(token)
+
+        page.on("dialog", answer)
+        page.goto(server.url + "/#/p/demo")
+        page.wait_for_selector(".runs-table tbody tr")
+        assert len(asked) == 1 and "token" in asked[0]
+        assert page.locator(".runs-table tbody tr").count() == 3
+        loaded(page, "loss")
+        assert chart(page, "loss")["series"] == 3
+        cookies = {c["name"]: c for c in page.context.cookies()}
+        assert cookies["runstore_token"]["sameSite"] == "Strict"
+    finally:
+        server.stop()
+    assert all(" 401: " in e or "401" in e for e in page_errors)  # only the first, tokenless answers
+
+
+README_SCRIPT = """
+import math, random
+import runstore as wandb
+
+random.seed(0)
+for i, (lr, arch) in enumerate([(0.001, "resnet18"), (0.003, "resnet18"), (0.01, "vit-s"), (0.03, "vit-s")]):
+    run = wandb.init(project="cifar10", dir={dir!r}, name=f"{{arch}}-lr{{lr}}", group=arch,
+                     config={{"lr": lr, "arch": arch, "batch_size": 128, "epochs": 20}}, tags=["sweep-a"])
+    for step in range(4000):
+        loss = 2.3 * math.exp(-lr * step / 3) + 0.15 + random.gauss(0, 0.03) + (1.5 if (i, step) == (2, 2900) else 0)
+        row = {{"train/loss": loss, "train/acc": 1 - loss / 2.6}}
+        if step % 200 == 199:
+            row["val/acc"] = 1 - loss / 2.4 + random.gauss(0, 0.01)
+        wandb.log(row)
+    run.finish()
+"""
+
+
+def test_readme_screenshots(ui, tmp_path, page):
+    """The README's pictures of the project page and the run page, from a store like the demo's; with
+    UI_SCREENSHOTS=DIR they are written there (`docs/img` is what the README shows)."""
+    import os
+
+    store = make_store(tmp_path, README_SCRIPT)
+    out = Path(os.environ.get("UI_SCREENSHOTS") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
+    base = ui(store)
+    page.set_viewport_size({"width": 1280, "height": 760})
+    page.goto(base + "#/p/cifar10")
+    loaded(page, "train/loss")
+    loaded(page, "train/acc")
+    page.screenshot(path=str(out / "ui-project.png"))
+    rid = page.locator(".runs-table tbody tr", has_text="vit-s-lr0.01").get_attribute("data-id")
+    page.goto(base + f"#/p/cifar10/r/{rid}")
+    loaded(page, "train/loss")
+    page.screenshot(path=str(out / "ui-run.png"))
+    for name in ("ui-project.png", "ui-run.png"):
+        assert (out / name).stat().st_size > 10_000

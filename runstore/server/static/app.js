@@ -40,15 +40,18 @@ async function route() {
   for (const [re, mod, fn] of ROUTES) {
     const m = path.match(re);
     if (!m) continue;
-    clear(main, h("p", { class: "muted" }, "Loading…"));
+    // each visit draws into its own element: a slow page that finishes after the next one was opened
+    // draws into a detached element, not over it
+    const root = h("div", { class: "page" }, h("p", { class: "muted" }, "Loading…"));
+    clear(main, root);
     try {
       const page = await import(mod);
       if (mine !== generation) return;
-      const done = await page[fn](main, m.slice(1), params);
+      const done = await page[fn](root, m.slice(1), params);
       if (mine !== generation) { if (done) done(); return; }
       cleanup = done || null;
     } catch (e) {
-      if (mine === generation) showError(main, e);
+      if (mine === generation) showError(root, e);
       console.warn(e);  // eslint-disable-line no-console
     }
     return;

@@ -77,7 +77,11 @@ export async function projectPage(main, [project], params) {
     clear(groupSel, h("option", { value: "" }, "(none)"),
       cfg.map((k) => h("option", { value: k, selected: k === state.groupBy }, k)));
     if (!state.columns) {
-      state.columns = [...cfg.slice(0, 5).map((k) => `config.${k}`), ...keysOf("summary").filter(numericSummary).slice(0, 5).map((k) => `summary.${k}`)];
+      // what tells runs apart first (as `runstore ls` picks its columns): keys whose values differ
+      const varies = (kind) => (k) => new Set(state.rows.map((r) => fmt((r[kind] || {})[k]))).size > 1;
+      const pick = (kind, keys) => [...keys.filter(varies(kind)), ...keys.filter((k) => !varies(kind)(k))];
+      state.columns = [...pick("config", cfg).slice(0, 5).map((k) => `config.${k}`),
+        ...pick("summary", keysOf("summary").filter(numericSummary)).slice(0, 5).map((k) => `summary.${k}`)];
     }
     const box = h("div", { class: "column-list" });
     for (const kind of ["config", "summary"]) {
