@@ -410,7 +410,7 @@ def test_broken_markers_and_run_dirs_do_not_stop_the_daemon(
     (live_dir / "p~garbage.json").write_bytes(b"{not json")
     (live_dir / "p~list.json").write_bytes(b"[1, 2]")
     sleeper = subprocess.Popen([PY, "-c", "import time; time.sleep(60)"])
-    procs.append(sleeper)  # type: ignore[arg-type]
+    procs.append(sleeper)
     # alive writer, directory gone: retried with backoff, logged once
     live.register(
         Store(store),
@@ -534,7 +534,7 @@ def test_idle_exit_successor_for_a_run_registered_while_exiting(store: Path, pro
     from runstore.daemon import loop
 
     sleeper = subprocess.Popen([PY, "-c", "import time; time.sleep(60)"])
-    procs.append(sleeper)  # type: ignore[arg-type]
+    procs.append(sleeper)
 
     class RegistersLate:
         name, wants_events = "late", False
@@ -581,7 +581,7 @@ def test_stop_reports_a_daemon_that_will_not_exit(store: Path, procs) -> None:
     """)
     Store(store).daemon_dir.mkdir(parents=True, exist_ok=True)
     p = subprocess.Popen([PY, "-c", code], stdout=subprocess.PIPE, text=True)
-    procs.append(p)  # type: ignore[arg-type]
+    procs.append(p)
     assert p.stdout is not None and p.stdout.readline().strip() == "locked"
     with pytest.raises(StoreError, match=f"kill -9 {p.pid}"):
         control.stop(store, timeout=0.3)
@@ -651,3 +651,76 @@ def test_a_failed_column_cache_build_is_logged_and_the_next_run_still_gets_one(
     builder.close()
     text = (tmp_path / "logs" / "daemon.log").read_text()
     assert "run p/bad: no column cache (OSError" in text and "No space left" in text
+
+
+def test_a_finished_runs_chart_pyramid_is_built_before_anyone_reads_it(
+    tmp_path: Path, store: Path, procs: list[subprocess.Popen[str]]
+) -> None:
+    """With the column cache, the daemon builds the chart pyramid of a run that ended: the server's
+    first chart of a big finished run reads buckets, built from no columns."""
+    pytest.importorskip("numpy")
+    from runstore.store import pyramid
+
+    start_daemon(procs, store, interval=0.2)
+    train, rid = start_training(procs, tmp_path, steps=40_000, pause=0.00002)
+    assert train.wait(timeout=60) == 0
+    ref = Store(store).find_run_by_id(rid, "p")
+    assert ref is not None
+    path = ref.history_pyramid("history.jsonl")
+    assert wait_for(path.exists, 30), "the daemon built no chart pyramid"
+
+    def no_columns() -> Any:
+        raise AssertionError("the pyramid file is current: no columns needed")
+
+    got = pyramid.HistoryPyramids(ref.history_file("history.jsonl"), path).get(["loss", "i"], no_columns)
+    assert got["i"].points == 40_000 and got["i"].query(None, None, 1)["max"] == [39_999]
+    assert got["loss"].query(39_990, None, 100)["last"][-1] == 1.0 / 40_000
+
+
+def test_a_live_runs_caches_are_extended_as_it_grows_off_the_tick(tmp_path: Path) -> None:
+    """A live run's history is looked at once a LIVE_BUILD_S on the tick (a stat), and queued for the
+    builder's thread only when it grew LIVE_BUILD_BYTES since; the builder extends the pyramid."""
+    from types import SimpleNamespace
+
+    run = runstore.init(project="p", dir=str(tmp_path))
+    run.log({"a": 1.0})
+    hist = Path(run._ref.history_file("history.jsonl"))
+    queued: list[Any] = []
+    task = SimpleNamespace(caches=SimpleNamespace(grew=queued.append))
+    tr = SimpleNamespace(
+        grown_at=-monitor.LIVE_BUILD_S,
+        grown_size=0,
+        ref=run._ref,
+        follower=SimpleNamespace(state=load_run(run._ref)),
+    )
+    grow = monitor.LiveRunsTask._maybe_grew
+    grow(task, tr, 1000.0)  # a fake task and run: only what _maybe_grew reads
+    assert queued == []  # a small history: nothing to build
+    with open(hist, "ab") as f:
+        f.write(b"".join(b'{"_step":%d,"a":%d.5}\n' % (s, s) for s in range(1, 150_000)))
+    grow(task, tr, 1030.0)
+    assert queued == []  # looked at less than a minute ago
+    grow(task, tr, 1060.0)
+    assert queued == [run._ref]
+    grow(task, tr, 1200.0)
+    assert queued == [run._ref]  # not grown since
+    (tmp_path / "logs").mkdir()
+    builder = monitor.CacheBuilder(DaemonLog(tmp_path / "logs" / "daemon.log"))
+    builder.grew(run._ref)
+    path = run._ref.history_pyramid("history.jsonl")
+    assert wait_for(path.exists, 30), (tmp_path / "logs" / "daemon.log").read_text()
+    builder.close()
+    run.finish()
+    assert monitor.CacheBuilder.build_pyramid(run._ref) is True  # the file is current: nothing to do
+
+
+def test_small_histories_get_no_chart_pyramid(tmp_path: Path) -> None:
+    run = runstore.init(project="p", dir=str(tmp_path))
+    run.log({"a": 1})
+    run.finish()
+    (tmp_path / "logs").mkdir()
+    builder = monitor.CacheBuilder(DaemonLog(tmp_path / "logs" / "daemon.log"))
+    builder.ended(run._ref)
+    builder.close()
+    builder._thread.join(10)
+    assert not run._ref.history_pyramid("history.jsonl").exists()

@@ -2,8 +2,9 @@
 
 Per tick and live run it costs: a /proc read (is the writer alive?), a stat of the run's event log (and
 a fold of any new bytes, to notice an exit record: store.runs.RunFollower), the process-tree sample, one
-append to its system metrics. A run whose directory is broken is retried with exponential backoff and
-logged at a limited rate.
+append to its system metrics; once a minute, a stat of its history (has it grown enough to extend the
+derived caches on the builder's thread?). A run whose directory is broken is retried with exponential
+backoff and logged at a limited rate.
 """
 
 from __future__ import annotations
@@ -26,20 +27,26 @@ from .sampler import MIB, ChildIndex, HostSampler, HostSnapshot, RunSampler
 BAD_MARKER_GRACE_S = 60.0  # an unreadable marker this old is removed (writers replace markers atomically)
 # A history smaller than this parses faster than its column cache loads: no cache is worth building
 CACHE_MIN_BYTES = 2 << 20
+# A live run's caches are extended at most this often, and only after its history grew this much: a
+# dashboard charting it then extends a pyramid by at most a few megabytes of rows, not by all of them.
+LIVE_BUILD_S = 60.0
+LIVE_BUILD_BYTES = 2 << 20
 
 
 class CacheBuilder:
-    """Builds the history column cache of runs that ended (store/history.py `read_columns`), on a
-    thread of its own, so the first `Api().run(...).history()` of a finished 1M-step run (and the
-    server's first chart of it) reads columns instead of parsing a million lines. Derived data: any
-    failure (no numpy in this install, a read-only store, a history too wide) just leaves no cache."""
+    """Builds the history column cache (store/history.py `read_columns`) and chart pyramid
+    (store/pyramid.py) of runs that ended, and extends them for live runs whose history grew, on a
+    thread of its own, so the first `Api().run(...).history()` of a finished 1M-step run reads columns
+    instead of parsing a million lines, and the server's first chart of it reads buckets instead of
+    building them. Derived data: any failure (no numpy in this install, a read-only store, a history too
+    wide) just leaves no cache, and is one log line (rate-limited for a live run)."""
 
     def __init__(self, log: DaemonLog) -> None:
         import queue
         import threading
 
         self.log = log
-        self._queue: queue.Queue[RunRef | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[RunRef, bool] | None] = queue.Queue()
         self._seen: set[str] = set()
         self._thread = threading.Thread(target=self._work, name="runstore-cache-builder", daemon=True)
         self._thread.start()
@@ -47,19 +54,34 @@ class CacheBuilder:
     def ended(self, ref: RunRef) -> None:
         if ref.dir not in self._seen:
             self._seen.add(ref.dir)
-            self._queue.put(ref)
+            self._queue.put((ref, False))
+
+    def grew(self, ref: RunRef) -> None:
+        """A live run's history grew (LIVE_BUILD_BYTES): extend its caches (unless it is queued already)."""
+        if ref.dir not in self._seen:
+            self._seen.add(ref.dir)
+            self._queue.put((ref, True))
 
     def close(self) -> None:
         self._queue.put(None)
 
     def _work(self) -> None:
-        while (ref := self._queue.get()) is not None:
-            try:
-                self.build(ref)
-            except Exception as e:  # derived: never the daemon's problem
-                self.log.info(f"run {ref.project}/{ref.id}: no column cache ({type(e).__name__}: {e})")
-            finally:
-                self._seen.discard(ref.dir)  # a run resumed and ended again gets its cache extended
+        while (job := self._queue.get()) is not None:
+            ref, live = job
+            # Dropped before building, not after: a run that ends while its live build runs is queued
+            # again, so the rows it wrote meanwhile are cached too (and a resumed run ending again).
+            self._seen.discard(ref.dir)
+            for what, build in (("column cache", self.build), ("chart pyramid", self.build_pyramid)):
+                try:
+                    if not build(ref):
+                        break  # no history worth caching
+                except Exception as e:  # derived: never the daemon's problem
+                    msg = f"no {what} ({type(e).__name__}: {e})"
+                    if live:  # retried as the run grows: logged at a limited rate
+                        self.log.error(f"run {ref.project}/{ref.id}", msg)
+                    else:
+                        self.log.info(f"run {ref.project}/{ref.id}: {msg}")
+                    break
 
     @staticmethod
     def build(ref: RunRef) -> bool:
@@ -80,6 +102,20 @@ class CacheBuilder:
         read_columns(st.history_path, ref.history_cache(st.history_name))
         return True
 
+    @staticmethod
+    def build_pyramid(ref: RunRef) -> bool:
+        """Build (or extend) the run's chart pyramid file, after `build` (whose column cache it reads);
+        whether there was a history."""
+        from ..store import pyramid
+        from ..store.history import read_columns
+        from ..store.runs import load_run
+
+        st = load_run(ref)
+        path, name = st.history_path, st.history_name
+        return pyramid.build_file(
+            path, ref.history_pyramid(name), lambda: read_columns(path, ref.history_cache(name))
+        )
+
 
 @dataclass
 class Tracked:
@@ -91,6 +127,8 @@ class Tracked:
     retry_at: float = 0.0
     # run.save(policy="live") files: source path -> (size, mtime_ns) of the copy last made by anyone
     copied: dict[str, Any] = field(default_factory=dict)
+    grown_at: float = -LIVE_BUILD_S  # when the history's growth was last looked at (monotonic)
+    grown_size: int = 0  # the history's size when its caches were last queued for building
 
     @property
     def segment(self) -> tuple[float | None, float]:
@@ -213,6 +251,21 @@ class LiveRunsTask:
         row = tr.sampler.row(wall, snap, self.index, time.monotonic(), runtime)
         if row is not None:  # None: the process ended since the liveness check; next tick decides
             jsonl.append(tr.ref.system_log, row)
+        self._maybe_grew(tr, time.monotonic())
+
+    def _maybe_grew(self, tr: Tracked, now: float) -> None:
+        """Queue a live run's caches for extending (on the builder's thread, never here) at most once a
+        LIVE_BUILD_S, when its history grew LIVE_BUILD_BYTES since they were last queued."""
+        if now - tr.grown_at < LIVE_BUILD_S:
+            return
+        tr.grown_at = now
+        try:
+            size = os.stat(tr.follower.state.history_path).st_size
+        except OSError:
+            return
+        if size - tr.grown_size >= LIVE_BUILD_BYTES:
+            tr.grown_size = size
+            self.caches.grew(tr.ref)
 
     def _copy_live_files(self, tr: Tracked) -> None:
         """Re-copy `save(policy="live")` files that changed since their last copy (at most once a tick)."""

@@ -10,7 +10,8 @@ and order code (store/query.py), the same Run and Sweep objects over the server'
 * `GET /projects/{p}/runs/{id}`: one run, with its files (names, sizes, and the store URL that serves
   their bytes with HTTP Range);
 * `GET .../history`: `Run.history()` (`keys`, `samples`, `x_axis`, `stream`, a step range);
-* `GET .../history/downsample`: per metric at most N buckets of first/min/max/last (no spike lost);
+* `GET .../history/downsample`: per metric at most N buckets of first/min/max/last (no spike lost;
+  over `_step` read from each metric's min/max pyramid, store/pyramid.py, so zooming costs no pass);
 * `GET .../history/rows`: every row (`scan_history`), a page at a time, resumable by `cursor`;
 * `GET /sweeps`, `GET /sweeps/{id}`: sweeps with their runs and best run.
 
@@ -43,6 +44,8 @@ from ..store import layout as L
 from ..store import sweeps as S
 from ..store.history import CHUNK, WideHistory, flatten, read_columns
 from ..store.index import load_states
+from ..store.pyramid import HistoryPyramids
+from ..store.pyramid import empty as no_buckets
 from ..store.query import iso, select
 from ..store.runs import RunState, load_run, with_runtime
 from .app import API, STORE_URL, ApiError, Server, may_touch
@@ -217,6 +220,80 @@ class Columns:
                 while sum(e[2] * max(1, len(e[1])) for e in self._items.values()) > self.budget:
                     self._items.popitem(last=False)
         return cols, n
+
+
+class Charts:
+    """What charts read: per metric at most N buckets of first/min/max/last over a step range (the
+    downsample route's "metrics", and the UI's). Over `_step`, from each metric's pyramid (store/pyramid.py:
+    every zoom of a million points costs O(buckets), not a pass over them), kept per history file and
+    metric, least recently used out first beyond `budget` points; over another x axis, from the columns
+    (`Columns`) in one pass, as api/_downsample does. Ranges of at most EXACT points are cut into
+    equal-count buckets from the raw points either way, so a short series looks as it always did."""
+
+    EXACT = 1 << 16  # points; cutting these takes well under a millisecond
+
+    def __init__(self, columns: Columns | None = None, budget: int = 16_000_000) -> None:
+        self.columns = columns if columns is not None else Columns()
+        self.budget = budget
+        self._lock = threading.Lock()
+        # history path -> (its lock, its pyramids, the points they held when last read)
+        self._items: OrderedDict[str, list[Any]] = OrderedDict()
+
+    def downsample(
+        self,
+        run: Run,
+        keys: list[str],
+        buckets: int,
+        x_axis: str = "_step",
+        min_step: int | None = None,
+        max_step: int | None = None,
+    ) -> dict[str, dict[str, list[Any]]]:
+        if not 1 <= buckets <= MAX_BUCKETS:
+            raise ValueError(f"buckets must be 1..{MAX_BUCKETS}, got {buckets}")
+        st = run._st
+        if x_axis != "_step":
+            if x_axis == "_runtime" or "_runtime" in keys:  # derived from the segments: not a column
+                return run.downsample(keys, buckets, x_axis, min_step=min_step, max_step=max_step)
+            cols, n = self.columns.get(st)
+            return downsample_columns(cols, n, keys, buckets, x_axis, min_step, max_step)
+        out: dict[str, dict[str, list[Any]]] = {}
+        if "_runtime" in keys:
+            out.update(run.downsample(["_runtime"], buckets, x_axis, min_step=min_step, max_step=max_step))
+        names = [k for k in keys if k != "_runtime"]
+        if names:
+            out.update(self._pyramids(st, names, buckets, min_step, max_step))
+        return {k: out[k] for k in keys}
+
+    def _pyramids(
+        self, st: RunState, keys: list[str], buckets: int, min_step: int | None, max_step: int | None
+    ) -> dict[str, dict[str, list[Any]]]:
+        path = st.history_path
+        name = os.fspath(path)
+        with self._lock:
+            item = self._items.get(name)
+            if item is None:
+                hp = HistoryPyramids(path, st.ref.history_pyramid(st.history_name))
+                item = self._items[name] = [threading.Lock(), hp, 0]
+            self._items.move_to_end(name)
+        lock, hp = item[0], item[1]
+        with lock:  # one request extends a history's pyramids at a time; queries read them whole
+            got = hp.get(keys, lambda: self.columns.get(st))
+            out = {
+                k: got[k].query(min_step, max_step, buckets, self.EXACT) if k in got else no_buckets()
+                for k in keys
+            }
+            held = hp.points()
+        with self._lock:
+            item[2] = held
+            total = sum(e[2] for e in self._items.values())
+            for k in list(self._items):
+                if total <= self.budget:
+                    break
+                size = self._items[k][2]
+                if k != name or size > self.budget:  # the one just read stays, unless it alone is too big
+                    self._items.pop(k)
+                    total -= size
+        return out
 
 
 def route(*parts: str) -> str:
@@ -427,7 +504,7 @@ def scan_page(
 def install(app: FastAPI, srv: Server) -> None:
     """Add the read routes to `app` (create_app calls this)."""
     api = Api(store=srv.store)
-    columns = Columns()
+    charts = app.state.charts = Charts()
 
     def project_of(project: str, token: Token | None) -> str:
         if not L.valid_name(project):  # names nothing the store can hold
@@ -563,11 +640,7 @@ def install(app: FastAPI, srv: Server) -> None:
 
         def run() -> dict[str, Any]:
             r = load(project, run_id, token)
-            if x_axis == "_runtime" or "_runtime" in ks:  # derived from the segments: not a column
-                metrics = r.downsample(ks, buckets, x_axis, min_step=min_step, max_step=max_step)
-            else:
-                cols, n = columns.get(r._st)
-                metrics = downsample_columns(cols, n, ks, buckets, x_axis, min_step, max_step)
+            metrics = charts.downsample(r, ks, buckets, x_axis, min_step, max_step)
             return {"x_axis": x_axis, "buckets": buckets, "metrics": metrics}
 
         return JsonBody(await work(run))
@@ -646,4 +719,4 @@ def install(app: FastAPI, srv: Server) -> None:
         return JsonBody(await work(run))
 
 
-__all__ = ["install", "run_doc", "sweep_doc", "scan_page", "JsonBody"]
+__all__ = ["install", "run_doc", "sweep_doc", "scan_page", "JsonBody", "Charts", "Columns"]

@@ -136,27 +136,6 @@ def chartable(run: Run, columns: dict[str, Any]) -> dict[str, Any]:
     return {"metrics": metrics, "media": [{"key": k, "type": t} for k, t in sorted(media.items())]}
 
 
-class _TmpCharts:
-    def __init__(self) -> None:
-        from .read import Columns
-
-        self.columns = Columns()
-
-    def downsample(
-        self,
-        run: Run,
-        keys: list[str],
-        buckets: int,
-        x_axis: str = "_step",
-        min_step: int | None = None,
-        max_step: int | None = None,
-    ) -> dict[str, Any]:
-        from ..api._downsample import downsample
-
-        cols, n = self.columns.get(run._st)
-        return downsample(cols, n, keys, buckets, x_axis, min_step, max_step)
-
-
 def _scalar(v: Any) -> Any:
     """A table cell: scalars as they are, media and other objects as their `_type` (or a marker)."""
     if v is None or isinstance(v, (bool, int, float, str)):
@@ -209,7 +188,7 @@ def _size(p: Path) -> int | None:
 def install(app: FastAPI, srv: Server) -> None:
     """Add the pages and the UI's routes to `app` (create_app calls this)."""
     api = Api(store=srv.store)
-    charts = getattr(app.state, "charts", None) or _TmpCharts()  # TODO(pyramid): read.Charts lands
+    charts = app.state.charts  # read.py's: the same pyramids answer the read API and the pages
 
     @app.get("/", include_in_schema=False)
     async def index() -> Response:

@@ -461,6 +461,11 @@ class RunRef:
         """The derived column cache of one history generation."""
         return self.path / CACHE_DIR / f"{name.removesuffix('.jsonl')}.npz"
 
+    def history_pyramid(self, name: str = HISTORY) -> Path:
+        """The derived chart pyramid (per-metric min/max at every zoom, store/pyramid.py) of one history
+        generation."""
+        return self.path / CACHE_DIR / f"{name.removesuffix('.jsonl')}.pyramid.npz"
+
     @property
     def files_dir(self) -> Path:
         return self.path / FILES_DIR
