@@ -132,6 +132,17 @@ def test_project_page_filter_sort_group_and_smoothing(ui, tmp_path, page, page_e
         out.append(last / (1 - weight ** (i + 1)))
     assert drawn == [pytest_approx(v) for v in out]
     assert drawn != raw
+    # any metric as the x axis: acc against loss, which falls as steps rise (drawn in ascending x)
+    page.select_option("select.smoothing", "none")
+    page.select_option("select.x-axis", "loss")
+    page.wait_for_function(
+        "() => { const c = [...document.querySelectorAll('.chart')].find(c => c.dataset.title === 'acc');"
+        " return c && c.chart.x === 'loss' && c.dataset.loaded === '1' && c.chart.u; }"
+    )
+    xs = page.evaluate(
+        "() => Array.from([...document.querySelectorAll('.chart')].find(c => c.dataset.title === 'acc').chart.u.data[0])"
+    )
+    assert len(xs) > 100 and xs == sorted(xs) and max(xs) <= 41.0
     assert page_errors == []
 
 

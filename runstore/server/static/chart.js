@@ -72,6 +72,17 @@ export function aggregate(series, label, i) {
   return { label, color: color(i), x: Array.from(xs), y, min: lo, max: hi };
 }
 
+// uPlot draws along ascending x. A step or time axis is; a metric chosen as x (wandb lets any be) may
+// not be: its points are put in x order (and a NaN x dropped) before drawing.
+export function ascending(s) {
+  let sorted = true;
+  for (let i = 1; i < s.x.length && sorted; i++) sorted = s.x[i - 1] <= s.x[i];
+  if (sorted) return s;
+  const idx = s.x.map((_, i) => i).filter((i) => Number.isFinite(s.x[i])).sort((a, b) => s.x[a] - s.x[b]);
+  const pick = (arr) => (arr ? idx.map((i) => arr[i]) : arr);
+  return { ...s, x: pick(s.x), y: pick(s.y), min: pick(s.min), max: pick(s.max) };
+}
+
 function alpha(hex, a) {
   const n = parseInt(hex.slice(1), 16);
   return `rgba(${n >> 16},${(n >> 8) & 255},${n & 255},${a})`;
@@ -118,7 +129,7 @@ export class Chart {
   }
 
   draw() {
-    const shown = this.series.filter((s) => s.x.length);
+    const shown = this.series.filter((s) => s.x.length).map(ascending);
     this.el.dataset.series = String(shown.length);
     this.el.dataset.points = String(shown.reduce((n, s) => n + s.x.length, 0));
     if (!shown.length) {
