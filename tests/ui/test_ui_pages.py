@@ -469,3 +469,42 @@ def test_readme_screenshots(ui, tmp_path, page):
     page.screenshot(path=str(out / "ui-run.png"))
     for name in ("ui-project.png", "ui-run.png"):
         assert (out / name).stat().st_size > 10_000
+
+
+LIVE_MEDIA_SCRIPT = """
+import time
+import numpy as np
+import runstore as wandb
+
+run = wandb.init(project="live", dir={dir!r})
+for step in range(10_000):
+    shade = (step * 40) % 256
+    wandb.log({{"img": wandb.Image(np.full((8, 8, 3), shade, dtype=np.uint8)), "loss": 1 / (step + 1)}})
+    time.sleep(0.3)
+"""
+
+
+def test_a_live_runs_media_panel_shows_new_steps(ui, tmp_path, page, page_errors):
+    env = clean_child_env(tmp_path)
+    script = tmp_path / "live_media.py"
+    script.write_text(LIVE_MEDIA_SCRIPT.format(dir=str(tmp_path)))
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL)
+    try:
+        runs = tmp_path / ".wandb" / "projects" / "live" / "runs"
+        deadline = time.monotonic() + 20
+        while not (runs.is_dir() and any((p / "history.jsonl").exists() for p in runs.iterdir())):
+            assert time.monotonic() < deadline and proc.poll() is None, "the live run did not start"
+            time.sleep(0.1)
+        rid = next(runs.iterdir()).name
+        page.goto(ui(tmp_path / ".wandb") + f"#/p/live/r/{rid}?tab=media")
+        page.wait_for_selector(".media-view[data-key='img'][data-shown]")
+        first = int(page.get_attribute(".media-view[data-key='img']", "data-shown"))
+        page.wait_for_function(
+            "(n) => Number(document.querySelector(\".media-view[data-key='img']\").dataset.shown) >= n + 3",
+            arg=first,
+            timeout=6000,
+        )
+    finally:
+        proc.kill()
+        proc.wait()
+    assert page_errors == []

@@ -8,7 +8,7 @@
 // reach neither the API nor the token cookie). Nothing is fetched from another origin.
 
 import { get, rawUrl, text } from "./api.js";
-import { h, clear, fmt } from "./dom.js";
+import { h, clear, fmt, flatten } from "./dom.js";
 import { Chart, color } from "./chart.js";
 
 const PAGE_SIZE = 1000;  // history rows per request
@@ -41,6 +41,37 @@ export async function mediaPanel(el, ctx) {
   const stops = [];
   try {
     const steps = await loadSteps(ctx);
+    await drawPanel(root, ctx, steps, stops);
+    // A live run: the page hands on each batch of new history rows (read from byte offsets); a new
+    // value of this key is drawn at once while the panel shows the latest step, and waits otherwise.
+    if (ctx.subscribe) {
+      ctx.subscribe((rows) => {
+        let added = false;
+        for (const row of rows) {
+          const v = flatten(row)[ctx.key];
+          const last = steps.length ? steps[steps.length - 1].step : -Infinity;
+          if (v && typeof v === "object" && typeof row._step === "number" && row._step > last) {
+            steps.push({ step: row._step, value: v });
+            added = true;
+          }
+        }
+        const slider = root.querySelector(".step-slider");
+        const following = !slider || Number(slider.value) === Number(slider.max);
+        if (added && following) {
+          stops.splice(0).forEach((f) => f());
+          drawPanel(root, ctx, steps, stops).catch(() => {});
+        }
+      });
+    }
+  } catch (e) {
+    root.dataset.error = "1";
+    clear(root, h("p", { class: "error" }, `${ctx.key}: ${e && e.message ? e.message : e}`));
+  }
+  return () => stops.forEach((f) => f());
+}
+
+async function drawPanel(root, ctx, steps, stops) {
+  {
     if (!steps.length) {
       root.dataset.shown = "";
       clear(root, h("p", { class: "muted" }, "no values"));
@@ -52,11 +83,7 @@ export async function mediaPanel(el, ctx) {
     } else {
       unknown(root, ctx, steps[steps.length - 1].value);
     }
-  } catch (e) {
-    root.dataset.error = "1";
-    clear(root, h("p", { class: "error" }, `${ctx.key}: ${e && e.message ? e.message : e}`));
   }
-  return () => stops.forEach((f) => f());
 }
 
 // -- reading --------------------------------------------------------------------------------------------

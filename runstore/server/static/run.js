@@ -77,12 +77,19 @@ export async function runPage(main, [project, id], params) {
   } else if (tab === "media") {
     if (!meta.media.length) body.append(h("p", { class: "muted" }, "No media logged."));
     const { mediaPanel } = await import("./media.js");
+    // a live run's new rows, read once for all the panels
+    const listeners = [];
+    if (live) {
+      const f = new Follow(meta.files.history.url, meta.files.history.size || 0, { onRows: (rows) => listeners.forEach((fn) => fn(rows)) });
+      stops.push(() => f.stop());
+    }
+    const subscribe = live ? (fn) => listeners.push(fn) : null;
     for (const m of meta.media) {
       const el = h("section", { class: "media-panel", dataset: { key: m.key, type: m.type } }, h("h3", {}, m.key));
       body.append(el);
       const inner = h("div", {});
       el.append(inner);
-      mediaPanel(inner, { project, run: id, key: m.key, type: m.type, raw: meta.raw, live, doc }).catch((e) =>
+      mediaPanel(inner, { project, run: id, key: m.key, type: m.type, raw: meta.raw, live, doc, subscribe }).then((done) => stops.push(done), (e) =>
         inner.append(h("p", { class: "error" }, String(e.message || e))));
     }
   }
