@@ -5,9 +5,11 @@ and is never mixed with another history. Also the server's `Charts`, which answe
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +23,7 @@ from hypothesis import strategies as st
 import runstore
 from runstore.api import Api
 from runstore.api._downsample import downsample as downsample_columns
-from runstore.server.read import Charts
+from runstore.server.read import Charts, Columns
 from runstore.store import history as H
 from runstore.store import jsonl
 from runstore.store import pyramid as P
@@ -166,6 +168,24 @@ def same(a: P.Pyramid, b: P.Pyramid) -> None:
     assert x.keys() == y.keys()
     for k in x:
         assert x[k].dtype == y[k].dtype and np.array_equal(x[k], y[k]), k
+    if a.whole and b.whole:  # and every point, when both hold them (arrays() has the last bucket's)
+        for g, h in ((a.x, b.x), (a.v, b.v)):
+            assert g.get().dtype == h.get().dtype and np.array_equal(g.get(), h.get())
+
+
+def reloaded(p: P.Pyramid, keep: bool = False) -> P.Pyramid:
+    """`p` written to a pyramid file and read back, its points kept in the file or not (`P.keeps`)."""
+    old = P.KEEP, P.SPARSE
+    P.KEEP, P.SPARSE = (10**9, 1) if keep else (-1, 1)
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "p.npz"
+            P.save(path, {"m": p}, p.rows, 10, b"head", 1)
+            got = P.load(path, b"head", 10, 1)
+    finally:
+        P.KEEP, P.SPARSE = old
+    assert got is not None
+    return got.pyramids["m"]
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -191,6 +211,62 @@ def test_extending_in_random_pieces_equals_a_fresh_build(
         same(grown, fresh)
         for lo, hi, b in [(None, None, 5), (3, 200, 2), (10, None, 17)]:
             assert grown.query(lo, hi, b) == fresh.query(lo, hi, b)
+        # the same from the file between reads: extended from the points of its last bucket only
+        grown = P.Pyramid()
+        for c in [*sorted(min(c, n) for c in cuts), n]:
+            read = column(cells[:c])
+            grown = reloaded(grown)  # no points kept in the file: those of the last bucket
+            assert grown.points <= P.BASE or not grown.whole
+            grown.extend(x[grown.rows : c], read[grown.rows : c])
+        same(grown, fresh)
+        assert grown.attach(x, column(cells)) and grown.whole
+        same(grown, fresh)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=series(),
+    levels=st.tuples(st.integers(1, 4), st.integers(2, 4), st.integers(1, 6)),
+    buckets=st.integers(1, 40),
+    lo=st.one_of(st.none(), st.integers(-10, 3000)),
+    width=st.one_of(st.none(), st.integers(0, 3000)),
+    exact=st.sampled_from([0, 0, 50]),
+    kept=st.booleans(),
+)
+def test_a_pyramid_read_from_its_file_answers_as_built_or_asks_for_its_points(
+    data: tuple[list[int], list[Any]],
+    levels: tuple[int, int, int],
+    buckets: int,
+    lo: int | None,
+    width: int | None,
+    exact: int,
+    kept: bool,
+) -> None:
+    """The file holds levels (and the last bucket's points, or all of a small sparse metric's): a query
+    is the built pyramid's answer, or MissingPoints; never for the whole range of more than max(buckets,
+    exact) points in step order; once given its points back, every answer is the built one's."""
+    steps, cells = data
+    hi = None if width is None else (lo or 0) + width
+    col = column(cells)
+    x = np.array(steps, dtype=np.int64)
+    with shape(*levels):
+        built = P.build(x, col)
+        loaded = reloaded(built, kept)
+        assert loaded.whole == (built.points <= P.BASE or kept)
+        same(loaded, built)
+        want = built.query(lo, hi, buckets, exact)
+        try:
+            assert loaded.query(lo, hi, buckets, exact) == want
+        except P.MissingPoints:
+            assert not loaded.whole
+        if built.sorted and built.points > max(buckets, exact):
+            assert loaded.query(None, None, buckets, exact) == built.query(None, None, buckets, exact)
+        assert loaded.attach(x, col) and loaded.whole
+        same(loaded, built)
+        assert loaded.query(lo, hi, buckets, exact) == want
+        if built.points:  # not its points: another history's (left as it was)
+            other = reloaded(built)
+            assert not other.attach(x[:-1], col[:-1]) and other.whole == (built.points <= P.BASE)
 
 
 # -- the file --------------------------------------------------------------------------------------------
@@ -249,11 +325,18 @@ def test_the_file_round_trips_and_is_extended_as_the_history_grows(
     got = P.HistoryPyramids(hist, cache).get([*KEYS, "nope"], read)
     assert set(got) == set(KEYS) and read.calls == 1 and cache.exists()
     assert got["acc"].v.get().dtype == np.int64 and got["rare"].points == 30
-    # another reader (a server restarted, another worker) loads the file: no columns read
-    again = P.HistoryPyramids(hist, cache).get(KEYS, boom)
+    # another reader (a server restarted, another worker) loads the file: no columns read for the
+    # whole range; a zoom reads them (once) for the points at its edges, which the file does not hold
+    hp = P.HistoryPyramids(hist, cache)
+    again = hp.get(KEYS, boom)
     for k in KEYS:
         same(again[k], got[k])
-        assert again[k].query(100, 2500, 50) == got[k].query(100, 2500, 50)
+        assert again[k].whole == (k == "rare")  # 30 points in 3000 rows: kept in the file
+    assert hp.query(KEYS, boom, buckets=50) == {k: got[k].query(None, None, 50) for k in KEYS}
+    assert hp.query(KEYS, read, 100, 2500, 50) == {k: got[k].query(100, 2500, 50) for k in KEYS}
+    assert read.calls == 2 and all(p.whole for p in hp.get(KEYS, boom).values())
+    assert hp.query(KEYS, boom, 7, 2900, 50) == {k: got[k].query(7, 2900, 50) for k in KEYS}
+    read.calls = 1
     # the history grows: the pyramids are extended from the new rows, as if built afresh
     append(hist, rows(3000, 1500))
     hp = P.HistoryPyramids(hist, cache)
@@ -269,7 +352,7 @@ def test_the_file_round_trips_and_is_extended_as_the_history_grows(
     assert hp.get(["loss"], boom)["loss"].rows == 4510  # unchanged file: nothing read
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "foreign", "empty", "other-version"])
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "foreign", "empty", "other-version", "version-1"])
 def test_a_corrupt_or_foreign_file_is_ignored_and_rebuilt(
     history: tuple[Path, Path, Reader], damage: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -286,6 +369,13 @@ def test_a_corrupt_or_foreign_file_is_ignored_and_rebuilt(
         shutil.copy(read.cache, cache)
     elif damage == "empty":
         cache.write_bytes(b"")
+    elif damage == "version-1":  # every point in the file: its arrays are not read as the levels
+        with np.load(cache) as z:
+            arrays = {k: z[k] for k in z.files}
+        meta = json.loads(bytes(arrays["__meta__"]))
+        meta["version"] = 1
+        arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        np.savez(cache.open("wb"), **arrays)
     else:
         np.savez(cache.open("wb"), __meta__=np.frombuffer(b'{"version": 99}', dtype=np.uint8))
     got = P.HistoryPyramids(hist, cache).get(KEYS, read)
@@ -393,3 +483,54 @@ def test_charts_keep_at_most_their_budget_of_points() -> None:
     small = Charts(budget=100)
     assert sum(small.downsample(Api().run(f"p/{ids[0]}"), ["loss"], 10)["loss"]["count"]) == 400
     assert not small._items  # one history alone over the budget is answered, not kept
+
+
+def test_charts_read_a_finished_runs_whole_range_from_the_file_and_zooms_from_the_columns() -> None:
+    """The dashboard's first paint of a long finished run reads no columns (the daemon built the file);
+    a zoom reads them once, for every metric; the answers are those of pyramids built from the columns."""
+    run = runstore.init(project="p")
+    run.log({"loss": 0.0, "acc": 0})
+    run.finish(quiet=True)
+    hist = run._ref.history_file()
+    n = Charts.EXACT + 5000  # more points than the exact path cuts from the points
+    with open(hist, "ab") as f:
+        f.write(
+            b"".join(
+                b'{"_step":%d,"loss":%r,"acc":%d%s}\n'
+                % (s, math.sin(s / 100), s % 11, b',"eval":%d' % -s if s % 1000 == 0 else b"")
+                for s in range(1, n)
+            )
+        )
+    assert P.build_file(hist, run._ref.history_pyramid(), lambda: read_columns(hist))
+    loaded = P.load(run._ref.history_pyramid(), *_sig(hist))
+    assert loaded is not None and sorted(loaded.names) == ["acc", "eval", "loss"]
+    assert [p.whole for p in (loaded.pyramids[k] for k in ("acc", "eval", "loss"))] == [False, True, False]
+    r = Api().run(f"p/{run.id}")
+    cols, _ = read_columns(hist)
+    keys = ["loss", "acc", "eval"]
+
+    class Counted(Columns):
+        calls = 0
+
+        def get(self, st: Any) -> tuple[dict[str, Any], int]:
+            self.calls += 1
+            return super().get(st)
+
+    built = {k: P.build(cols["_step"], cols[k]) for k in keys}  # as charts built them before the file
+
+    def want(lo: int | None, hi: int | None, buckets: int) -> dict[str, Any]:
+        return {k: built[k].query(lo, hi, buckets, Charts.EXACT) for k in keys}
+
+    charts = Charts(Counted())
+    for buckets in (1, 999, 2000):
+        assert charts.downsample(r, keys, buckets) == want(None, None, buckets)
+    assert charts.columns.calls == 0  # eval: 70 points, kept in the file (exact: from its points)
+    for lo, hi in [(1000, 60_000), (7, 9), (n - 10, None), (None, 20_000)]:
+        assert charts.downsample(r, keys, 500, "_step", lo, hi) == want(lo, hi, 500), (lo, hi)
+    assert charts.columns.calls == 1  # the first zoom gave the pyramids their points; they keep them
+
+
+def _sig(hist: Path) -> tuple[bytes, int, int]:
+    sig = P.history_sig(hist)
+    assert sig is not None
+    return sig[2], sig[0], sig[1]

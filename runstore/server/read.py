@@ -228,7 +228,10 @@ class Charts:
     every zoom of a million points costs O(buckets), not a pass over them), kept per history file and
     metric, least recently used out first beyond `budget` points; over another x axis, from the columns
     (`Columns`) in one pass, as api/_downsample does. Ranges of at most EXACT points are cut into
-    equal-count buckets from the raw points either way, so a short series looks as it always did."""
+    equal-count buckets from the raw points either way, so a short series looks as it always did.
+    A pyramid file holds levels, not points: the whole range of a finished run (a dashboard's first paint)
+    is read from it alone; a zoom's edges and short ranges take the points from the columns, read once
+    per history (`Columns` keeps them) and kept by the pyramid after."""
 
     EXACT = 1 << 16  # points; cutting these takes well under a millisecond
 
@@ -236,7 +239,7 @@ class Charts:
         self.columns = columns if columns is not None else Columns()
         self.budget = budget
         self._lock = threading.Lock()
-        # history path -> (its lock, its pyramids, the points they held when last read)
+        # history path -> (its lock, its pyramids, what they held when last read: HistoryPyramids.points)
         self._items: OrderedDict[str, list[Any]] = OrderedDict()
 
     def downsample(
@@ -277,11 +280,8 @@ class Charts:
             self._items.move_to_end(name)
         lock, hp = item[0], item[1]
         with lock:  # one request extends a history's pyramids at a time; queries read them whole
-            got = hp.get(keys, lambda: self.columns.get(st))
-            out = {
-                k: got[k].query(min_step, max_step, buckets, self.EXACT) if k in got else no_buckets()
-                for k in keys
-            }
+            got = hp.query(keys, lambda: self.columns.get(st), min_step, max_step, buckets, self.EXACT)
+            out = {k: got[k] if k in got else no_buckets() for k in keys}
             held = hp.points()
         with self._lock:
             item[2] = held

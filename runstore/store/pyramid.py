@@ -16,6 +16,15 @@ of a history generation are kept in `RunRef.history_pyramid(name)` (see docs/FOR
 like the column cache (store/history.py), the history bytes and rows it covers and the file's head and
 inode; readers extend it as the history grows. A corrupt or foreign file is ignored and rebuilt.
 
+The file holds the levels, not the points (those are the history's columns, cached by store/history.py:
+twice on disk would double a run's disk use): per metric only the points of its last level-0 bucket,
+which is what extending reads, or all of them for a metric of at most KEEP points in at most 1/SPARSE of
+the rows (an eval metric: its full range is cut from its points, and it costs at most 1/SPARSE of its
+column). A pyramid loaded from it answers a query over the whole range (the dashboard's first paint), and
+any range whose edges fall in the points it holds, from the file alone; for other ranges `query` raises
+`MissingPoints`, and `HistoryPyramids.query` reads the history's columns (once) and gives the pyramid
+its points back from them (`Pyramid.attach`), which it then keeps.
+
 This lives in the store layer, not next to `api/_downsample.py`, because the daemon builds the file and
 the daemon may not import the api layer (the import-linter layers in pyproject.toml).
 """
@@ -35,7 +44,9 @@ from .layout import make_dirs, tmp_path
 BASE = 16  # points per bucket of level 0: a query's edge buckets are computed from at most this * FAN**k
 FAN = 4  # buckets of level k per bucket of level k+1: a query returns between 1/FAN of what it asked and all
 TOP = 256  # the last level has at most this many buckets
-VERSION = 1
+VERSION = 2  # 2: no points but the last level-0 bucket's (1 held every metric's points)
+KEEP = 1 << 16  # a metric of at most this many points (server/read.py Charts.EXACT: its full range is
+SPARSE = 16  # cut from its points) in at most 1/SPARSE of the rows keeps its points in the file
 MIN_ROWS = 20_000  # below this a history's pyramids are built in memory faster than a file loads
 _HEAD = 256  # bytes of the history's start kept in the file to notice a replaced history (as history.py)
 STEP = "_step"
@@ -62,6 +73,43 @@ def _typed(arr: Any, num: Any) -> Any:
     import numpy as np
 
     return arr.astype(np.int64, copy=False) if arr.dtype.kind == "i" else num
+
+
+class MissingPoints(LookupError):
+    """A query needs points that a pyramid loaded from its file does not hold (see `Pyramid.attach`)."""
+
+
+def tail_start(points: int) -> int:
+    """Index of the first point of the last level-0 bucket (0 when there are none)."""
+    return max(0, (points - 1) // BASE * BASE)
+
+
+def keeps(points: int, rows: int) -> bool:
+    """Whether the file holds every point of a metric with `points` points in `rows` rows."""
+    return points <= KEEP and points * SPARSE <= rows
+
+
+def _points(steps: Any, values: Any | None) -> tuple[Any, Any]:
+    """A metric's points (step, value) in history rows: their `_step` cells and its cells (None: none)."""
+    import numpy as np
+
+    k = len(steps)
+    if values is None:
+        v = vs = np.full(k, np.nan)
+    else:
+        v = numeric(values)
+        vs = _typed(values, v)
+    ok = np.isfinite(v)
+    if steps.dtype.kind == "i":  # every step a finite integer (always, from read_columns): no copy
+        xs = steps.astype(np.int64, copy=False)
+    else:
+        x = numeric(steps)
+        xs = x
+        ok &= np.isfinite(x)
+    if not ok.all():
+        idx = np.flatnonzero(ok)
+        xs, vs = xs[idx], vs[idx]
+    return xs, vs
 
 
 def empty() -> dict[str, list[Any]]:
@@ -135,7 +183,9 @@ class _Grow:
 
 
 class Pyramid:
-    """One metric's pyramid (see the module's docstring), fed the history's rows in order by `extend`."""
+    """One metric's pyramid (see the module's docstring), fed the history's rows in order by `extend`.
+    It holds its points from `off` on: all of them (`off` 0: built from the columns, or given them back
+    by `attach`), or, loaded from its file, those of its last level-0 bucket, which extending reads."""
 
     def __init__(self) -> None:
         import numpy as np
@@ -143,40 +193,59 @@ class Pyramid:
         self.rows = 0  # history rows consumed; the points are those with a finite step and value
         self.size = -1  # history bytes these rows are known to cover (kept by HistoryPyramids)
         self.sorted = True  # steps never decrease (always, from the SDK): ranges are runs of points
+        self.off = 0  # index of the first point held: 0 or tail_start(points)
         i64 = np.empty(0, dtype=np.int64)
-        self.x = _Grow(i64)
+        self.x = _Grow(i64)  # the points held: their steps and values
         self.v = _Grow(i64)
         # per level: x of first point, x of last point, first, min, max, last
         self.levels: list[list[_Grow]] = [[_Grow(i64) for _ in range(6)]]
 
     @property
     def points(self) -> int:
-        return self.x.n
+        return self.off + self.x.n
+
+    @property
+    def whole(self) -> bool:
+        """Whether it holds every point (any query is answered from it alone)."""
+        return self.off == 0
+
+    def held(self) -> int:
+        """What it holds in memory, counted in points: its points held (often the history's columns
+        themselves, not a copy) and its buckets."""
+        return self.x.n + sum(lev[0].n for lev in self.levels)
 
     def extend(self, steps: Any, values: Any | None) -> None:
         """Take the history's next rows: their `_step` cells and this metric's (None: it has none)."""
+        if not len(steps):
+            return
+        xs, vs = _points(steps, values)
+        self.rows += len(steps)
+        self._append(xs, vs)
+
+    def attach(self, steps: Any, values: Any | None) -> bool:
+        """Hold every point again, from the history's columns of at least its rows (`_step` and this
+        metric's, None: none), as the columns that extended it to them give them; False (nothing done)
+        when they are not its points (another history: build it afresh from them)."""
         import numpy as np
 
-        k = len(steps)
-        if not k:
-            return
-        if values is None:
-            v = vs = np.full(k, np.nan)
-        else:
-            v = numeric(values)
-            vs = _typed(values, v)
-        ok = np.isfinite(v)
-        if steps.dtype.kind == "i":  # every step a finite integer (always, from read_columns): no copy
-            xs = steps.astype(np.int64, copy=False)
-        else:
-            x = numeric(steps)
-            xs = x
-            ok &= np.isfinite(x)
-        if not ok.all():
-            idx = np.flatnonzero(ok)
-            xs, vs = xs[idx], vs[idx]
-        self.rows += k
-        self._append(xs, vs)
+        if steps is None:
+            steps = np.empty(0, dtype=np.int64)
+        if len(steps) < self.rows or (values is not None and len(values) < self.rows):
+            return False
+        xs, vs = _points(steps[: self.rows], None if values is None else values[: self.rows])
+        if len(xs) != self.points:
+            return False
+        for name, got in (("x", xs), ("v", vs)):
+            want = getattr(self, name).buf.dtype
+            if got.dtype != want:
+                if want != np.float64:
+                    return False  # not this pyramid's points: float values where it holds ints
+                got = got.astype(np.float64)  # as `_append` makes them float
+            if not np.array_equal(got[self.off :], getattr(self, name).get()):
+                return False
+            setattr(self, name, _Grow(got))
+        self.off = 0
+        return True
 
     def _append(self, xs: Any, vs: Any) -> None:
         import numpy as np
@@ -199,21 +268,26 @@ class Pyramid:
             vs = vs.astype(np.float64)
         if not len(xs):
             return
-        old = self.x.n
-        if self.sorted and ((old and xs[0] < self.x.buf[old - 1]) or bool((xs[1:] < xs[:-1]).any())):
+        old, held = self.points, self.x.n
+        if self.sorted and ((held and xs[0] < self.x.buf[held - 1]) or bool((xs[1:] < xs[:-1]).any())):
             self.sorted = False
         if old == 0:
             self.x, self.v = _Grow(xs), _Grow(vs)  # borrowed: no copy of a dense column
         else:
-            self.x.put(old, xs)
-            self.v.put(old, vs)
+            self.x.put(held, xs)
+            self.v.put(held, vs)
         self._levels(old)
+        start = tail_start(self.points)
+        if self.off and start > self.off:  # it held the last bucket's points only: it still does
+            cut = start - self.off
+            self.x, self.v = _Grow(self.x.get()[cut:].copy()), _Grow(self.v.get()[cut:].copy())
+            self.off = start
 
     def _levels(self, old: int) -> None:
         """Recompute every level from the bucket holding point `old` (the first new one) on."""
         import numpy as np
 
-        m = self.x.n
+        m = self.x.n  # points held, from `off` on (the bucket of point `old` starts at or after it)
         x, v = self.x.get(), self.v.get()
         size, k = BASE, 0
         while True:
@@ -224,7 +298,7 @@ class Pyramid:
                 j0 = old // size
             lev = self.levels[k]
             if k == 0:
-                lo, total = j0 * size, m
+                lo, total = j0 * size - self.off, m
                 starts = np.arange(lo, m, size)
                 ends = np.minimum(starts + size, m)
                 xf, xl, first, last = x[starts], x[ends - 1], v[starts], v[ends - 1]
@@ -247,6 +321,23 @@ class Pyramid:
             size *= FAN
         del self.levels[k + 1 :]
 
+    def _index(self, step: int | None, default: int) -> int:
+        """Index of the first point at or after `step` (of the sorted points; None: `default`)."""
+        import numpy as np
+
+        if step is None:
+            return default
+        x = self.x.get()
+        if self.whole:
+            return int(np.searchsorted(x, step, "left"))
+        if step <= self.levels[0][0].buf[0]:  # at or before the first point
+            return 0
+        if step > x[-1]:  # after the last
+            return self.points
+        if step > self.levels[0][1].buf[self.off // BASE - 1]:  # after the last point not held
+            return self.off + int(np.searchsorted(x, step, "left"))
+        raise MissingPoints(step)
+
     def query(
         self,
         min_step: int | None = None,
@@ -257,13 +348,17 @@ class Pyramid:
         """The points with `min_step <= x < max_step` in at most `buckets` buckets of consecutive points,
         as api/_downsample.downsample gives one metric. When there are at most max(buckets, `exact`) of
         them, they are cut into equal-count buckets from the raw points (each its own bucket when they
-        fit): an O(points) pass that small is cheap, and short series keep as many buckets as asked."""
+        fit): an O(points) pass that small is cheap, and short series keep as many buckets as asked.
+        Raises MissingPoints when it needs points it does not hold (see the class): never for the whole
+        range of more than max(buckets, `exact`) points in step order."""
         import numpy as np
 
         if buckets < 1:
             raise ValueError(f"buckets must be at least 1, got {buckets}")
-        x, v = self.x.get(), self.v.get()
+        x, v, off, n = self.x.get(), self.v.get(), self.off, self.points
         if not self.sorted:  # steps that go back: the points in range are not one run of points
+            if off:
+                raise MissingPoints()
             keep = np.ones(len(x), dtype=bool)
             if min_step is not None:
                 keep &= x >= min_step
@@ -271,11 +366,16 @@ class Pyramid:
                 keep &= x < max_step
             idx = np.flatnonzero(keep)
             return equal_count(x[idx], v[idx], buckets)
-        lo = 0 if min_step is None else int(np.searchsorted(x, min_step, "left"))
-        hi = len(x) if max_step is None else int(np.searchsorted(x, max_step, "left"))
-        hi = max(lo, hi)
+        lo = self._index(min_step, 0)
+        hi = max(lo, self._index(max_step, n))
+
+        def held(i: int, j: int) -> tuple[Any, Any]:  # points i..j-1
+            if i < off:
+                raise MissingPoints(i)
+            return x[i - off : j - off], v[i - off : j - off]
+
         if hi - lo <= max(buckets, exact):
-            return equal_count(x[lo:hi], v[lo:hi], buckets)
+            return equal_count(*held(lo, hi), buckets)
         # the finest level where the whole buckets inside [lo, hi) and the partial ones at its edges fit
         size = BASE
         for k in range(len(self.levels)):
@@ -287,21 +387,25 @@ class Pyramid:
         lev = [g.get() for g in self.levels[k]]
         parts: list[tuple[Any, ...]] = []
 
-        def raw(i: int, j: int) -> None:  # one partial bucket, from its points: O(size)
-            seg = v[i:j]
+        def edge(i: int, j: int) -> None:  # one partial bucket: O(size)
+            if j == n and i % size == 0 and j - i <= size:  # the level's last bucket: it is this one
+                c = i // size
+                parts.append(tuple(g[c : c + 1] for g in lev) + (np.array([j - i]),))
+                return
+            xs, seg = held(i, j)
             parts.append(
-                (x[i : i + 1], x[j - 1 : j], v[i : i + 1], seg.min(keepdims=True), seg.max(keepdims=True))
-                + (v[j - 1 : j], np.array([j - i]))
+                (xs[:1], xs[-1:], seg[:1], seg.min(keepdims=True), seg.max(keepdims=True), seg[-1:])
+                + (np.array([j - i]),)
             )
 
         if a >= b:
-            raw(lo, hi)
+            edge(lo, hi)
         else:
             if lo < a * size:
-                raw(lo, a * size)
+                edge(lo, a * size)
             parts.append(tuple(g[a:b] for g in lev) + (np.full(b - a, size),))
             if b * size < hi:
-                raw(b * size, hi)
+                edge(b * size, hi)
         cols = [np.concatenate([p[i] for p in parts]) for i in range(7)]
         if len(cols[0]) > buckets:
             # fewer buckets asked than even the top level has here: join neighbouring ones (≤ TOP + 2)
@@ -320,8 +424,10 @@ class Pyramid:
         return _out(*cols)
 
     def arrays(self) -> dict[str, Any]:
-        """Every array of the pyramid by name (to compare two pyramids, and to save one)."""
-        out = {"x": self.x.get(), "v": self.v.get()}
+        """Every array that makes the pyramid by name, to compare two: its levels, and the points of its
+        last level-0 bucket (what extending reads; the others are the history's)."""
+        cut = tail_start(self.points) - self.off
+        out = {"x": self.x.get()[cut:], "v": self.v.get()[cut:]}
         for k, lev in enumerate(self.levels):
             for name, g in zip(("xf", "xl", "first", "min", "max", "last"), lev, strict=True):
                 out[f"{k}.{name}"] = g.get()
@@ -347,23 +453,22 @@ def build(steps: Any, values: Any | None) -> Pyramid:
 # -- the file --------------------------------------------------------------------------------------------
 def save(path: Path, pyramids: dict[str, Pyramid], rows: int, nbytes: int, head: bytes, ino: int) -> None:
     """Write the pyramids (all of `rows` rows, read from the first `nbytes` bytes or more of a history
-    whose start is `head` and inode `ino`) to `path`, atomically; a read-only store just has no file."""
+    whose start is `head` and inode `ino`) to `path`, atomically; a read-only store just has no file.
+    Each with the points of its last level-0 bucket, or all of them if it holds them and `keeps` says
+    so (`prepare` gives them back to those that do not hold them)."""
     import numpy as np
 
     arrays: dict[str, Any] = {}
     metrics = []
     for i, (name, p) in enumerate(pyramids.items()):
-        # A metric in every row has the steps of every row as its x: stored once, not once per metric.
-        x = p.x.get()
-        dense = p.points == rows > 0 and arrays.setdefault("steps", x).dtype == x.dtype
-        if not dense:
-            arrays[f"x{i}"] = p.x.get()
-        arrays[f"v{i}"] = p.v.get()
+        start = 0 if p.whole and keeps(p.points, rows) else tail_start(p.points)
+        arrays[f"x{i}"] = p.x.get()[start - p.off :]
+        arrays[f"v{i}"] = p.v.get()[start - p.off :]
         arrays[f"lx{i}"] = np.stack([np.concatenate([lev[j].get() for lev in p.levels]) for j in (0, 1)])
         arrays[f"lv{i}"] = np.stack(
             [np.concatenate([lev[j].get() for lev in p.levels]) for j in (2, 3, 4, 5)]
         )
-        metrics.append([name, p.points, dense, p.sorted])
+        metrics.append([name, p.points, start, p.sorted])
     meta = {
         "version": VERSION,
         "base": BASE,
@@ -414,20 +519,14 @@ def load(path: Path, head: bytes, size: int, ino: int, names: Iterable[str] | No
                 return None
             rows = int(meta["rows"])
             wanted = None if names is None else set(names)
-            steps = None
             out: dict[str, Pyramid] = {}
             all_names = []
-            for i, (name, points, dense, ordered) in enumerate(meta["metrics"]):
+            for i, (name, points, start, ordered) in enumerate(meta["metrics"]):
                 all_names.append(name)
                 if wanted is not None and name not in wanted:
                     continue
-                if dense:
-                    if steps is None:
-                        steps = z["steps"]
-                    x = steps
-                else:
-                    x = z[f"x{i}"]
-                p = _from_arrays(x, z[f"v{i}"], z[f"lx{i}"], z[f"lv{i}"], int(points), rows, bool(ordered))
+                arrays = (z[f"x{i}"], z[f"v{i}"], z[f"lx{i}"], z[f"lv{i}"])
+                p = _from_arrays(*arrays, int(points), int(start), rows, bool(ordered))
                 if p is None:
                     return None
                 p.size = int(meta["bytes"])
@@ -437,7 +536,9 @@ def load(path: Path, head: bytes, size: int, ino: int, names: Iterable[str] | No
         return None  # unreadable or foreign: rebuilt from the source of truth
 
 
-def _from_arrays(x: Any, v: Any, lx: Any, lv: Any, points: int, rows: int, ordered: bool) -> Pyramid | None:
+def _from_arrays(
+    x: Any, v: Any, lx: Any, lv: Any, points: int, start: int, rows: int, ordered: bool
+) -> Pyramid | None:
     """A pyramid from a file's arrays, or None when their shapes or types are not a pyramid's."""
     import numpy as np
 
@@ -446,17 +547,18 @@ def _from_arrays(x: Any, v: Any, lx: Any, lv: Any, points: int, rows: int, order
     ok = (
         x.dtype in (np.int64, np.float64)
         and v.dtype in (np.int64, np.float64)
-        and x.shape == v.shape == (points,)
+        and 0 <= points <= rows
+        and start in (0, tail_start(points))
+        and x.shape == v.shape == (points - start,)
         and lx.dtype == x.dtype
         and lv.dtype == v.dtype
         and lx.shape == (2, total)
         and lv.shape == (4, total)
-        and 0 <= points <= rows
     )
     if not ok:
         return None
     p = Pyramid()
-    p.rows, p.sorted = rows, ordered
+    p.rows, p.sorted, p.off = rows, ordered, start
     p.x, p.v = _Grow(x), _Grow(v)
     p.levels = []
     off = 0
@@ -496,6 +598,34 @@ def current(key: str, p: Pyramid, cols: dict[str, Any], n: int, size: int) -> Py
     return p
 
 
+def whole(key: str, p: Pyramid, cols: dict[str, Any], n: int) -> Pyramid:
+    """`p` current with the history columns `cols` of `n` rows, holding every point (given back from
+    them: `Pyramid.attach`); built afresh from them when they are not its history's."""
+    p = current(key, p, cols, n, p.size)
+    if not p.whole and not p.attach(cols.get(STEP), cols.get(key)):
+        p = current(key, Pyramid(), cols, n, p.size)
+    return p
+
+
+def prepare(pyramids: dict[str, Pyramid], cols: dict[str, Any], n: int) -> None:
+    """Give their points back to the pyramids (current with the `n` rows of `cols`) whose file holds
+    them all (`keeps`), before `save`."""
+    for k, p in pyramids.items():
+        if not p.whole and keeps(p.points, n):
+            pyramids[k] = whole(k, p, cols, n)
+
+
+def _once(columns: Columns) -> Columns:
+    got: list[tuple[dict[str, Any], int]] = []
+
+    def read() -> tuple[dict[str, Any], int]:
+        if not got:
+            got.append(columns())
+        return got[0]
+
+    return read
+
+
 class HistoryPyramids:
     """The pyramids of one history generation's metrics that were asked for, kept current with the file:
     loaded from `cache` (the derived file) when it has them, extended from the history's columns when it
@@ -509,7 +639,31 @@ class HistoryPyramids:
         self.file: tuple[int, frozenset[str]] | None = None  # rows and metrics of the file, as last seen
 
     def points(self) -> int:
-        return sum(p.points for p in self.held.values())
+        """What the pyramids held take in memory, in points (`Pyramid.held`)."""
+        return sum(p.held() for p in self.held.values())
+
+    def query(
+        self,
+        keys: list[str],
+        columns: Columns,
+        min_step: int | None = None,
+        max_step: int | None = None,
+        buckets: int = 2000,
+        exact: int = 0,
+    ) -> dict[str, dict[str, list[Any]]]:
+        """`Pyramid.query` of the pyramid of every key of `keys` that has a column (see `get`). The
+        columns are read, once, only if a pyramid must be built or extended, or needs its points."""
+        read = _once(columns)
+        got = self.get(keys, read)
+        out = {}
+        for k, p in got.items():
+            try:
+                out[k] = p.query(min_step, max_step, buckets, exact)
+            except MissingPoints:
+                cols, n = read()
+                p = self.held[k] = whole(k, p, cols, n)
+                out[k] = p.query(min_step, max_step, buckets, exact)
+        return out
 
     def get(self, keys: list[str], columns: Columns) -> dict[str, Pyramid]:
         """The pyramids of `keys` (those with a column), current with the history file. `columns` gives
@@ -558,12 +712,14 @@ class HistoryPyramids:
         if rows + max(1000, n // 100) > n and names >= self.held.keys():
             return
         out = {k: current(k, p, cols, n, size) for k, p in self.held.items()}
+        prepare(out, cols, n)
         self.held.update(out)
         others = [k for k in names if k not in out]
         got = load(self.cache, self.head, size, self.ino, others) if others else None
         if got is not None:
-            for k, p in got.pyramids.items():  # written current, then let go (no one asked for them)
-                out[k] = current(k, p, cols, n, size)
+            rest = {k: current(k, p, cols, n, size) for k, p in got.pyramids.items()}
+            prepare(rest, cols, n)
+            out.update(rest)  # written current, then let go (no one asked for them)
         save(self.cache, out, n, size, self.head, self.ino)
         self.file = (n, frozenset(out))
 
@@ -583,7 +739,9 @@ def build_file(history: Path, cache: Path, columns: Columns, keys: list[str] | N
     if keys is None:
         keys = [k for k in cols if not k.startswith("_") and _has_numbers(cols[k])]
     names = [k for k in dict.fromkeys([*held, *keys]) if k in cols]
-    save(cache, {k: current(k, held.get(k) or Pyramid(), cols, n, size) for k in names}, n, size, head, ino)
+    out = {k: current(k, held.get(k) or Pyramid(), cols, n, size) for k in names}
+    prepare(out, cols, n)
+    save(cache, out, n, size, head, ino)
     return True
 
 
@@ -600,10 +758,12 @@ def _has_numbers(col: Any) -> bool:
 __all__ = [
     "Pyramid",
     "HistoryPyramids",
+    "MissingPoints",
     "build",
     "build_file",
     "save",
     "load",
+    "keeps",
     "level_lengths",
     "equal_count",
 ]
