@@ -7,34 +7,11 @@
 // #/p/{project}/artifacts?c=NAME&v=vN      ... and that version
 
 import { get } from "./api.js";
-import { h, clear, link, fmt, fmtTime, kvTable } from "./dom.js";
+import { h, svg, clear, link, fmt, fmtTime, fmtBytes, kvTable } from "./dom.js";
 import { setCrumbs, showError } from "./app.js";
 
-const SVG_NS = "http://www.w3.org/2000/svg";
 const PAGE = 500;  // manifest entries per request
 
-function svg(tag, attrs, ...children) {
-  const el = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (k === "dataset") Object.assign(el.dataset, v);
-    else el.setAttribute(k, String(v));
-  }
-  for (const c of children.flat()) {
-    if (c === undefined || c === null || c === false) continue;
-    el.append(c instanceof Node ? c : String(c));
-  }
-  return el;
-}
-
-export function fmtBytes(n) {
-  if (!Number.isFinite(n)) return "";
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let i = 0, v = n;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
-  return i ? `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}` : `${n} B`;
-}
 
 const enc = encodeURIComponent;
 const pageHref = (project, c, v) => `#/p/${enc(project)}/artifacts` + (c ? `?c=${enc(c)}` + (v !== undefined ? `&v=${enc(v)}` : "") : "");

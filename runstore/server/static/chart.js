@@ -83,9 +83,13 @@ export function ascending(s) {
   return { ...s, x: pick(s.x), y: pick(s.y), min: pick(s.min), max: pick(s.max) };
 }
 
-function alpha(hex, a) {
+export function hexRgb(hex) {
   const n = parseInt(hex.slice(1), 16);
-  return `rgba(${n >> 16},${(n >> 8) & 255},${n & 255},${a})`;
+  return [n >> 16, (n >> 8) & 255, n & 255];
+}
+
+function alpha(hex, a) {
+  return `rgba(${hexRgb(hex).join(",")},${a})`;
 }
 
 export class Chart {

@@ -6,6 +6,7 @@ import { h, clear, link, fmt, badge } from "./dom.js";
 import { setCrumbs } from "./app.js";
 import { fromBuckets } from "./chart.js";
 import { ChartGrid, controls, defaultSettings } from "./grid.js";
+import { bucketsFor } from "./project.js";
 
 export async function comparePage(main, [project], params) {
   const P = encodeURIComponent(project);
@@ -41,11 +42,11 @@ export async function comparePage(main, [project], params) {
   const hidden = new Set(runs.flatMap((r) => Object.entries(r.metrics || {}).filter(([, d]) => d.hidden).map(([k]) => k)));
   const metrics = [...names].filter((n) => !hidden.has(n)).sort().map((n) => ({ name: n }));
   const grid = new ChartGrid(chartsBox, { settings, load: async (metric, xAxis, range) => {
-    const out = await get(`/projects/${P}/overlay`, { key: metric.name, runs: runs.map((r) => r.id), x_axis: xAxis,
+    const out = await get(`/projects/${P}/overlay`, { key: metric.name, runs: runs.map((r) => r.id), buckets: bucketsFor(runs.length), x_axis: xAxis,
       min_step: range ? range.min_step : undefined, max_step: range ? range.max_step : undefined });
     return runs.map((r, i) => (out.runs[r.id] ? fromBuckets(out.runs[r.id], name(r), i) : null)).filter(Boolean);
   } });
-  settingsBox.append(controls(settings, metrics.map((m) => m.name), (s) => { grid.settings = s; grid.reload(); grid.restyle(); }));
+  settingsBox.append(controls(settings, metrics.map((m) => m.name), (s, what) => grid.apply(s, what)));
   grid.setMetrics(metrics);
   return () => grid.destroy();
 }

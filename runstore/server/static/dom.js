@@ -16,6 +16,20 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
+// The same for SVG (a lineage graph, parallel coordinates): attributes always as strings.
+const SVG_NS = "http://www.w3.org/2000/svg";
+export function svg(tag, attrs, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else el.setAttribute(k, String(v));
+  }
+  append(el, children);
+  return el;
+}
+
 function append(el, children) {
   for (const c of children) {
     if (c === undefined || c === null || c === false) continue;
@@ -54,6 +68,14 @@ export function fmtDuration(s) {
   if (s < 60) return `${s.toFixed(1)}s`;
   const m = Math.floor(s / 60), hrs = Math.floor(m / 60);
   return hrs ? `${hrs}h ${m % 60}m` : `${m}m ${Math.floor(s % 60)}s`;
+}
+
+export function fmtBytes(n) {
+  if (!Number.isFinite(n)) return "";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0, v = n;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return i ? `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}` : `${n} B`;
 }
 
 export function badge(state) {

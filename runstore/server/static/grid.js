@@ -5,20 +5,23 @@
 import { h, clear, flatten } from "./dom.js";
 import { Chart } from "./chart.js";
 
+const EAGER = 4;  // charts loaded without waiting to be seen
+
 export const X_AXES = [["_step", "Step"], ["_runtime", "Relative time (s)"], ["_timestamp", "Wall time"]];
 
-// The settings bar: x axis (the axes above plus any metric), smoothing, log scale. onChange(settings).
+// The settings bar: x axis (the axes above plus any metric), smoothing, log scale. onChange(settings,
+// what): "x" when the x axis changed (the charts' data must be read again), "style" otherwise.
 export function controls(settings, metricNames, onChange) {
-  const xs = h("select", { class: "x-axis", onchange: () => { settings.xAxis = xs.value; onChange(settings); } },
+  const xs = h("select", { class: "x-axis", onchange: () => { settings.xAxis = xs.value; onChange(settings, "x"); } },
     [...X_AXES, ...metricNames.map((m) => [m, m])].map(([v, label]) =>
       h("option", { value: v, selected: v === settings.xAxis }, label)));
-  const kind = h("select", { class: "smoothing", onchange: () => { settings.smoothing = kind.value; onChange(settings); } },
+  const kind = h("select", { class: "smoothing", onchange: () => { settings.smoothing = kind.value; onChange(settings, "style"); } },
     [["none", "No smoothing"], ["ema", "Exponential (TensorBoard)"], ["avg", "Running average"]].map(([v, label]) =>
       h("option", { value: v, selected: v === settings.smoothing }, label)));
   const weight = h("input", { type: "range", class: "weight", min: 0, max: 0.99, step: 0.01, value: settings.weight,
-    oninput: () => { settings.weight = Number(weight.value); settings.window = 1 + Math.round(Number(weight.value) * 100); onChange(settings); } });
+    oninput: () => { settings.weight = Number(weight.value); settings.window = 1 + Math.round(Number(weight.value) * 100); onChange(settings, "style"); } });
   const log = h("input", { type: "checkbox", class: "log-y", checked: settings.logY,
-    onchange: () => { settings.logY = log.checked; onChange(settings); } });
+    onchange: () => { settings.logY = log.checked; onChange(settings, "style"); } });
   return h("div", { class: "controls" },
     h("label", {}, "X axis ", xs), h("label", {}, kind, " ", weight),
     h("label", {}, log, " log scale"),
@@ -62,6 +65,8 @@ export class ChartGrid {
       this.charts.set(m.name, chart);
       this.observer.observe(chart.el);
     }
+    // the first charts are on screen anyway: their requests leave now, not after the next layout
+    [...this.charts.values()].slice(0, EAGER).forEach((c) => this.fill(c, null));
   }
 
   async fill(chart, range) {
@@ -69,6 +74,7 @@ export class ChartGrid {
     chart.loaded = true;
     const x = xFor(chart.metric, this.settings);
     chart.x = x;
+    delete chart.el.dataset.loaded;  // until this load is drawn
     chart.el.classList.add("loading");
     try {
       const series = await this.load(chart.metric, x, range);
@@ -93,17 +99,24 @@ export class ChartGrid {
     chart.u.setScale("x", { min: lo, max: hi });
   }
 
-  reload() {
-    for (const chart of this.charts.values()) {
-      chart.loaded = false;
-      chart.settings = { ...chart.settings, ...this.settings };
+  // New settings: a new x axis reads every chart's data again (as it comes into view); smoothing and
+  // the scale only redraw what is loaded.
+  apply(settings, what) {
+    this.settings = settings;
+    if (what === "x") {
+      for (const chart of this.charts.values()) {
+        chart.loaded = false;
+        chart.zoomed = null;
+        chart.settings = { ...chart.settings, ...settings };
+      }
+      this.observer.disconnect();
+      for (const chart of this.charts.values()) this.observer.observe(chart.el);
+      return;
     }
-    this.observer.disconnect();
-    for (const chart of this.charts.values()) this.observer.observe(chart.el);
-  }
-
-  restyle() {
-    for (const chart of this.charts.values()) chart.setSettings(this.settings);
+    for (const chart of this.charts.values()) {
+      if (chart.loaded) chart.setSettings(settings);
+      else chart.settings = { ...chart.settings, ...settings };
+    }
   }
 
   // New history rows of one run (live): each chart takes its metric against its x.

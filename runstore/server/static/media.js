@@ -9,7 +9,7 @@
 
 import { get, rawUrl, text } from "./api.js";
 import { h, clear, fmt, flatten } from "./dom.js";
-import { Chart, color } from "./chart.js";
+import { Chart, color, hexRgb } from "./chart.js";
 
 const PAGE_SIZE = 1000;  // history rows per request
 const TABLE_ROWS = 20;  // rows per page of a table
@@ -330,10 +330,6 @@ async function drawMask(canvas, url, labels) {
   canvas.dataset.classes = [...rgb.keys()].map((id) => labels[id] ?? id).join(",");
 }
 
-function hexRgb(hex) {
-  const n = parseInt(hex.slice(1), 16);
-  return [n >> 16, (n >> 8) & 255, n & 255];
-}
 
 // Boxes are in the image's coordinates: fractions of its size (wandb's default domain) or pixels
 // (`domain: "pixel"`), as {minX, maxX, minY, maxY} or {middle: [x, y], width, height}.

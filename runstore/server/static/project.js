@@ -9,10 +9,15 @@ import { ChartGrid, controls, defaultSettings } from "./grid.js";
 import { Follow } from "./live.js";
 
 const DEFAULT_SELECTED = 10;
+const ROW_HEIGHT = 27;  // px: style.css gives every row of the runs table this height
 const BUCKETS = 1000;
 const LIVE_STATES = new Set(["running"]);
 
 export const runLabel = (r) => r.name || r.id;
+
+// Buckets per run of an overlay: a chart is a few hundred pixels wide, so many runs share the points a
+// few runs get each (100 runs' loss is 30,000 points, not 100,000).
+export const bucketsFor = (runs) => Math.max(200, Math.min(BUCKETS, Math.floor(30_000 / Math.max(1, runs))));
 
 export async function projectPage(main, [project], params) {
   const P = encodeURIComponent(project);
@@ -58,8 +63,8 @@ export async function projectPage(main, [project], params) {
       for (const id of [...state.selected]) if (!ids.has(id)) state.selected.delete(id);
       if (first || !state.selected.size) runs.slice(0, DEFAULT_SELECTED).forEach((r) => state.selected.add(r.id));
       fillChoosers();
+      refreshCharts();  // the charts' requests leave before the table is laid out
       renderTable();
-      refreshCharts();
       followLive();
     } catch (e) {
       showError(tableBox, e);
@@ -127,6 +132,8 @@ export async function projectPage(main, [project], params) {
     return rows;
   }
 
+  // Only the rows in view (and a screenful either side) are in the DOM: a table of 1,000 or 20,000 runs
+  // lays out as fast as one of 50. Rows have one fixed height (style.css), so a row's place is a product.
   function renderTable() {
     const cols = [...FIXED.map(([k, label]) => [k, label]), ...state.columns.map((c) => [c, c])];
     const head = h("tr", {}, h("th", {}, h("input", { type: "checkbox", title: "select all shown",
@@ -135,21 +142,28 @@ export async function projectPage(main, [project], params) {
       cols.map(([k, label]) => h("th", { class: "sortable", dataset: { key: k }, onclick: () => {
         state.sort = { key: k, desc: state.sort.key === k ? !state.sort.desc : false }; renderTable();
       } }, label, state.sort.key === k ? (state.sort.desc ? " ▼" : " ▲") : "")));
-    const body = h("tbody", {});
-    let lastGroup = null;
     const order = sortedRows();
     const colorIdx = new Map(order.filter((r) => state.selected.has(r.id)).map((r, i) => [r.id, i]));
-    for (const r of order) {
-      if (state.groupBy) {
+    const items = [];  // what the table shows, in order: group headers and runs
+    if (state.groupBy) {
+      const count = new Map();
+      for (const r of order) { const g = fmt(r.config[state.groupBy]); count.set(g, (count.get(g) || 0) + 1); }
+      let last = null;
+      for (const r of order) {
         const g = fmt(r.config[state.groupBy]);
-        if (g !== lastGroup) {
-          lastGroup = g;
-          const n = state.rows.filter((x) => fmt(x.config[state.groupBy]) === g).length;
-          body.append(h("tr", { class: "group-row" }, h("td", { colspan: cols.length + 1 }, `${state.groupBy} = ${g || "(none)"} · ${n} run${n === 1 ? "" : "s"}`)));
-        }
+        if (g !== last) { last = g; items.push({ group: g, n: count.get(g) }); }
+        items.push({ run: r });
       }
-      const sel = state.selected.has(r.id);
-      body.append(h("tr", { class: sel ? "selected" : "", dataset: { id: r.id } },
+    } else {
+      for (const r of order) items.push({ run: r });
+    }
+    const rowOf = (it) => {
+      if (it.group !== undefined) {
+        return h("tr", { class: "group-row" }, h("td", { colspan: cols.length + 1 },
+          `${state.groupBy} = ${it.group || "(none)"} · ${it.n} run${it.n === 1 ? "" : "s"}`));
+      }
+      const r = it.run, sel = state.selected.has(r.id);
+      return h("tr", { class: sel ? "selected" : "", dataset: { id: r.id } },
         h("td", {}, h("input", { type: "checkbox", checked: sel, onchange: (e) => {
           if (e.target.checked) state.selected.add(r.id); else state.selected.delete(r.id);
           renderTable(); refreshCharts();
@@ -160,9 +174,28 @@ export async function projectPage(main, [project], params) {
         h("td", {}, fmtDuration(r.runtime)),
         h("td", {}, (r.tags || []).map((t) => h("span", { class: "tag" }, t))),
         h("td", {}, r.group || ""),
-        state.columns.map((c) => h("td", { class: "num" }, fmt(cell(r, c))))));
-    }
+        state.columns.map((c) => h("td", { class: "num" }, fmt(cell(r, c)))));
+    };
+    const spacer = (px) => h("tr", { class: "spacer", style: { height: `${px}px` } }, h("td", { colspan: cols.length + 1 }));
+    const body = h("tbody", {});
+    const draw = () => {
+      // before its rows are in, the box is only as tall as its header: a window's height is plenty
+      const view = Math.max(tableBox.clientHeight, window.innerHeight || 800);
+      const first = Math.max(0, Math.floor(tableBox.scrollTop / ROW_HEIGHT) - Math.ceil(view / ROW_HEIGHT));
+      const end = Math.min(items.length, first + 3 * Math.ceil(view / ROW_HEIGHT) + 1);
+      clear(body, first ? spacer(first * ROW_HEIGHT) : null, items.slice(first, end).map(rowOf),
+        end < items.length ? spacer((items.length - end) * ROW_HEIGHT) : null);
+    };
+    let pending = false;
+    tableBox.onscroll = () => {
+      if (pending) return;
+      pending = true;
+      requestAnimationFrame(() => { pending = false; draw(); });
+    };
+    const keep = tableBox.scrollTop;
     clear(tableBox, h("table", { class: "grid" }, h("thead", {}, head), body));
+    tableBox.scrollTop = keep;
+    draw();
   }
 
   // -- the charts -----------------------------------------------------------------------------------
@@ -192,18 +225,14 @@ export async function projectPage(main, [project], params) {
     grid.setMetrics(metrics);
   }
 
-  function onSettings(s, what) {
-    grid.settings = s;
-    grid.reload();
-    grid.restyle();
-  }
+  const onSettings = (s, what) => grid.apply(s, what);
 
   // One request per chart, whatever the number of runs (overlay): each run's buckets of this metric.
   async function loadSeries(metric, xAxis, range) {
     const rows = selectedRows();
     if (!rows.length) return [];
     const ids = rows.map((r) => r.id);
-    const out = await get(`/projects/${P}/overlay`, { key: metric.name, runs: ids, buckets: BUCKETS, x_axis: xAxis,
+    const out = await get(`/projects/${P}/overlay`, { key: metric.name, runs: ids, buckets: bucketsFor(ids.length), x_axis: xAxis,
       min_step: range ? range.min_step : undefined, max_step: range ? range.max_step : undefined });
     const series = rows.map((r, i) => (out.runs[r.id] ? fromBuckets(out.runs[r.id], runLabel(r), i) : null)).filter(Boolean);
     if (!state.groupBy) return series;

@@ -3,7 +3,7 @@
 // the new bytes of their files.
 
 import { get, text, rawUrl } from "./api.js";
-import { h, clear, link, fmt, fmtTime, fmtDuration, badge, kvTable, flatten } from "./dom.js";
+import { h, clear, link, fmt, fmtTime, fmtDuration, fmtBytes, badge, kvTable, flatten } from "./dom.js";
 import { setCrumbs } from "./app.js";
 import { color, fromBuckets, Chart } from "./chart.js";
 import { ChartGrid, controls, defaultSettings } from "./grid.js";
@@ -59,7 +59,7 @@ export async function runPage(main, [project, id], params) {
       }
       return [fromBuckets(b, label, 0)];
     } });
-    bar.append(controls(settings, metrics.map((m) => m.name), (s) => { first = null; grid.settings = s; grid.reload(); grid.restyle(); }));
+    bar.append(controls(settings, metrics.map((m) => m.name), (s, what) => { if (what === "x") first = null; grid.apply(s, what); }));
     grid.setMetrics(metrics);
     stops.push(() => grid.destroy());
     if (live) {
@@ -202,17 +202,10 @@ function filesTab(doc, meta) {
     h("thead", {}, h("tr", {}, h("th", {}, "name"), h("th", {}, "size"), h("th", {}, "updated"), h("th", {}, ""))),
     h("tbody", {}, files.map((f) => h("tr", {},
       h("td", {}, h("a", { href: rawUrl(meta.raw, f.name), target: "_blank", rel: "noopener" }, f.name)),
-      h("td", { class: "num" }, bytesText(f.size)),
+      h("td", { class: "num" }, fmtBytes(f.size)),
       h("td", {}, f.updated_at ? new Date(f.updated_at).toLocaleString() : ""),
       h("td", {}, h("a", { href: rawUrl(meta.raw, f.name, true) }, "download"))))));
 }
 
-function bytesText(n) {
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = n, i = -1;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
-  return `${v.toFixed(1)} ${units[i]}`;
-}
 
 export { fmt };

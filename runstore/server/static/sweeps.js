@@ -6,10 +6,10 @@
 // sweep's project filtered to the sweep (each run's flattened config and summary in one go).
 
 import { get } from "./api.js";
-import { h, clear, link, fmt, fmtTime, fmtDuration, flatten } from "./dom.js";
+import { h, svg, clear, link, fmt, fmtTime, fmtDuration, flatten } from "./dom.js";
 import { setCrumbs } from "./app.js";
+import { hexRgb } from "./chart.js";
 
-const SVG_NS = "http://www.w3.org/2000/svg";
 const TOP_N = 10;
 const LIVE_MS = 5000;
 const LIVE_STATES = new Set(["PENDING", "RUNNING", "PAUSED"]);
@@ -17,26 +17,6 @@ const LIVE_STATES = new Set(["PENDING", "RUNNING", "PAUSED"]);
 const RAMP = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725"];
 const NO_METRIC = "#b8bcc4";
 
-// An SVG element (dom.js's h() makes HTML ones); text only, as everywhere.
-export function svg(tag, attrs, ...children) {
-  const el = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (k === "dataset") Object.assign(el.dataset, v);
-    else el.setAttribute(k, String(v));
-  }
-  for (const c of children.flat()) {
-    if (c === undefined || c === null || c === false) continue;
-    el.append(c instanceof Node ? c : String(c));
-  }
-  return el;
-}
-
-function hexRgb(hex) {
-  const n = parseInt(hex.slice(1), 16);
-  return [n >> 16, (n >> 8) & 255, n & 255];
-}
 
 // t in [0, 1] -> a color of the ramp
 export function rampColor(t) {
