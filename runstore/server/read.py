@@ -500,30 +500,37 @@ def scan_page(
             base, rest = base + start, data[start:]
 
 
+def project_of(project: str, token: Token | None) -> str:
+    """`project`, refused when it names nothing a store can hold (404) or `token` does not reach it (403)."""
+    if not L.valid_name(project):
+        raise ApiError(404, "not_found", f"no project {project[:100]!r}")
+    if not may_touch(token, f"{L.PROJECTS_DIR}/{project}"):
+        raise ApiError(403, "forbidden", f"this token is for project {token.project!r} only")  # type: ignore[union-attr]
+    return project
+
+
+def find_run(api: Api, srv: Server, project: str, run_id: str) -> Run:
+    """Run `run_id` of `project` (whose access was checked), or a 404 naming it."""
+    if not L.valid_name(run_id):
+        raise ApiError(404, "not_found", f"no run {run_id[:100]!r} in project {project!r}")
+    ref = srv.store.find_run_by_id(run_id, project)
+    if ref is None:
+        raise ApiError(404, "not_found", f"no run {run_id!r} in project {project!r}")
+    st = load_run(ref)
+    if not st.info:
+        raise ApiError(404, "not_found", f"run {project}/{run_id} has no records yet")
+    return Run(api, st)
+
+
 # -- routes ------------------------------------------------------------------------------------------------
 def install(app: FastAPI, srv: Server) -> None:
     """Add the read routes to `app` (create_app calls this)."""
     api = Api(store=srv.store)
     charts = app.state.charts = Charts()
 
-    def project_of(project: str, token: Token | None) -> str:
-        if not L.valid_name(project):  # names nothing the store can hold
-            raise ApiError(404, "not_found", f"no project {project[:100]!r}")
-        if not may_touch(token, f"{L.PROJECTS_DIR}/{project}"):
-            raise ApiError(403, "forbidden", f"this token is for project {token.project!r} only")  # type: ignore[union-attr]
-        return project
-
     def load(project: str, run_id: str, token: Token | None) -> Run:
         project_of(project, token)
-        if not L.valid_name(run_id):
-            raise ApiError(404, "not_found", f"no run {run_id[:100]!r} in project {project!r}")
-        ref = srv.store.find_run_by_id(run_id, project)
-        if ref is None:
-            raise ApiError(404, "not_found", f"no run {run_id!r} in project {project!r}")
-        st = load_run(ref)
-        if not st.info:
-            raise ApiError(404, "not_found", f"run {project}/{run_id} has no records yet")
-        return Run(api, st)
+        return find_run(api, srv, project, run_id)
 
     def listing(project: str | None, filters: Any, order: str, per_page: int, offset: int) -> dict[str, Any]:
         with paused():  # thousands of runs: see base/gcpause.py
@@ -719,4 +726,14 @@ def install(app: FastAPI, srv: Server) -> None:
         return JsonBody(await work(run))
 
 
-__all__ = ["install", "run_doc", "sweep_doc", "scan_page", "JsonBody", "Charts", "Columns"]
+__all__ = [
+    "install",
+    "run_doc",
+    "sweep_doc",
+    "scan_page",
+    "JsonBody",
+    "Charts",
+    "Columns",
+    "project_of",
+    "find_run",
+]

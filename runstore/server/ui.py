@@ -38,9 +38,9 @@ from ..store import layout as L
 from ..store.history import flatten
 from ..store.index import load_states
 from ..store.query import parse_filter, select
-from ..store.runs import RunState, load_run
-from .app import STORE_URL, ApiError, Server, may_touch
-from .read import JsonBody, route
+from ..store.runs import RunState
+from .app import STORE_URL, ApiError, Server
+from .read import JsonBody, find_run, project_of, route
 
 STATIC = Path(__file__).parent / "static"
 MAX_OVERLAY = 500  # runs in one overlay request
@@ -228,23 +228,10 @@ def install(app: FastAPI, srv: Server) -> None:
         return FileResponse(p, media_type=kind, headers={"Cache-Control": "no-cache"})
 
     def load(project: str, run_id: str) -> Run:
-        if not L.valid_name(run_id):
-            raise ApiError(404, "not_found", f"no run {run_id[:100]!r} in project {project!r}")
-        ref = srv.store.find_run_by_id(run_id, project)
-        if ref is None:
-            raise ApiError(404, "not_found", f"no run {run_id!r} in project {project!r}")
-        st = load_run(ref)
-        if not st.info:
-            raise ApiError(404, "not_found", f"run {project}/{run_id} has no records yet")
-        return Run(api, st)
+        return find_run(api, srv, project, run_id)
 
     def project_ok(request: Request, project: str) -> str:
-        token = srv.authenticate(request, "read")
-        if not L.valid_name(project):  # names nothing the store can hold
-            raise ApiError(404, "not_found", f"no project {project[:100]!r}")
-        if not may_touch(token, f"{L.PROJECTS_DIR}/{project}"):
-            raise ApiError(403, "forbidden", f"this token is for project {token.project!r} only")  # type: ignore[union-attr]
-        return project
+        return project_of(project, srv.authenticate(request, "read"))
 
     common: dict[str, Any] = {"response_class": JsonBody, "tags": ["dashboard"]}
     run_path = route("projects", "{project}", "runs", "{run_id}")

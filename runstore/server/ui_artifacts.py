@@ -33,7 +33,7 @@ from ..store import layout as L
 from ..store.query import iso
 from ..store.runs import load_run
 from .app import ApiError, Server, may_touch
-from .read import JsonBody, ReadError, route, work
+from .read import JsonBody, ReadError, project_of, route, work
 from .tokens import Token
 
 MAX_ENTRIES = 10_000  # manifest entries in one page
@@ -333,10 +333,7 @@ def install(app: FastAPI, srv: Server) -> None:
 
     def project_ok(request: Request, project: str) -> Token | None:
         token = srv.authenticate(request, "read")
-        if not L.valid_name(project):  # names nothing the store can hold
-            raise ApiError(404, "not_found", f"no project {project[:100]!r}")
-        if not may_touch(token, f"{L.PROJECTS_DIR}/{project}"):
-            raise ApiError(403, "forbidden", f"this token is for project {token.project!r} only")  # type: ignore[union-attr]
+        project_of(project, token)
         return token
 
     @app.get(route(L.PROJECTS_DIR, "{project}", NOUN), response_model=CollectionsOut, **common)
