@@ -30,6 +30,7 @@ from bayes import bench_bayes  # bench/bayes.py: bayes search vs W&B's sweep eng
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from ui import bench_ui  # bench/ui.py: the dashboard in chromium, and TensorBoard on the same run
 from workloads import KEYS  # the metric names every workload logs
 
 BENCH = Path(__file__).resolve().parent
@@ -2052,6 +2053,7 @@ def main() -> int:
             ("artifacts", lambda: bench_artifacts(sz, tmp, have_wb, details)),
             ("server_ingest", lambda: bench_server_ingest(sz, tmp, details)),
             ("server_read", lambda: bench_server_read(sz, tmp, details)),
+            ("ui", lambda: bench_ui(sz is QUICK, tmp, details, Row, step, cached_dataset, base_env)),
         ):
             if a.only and name not in a.only:
                 continue

@@ -192,6 +192,7 @@ export async function projectPage(main, [project], params) {
       pending = true;
       requestAnimationFrame(() => { pending = false; draw(); });
     };
+    tableBox.dataset.runs = String(order.length);  // the rows the table holds (the DOM has those in view)
     const keep = tableBox.scrollTop;
     clear(tableBox, h("table", { class: "grid" }, h("thead", {}, head), body));
     tableBox.scrollTop = keep;
