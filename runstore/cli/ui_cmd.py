@@ -64,7 +64,7 @@ def ui(
     port = sock.getsockname()[1]
     # on loopback, only requests that name a loopback host: a page of another site whose name resolves
     # to 127.0.0.1 (DNS rebinding) is refused before any route reads the store
-    hosts = [f"{h}" for h in ("127.0.0.1", "localhost", "[::1]", "::1")] if local else None
+    hosts = ["127.0.0.1", "localhost", "[::1]", "::1"] if local else None
     app = create_app(store.root, auth=not local, read_only=True, hosts=hosts)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"

@@ -106,24 +106,18 @@ def chartable(run: Run, columns: dict[str, Any]) -> dict[str, Any]:
     metrics: list[dict[str, Any]] = []
     media: dict[str, str] = {}
     for key, col in columns.items():
-        if key.startswith("_") and key not in ("_runtime", "_timestamp"):
+        if key.startswith("_"):  # _step, _runtime, _timestamp: the x axes, not charts
             continue
-        if col.dtype.kind in "iuf":
-            numeric = True
-        elif col.dtype.kind == "O":
-            numeric = False
-            for v in col:
-                if type(v) in (int, float):
-                    numeric = True
-                    break
-                if isinstance(v, list) and v and isinstance(v[0], dict):
-                    v = v[0]  # a list of references (several plotly figures, say): their type
-                if isinstance(v, dict) and isinstance(v.get("_type"), str):
-                    media[key] = v["_type"]
-                    break
-        else:
-            numeric = False
-        if not numeric or key in ("_runtime", "_timestamp"):
+        numeric = col.dtype.kind in "iuf"
+        if col.dtype.kind == "O":
+            # a mixed column is what its first value is (a million strings are not read to the end)
+            v = next((x for x in col if x is not None), None)
+            if isinstance(v, list) and v and isinstance(v[0], dict):
+                v = v[0]  # a list of references (several plotly figures, say): their type
+            if isinstance(v, dict) and isinstance(v.get("_type"), str):
+                media[key] = v["_type"]
+            numeric = type(v) in (int, float)
+        if not numeric:
             continue
         d = defs.lookup(key)
         entry: dict[str, Any] = {"name": key}
