@@ -1,7 +1,7 @@
 // The dashboard: a router over the location hash and the pages. Pages build the DOM with dom.js (text
 // only, never HTML from data) and read the JSON API (api.js); charts are chart.js over uPlot.
 
-import { get, ApiError } from "./api.js";
+import { ApiError } from "./api.js";
 import { h, clear, link } from "./dom.js";
 
 const main = document.getElementById("main");
@@ -63,4 +63,3 @@ async function route() {
 window.addEventListener("hashchange", route);
 route();
 
-export { get };

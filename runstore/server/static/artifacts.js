@@ -7,7 +7,7 @@
 // #/p/{project}/artifacts?c=NAME&v=vN      ... and that version
 
 import { get } from "./api.js";
-import { h, svg, clear, link, fmt, fmtTime, fmtBytes, kvTable } from "./dom.js";
+import { h, svg, clear, link, fmtTime, fmtBytes, kvTable } from "./dom.js";
 import { setCrumbs, showError } from "./app.js";
 
 const PAGE = 500;  // manifest entries per request

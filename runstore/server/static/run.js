@@ -2,13 +2,12 @@
 // system metrics, the console, files and media. A live run's charts, console and system metrics follow
 // the new bytes of their files.
 
-import { get, text, rawUrl } from "./api.js";
-import { h, clear, link, fmt, fmtTime, fmtDuration, fmtBytes, badge, kvTable, flatten } from "./dom.js";
+import { get, text, rawUrl, jsonLines } from "./api.js";
+import { h, clear, link, fmtTime, fmtDuration, fmtBytes, badge, kvTable, flatten } from "./dom.js";
 import { setCrumbs } from "./app.js";
 import { color, fromBuckets, Chart } from "./chart.js";
 import { ChartGrid, controls, defaultSettings } from "./grid.js";
 import { Follow } from "./live.js";
-import { jsonLines } from "./api.js";
 
 const TABS = [["charts", "Charts"], ["overview", "Overview"], ["system", "System"], ["console", "Console"],
   ["files", "Files"], ["media", "Media"]];
@@ -208,4 +207,3 @@ function filesTab(doc, meta) {
 }
 
 
-export { fmt };
