@@ -508,3 +508,32 @@ def test_a_live_runs_media_panel_shows_new_steps(ui, tmp_path, page, page_errors
         proc.kill()
         proc.wait()
     assert page_errors == []
+
+
+def test_a_live_run_grows_on_the_project_page_and_its_badge_settles(ui, tmp_path, page, page_errors):
+    env = clean_child_env(tmp_path)
+    script = tmp_path / "short_live.py"
+    script.write_text(LIVE_SCRIPT.format(dir=str(tmp_path)).replace("range(10_000)", "range(120)"))
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL)
+    try:
+        runs = tmp_path / ".wandb" / "projects" / "live" / "runs"
+        deadline = time.monotonic() + 20
+        while not (runs.is_dir() and any((p / "history.jsonl").exists() for p in runs.iterdir())):
+            assert time.monotonic() < deadline and proc.poll() is None, "the live run did not start"
+            time.sleep(0.1)
+        page.goto(ui(tmp_path / ".wandb") + "#/p/live")
+        page.wait_for_selector(".runs-table .badge.state-running")
+        loaded(page, "loss")
+        first = chart(page, "loss")["points"]
+        page.wait_for_function(
+            "(n) => Number(document.querySelector(\".chart[data-title='loss']\").dataset.points) >= n + 10",
+            arg=first,
+            timeout=5000,
+        )
+        assert proc.wait(timeout=30) == 0  # the run ends (120 steps of 0.05 s)
+        page.wait_for_selector(".runs-table .badge.state-finished", timeout=10_000)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert page_errors == []
