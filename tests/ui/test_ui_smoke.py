@@ -4,6 +4,7 @@ the process behaves (Ctrl-C, a busy port, a public address, foreign Host headers
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -118,3 +119,25 @@ def test_writes_are_refused(ui, demo_store):
     r = httpx.put(base + "api/v1/store/x", content=b"hello")
     assert r.status_code == 403, r.text[:300]
     assert not (demo_store / "x").exists()
+
+
+def test_open_launches_the_browser_on_the_url(ui, demo_store, tmp_path, monkeypatch):
+    """`--open`: the user's browser (Python's webbrowser, which honours $BROWSER) gets the URL printed."""
+    opened = tmp_path / "opened.txt"
+    fake = tmp_path / "fake-browser"
+    fake.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("BROWSER", str(fake))
+    base = ui(demo_store, "--open")
+    deadline = time.monotonic() + 10
+    while not opened.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert opened.read_text().strip() == base
+
+
+def test_a_directory_without_a_store_is_one_line(tmp_path):
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    p = _cli(tmp_path, "--dir", str(empty / "missing"), "--port", "0")
+    assert p.returncode != 0
+    assert "no store" in _one_line(p.stderr)
