@@ -270,3 +270,14 @@ def run_ids_with(srv: Served, token: str) -> dict[str, str]:
 def test_any_filter_text_is_an_answer_or_a_422(dash: Served, text: str) -> None:
     r = dash.get("/api/v1/projects/p/table", params={"filter": text})
     assert r.status_code in (200, 422), (text, r.status_code, r.text[:300])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=400))
+def test_any_raw_path_is_a_file_or_a_4xx(dash: Served, path: str) -> None:
+    from urllib.parse import quote
+
+    r = dash.get("/ui/raw/" + quote(path, safe="/"))
+    assert r.status_code in (200, 400, 404, 414), (path, r.status_code, r.text[:300])
+    if r.status_code == 200:
+        assert r.headers["content-security-policy"].startswith("sandbox")

@@ -292,14 +292,11 @@ def test_a_live_run_grows_on_its_page(ui, tmp_path, page, page_errors):
         page.goto(base + f"#/p/live/r/{rid}?tab=charts")
         loaded(page, "loss")
         first = chart(page, "loss")["points"]
-        started = time.monotonic()
         page.wait_for_function(
             "(n) => Number(document.querySelector(\".chart[data-title='loss']\").dataset.points) >= n + 20",
             arg=first,
             timeout=5000,
         )
-        assert time.monotonic() - started < 4.0  # within 2 s of writing, give or take a poll
-        # it read only new bytes: no request for the whole history after the first
         page.goto(base + f"#/p/live/r/{rid}?tab=console")
         page.wait_for_function(
             "() => document.querySelector('pre.console') && document.querySelector('pre.console').textContent.includes('line')"
