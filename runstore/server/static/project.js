@@ -65,7 +65,6 @@ export async function projectPage(main, [project], params) {
       fillChoosers();
       refreshCharts();  // the charts' requests leave before the table is laid out
       renderTable();
-      followLive();
     } catch (e) {
       showError(tableBox, e);
     }
@@ -215,7 +214,8 @@ export async function projectPage(main, [project], params) {
   }
 
   let metricNames = [];
-  function refreshCharts() {
+  async function refreshCharts() {
+    await noteLive();  // where a live run's history ends before its charts are read: no rows between
     const rows = selectedRows();
     const metrics = metricsOf(rows);
     const names = metrics.map((m) => m.name);
@@ -224,6 +224,7 @@ export async function projectPage(main, [project], params) {
       clear(settingsBox, controls(state.settings, names, onSettings));
     }
     grid.setMetrics(metrics);
+    followLive();
   }
 
   const onSettings = (s, what) => grid.apply(s, what);
@@ -251,15 +252,23 @@ export async function projectPage(main, [project], params) {
   // A running run's new history rows are read from where the charts' data ended (byte offsets), not
   // the whole history again; the table is re-read every few seconds while any run is live.
   const follows = new Map();
+  const ends = new Map();  // run id -> its history's {url, size} taken before its charts were read
+  const liveSelected = () => state.rows.filter((r) => LIVE_STATES.has(r.state) && state.selected.has(r.id));
+  async function noteLive() {
+    await Promise.all(liveSelected().filter((r) => !ends.has(r.id)).map(async (r) => {
+      const m = await get(`/projects/${P}/runs/${encodeURIComponent(r.id)}/metrics`).catch(() => null);
+      if (m) ends.set(r.id, m.files.history);
+    }));
+  }
+
   let tableTimer = null;
-  async function followLive() {
-    const live = state.rows.filter((r) => LIVE_STATES.has(r.state) && state.selected.has(r.id));
+  function followLive() {
+    const live = liveSelected();
     for (const [id, f] of follows) if (!live.some((r) => r.id === id)) { f.stop(); follows.delete(id); }
     for (const r of live) {
-      if (follows.has(r.id)) continue;
-      const m = await get(`/projects/${P}/runs/${encodeURIComponent(r.id)}/metrics`).catch(() => null);
-      if (!m || follows.has(r.id)) continue;
-      follows.set(r.id, new Follow(m.files.history.url, m.files.history.size || 0, {
+      const end = ends.get(r.id);
+      if (follows.has(r.id) || !end) continue;
+      follows.set(r.id, new Follow(end.url, end.size || 0, {
         onRows: (rows) => { if (!state.groupBy) grid.appendRows(runLabel(r), rows, (row) => row._timestamp - r.created); },
       }));
     }
