@@ -476,7 +476,10 @@ import runstore as wandb
 run = wandb.init(project="live", dir={dir!r})
 for step in range(10_000):
     shade = (step * 40) % 256
-    wandb.log({{"img": wandb.Image(np.full((8, 8, 3), shade, dtype=np.uint8)), "loss": 1 / (step + 1)}})
+    row = {{"img": wandb.Image(np.full((8, 8, 3), shade, dtype=np.uint8)), "loss": 1 / (step + 1)}}
+    if step >= 40:  # a media key logged for the first time while the page is open (12 s in)
+        row["late"] = wandb.Histogram(np.arange(step))
+    wandb.log(row)
     time.sleep(0.3)
 """
 
@@ -501,6 +504,8 @@ def test_a_live_runs_media_panel_shows_new_steps(ui, tmp_path, page, page_errors
             arg=first,
             timeout=6000,
         )
+        assert page.locator(".media-panel[data-key='late']").count() == 0
+        page.wait_for_selector(".media-panel[data-key='late'] .media-view[data-shown]", timeout=25_000)
     finally:
         proc.kill()
         proc.wait()

@@ -74,22 +74,36 @@ export async function runPage(main, [project, id], params) {
   } else if (tab === "files") {
     body.append(filesTab(doc, meta));
   } else if (tab === "media") {
-    if (!meta.media.length) body.append(h("p", { class: "muted" }, "No media logged."));
+    const none = h("p", { class: "muted" }, "No media logged.");
+    if (!meta.media.length) body.append(none);
     const { mediaPanel } = await import("./media.js");
-    // a live run's new rows, read once for all the panels
     const listeners = [];
-    if (live) {
-      const f = new Follow(meta.files.history.url, meta.files.history.size || 0, { onRows: (rows) => listeners.forEach((fn) => fn(rows)) });
-      stops.push(() => f.stop());
-    }
     const subscribe = live ? (fn) => listeners.push(fn) : null;
-    for (const m of meta.media) {
-      const el = h("section", { class: "media-panel", dataset: { key: m.key, type: m.type } }, h("h3", {}, m.key));
+    const shown = new Set();
+    const panel = (key, type) => {
+      shown.add(key);
+      none.remove();
+      const el = h("section", { class: "media-panel", dataset: { key, type } }, h("h3", {}, key));
       body.append(el);
       const inner = h("div", {});
       el.append(inner);
-      mediaPanel(inner, { project, run: id, key: m.key, type: m.type, raw: meta.raw, live, doc, subscribe }).then((done) => stops.push(done), (e) =>
+      mediaPanel(inner, { project, run: id, key, type, raw: meta.raw, live, doc, subscribe }).then((done) => stops.push(done), (e) =>
         inner.append(h("p", { class: "error" }, String(e.message || e))));
+    };
+    meta.media.forEach((m) => panel(m.key, m.type));
+    if (live) {
+      // a live run's new rows, read once for all the panels; a key logged for the first time gets its
+      // panel (which reads its values so far, then follows them too)
+      const f = new Follow(meta.files.history.url, meta.files.history.size || 0, { onRows: (rows) => {
+        listeners.forEach((fn) => fn(rows));
+        for (const row of rows) {
+          for (const [k, v] of Object.entries(flatten(row))) {
+            const ref = Array.isArray(v) ? v[0] : v;
+            if (!shown.has(k) && ref && typeof ref === "object" && typeof ref._type === "string") panel(k, ref._type);
+          }
+        }
+      } });
+      stops.push(() => f.stop());
     }
   }
   return () => stops.forEach((f) => f());
