@@ -26,6 +26,7 @@ for i, (lr, arch) in enumerate([(0.01, "mlp"), (0.05, "cnn"), (0.1, "mlp")]):
     for step in range(3000):
         loss = math.exp(-lr * step / 30) + (40.0 if step == 1234 else 0.0)
         wandb.log({{"loss": loss, "acc": 1 - math.exp(-lr * step / 30), "secret": step}})
+    run.summary["best_acc"] = 0.9  # a summary value with no history
     run.finish()
 """
 
@@ -68,8 +69,10 @@ def test_project_page_table_and_overlaid_charts(ui, tmp_path, page, page_errors,
     assert page.locator(".runs-table img").count() == 0
     loaded(page, "loss")
     loaded(page, "acc")
-    titles = page.eval_on_selector_all(".chart", "els => els.map(e => e.dataset.title)")
-    assert sorted(titles) == ["acc", "loss"]  # `secret` is define_metric(hidden=True)
+    # `secret` is define_metric(hidden=True); `best_acc` was set in the summary, never logged
+    page.wait_for_selector(".chart[data-title='best_acc'][data-loaded='1']", state="attached")
+    titles = page.eval_on_selector_all(".chart:not([hidden])", "els => els.map(e => e.dataset.title)")
+    assert sorted(titles) == ["acc", "loss"]
     loss = chart(page, "loss")
     assert loss["series"] == 3
     assert loss["points"] == 3 * 1000  # 3,000 steps each, as 1,000 buckets per run

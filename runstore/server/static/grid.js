@@ -81,6 +81,8 @@ export class ChartGrid {
       chart.opts.timeX = x === "_timestamp";
       chart.setSeries(series);
       chart.el.dataset.loaded = "1";
+      // a summary value set by hand (run.summary["best"] = ...) is no history: no chart to show
+      chart.el.hidden = !range && !series.some((s) => s.x.length);
     } catch (e) {
       chart.plot.replaceChildren(h("p", { class: "error" }, String(e.message || e)));
     } finally {
