@@ -10,20 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# one reading of a history column as numbers, and one cut into equal-count buckets: the pyramids' too
+from ..store.pyramid import equal_count, numeric
+
 MAX_BUCKETS = 100_000
-
-
-def numeric(arr: Any) -> Any:
-    """A history column as float64, NaN where a cell is missing or not a number (bools included)."""
-    import numpy as np
-
-    if arr.dtype.kind in "iuf":
-        return arr.astype(np.float64, copy=False)
-    if arr.dtype.kind == "O":
-        return np.fromiter(
-            (v if type(v) in (int, float) else np.nan for v in arr), dtype=np.float64, count=len(arr)
-        )
-    return np.full(len(arr), np.nan)
 
 
 def step_mask(cols: dict[str, Any], n: int, min_step: int | None, max_step: int | None) -> Any:
@@ -42,16 +32,6 @@ def step_mask(cols: dict[str, Any], n: int, min_step: int | None, max_step: int 
     if max_step is not None:
         mask &= s < max_step
     return mask
-
-
-def bucket_bounds(m: int, buckets: int) -> tuple[Any, Any]:
-    """Start and end (exclusive) indices of min(buckets, m) consecutive runs covering range(m)."""
-    import numpy as np
-
-    n = min(buckets, m)
-    starts = (np.arange(n, dtype=np.int64) * m) // n
-    ends = np.append(starts[1:], m)
-    return starts, ends
 
 
 def downsample(
@@ -85,20 +65,8 @@ def downsample(
         else:
             idx = np.flatnonzero(ok)
             vv, xs = src[idx], xs_all[idx]
-        if not len(vv):
-            out[key] = {k: [] for k in ("x", "x_end", "first", "min", "max", "last", "count")}
-            continue
-        starts, ends = bucket_bounds(len(vv), buckets)
-        out[key] = {
-            "x": xs[starts].tolist(),
-            "x_end": xs[ends - 1].tolist(),
-            "first": vv[starts].tolist(),
-            "min": np.minimum.reduceat(vv, starts).tolist(),
-            "max": np.maximum.reduceat(vv, starts).tolist(),
-            "last": vv[ends - 1].tolist(),
-            "count": (ends - starts).tolist(),
-        }
+        out[key] = equal_count(xs, vv, buckets)
     return out
 
 
-__all__ = ["downsample", "numeric", "bucket_bounds", "MAX_BUCKETS"]
+__all__ = ["downsample", "numeric", "MAX_BUCKETS"]

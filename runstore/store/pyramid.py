@@ -54,8 +54,8 @@ KEYS = ("x", "x_end", "first", "min", "max", "last", "count")
 
 
 def numeric(arr: Any) -> Any:
-    """A history column as float64, NaN where a cell is missing or not a number (bools included): the
-    same reading as api/_downsample.numeric, which this layer cannot import."""
+    """A history column as float64, NaN where a cell is missing or not a number (bools included); what
+    api/_downsample charts too."""
     import numpy as np
 
     if arr.dtype.kind in "iuf":
