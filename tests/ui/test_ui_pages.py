@@ -4,10 +4,12 @@ the compare page, a live run growing, and names that look like HTML shown as tex
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from conftest import clean_child_env
@@ -275,22 +277,29 @@ for step in range(10_000):
 """
 
 
-def test_a_live_run_grows_on_its_page(ui, tmp_path, page, page_errors):
+@contextlib.contextmanager
+def live_run(tmp_path: Path, script: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """A training script of project `live` running in the background, once its history exists: (its
+    process, its run id). Killed at the end if it is still running."""
+    path = tmp_path / "live.py"
+    path.write_text(script.format(dir=str(tmp_path)))
     env = clean_child_env(tmp_path)
-    script = tmp_path / "live.py"
-    script.write_text(LIVE_SCRIPT.format(dir=str(tmp_path)))
-    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, str(path)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL)
     try:
         runs = tmp_path / ".wandb" / "projects" / "live" / "runs"
         deadline = time.monotonic() + 20
-        while not (
-            runs.is_dir()
-            and any(runs.iterdir())
-            and any((p / "history.jsonl").exists() for p in runs.iterdir())
-        ):
+        while not (runs.is_dir() and any((p / "history.jsonl").exists() for p in runs.iterdir())):
             assert time.monotonic() < deadline and proc.poll() is None, "the live run did not start"
             time.sleep(0.1)
-        rid = next(runs.iterdir()).name
+        yield proc, next(runs.iterdir()).name
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_a_live_run_grows_on_its_page(ui, tmp_path, page, page_errors):
+    with live_run(tmp_path, LIVE_SCRIPT) as (_, rid):
         base = ui(tmp_path / ".wandb")
         page.goto(base + f"#/p/live/r/{rid}?tab=charts")
         loaded(page, "loss")
@@ -310,37 +319,17 @@ def test_a_live_run_grows_on_its_page(ui, tmp_path, page, page_errors):
             arg=n0,
             timeout=5000,
         )
-    finally:
-        proc.kill()
-        proc.wait()
     assert page_errors == []
 
 
 def test_live_charts_read_only_the_new_bytes(ui, tmp_path, page):
-    env = clean_child_env(tmp_path)
-    script = tmp_path / "live.py"
-    script.write_text(LIVE_SCRIPT.format(dir=str(tmp_path)))
-    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL)
     requests: list[tuple[str, str | None]] = []
-    try:
-        runs = tmp_path / ".wandb" / "projects" / "live" / "runs"
-        deadline = time.monotonic() + 20
-        while not (
-            runs.is_dir()
-            and any(runs.iterdir())
-            and any((p / "history.jsonl").exists() for p in runs.iterdir())
-        ):
-            assert time.monotonic() < deadline and proc.poll() is None, "the live run did not start"
-            time.sleep(0.1)
-        rid = next(runs.iterdir()).name
+    with live_run(tmp_path, LIVE_SCRIPT) as (_, rid):
         base = ui(tmp_path / ".wandb")
         page.on("request", lambda r: requests.append((r.url, r.headers.get("range"))))
         page.goto(base + f"#/p/live/r/{rid}?tab=charts")
         loaded(page, "loss")
         page.wait_for_timeout(3500)
-    finally:
-        proc.kill()
-        proc.wait()
     tails = [(u, rng) for u, rng in requests if u.endswith("/history.jsonl")]
     assert len(tails) >= 2, requests
     starts = [int(rng.split("=")[1].rstrip("-")) for _, rng in tails]
@@ -380,9 +369,6 @@ def test_unknown_pages_and_runs_say_so(ui, demo_store, page, page_errors):
     page.wait_for_selector("main .error")
     assert "no run" in page.locator("main .error").text_content()
     assert any("404" in e for e in page_errors)
-
-
-_ = Path
 
 
 def test_system_metrics_tab_charts_each_sampled_key(ui, tmp_path, page, page_errors):
@@ -488,17 +474,7 @@ for step in range(10_000):
 
 
 def test_a_live_runs_media_panel_shows_new_steps(ui, tmp_path, page, page_errors):
-    env = clean_child_env(tmp_path)
-    script = tmp_path / "live_media.py"
-    script.write_text(LIVE_MEDIA_SCRIPT.format(dir=str(tmp_path)))
-    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL)
-    try:
-        runs = tmp_path / ".wandb" / "projects" / "live" / "runs"
-        deadline = time.monotonic() + 20
-        while not (runs.is_dir() and any((p / "history.jsonl").exists() for p in runs.iterdir())):
-            assert time.monotonic() < deadline and proc.poll() is None, "the live run did not start"
-            time.sleep(0.1)
-        rid = next(runs.iterdir()).name
+    with live_run(tmp_path, LIVE_MEDIA_SCRIPT) as (_, rid):
         page.goto(ui(tmp_path / ".wandb") + f"#/p/live/r/{rid}?tab=media")
         page.wait_for_selector(".media-view[data-key='img'][data-shown]")
         first = int(page.get_attribute(".media-view[data-key='img']", "data-shown"))
@@ -509,23 +485,11 @@ def test_a_live_runs_media_panel_shows_new_steps(ui, tmp_path, page, page_errors
         )
         assert page.locator(".media-panel[data-key='late']").count() == 0
         page.wait_for_selector(".media-panel[data-key='late'] .media-view[data-shown]", timeout=25_000)
-    finally:
-        proc.kill()
-        proc.wait()
     assert page_errors == []
 
 
 def test_a_live_run_grows_on_the_project_page_and_its_badge_settles(ui, tmp_path, page, page_errors):
-    env = clean_child_env(tmp_path)
-    script = tmp_path / "short_live.py"
-    script.write_text(LIVE_SCRIPT.format(dir=str(tmp_path)).replace("range(10_000)", "range(120)"))
-    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL)
-    try:
-        runs = tmp_path / ".wandb" / "projects" / "live" / "runs"
-        deadline = time.monotonic() + 20
-        while not (runs.is_dir() and any((p / "history.jsonl").exists() for p in runs.iterdir())):
-            assert time.monotonic() < deadline and proc.poll() is None, "the live run did not start"
-            time.sleep(0.1)
+    with live_run(tmp_path, LIVE_SCRIPT.replace("range(10_000)", "range(120)")) as (proc, _):
         page.goto(ui(tmp_path / ".wandb") + "#/p/live")
         page.wait_for_selector(".runs-table .badge.state-running")
         loaded(page, "loss")
@@ -537,8 +501,4 @@ def test_a_live_run_grows_on_the_project_page_and_its_badge_settles(ui, tmp_path
         )
         assert proc.wait(timeout=30) == 0  # the run ends (120 steps of 0.05 s)
         page.wait_for_selector(".runs-table .badge.state-finished", timeout=10_000)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert page_errors == []
