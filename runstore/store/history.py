@@ -204,12 +204,18 @@ def _save_cache(path: Path, cols: dict[str, Any], rows: int, nbytes: int, head: 
     # `ino` notices a history file replaced under the same name (format 1's rewind did that).
     meta = {"version": 1, "bytes": nbytes, "rows": rows, "head": head.hex(), "ino": ino, "columns": columns}
     arrays["__meta__"] = np.frombuffer(orjson.dumps(meta), dtype=np.uint8)
+    save_npz(path, arrays)
+
+
+def save_npz(path: Path, arrays: dict[str, Any]) -> None:
+    """A derived cache file of numpy arrays, replaced atomically. A failure leaves no file (a read-only
+    store still reads, just without a cache)."""
+    import numpy as np
+
     tmp = tmp_path(path)
     try:
         make_dirs(path.parent)
-        with os.fdopen(
-            jsonl.open_write(tmp, os.O_CREAT | os.O_TRUNC), "wb"
-        ) as f:  # np.savez adds ".npz" to names
+        with os.fdopen(jsonl.open_write(tmp, os.O_CREAT | os.O_TRUNC), "wb") as f:  # savez adds .npz to names
             np.savez(f, **arrays)
         os.replace(tmp, path)
     except OSError:
@@ -217,7 +223,6 @@ def _save_cache(path: Path, cols: dict[str, Any], rows: int, nbytes: int, head: 
             os.unlink(tmp)
         except OSError:
             pass
-        # a read-only store still reads, just without a cache
 
 
 def read_columns(

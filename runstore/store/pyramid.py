@@ -39,7 +39,7 @@ from typing import Any
 import orjson
 
 from . import jsonl
-from .layout import make_dirs, tmp_path
+from .history import save_npz
 
 BASE = 16  # points per bucket of level 0: a query's edge buckets are computed from at most this * FAN**k
 FAN = 4  # buckets of level k per bucket of level k+1: a query returns between 1/FAN of what it asked and all
@@ -481,17 +481,7 @@ def save(path: Path, pyramids: dict[str, Pyramid], rows: int, nbytes: int, head:
         "metrics": metrics,
     }
     arrays["__meta__"] = np.frombuffer(orjson.dumps(meta), dtype=np.uint8)
-    tmp = tmp_path(path)
-    try:
-        make_dirs(path.parent)
-        with os.fdopen(jsonl.open_write(tmp, os.O_CREAT | os.O_TRUNC), "wb") as f:  # savez adds .npz to names
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    save_npz(path, arrays)
 
 
 class Loaded:
