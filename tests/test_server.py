@@ -28,12 +28,10 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from conftest import run_cli
-from remote_servers import free_port
+from remote_servers import ThreadServer, free_port
 
 from runstore.server.app import create_app
-from runstore.server.asgi import protocol
 from runstore.server.tokens import Tokens
 
 HOST = "127.0.0.1"
@@ -44,34 +42,6 @@ PY = sys.executable
 
 
 # -- servers -----------------------------------------------------------------------------------------
-class ThreadServer:
-    """uvicorn serving `app` from a thread of this process, with runstore's protocol."""
-
-    def __init__(self, app: Any, header_timeout: float = 30.0) -> None:
-        self.port = free_port()
-        self.url = f"http://{HOST}:{self.port}"
-        cfg = uvicorn.Config(
-            app,
-            host=HOST,
-            port=self.port,
-            log_level="critical",
-            http=protocol(header_timeout),
-            timeout_keep_alive=30,
-            lifespan="off",
-        )
-        self.server = uvicorn.Server(cfg)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
 @dataclass
 class Served:
     """A served store and its tokens (secrets), by role."""

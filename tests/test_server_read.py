@@ -3,8 +3,6 @@ against a real server on 127.0.0.1: the same user code gives the same answers lo
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from remote_servers import ThreadServer
 
 import runstore
 from runstore.api import Api
@@ -31,18 +30,8 @@ class Served:
     """A runstore server over `root` in a background thread of this process."""
 
     def __init__(self, root: Path) -> None:
-        config = uvicorn.Config(
-            create_app(root, auth=True), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.01)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
+        self.ts = ThreadServer(create_app(root, auth=True))
+        self.url = self.ts.url
         self.tokens = Tokens(root)
 
     def token(self, scope: str = "read", project: str | None = None) -> str:
@@ -53,8 +42,7 @@ class Served:
         return httpx.get(self.url + path, params=params, headers=headers, timeout=30)
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+        self.ts.stop()
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ cookie that only reads). The pages themselves are tested in a real browser in te
 from __future__ import annotations
 
 import math
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +13,11 @@ import pytest
 from conftest import run_script
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from remote_servers import ThreadServer
 
 from runstore.server.app import create_app
 from runstore.server.tokens import Tokens
 from runstore.server.ui import STATIC, content_type
-
-uvicorn = pytest.importorskip("uvicorn")
 
 SCRIPT = """
 import math, subprocess
@@ -47,24 +44,14 @@ class Served:
     """`create_app` under uvicorn in a thread (real HTTP on 127.0.0.1)."""
 
     def __init__(self, root: Path, **kw: Any) -> None:
-        config = uvicorn.Config(
-            create_app(root, **kw), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.01)
-        self.url = f"http://127.0.0.1:{self.server.servers[0].sockets[0].getsockname()[1]}"
+        self.ts = ThreadServer(create_app(root, **kw))
+        self.url = self.ts.url
 
     def get(self, path: str, **kw: Any) -> httpx.Response:
         return httpx.get(self.url + path, timeout=30, **kw)
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+        self.ts.stop()
 
 
 @pytest.fixture(scope="module")
