@@ -268,3 +268,23 @@ def test_any_raw_path_is_a_file_or_a_4xx(dash: Served, path: str) -> None:
     assert r.status_code in (200, 400, 404, 414), (path, r.status_code, r.text[:300])
     if r.status_code == 200:
         assert r.headers["content-security-policy"].startswith("sandbox")
+
+
+def test_column_samples_read_only_the_cache_header_and_agree_with_the_columns(tmp_path: Path) -> None:
+    from runstore.store import jsonl
+    from runstore.store.history import column_samples, read_columns, samples_of
+
+    hist, cache = tmp_path / "history.jsonl", tmp_path / "cache" / "history.npz"
+    rows = [{"_step": i, "loss": 1.0 / (i + 1), "n": i, "tag": "a"} for i in range(25_000)]
+    rows[7]["img"] = {"_type": "image-file", "path": "media/images/x.png"}
+    hist.write_bytes(b"".join(jsonl.encode(r) + b"\n" for r in rows))
+    assert column_samples(hist, cache) is None  # no cache yet
+    cols, _ = read_columns(hist, cache)  # builds it (25,000 rows >= the cache's minimum)
+    got = column_samples(hist, cache)
+    assert got is not None and got == samples_of(cols)
+    assert got["loss"].kind == "f" and got["n"].kind == "i" and got["img"]["_type"] == "image-file"
+    with open(hist, "ab") as f:  # the history grew past what the cache covers: only the columns know
+        f.write(jsonl.encode({"_step": 25_000, "loss": 0.0}) + b"\n")
+    assert column_samples(hist, cache) is None
+    cache.write_bytes(b"PK\x03\x04 not a zip at all")
+    assert column_samples(hist, cache) is None

@@ -42,7 +42,7 @@ from ..errors import Error, RunNotFound, StoreError
 from ..store import jsonl
 from ..store import layout as L
 from ..store import sweeps as S
-from ..store.history import CHUNK, WideHistory, flatten, read_columns
+from ..store.history import CHUNK, WideHistory, column_samples, flatten, read_columns, samples_of
 from ..store.index import load_states
 from ..store.pyramid import HistoryPyramids
 from ..store.pyramid import empty as no_buckets
@@ -212,6 +212,25 @@ class Columns:
                 self._items.move_to_end(key)
                 return hit[1], hit[2]
         cols, n = read_columns(path, st.ref.history_cache(st.history_name))
+        self._keep(key, sig, cols, n)
+        return cols, n
+
+    def samples(self, st: RunState) -> dict[str, Any]:
+        """Each column's dtype, or first value for a column of objects (history.column_samples): from
+        memory, else from the column cache's header, reading the columns only when neither knows."""
+        path = st.history_path
+        try:
+            s = os.stat(path, follow_symlinks=False)
+        except FileNotFoundError:
+            return {}
+        with self._lock:
+            hit = self._items.get(os.fspath(path))
+        if hit is not None and hit[0] == (s.st_size, s.st_mtime_ns, s.st_ino):
+            return samples_of(hit[1])
+        got = column_samples(path, st.ref.history_cache(st.history_name))
+        return got if got is not None else samples_of(self.get(st)[0])
+
+    def _keep(self, key: str, sig: tuple[int, int, int], cols: dict[str, Any], n: int) -> None:
         cells = n * max(1, len(cols))
         if cells <= self.budget:
             with self._lock:
@@ -219,7 +238,6 @@ class Columns:
                 self._items.move_to_end(key)
                 while sum(e[2] * max(1, len(e[1])) for e in self._items.values()) > self.budget:
                     self._items.popitem(last=False)
-        return cols, n
 
 
 class Charts:

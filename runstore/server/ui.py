@@ -99,19 +99,19 @@ def _plotly_js() -> Path | None:
     return p if p.is_file() else None
 
 
-def chartable(run: Run, columns: dict[str, Any]) -> dict[str, Any]:
-    """What a run page charts: numeric history columns (wandb's `_step`/`_runtime`/`_timestamp` are
-    axes), `define_metric` settings, media keys by type."""
+def chartable(run: Run, samples: dict[str, Any]) -> dict[str, Any]:
+    """What a run page charts, from each history column's dtype or first value (`Columns.samples`):
+    numeric columns (wandb's `_step`/`_runtime`/`_timestamp` are axes), with `define_metric`'s hidden
+    and step_metric, and media keys by type."""
     defs = run._st.defs
     metrics: list[dict[str, Any]] = []
     media: dict[str, str] = {}
-    for key, col in columns.items():
+    for key, v in samples.items():
         if key.startswith("_"):  # _step, _runtime, _timestamp: the x axes, not charts
             continue
-        numeric = col.dtype.kind in "iuf"
-        if col.dtype.kind == "O":
-            # a mixed column is what its first value is (a million strings are not read to the end)
-            v = next((x for x in col if x is not None), None)
+        if hasattr(v, "kind"):  # a numpy dtype: a column of numbers (or of bools, strings)
+            numeric = v.kind in "iuf"
+        else:  # a column of objects is what its first value is
             if isinstance(v, list) and v and isinstance(v[0], dict):
                 v = v[0]  # a list of references (several plotly figures, say): their type
             if isinstance(v, dict) and isinstance(v.get("_type"), str):
@@ -238,8 +238,7 @@ def install(app: FastAPI, srv: Server) -> None:
 
         def run() -> dict[str, Any]:
             r = load(project, run_id)
-            cols, _ = charts.columns.get(r._st)
-            out = chartable(r, cols)
+            out = chartable(r, charts.columns.samples(r._st))
             ref = r._st.ref
             out["system"] = os.path.exists(ref.system_log)
             files = {

@@ -225,6 +225,52 @@ def save_npz(path: Path, arrays: dict[str, Any]) -> None:
             pass
 
 
+def column_samples(path: str | os.PathLike[str], cache: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """A history's columns as `{name: a numpy dtype, or the first non-null value of a column of JSON
+    values}`, read from its column cache without loading the numeric columns (a 1M-row cache holds
+    ~100 MB of them; what a dashboard lists first is only which columns there are). None when the cache
+    does not cover the whole file: then only `read_columns` knows."""
+    import numpy as np
+    from numpy.lib import format as npy
+
+    try:
+        with jsonl.open_read(path) as f:
+            st = os.fstat(f.fileno())
+            head = f.read(_HEAD)
+        with np.load(cache, allow_pickle=False) as z:  # members are read only when asked for
+            meta = orjson.loads(bytes(z["__meta__"]))
+            if (
+                meta.get("version") != 1
+                or meta.get("head") != head.hex()
+                or meta.get("bytes") != st.st_size
+                or meta.get("ino") != st.st_ino
+            ):
+                return None
+            out: dict[str, Any] = {}
+            for i, (name, kind) in enumerate(meta["columns"]):
+                if kind == "json":
+                    vals = jsonl.decode(bytes(z[f"c{i}"]))
+                    out[name] = next((v for v in vals if v is not None), None)
+                    continue
+                with z.zip.open(f"c{i}.npy") as m:  # the header says the dtype; the data stays on disk
+                    version = npy.read_magic(m)
+                    header = (
+                        npy.read_array_header_1_0(m) if version == (1, 0) else npy.read_array_header_2_0(m)
+                    )
+                out[name] = header[2]
+            return out
+    except Exception:
+        return None  # no cache, an unreadable or foreign one: read_columns decides
+
+
+def samples_of(cols: dict[str, Any]) -> dict[str, Any]:
+    """What `column_samples` gives, from columns in memory."""
+    return {
+        k: next((v for v in c if v is not None), None) if c.dtype == object else c.dtype
+        for k, c in cols.items()
+    }
+
+
 def read_columns(
     path: str | os.PathLike[str], cache: str | os.PathLike[str] | None = None
 ) -> tuple[dict[str, Any], int]:
