@@ -11,6 +11,8 @@ token may also come as the `runstore_token` cookie, for reading only (app.py `Se
 * `GET /ui/raw/<store path>`: a store file's bytes with a content type from a short list (images,
   audio, video, JSON, text; anything else is octet-stream), always `nosniff` and a `sandbox` CSP, so a
   logged HTML page runs in an opaque origin that can reach neither the API nor the cookie;
+* `GET /api/v1/projects/{p}/table`: the runs table, compact rows filtered with `runstore ls --filter`
+  expressions;
 * `GET /api/v1/projects/{p}/runs/{id}/metrics`: what can be charted (numeric history columns, with
   `define_metric` hidden/step_metric), the media keys and their types, whether there are system metrics;
 * `GET /api/v1/projects/{p}/overlay`: one metric of many runs, downsampled (a project chart in one
@@ -52,8 +54,8 @@ PAGE_CSP = (
     "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self' 'unsafe-inline'; "
     "script-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
-# Types a browser may render from the store. Everything else (HTML included) is bytes to download,
-# except through the sandbox below.
+# Types a browser may render from the store; everything else is bytes to download. HTML and SVG render,
+# but only ever under FILE_CSP's sandbox: in an opaque origin, never as this one.
 SAFE_TYPES = {
     ".png": "image/png",
     ".jpg": "image/jpeg",
@@ -76,18 +78,14 @@ SAFE_TYPES = {
     ".py": "text/plain; charset=utf-8",
     ".csv": "text/plain; charset=utf-8",
     ".jsonl": "text/plain; charset=utf-8",
-    ".svg": "image/svg+xml",  # under the sandbox CSP its scripts cannot run as this origin
-    ".html": "text/html; charset=utf-8",  # ditto: rendered only in an opaque origin
-    ".pts.json": "application/json",
+    ".svg": "image/svg+xml",
+    ".html": "text/html; charset=utf-8",
 }
 FILE_CSP = "sandbox allow-scripts; default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:"
 
 
 def content_type(name: str) -> str:
-    low = name.lower()
-    if low.endswith(".pts.json"):
-        return SAFE_TYPES[".pts.json"]
-    return SAFE_TYPES.get(os.path.splitext(low)[1], "application/octet-stream")
+    return SAFE_TYPES.get(os.path.splitext(name.lower())[1], "application/octet-stream")
 
 
 def _plotly_js() -> Path | None:
