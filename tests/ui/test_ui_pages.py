@@ -502,3 +502,27 @@ def test_a_live_run_grows_on_the_project_page_and_its_badge_settles(ui, tmp_path
         assert proc.wait(timeout=30) == 0  # the run ends (120 steps of 0.05 s)
         page.wait_for_selector(".runs-table .badge.state-finished", timeout=10_000)
     assert page_errors == []
+
+
+def test_time_axes_relative_and_wall(ui, tmp_path, page, page_errors):
+    store = make_store(tmp_path, RUN_SCRIPT)
+    rid = next((store / "projects" / "demo" / "runs").iterdir()).name
+    page.goto(ui(store) + f"#/p/demo/r/{rid}?tab=charts")
+    loaded(page, "loss")
+    xs_of = "() => Array.from(document.querySelector(\".chart[data-title='loss']\").chart.u.data[0])"
+    for axis in ("_runtime", "_timestamp"):
+        page.select_option("select.x-axis", axis)
+        page.wait_for_function(
+            "(a) => { const c = document.querySelector(\".chart[data-title='loss']\");"
+            " return c.chart.x === a && c.dataset.loaded === '1'; }",
+            arg=axis,
+        )
+        xs = page.evaluate(xs_of)
+        assert len(xs) == 50 and xs == sorted(xs)
+        if axis == "_runtime":  # seconds since the run started
+            assert 0 <= xs[0] < 60 and xs[-1] < 600
+        else:  # wall time (epoch seconds), drawn with a time axis
+            assert xs[0] > 1.5e9 and page.evaluate(
+                "() => document.querySelector(\".chart[data-title='loss']\").chart.opts.timeX"
+            )
+    assert page_errors == []
