@@ -21,7 +21,7 @@ import math
 import runstore as wandb
 
 for i, (lr, arch) in enumerate([(0.01, "mlp"), (0.05, "cnn"), (0.1, "mlp")]):
-    run = wandb.init(project="demo", dir={dir!r}, config={{"lr": lr, "arch": arch}},
+    run = wandb.init(project="demo", dir={dir!r}, config={{"lr": lr, "arch": arch, "html": "<img src=y onerror=alert(3)>"}},
                      name="<img src=x onerror=alert(1)>" if i == 0 else f"run-{{i}}",
                      tags=["<b>t</b>"], notes="<script>alert(2)</script>")
     run.define_metric("secret", hidden=True)
@@ -68,6 +68,9 @@ def test_project_page_table_and_overlaid_charts(ui, tmp_path, page, page_errors,
     # HTML in a name and a tag is shown as the characters it is
     assert page.get_by_text("<img src=x onerror=alert(1)>").count() >= 1
     assert page.locator(".tag", has_text="<b>t</b>").count() == 3
+    assert (
+        page.locator(".runs-table td", has_text="<img src=y onerror=alert(3)>").count() == 3
+    )  # a config value
     assert page.locator(".runs-table img").count() == 0
     loaded(page, "loss")
     loaded(page, "acc")
