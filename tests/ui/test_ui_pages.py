@@ -22,7 +22,7 @@ import runstore as wandb
 
 for i, (lr, arch) in enumerate([(0.01, "mlp"), (0.05, "cnn"), (0.1, "mlp")]):
     run = wandb.init(project="demo", dir={dir!r}, config={{"lr": lr, "arch": arch, "html": "<img src=y onerror=alert(3)>"}},
-                     name="<img src=x onerror=alert(1)>" if i == 0 else f"run-{{i}}",
+                     name="<img src=x onerror=alert(1)>" if i == 0 else f"run-{{i}}", group=f"g-{{arch}}",
                      tags=["<b>t</b>"], notes="<script>alert(2)</script>")
     run.define_metric("secret", hidden=True)
     for step in range(3000):
@@ -103,7 +103,7 @@ def test_project_page_filter_sort_group_and_smoothing(ui, tmp_path, page, page_e
     )
     assert lrs == ["0.1", "0.05", "0.01"]
     # group by arch: two groups, the charts show one mean series per group
-    page.select_option("select.group-by", "arch")
+    page.select_option("select.group-by", "config:arch")
     page.wait_for_function("() => document.querySelectorAll('.runs-table tr.group-row').length === 2")
     loaded(page, "loss")
     page.wait_for_function(
@@ -111,6 +111,13 @@ def test_project_page_filter_sort_group_and_smoothing(ui, tmp_path, page, page_e
         " return c && c.dataset.series === '2'; }"
     )
     assert sorted(chart(page, "loss")["labels"]) == ["arch=cnn (1)", "arch=mlp (2)"]
+    # or by the runs' own group (init(group=)), as wandb groups by default
+    page.select_option("select.group-by", "group")
+    page.wait_for_function(
+        "() => { const c = [...document.querySelectorAll('.chart')].find(c => c.dataset.title === 'loss');"
+        " return c && c.chart.series.some(s => s.label.startsWith('group=')); }"
+    )
+    assert sorted(chart(page, "loss")["labels"]) == ["group=g-cnn (1)", "group=g-mlp (2)"]
     page.select_option("select.group-by", "")
     # filter with `runstore ls --filter` syntax
     page.fill("input.filter", "config.lr>0.02")

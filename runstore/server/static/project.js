@@ -25,7 +25,7 @@ export async function projectPage(main, [project], params) {
   const state = {
     filter: params.get("filter") || "",
     sort: { key: "created", desc: true },
-    groupBy: params.get("group") || "",
+    groupBy: params.get("group") ? `config:${params.get("group")}` : "",
     columns: null,  // chosen config/summary columns; null: the defaults
     selected: new Set(),
     rows: [],
@@ -79,7 +79,8 @@ export async function projectPage(main, [project], params) {
   function fillChoosers() {
     const cfg = keysOf("config");
     clear(groupSel, h("option", { value: "" }, "(none)"),
-      cfg.map((k) => h("option", { value: k, selected: k === state.groupBy }, k)));
+      h("option", { value: "group", selected: state.groupBy === "group" }, "group (init(group=))"),
+      cfg.map((k) => h("option", { value: `config:${k}`, selected: `config:${k}` === state.groupBy }, k)));
     if (!state.columns) {
       // what tells runs apart first (as `runstore ls` picks its columns): keys whose values differ
       const varies = (kind) => (k) => new Set(state.rows.map((r) => fmt((r[kind] || {})[k]))).size > 1;
@@ -99,6 +100,10 @@ export async function projectPage(main, [project], params) {
     }
     clear(colsBox, h("summary", {}, "Columns"), box);
   }
+
+  // what a run is grouped by: "group", the run's own (wandb's default grouping), or "config:KEY"
+  const groupOf = (r) => fmt(state.groupBy === "group" ? r.group : r.config[state.groupBy.slice(7)]);
+  const groupName = () => (state.groupBy === "group" ? "group" : state.groupBy.slice(7));
 
   const numericSummary = (k) => state.rows.some((r) => typeof (r.summary || {})[k] === "number");
   const cell = (r, col) => {
@@ -125,7 +130,7 @@ export async function projectPage(main, [project], params) {
       return desc ? -c : c;
     });
     if (state.groupBy) {
-      const g = (r) => fmt(r.config[state.groupBy]);
+      const g = groupOf;
       rows.sort((a, b) => g(a).localeCompare(g(b)));
     }
     return rows;
@@ -146,10 +151,10 @@ export async function projectPage(main, [project], params) {
     const items = [];  // what the table shows, in order: group headers and runs
     if (state.groupBy) {
       const count = new Map();
-      for (const r of order) { const g = fmt(r.config[state.groupBy]); count.set(g, (count.get(g) || 0) + 1); }
+      for (const r of order) { const g = groupOf(r); count.set(g, (count.get(g) || 0) + 1); }
       let last = null;
       for (const r of order) {
-        const g = fmt(r.config[state.groupBy]);
+        const g = groupOf(r);
         if (g !== last) { last = g; items.push({ group: g, n: count.get(g) }); }
         items.push({ run: r });
       }
@@ -159,7 +164,7 @@ export async function projectPage(main, [project], params) {
     const rowOf = (it) => {
       if (it.group !== undefined) {
         return h("tr", { class: "group-row" }, h("td", { colspan: cols.length + 1 },
-          `${state.groupBy} = ${it.group || "(none)"} · ${it.n} run${it.n === 1 ? "" : "s"}`));
+          `${groupName()} = ${it.group || "(none)"} · ${it.n} run${it.n === 1 ? "" : "s"}`));
       }
       const r = it.run, sel = state.selected.has(r.id);
       return h("tr", { class: sel ? "selected" : "", dataset: { id: r.id } },
@@ -241,11 +246,11 @@ export async function projectPage(main, [project], params) {
     const groups = new Map();
     rows.forEach((r, i) => {
       if (!series[i]) return;
-      const g = fmt(r.config[state.groupBy]) || "(none)";
+      const g = groupOf(r) || "(none)";
       if (!groups.has(g)) groups.set(g, []);
       groups.get(g).push(series.find((s) => s.label === runLabel(r)));
     });
-    return [...groups.entries()].map(([g, list], i) => aggregate(list.filter(Boolean), `${state.groupBy}=${g} (${list.length})`, i));
+    return [...groups.entries()].map(([g, list], i) => aggregate(list.filter(Boolean), `${groupName()}=${g} (${list.length})`, i));
   }
 
   // -- live runs ------------------------------------------------------------------------------------
