@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 from conftest import FakeClock, clocked_run, run_cli
+from test_sweep_agent_helpers import in_process_sweep
 
 import runstore
 from runstore.api import Api, compare
 from runstore.base import term
 from runstore.errors import RunNotFound, UsageError
-from runstore.sweeps import controller as C
 
 
 def _runs(*names: str, project: str = "p") -> list[runstore.sdk.run.Run]:
@@ -101,34 +101,7 @@ def test_compare_is_what_diff_json_prints(capsys) -> None:
 
 # -- sweeps ---------------------------------------------------------------------------------------------
 def _sweep_with_two_trials(monkeypatch: pytest.MonkeyPatch) -> str:
-    from runstore.sweeps.agent import trial_env, write_param_files
-
-    sd = C.create_sweep(
-        {
-            "method": "grid",
-            "metric": {"name": "acc", "goal": "maximize"},
-            "parameters": {"x": {"values": [1, 2, 3]}},
-        },
-        project="p",
-    )
-    ctl = C.Controller(sd)
-    agent = ctl.register_agent("function")
-    for _ in range(2):
-        tick = ctl.tick(agent, want_run=True)
-        t = tick.assignment
-        assert t is not None
-        yaml_path, _ = write_param_files(sd, t.run_id, t.params, tick.config)
-        with monkeypatch.context() as m:  # what an agent gives its trial
-            for k, v in trial_env(sd, tick.state, t.run_id, yaml_path).items():
-                if v is None:
-                    m.delenv(k, raising=False)  # a RUNSTORE_* twin the agent removes
-                else:
-                    m.setenv(k, v)
-            run = runstore.init()
-            run.log({"acc": run.config.x / 10})
-            run.finish(quiet=True)
-        ctl.record_result(agent, t.run_id, "finished", 0)
-    return sd.id
+    return in_process_sweep(monkeypatch, 2, lambda c: {"acc": c.x / 10})
 
 
 def test_the_sweep_view_and_sweep_show_json(monkeypatch: pytest.MonkeyPatch, capsys) -> None:

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from remote_servers import ThreadServer
+from test_sweep_agent_helpers import in_process_sweep
 
 import runstore
 from runstore.api import Api
@@ -190,35 +191,7 @@ def test_a_second_full_read_fetches_only_new_bytes(served: Served, tmp_path: Pat
 
 
 def _sweep(monkeypatch: pytest.MonkeyPatch) -> str:
-    from runstore.sweeps import controller as C
-    from runstore.sweeps.agent import trial_env, write_param_files
-
-    sd = C.create_sweep(
-        {
-            "method": "grid",
-            "metric": {"name": "acc", "goal": "maximize"},
-            "parameters": {"x": {"values": [1, 2, 3]}},
-        },
-        project="p",
-    )
-    ctl = C.Controller(sd)
-    agent = ctl.register_agent("function")
-    for _ in range(3):
-        tick = ctl.tick(agent, want_run=True)
-        t = tick.assignment
-        assert t is not None
-        yaml_path, _ = write_param_files(sd, t.run_id, t.params, tick.config)
-        with monkeypatch.context() as m:
-            for k, v in trial_env(sd, tick.state, t.run_id, yaml_path).items():
-                if v is None:
-                    m.delenv(k, raising=False)
-                else:
-                    m.setenv(k, v)
-            run = runstore.init()
-            run.log({"acc": [0.5, 0.9, 0.7][run.config.x - 1], "loss": run.config.x})
-            run.finish(quiet=True)
-        ctl.record_result(agent, t.run_id, "finished", 0)
-    return sd.id
+    return in_process_sweep(monkeypatch, 3, lambda c: {"acc": [0.5, 0.9, 0.7][c.x - 1], "loss": c.x})
 
 
 def test_sweeps_read_the_same(served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -127,3 +127,38 @@ def wait_for(pred: Any, timeout: float = 30.0, what: str = "condition") -> Any:
 
 def journal(sd: S.SweepDir, kind: str | None = None) -> list[dict[str, Any]]:
     return [r for r in sd.records() if kind is None or r.get("t") == kind]
+
+
+def in_process_sweep(monkeypatch: Any, trials: int, metrics: Any) -> str:
+    """A grid sweep over x in 1, 2, 3 (maximizing `acc`) in the test's store, with `trials` trials run in
+    this process as an agent runs them (its environment, its parameter files); each logs
+    `metrics(run.config)` once. Returns the sweep's id."""
+    import runstore
+    from runstore.sweeps.agent import trial_env, write_param_files
+
+    sd = C.create_sweep(
+        {
+            "method": "grid",
+            "metric": {"name": "acc", "goal": "maximize"},
+            "parameters": {"x": {"values": [1, 2, 3]}},
+        },
+        project="p",
+    )
+    ctl = C.Controller(sd)
+    agent = ctl.register_agent("function")
+    for _ in range(trials):
+        tick = ctl.tick(agent, want_run=True)
+        t = tick.assignment
+        assert t is not None
+        yaml_path, _ = write_param_files(sd, t.run_id, t.params, tick.config)
+        with monkeypatch.context() as m:  # what an agent gives its trial
+            for k, v in trial_env(sd, tick.state, t.run_id, yaml_path).items():
+                if v is None:
+                    m.delenv(k, raising=False)  # a RUNSTORE_* twin the agent removes
+                else:
+                    m.setenv(k, v)
+            run = runstore.init()
+            run.log(metrics(run.config))
+            run.finish(quiet=True)
+        ctl.record_result(agent, t.run_id, "finished", 0)
+    return sd.id
