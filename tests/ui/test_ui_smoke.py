@@ -141,3 +141,13 @@ def test_a_directory_without_a_store_is_one_line(tmp_path):
     p = _cli(tmp_path, "--dir", str(empty / "missing"), "--port", "0")
     assert p.returncode != 0
     assert "no store" in _one_line(p.stderr)
+
+
+def test_an_address_this_machine_does_not_have_is_one_line(demo_store, tmp_path):
+    from runstore.server.tokens import Tokens
+
+    Tokens(demo_store).create("ui", "read")  # a public address needs a token first
+    p = _cli(tmp_path, "--dir", str(demo_store), "--host", "203.0.113.7", "--port", "0")  # TEST-NET-3
+    assert p.returncode != 0
+    assert "cannot listen on 203.0.113.7" in _one_line(p.stderr)
+    assert p.stdout == ""
