@@ -31,7 +31,8 @@ const FILE_KINDS = {
   "partitioned-table": "table",
 };
 
-// ctx = {project, run, key, type, raw[, live, doc (the run document, if the page has it)]}. Resolves when
+// ctx = {project, run, key, type, raw[, doc (the run document, if the page has it), subscribe (a live
+// run's: subscribe(fn) hands fn each batch of new history rows)]}. Resolves when
 // the panel is drawn (its latest step); the returned function stops what the panel keeps running (drag
 // handlers, Plotly).
 export async function mediaPanel(el, ctx) {

@@ -87,7 +87,7 @@ export async function runPage(main, [project, id], params) {
       body.append(el);
       const inner = h("div", {});
       el.append(inner);
-      mediaPanel(inner, { project, run: id, key, type, raw: meta.raw, live, doc, subscribe }).then((done) => stops.push(done), (e) =>
+      mediaPanel(inner, { project, run: id, key, type, raw: meta.raw, doc, subscribe }).then((done) => stops.push(done), (e) =>
         inner.append(h("p", { class: "error" }, String(e.message || e))));
     };
     meta.media.forEach((m) => panel(m.key, m.type));
